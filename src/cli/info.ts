@@ -1,0 +1,49 @@
+import { directorySource } from '../package/node-fs.ts';
+import { readModelPackage } from '../package/reader.ts';
+import { formatBytes, type Output, printJson, table } from './output.ts';
+
+/** Prints what a package is and how small it is; reading it verifies it too. */
+export async function infoCommand(
+  dir: string,
+  options: { json?: boolean },
+  output: Output,
+): Promise<void> {
+  const { manifest } = await readModelPackage(directorySource(dir));
+  const { size } = manifest;
+  if (options.json) {
+    printJson(output, {
+      name: manifest.name,
+      kind: manifest.kind,
+      formatVersion: manifest.formatVersion,
+      items: manifest.items.count,
+      dataset: manifest.training.dataset,
+      architecture: manifest.architecture,
+      metrics: manifest.training.metrics,
+      size,
+      files: manifest.files,
+    });
+    return;
+  }
+  const metrics = Object.entries(manifest.training.metrics).map(
+    ([k, v]) => [`  ${k}`, v.toFixed(4)] as const,
+  );
+  output.out(
+    table([
+      ['name', manifest.name],
+      ['kind', manifest.kind],
+      ['format version', String(manifest.formatVersion)],
+      ['items', String(manifest.items.count)],
+      ['trained on', manifest.training.dataset],
+      ['params', size.params.toLocaleString('en-US')],
+      ['bytes', `${size.bytes.toLocaleString('en-US')} (${formatBytes(size.bytes)})`],
+      [
+        'dense equivalent',
+        `${size.denseEquivalentBytes.toLocaleString('en-US')} (${formatBytes(size.denseEquivalentBytes)})`,
+      ],
+      ['embedding compression', `${size.embeddingCompression.toFixed(2)}x`],
+      ['model compression', `${size.modelCompression.toFixed(2)}x`],
+      ['files', manifest.files.map((f) => `${f.path} (${formatBytes(f.bytes)})`).join(', ')],
+      ...(metrics.length > 0 ? [['metrics', ''] as const, ...metrics] : []),
+    ]),
+  );
+}

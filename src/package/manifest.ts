@@ -1,0 +1,321 @@
+import { canonicalJson, sha256Hex } from './digest.ts';
+import type { Dtype } from './dtypes.ts';
+import { isDtype } from './dtypes.ts';
+import { ModelPackageError } from './errors.ts';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const FORMAT_NAME = 'pocketrec-model';
+export const FORMAT_VERSION = 1;
+
+/** Known kinds; the format accepts any lower-case kind so new model families need no format change. */
+export type ModelKind =
+  | 'sequential-tt'
+  | 'sequential-dense'
+  | 'sequential-markov'
+  | 'ctr-pruned'
+  | 'ctr-dense'
+  | (string & {});
+
+export type ArchitectureValue = number | string | boolean | number[] | string[];
+
+export interface FileEntry {
+  /** A plain file name inside the package directory. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface TensorEntry {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  file: string;
+  /** Byte offset of the first element in `file`; the length follows from dtype and shape. */
+  offset: number;
+  /** 'item-embedding' marks the tensors that make up the item table (dense or TT cores). */
+  role?: 'item-embedding';
+  /** int8 only: value = q * scale. */
+  scale?: number;
+}
+
+export interface SizeFigures {
+  params: number;
+  bytes: number;
+  denseEquivalentParams: number;
+  denseEquivalentBytes: number;
+  embeddingParams: number;
+  embeddingBytes: number;
+  denseEmbeddingBytes: number;
+  /** denseEmbeddingBytes / embeddingBytes */
+  embeddingCompression: number;
+  /** denseEquivalentBytes / bytes */
+  modelCompression: number;
+}
+
+export interface Manifest {
+  format: typeof FORMAT_NAME;
+  formatVersion: typeof FORMAT_VERSION;
+  kind: ModelKind;
+  name: string;
+  createdAt: string;
+  architecture: Record<string, ArchitectureValue>;
+  /** Internal item ids are 1..count (0 is padding); `idMap` lists the external id of each. */
+  items: { count: number; idMap: string | null };
+  training: {
+    dataset: string;
+    metrics: Record<string, number>;
+    notes?: string;
+  };
+  size: SizeFigures;
+  files: FileEntry[];
+  tensors: TensorEntry[];
+  /** SHA-256 of the canonical JSON of every other field: an edited manifest is caught. */
+  manifestSha256: string;
+}
+
+export type UnsealedManifest = Omit<Manifest, 'manifestSha256'>;
+
+export async function sealManifest(manifest: UnsealedManifest): Promise<Manifest> {
+  const digest = await manifestDigest(manifest);
+  return { ...manifest, manifestSha256: digest };
+}
+
+async function manifestDigest(manifest: UnsealedManifest): Promise<string> {
+  const { manifestSha256: _ignored, ...rest } = manifest as Manifest;
+  return sha256Hex(new TextEncoder().encode(canonicalJson(rest)));
+}
+
+export function encodeManifest(manifest: Manifest): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/**
+ * Parses and checks the manifest's structure, version and digest. File contents are
+ * checked by the reader; this only trusts nothing about the JSON.
+ */
+export async function parseManifest(bytes: Uint8Array, where = MANIFEST_FILE): Promise<Manifest> {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new ModelPackageError('bad-manifest', where, `not valid UTF-8 JSON (${String(error)})`);
+  }
+  const check = new ManifestChecker(where);
+  const root = check.object(json, 'manifest');
+  if (root.format !== FORMAT_NAME) {
+    check.fail(`"format" must be "${FORMAT_NAME}", found ${JSON.stringify(root.format)}`);
+  }
+  if (root.formatVersion !== FORMAT_VERSION) {
+    throw new ModelPackageError(
+      'unsupported-version',
+      where,
+      `format version ${JSON.stringify(root.formatVersion)} is not supported (this pocketrec reads version ${FORMAT_VERSION})`,
+    );
+  }
+  const manifest = check.manifest(root);
+  const expected = await manifestDigest(manifest);
+  if (manifest.manifestSha256 !== expected) {
+    throw new ModelPackageError(
+      'manifest-digest',
+      where,
+      'manifest was modified after it was written (manifestSha256 does not match its content)',
+    );
+  }
+  return manifest;
+}
+
+const SAFE_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function isSafeFileName(path: string): boolean {
+  return SAFE_FILE.test(path) && path !== MANIFEST_FILE;
+}
+
+class ManifestChecker {
+  constructor(private readonly where: string) {}
+
+  fail(problem: string): never {
+    throw new ModelPackageError('bad-manifest', this.where, problem);
+  }
+
+  object(value: unknown, field: string): Record<string, unknown> {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.fail(`"${field}" must be an object`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  string(value: unknown, field: string): string {
+    if (typeof value !== 'string') this.fail(`"${field}" must be a string`);
+    return value;
+  }
+
+  count(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      this.fail(`"${field}" must be a non-negative integer, found ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  finite(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      this.fail(`"${field}" must be a finite number, found ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  array(value: unknown, field: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(`"${field}" must be an array`);
+    return value;
+  }
+
+  manifest(root: Record<string, unknown>): Manifest {
+    const kind = this.string(root.kind, 'kind');
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(kind))
+      this.fail(`"kind" ${JSON.stringify(kind)} is not a model kind`);
+    const items = this.object(root.items, 'items');
+    const idMap = items.idMap === null ? null : this.string(items.idMap, 'items.idMap');
+    const training = this.object(root.training, 'training');
+    const metrics = this.object(training.metrics, 'training.metrics');
+    for (const [k, v] of Object.entries(metrics)) this.finite(v, `training.metrics.${k}`);
+    const architecture = this.object(root.architecture, 'architecture');
+    for (const [k, v] of Object.entries(architecture))
+      this.architectureValue(v, `architecture.${k}`);
+    const files = this.array(root.files, 'files').map((f, i) => this.file(f, `files[${i}]`));
+    const tensors = this.array(root.tensors, 'tensors').map((t, i) =>
+      this.tensor(t, `tensors[${i}]`),
+    );
+    const manifest: Manifest = {
+      format: FORMAT_NAME,
+      formatVersion: FORMAT_VERSION,
+      kind,
+      name: this.string(root.name, 'name'),
+      createdAt: this.string(root.createdAt, 'createdAt'),
+      architecture: architecture as Record<string, ArchitectureValue>,
+      items: { count: this.count(items.count, 'items.count'), idMap },
+      training: {
+        dataset: this.string(training.dataset, 'training.dataset'),
+        metrics: metrics as Record<string, number>,
+        ...(training.notes === undefined
+          ? {}
+          : { notes: this.string(training.notes, 'training.notes') }),
+      },
+      size: this.size(this.object(root.size, 'size')),
+      files,
+      tensors,
+      manifestSha256: this.string(root.manifestSha256, 'manifestSha256'),
+    };
+    this.crossReferences(manifest);
+    return manifest;
+  }
+
+  architectureValue(value: unknown, field: string): void {
+    if (typeof value === 'string' || typeof value === 'boolean') return;
+    if (typeof value === 'number') {
+      this.finite(value, field);
+      return;
+    }
+    const list = this.array(value, field);
+    const allNumbers = list.every((v) => typeof v === 'number' && Number.isFinite(v));
+    const allStrings = list.every((v) => typeof v === 'string');
+    if (!allNumbers && !allStrings) this.fail(`"${field}" must be a list of numbers or of strings`);
+  }
+
+  file(value: unknown, field: string): FileEntry {
+    const entry = this.object(value, field);
+    const path = this.string(entry.path, `${field}.path`);
+    if (!isSafeFileName(path)) {
+      throw new ModelPackageError(
+        'bad-path',
+        this.where,
+        `${field}.path ${JSON.stringify(path)} is not a plain file name inside the package`,
+      );
+    }
+    const sha256 = this.string(entry.sha256, `${field}.sha256`);
+    if (!/^[0-9a-f]{64}$/.test(sha256)) this.fail(`"${field}.sha256" is not a SHA-256 hex digest`);
+    return { path, bytes: this.count(entry.bytes, `${field}.bytes`), sha256 };
+  }
+
+  tensor(value: unknown, field: string): TensorEntry {
+    const entry = this.object(value, field);
+    const name = this.string(entry.name, `${field}.name`);
+    if (!isDtype(entry.dtype)) {
+      throw new ModelPackageError(
+        'unknown-dtype',
+        this.where,
+        `tensor "${name}" has unknown dtype ${JSON.stringify(entry.dtype)}`,
+      );
+    }
+    const shape = this.array(entry.shape, `${field}.shape`).map((d) => {
+      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+        throw new ModelPackageError(
+          'bad-shape',
+          this.where,
+          `tensor "${name}" has shape ${JSON.stringify(entry.shape)}: dimensions must be non-negative integers`,
+        );
+      }
+      return d;
+    });
+    const tensor: TensorEntry = {
+      name,
+      dtype: entry.dtype,
+      shape,
+      file: this.string(entry.file, `${field}.file`),
+      offset: this.count(entry.offset, `${field}.offset`),
+    };
+    if (entry.role !== undefined) {
+      if (entry.role !== 'item-embedding') this.fail(`"${field}.role" must be "item-embedding"`);
+      tensor.role = entry.role;
+    }
+    if (entry.dtype === 'int8') {
+      const scale = entry.scale;
+      if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
+        throw new ModelPackageError(
+          'bad-quantization',
+          this.where,
+          `int8 tensor "${name}" needs a finite positive "scale", found ${JSON.stringify(scale)}`,
+        );
+      }
+      tensor.scale = scale;
+    } else if (entry.scale !== undefined) {
+      this.fail(`"${field}.scale" is only allowed on int8 tensors`);
+    }
+    return tensor;
+  }
+
+  size(size: Record<string, unknown>): SizeFigures {
+    const counts = [
+      'params',
+      'bytes',
+      'denseEquivalentParams',
+      'denseEquivalentBytes',
+      'embeddingParams',
+      'embeddingBytes',
+      'denseEmbeddingBytes',
+    ] as const;
+    const out: Record<string, number> = {};
+    for (const key of counts) out[key] = this.count(size[key], `size.${key}`);
+    out.embeddingCompression = this.finite(size.embeddingCompression, 'size.embeddingCompression');
+    out.modelCompression = this.finite(size.modelCompression, 'size.modelCompression');
+    return out as unknown as SizeFigures;
+  }
+
+  crossReferences(manifest: Manifest): void {
+    const files = new Set<string>();
+    for (const file of manifest.files) {
+      if (files.has(file.path)) this.fail(`file "${file.path}" is listed twice`);
+      files.add(file.path);
+    }
+    const names = new Set<string>();
+    for (const tensor of manifest.tensors) {
+      if (names.has(tensor.name)) this.fail(`tensor "${tensor.name}" is listed twice`);
+      names.add(tensor.name);
+      if (!files.has(tensor.file))
+        this.fail(
+          `tensor "${tensor.name}" refers to file "${tensor.file}", which is not in "files"`,
+        );
+    }
+    if (manifest.items.idMap !== null && !files.has(manifest.items.idMap)) {
+      this.fail(`items.idMap "${manifest.items.idMap}" is not in "files"`);
+    }
+  }
+}

@@ -1,0 +1,235 @@
+import { sha256Hex } from './digest.ts';
+import { BYTES_PER_ELEMENT, type Dtype, type StoredArray, toFloat32, viewAs } from './dtypes.ts';
+import { ModelPackageError } from './errors.ts';
+import {
+  MANIFEST_FILE,
+  type Manifest,
+  parseManifest,
+  type SizeFigures,
+  type TensorEntry,
+} from './manifest.ts';
+import { elementCount, sizeFigures } from './size.ts';
+import type { PackageSource } from './source.ts';
+
+export interface PackageTensor {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  /** The elements as stored: float16 as raw Uint16 halves, int8 as quantised values. */
+  data: StoredArray;
+  scale?: number;
+}
+
+export interface ModelPackage {
+  manifest: Manifest;
+  tensors: Map<string, PackageTensor>;
+  /** External item id of internal item i at index i - 1, when the package has an id map. */
+  itemIds: string[] | null;
+}
+
+/** A tensor's elements as float32, dequantised if it was stored as float16 or int8. */
+export function tensorValues(tensor: PackageTensor): Float32Array {
+  return toFloat32(tensor.dtype, tensor.data, tensor.scale);
+}
+
+/**
+ * Reads a package and checks everything a model relies on before any of it is used:
+ * the manifest (structure, version, digest), every file's length and SHA-256, every
+ * tensor's extent inside its file, the stated size figures, finite weights and the
+ * item id map. Any failure is a ModelPackageError naming the file and the problem.
+ */
+export async function readModelPackage(source: PackageSource): Promise<ModelPackage> {
+  const manifestWhere = source.locate(MANIFEST_FILE);
+  const manifest = await parseManifest(await source.read(MANIFEST_FILE), manifestWhere);
+
+  const contents = new Map<string, Uint8Array>();
+  for (const file of manifest.files) {
+    const where = source.locate(file.path);
+    const bytes = await source.read(file.path);
+    if (bytes.byteLength < file.bytes) {
+      throw new ModelPackageError(
+        'truncated',
+        where,
+        `file is truncated: ${bytes.byteLength} bytes, the manifest says ${file.bytes}`,
+      );
+    }
+    if (bytes.byteLength > file.bytes) {
+      throw new ModelPackageError(
+        'oversized',
+        where,
+        `file has ${bytes.byteLength - file.bytes} bytes more than the manifest says (${file.bytes})`,
+      );
+    }
+    const digest = await sha256Hex(bytes);
+    if (digest !== file.sha256) {
+      throw new ModelPackageError(
+        'hash-mismatch',
+        where,
+        `SHA-256 is ${digest}, the manifest says ${file.sha256}: the file is corrupt`,
+      );
+    }
+    contents.set(file.path, bytes);
+  }
+
+  checkLayout(manifest, manifestWhere);
+  checkSizeFigures(manifest, manifestWhere);
+
+  const tensors = new Map<string, PackageTensor>();
+  for (const entry of manifest.tensors) {
+    const bytes = contents.get(entry.file) as Uint8Array;
+    const length = elementCount(entry.shape) * BYTES_PER_ELEMENT[entry.dtype];
+    const data = viewAs(entry.dtype, bytes.subarray(entry.offset, entry.offset + length));
+    checkFinite(entry, data, source.locate(entry.file));
+    tensors.set(entry.name, {
+      name: entry.name,
+      dtype: entry.dtype,
+      shape: entry.shape,
+      data,
+      ...(entry.scale === undefined ? {} : { scale: entry.scale }),
+    });
+  }
+
+  const itemIds =
+    manifest.items.idMap === null
+      ? null
+      : parseItemIds(
+          contents.get(manifest.items.idMap) as Uint8Array,
+          manifest.items.count,
+          source.locate(manifest.items.idMap),
+        );
+  return { manifest, tensors, itemIds };
+}
+
+/** Every tensor lies inside its file, aligned to its element size, and no two overlap. */
+function checkLayout(manifest: Manifest, where: string): void {
+  const fileBytes = new Map(manifest.files.map((f) => [f.path, f.bytes]));
+  const byFile = new Map<string, { entry: TensorEntry; end: number }[]>();
+  for (const entry of manifest.tensors) {
+    const available = fileBytes.get(entry.file) as number;
+    const elementSize = BYTES_PER_ELEMENT[entry.dtype];
+    // Checked dimension by dimension so an absurd shape cannot overflow into a small number.
+    let elements = 1;
+    for (const d of entry.shape) {
+      elements *= d;
+      if (elements * elementSize > available) {
+        throw new ModelPackageError(
+          'offset-out-of-range',
+          where,
+          `tensor "${entry.name}" with shape [${entry.shape}] needs more bytes than ${entry.file} holds (${available})`,
+        );
+      }
+    }
+    const end = entry.offset + elements * elementSize;
+    if (end > available) {
+      throw new ModelPackageError(
+        'offset-out-of-range',
+        where,
+        `tensor "${entry.name}" spans bytes ${entry.offset}..${end} but ${entry.file} has ${available}`,
+      );
+    }
+    if (entry.offset % elementSize !== 0) {
+      throw new ModelPackageError(
+        'offset-out-of-range',
+        where,
+        `tensor "${entry.name}" offset ${entry.offset} is not a multiple of its element size ${elementSize}`,
+      );
+    }
+    const list = byFile.get(entry.file) ?? [];
+    list.push({ entry, end });
+    byFile.set(entry.file, list);
+  }
+  for (const list of byFile.values()) {
+    list.sort((a, b) => a.entry.offset - b.entry.offset);
+    for (let i = 1; i < list.length; i++) {
+      const previous = list[i - 1] as (typeof list)[number];
+      const current = list[i] as (typeof list)[number];
+      if (current.entry.offset < previous.end) {
+        throw new ModelPackageError(
+          'offset-out-of-range',
+          where,
+          `tensors "${previous.entry.name}" and "${current.entry.name}" overlap in ${current.entry.file}`,
+        );
+      }
+    }
+  }
+}
+
+function checkSizeFigures(manifest: Manifest, where: string): void {
+  const stated = manifest.size;
+  const expected = sizeFigures(manifest.tensors, {
+    params: stated.denseEquivalentParams,
+    embeddingParams: stated.denseEmbeddingBytes / 4,
+  });
+  for (const key of Object.keys(expected) as (keyof SizeFigures)[]) {
+    const a = stated[key];
+    const b = expected[key];
+    if (Math.abs(a - b) > 1e-9 * Math.max(1, Math.abs(b))) {
+      throw new ModelPackageError(
+        'size-figures',
+        where,
+        `size.${key} says ${a} but the tensors give ${b}`,
+      );
+    }
+  }
+}
+
+function checkFinite(entry: TensorEntry, data: StoredArray, where: string): void {
+  if (entry.dtype === 'float32') {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new ModelPackageError(
+          'non-finite',
+          where,
+          `tensor "${entry.name}" holds ${data[i]} at element ${i}`,
+        );
+      }
+    }
+  } else if (entry.dtype === 'float16') {
+    for (let i = 0; i < data.length; i++) {
+      // Exponent bits all ones: infinity or NaN.
+      if (((data[i] as number) & 0x7c00) === 0x7c00) {
+        throw new ModelPackageError(
+          'non-finite',
+          where,
+          `tensor "${entry.name}" holds a non-finite half at element ${i}`,
+        );
+      }
+    }
+  }
+}
+
+function parseItemIds(bytes: Uint8Array, count: number, where: string): string[] {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ModelPackageError('bad-item-map', where, 'item id map is not valid UTF-8');
+  }
+  const ids = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+  if (text.length === 0) ids.length = 0;
+  if (ids.length !== count) {
+    throw new ModelPackageError(
+      'bad-item-map',
+      where,
+      `item id map has ${ids.length} ids, the manifest says ${count} items`,
+    );
+  }
+  const seen = new Set<string>();
+  ids.forEach((id, i) => {
+    if (id.length === 0 || id.trim() !== id) {
+      throw new ModelPackageError(
+        'bad-item-map',
+        where,
+        `line ${i + 1}: item id ${JSON.stringify(id)} is empty or has surrounding spaces`,
+      );
+    }
+    if (seen.has(id))
+      throw new ModelPackageError(
+        'bad-item-map',
+        where,
+        `line ${i + 1}: item id ${JSON.stringify(id)} is listed twice`,
+      );
+    seen.add(id);
+  });
+  return ids;
+}

@@ -1,0 +1,55 @@
+import { BYTES_PER_ELEMENT, type Dtype } from './dtypes.ts';
+import type { SizeFigures } from './manifest.ts';
+
+interface SizedTensor {
+  dtype: Dtype;
+  shape: number[];
+  role?: 'item-embedding';
+}
+
+/** The network this model stands in for, counted in float32 parameters. */
+export interface DenseEquivalent {
+  /** All parameters of the same network with a dense float32 item table. */
+  params: number;
+  /** Parameters of that dense item table alone. */
+  embeddingParams: number;
+}
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function tensorBytes(tensor: { dtype: Dtype; shape: readonly number[] }): number {
+  return elementCount(tensor.shape) * BYTES_PER_ELEMENT[tensor.dtype];
+}
+
+/** Size figures follow from the tensors and the dense equivalent; they are stored for readers' convenience. */
+export function sizeFigures(tensors: readonly SizedTensor[], dense: DenseEquivalent): SizeFigures {
+  let params = 0;
+  let bytes = 0;
+  let embeddingParams = 0;
+  let embeddingBytes = 0;
+  for (const tensor of tensors) {
+    const n = elementCount(tensor.shape);
+    const b = tensorBytes(tensor);
+    params += n;
+    bytes += b;
+    if (tensor.role === 'item-embedding') {
+      embeddingParams += n;
+      embeddingBytes += b;
+    }
+  }
+  const denseEquivalentBytes = dense.params * 4;
+  const denseEmbeddingBytes = dense.embeddingParams * 4;
+  return {
+    params,
+    bytes,
+    denseEquivalentParams: dense.params,
+    denseEquivalentBytes,
+    embeddingParams,
+    embeddingBytes,
+    denseEmbeddingBytes,
+    embeddingCompression: embeddingBytes > 0 ? denseEmbeddingBytes / embeddingBytes : 1,
+    modelCompression: bytes > 0 ? denseEquivalentBytes / bytes : 1,
+  };
+}

@@ -1,0 +1,124 @@
+import { PocketrecError } from '../errors.ts';
+import { sha256Hex } from './digest.ts';
+import { asBytes, type Dtype, type StoredArray } from './dtypes.ts';
+import {
+  type ArchitectureValue,
+  encodeManifest,
+  type FileEntry,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  MANIFEST_FILE,
+  type Manifest,
+  type ModelKind,
+  sealManifest,
+  type TensorEntry,
+} from './manifest.ts';
+import { type DenseEquivalent, elementCount, sizeFigures, tensorBytes } from './size.ts';
+
+export interface TensorSpec {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  data: StoredArray;
+  role?: 'item-embedding';
+  /** int8 only. */
+  scale?: number;
+}
+
+export interface PackageSpec {
+  kind: ModelKind;
+  name: string;
+  architecture: Record<string, ArchitectureValue>;
+  items: { count: number; ids?: readonly string[] };
+  training: { dataset: string; metrics?: Record<string, number>; notes?: string };
+  denseEquivalent: DenseEquivalent;
+  tensors: TensorSpec[];
+  /** Weight files are cut at about this size, like tfjs's 4 MB shards, so downloads and stores stay chunked. */
+  shardBytes?: number;
+  createdAt?: Date;
+}
+
+export interface BuiltPackage {
+  manifest: Manifest;
+  /** Every file of the package by name, manifest.json included. */
+  files: Map<string, Uint8Array>;
+}
+
+const ITEM_MAP_FILE = 'items.txt';
+const ALIGN = 8;
+
+/** Lays out tensors in weight shards, hashes every file and seals the manifest. */
+export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage> {
+  const shardBytes = spec.shardBytes ?? 4 * 1024 * 1024;
+  const shards: { tensors: { spec: TensorSpec; offset: number }[]; bytes: number }[] = [];
+  for (const tensor of spec.tensors) {
+    if (tensor.data.length !== elementCount(tensor.shape)) {
+      throw new PocketrecError(
+        'bad-tensor',
+        `tensor "${tensor.name}": ${tensor.data.length} values for shape [${tensor.shape}]`,
+      );
+    }
+    const size = tensorBytes(tensor);
+    let shard = shards[shards.length - 1];
+    if (!shard || (shard.bytes > 0 && shard.bytes + size > shardBytes)) {
+      shard = { tensors: [], bytes: 0 };
+      shards.push(shard);
+    }
+    const offset = Math.ceil(shard.bytes / ALIGN) * ALIGN;
+    shard.tensors.push({ spec: tensor, offset });
+    shard.bytes = offset + size;
+  }
+
+  const files = new Map<string, Uint8Array>();
+  const tensorEntries: TensorEntry[] = [];
+  shards.forEach((shard, index) => {
+    const path = `weights-${index}.bin`;
+    const bytes = new Uint8Array(shard.bytes);
+    for (const { spec: tensor, offset } of shard.tensors) {
+      bytes.set(asBytes(tensor.data), offset);
+      tensorEntries.push({
+        name: tensor.name,
+        dtype: tensor.dtype,
+        shape: [...tensor.shape],
+        file: path,
+        offset,
+        ...(tensor.role ? { role: tensor.role } : {}),
+        ...(tensor.scale === undefined ? {} : { scale: tensor.scale }),
+      });
+    }
+    files.set(path, bytes);
+  });
+  if (spec.items.ids) {
+    if (spec.items.ids.length !== spec.items.count) {
+      throw new PocketrecError(
+        'bad-item-map',
+        `${spec.items.ids.length} item ids for ${spec.items.count} items`,
+      );
+    }
+    files.set(ITEM_MAP_FILE, new TextEncoder().encode(`${spec.items.ids.join('\n')}\n`));
+  }
+
+  const fileEntries: FileEntry[] = [];
+  for (const [path, bytes] of files) {
+    fileEntries.push({ path, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
+  }
+  const manifest = await sealManifest({
+    format: FORMAT_NAME,
+    formatVersion: FORMAT_VERSION,
+    kind: spec.kind,
+    name: spec.name,
+    createdAt: (spec.createdAt ?? new Date()).toISOString(),
+    architecture: spec.architecture,
+    items: { count: spec.items.count, idMap: spec.items.ids ? ITEM_MAP_FILE : null },
+    training: {
+      dataset: spec.training.dataset,
+      metrics: spec.training.metrics ?? {},
+      ...(spec.training.notes === undefined ? {} : { notes: spec.training.notes }),
+    },
+    size: sizeFigures(tensorEntries, spec.denseEquivalent),
+    files: fileEntries,
+    tensors: tensorEntries,
+  });
+  files.set(MANIFEST_FILE, encodeManifest(manifest));
+  return { manifest, files };
+}
