@@ -1,6 +1,7 @@
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type Output, printJson } from './output.ts';
+import { progressBar } from './progress.ts';
 
 /** Full check of a package; a failure surfaces as the ModelPackageError that names it. */
 export async function verifyCommand(
@@ -8,7 +9,10 @@ export async function verifyCommand(
   options: { json?: boolean },
   output: Output,
 ): Promise<void> {
-  const { manifest, tensors, itemIds } = await readModelPackage(directorySource(dir));
+  const progress = progressBar('verifying', { enabled: !options.json, unit: 'bytes' });
+  const { manifest, tensors, itemIds } = await readModelPackage(directorySource(dir), {
+    onProgress: (done, total) => progress.update(done, total),
+  }).finally(() => progress.stop());
   const summary = {
     ok: true,
     package: dir,

@@ -38,9 +38,14 @@ export function tensorValues(tensor: PackageTensor): Float32Array {
  * tensor's extent inside its file, the stated size figures, finite weights and the
  * item id map. Any failure is a ModelPackageError naming the file and the problem.
  */
-export async function readModelPackage(source: PackageSource): Promise<ModelPackage> {
+export async function readModelPackage(
+  source: PackageSource,
+  options: { onProgress?: (loadedBytes: number, totalBytes: number) => void } = {},
+): Promise<ModelPackage> {
   const manifestWhere = source.locate(MANIFEST_FILE);
   const manifest = await parseManifest(await source.read(MANIFEST_FILE), manifestWhere);
+  const totalBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+  let loadedBytes = 0;
 
   const contents = new Map<string, Uint8Array>();
   for (const file of manifest.files) {
@@ -69,6 +74,8 @@ export async function readModelPackage(source: PackageSource): Promise<ModelPack
       );
     }
     contents.set(file.path, bytes);
+    loadedBytes += bytes.byteLength;
+    options.onProgress?.(loadedBytes, totalBytes);
   }
 
   checkLayout(manifest, manifestWhere);
