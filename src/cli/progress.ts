@@ -9,7 +9,10 @@ export interface Progress {
  * A progress bar on stderr, shown only to a person at a terminal: never in --json
  * output, pipes or CI logs, where it would be noise.
  */
-export function progressBar(label: string, options: { enabled?: boolean; unit?: string } = {}): Progress {
+export function progressBar(
+  label: string,
+  options: { enabled?: boolean; unit?: string } = {},
+): Progress {
   const enabled = (options.enabled ?? true) && process.stderr.isTTY === true;
   if (!enabled) return { update: () => undefined, stop: () => undefined };
   const bar = new SingleBar({
