@@ -1,5 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError } from 'commander';
+import { DATASET_NAMES } from '../data/index.ts';
 import { PocketrecError } from '../errors.ts';
+import { dataListCommand, dataStatsCommand } from './data.ts';
 import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput } from './output.ts';
 import { verifyCommand } from './verify.ts';
@@ -27,6 +29,22 @@ function buildProgram(output: Output): Command {
     .argument('<model-dir>', 'model package directory')
     .option('--json', 'print machine-readable JSON')
     .action((dir: string, options: { json?: boolean }) => verifyCommand(dir, options, output));
+
+  const data = program.command('data').description('inspect the data sets the toolkit trains on');
+  data
+    .command('list')
+    .description('list the known data sets')
+    .option('--json', 'print machine-readable JSON')
+    .action((options: { json?: boolean }) => dataListCommand(options, output));
+  data
+    .command('stats')
+    .description('load a data set with the training loaders and print its counts')
+    .addArgument(new Argument('<dataset>', 'data set name').choices(DATASET_NAMES))
+    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
+    .option('--json', 'print machine-readable JSON')
+    .action((name: string, options: { json?: boolean; dataDir?: string }) =>
+      dataStatsCommand(name, options, output),
+    );
 
   return program;
 }

@@ -1,0 +1,88 @@
+import {
+  augmentSessions,
+  DATASET_NAMES,
+  getDataset,
+  loadCtrDataset,
+  loadSessionDataset,
+  loadUserSequences,
+  resolveDataDir,
+} from '../data/index.ts';
+import { type Output, printJson, table } from './output.ts';
+
+export function dataListCommand(options: { json?: boolean }, output: Output): void {
+  const rows = DATASET_NAMES.map((name) => ({ name, ...getDataset(name) }));
+  if (options.json) printJson(output, rows);
+  else output.out(table(rows.map((r) => [r.name, `${r.kind}: ${r.description}`])));
+}
+
+function lengthStats(sequences: readonly ArrayLike<number>[]) {
+  let min = Number.POSITIVE_INFINITY;
+  let max = 0;
+  let sum = 0;
+  for (const s of sequences) {
+    min = Math.min(min, s.length);
+    max = Math.max(max, s.length);
+    sum += s.length;
+  }
+  return { min, max, mean: sequences.length > 0 ? sum / sequences.length : 0 };
+}
+
+/** Loads a data set through the same loaders training uses and reports its counts. */
+export async function dataStatsCommand(
+  name: string,
+  options: { json?: boolean; dataDir?: string },
+  output: Output,
+): Promise<void> {
+  const spec = getDataset(name);
+  const dataDir = resolveDataDir(options.dataDir);
+  let stats: Record<string, unknown>;
+  if (spec.kind === 'sequential') {
+    const data = await loadUserSequences(name, { dataDir });
+    stats = {
+      users: data.sequences.length,
+      items: data.numItems,
+      interactions: data.numInteractions,
+      sequenceLength: lengthStats(data.sequences),
+    };
+  } else if (spec.kind === 'session') {
+    const data = await loadSessionDataset(name, { dataDir });
+    const samples = augmentSessions(data.trainSessions, data.minTrainPrefixLength);
+    stats = {
+      items: data.numItems,
+      trainSessions: data.trainSessions.length,
+      trainClicks: data.trainSessions.reduce((n, s) => n + s.length, 0),
+      trainSamples: samples.targets.length,
+      testCases: data.testTargets.length,
+      sessionLength: lengthStats(data.trainSessions),
+    };
+  } else {
+    const data = await loadCtrDataset(name, { dataDir });
+    const split = (d: { numRows: number; labels: Uint8Array }) => ({
+      rows: d.numRows,
+      positiveRate: d.labels.reduce((n, l) => n + l, 0) / Math.max(1, d.numRows),
+    });
+    stats = {
+      fields: data.featureMap.fields.length,
+      features: data.featureMap.numFeatures,
+      train: split(data.train),
+      validation: split(data.validation),
+      test: split(data.test),
+    };
+  }
+  const report = { dataset: name, kind: spec.kind, dataDir, ...stats };
+  if (options.json) {
+    printJson(output, report);
+    return;
+  }
+  const show = (v: unknown): string =>
+    typeof v === 'number'
+      ? Number.isInteger(v)
+        ? v.toLocaleString('en-US')
+        : v.toFixed(3)
+      : typeof v === 'object' && v !== null
+        ? Object.entries(v)
+            .map(([k, x]) => `${k} ${show(x)}`)
+            .join(', ')
+        : String(v);
+  output.out(table(Object.entries(report).map(([k, v]) => [k, show(v)])));
+}

@@ -1,0 +1,217 @@
+import { PocketrecError } from '../errors.ts';
+import { dataFile, resolveDataDir } from './data-dir.ts';
+import { type FeatureMap, loadFeatureMap } from './frappe.ts';
+import { type LibfmData, loadLibfm } from './libfm.ts';
+import { readRatingSequences } from './ml1m.ts';
+import { readS3recSequences } from './s3rec.ts';
+import { loadItemMap, readSasrecSequences } from './sasrec.ts';
+import {
+  collectUserSequences,
+  renumberByFirstAppearance,
+  type UserSequences,
+} from './sequences.ts';
+import { loadSessionFiles, type SessionDataset } from './sessions.ts';
+
+/** Per-user sequences for next-item models (SASRec-style leave-last-out). */
+export interface SequentialDatasetSpec {
+  readonly kind: 'sequential';
+  readonly description: string;
+  /** How `file` is laid out. */
+  readonly format: 'sasrec-pairs' | 'ratings-chrono' | 's3rec-lines';
+  /** Paths are relative to the data directory. */
+  readonly file: string;
+  /** `item_id<TAB>source id`, when the file's item ids were renumbered from the source's. */
+  readonly itemMapFile?: string;
+}
+
+/** Session-based recommendation: whole training sessions and prefix/target test cases. */
+export interface SessionDatasetSpec {
+  readonly kind: 'session';
+  readonly description: string;
+  readonly trainFile: string;
+  readonly testFile: string;
+  /** Shortest training prefix the published sample counts keep (see augmentSessions). */
+  readonly minTrainPrefixLength: number;
+}
+
+/** One-hot CTR data in libfm format with a feature map. */
+export interface CtrDatasetSpec {
+  readonly kind: 'ctr';
+  readonly description: string;
+  readonly trainFile: string;
+  readonly validationFile: string;
+  readonly testFile: string;
+  readonly featureMapFile: string;
+  /** The raw log the libfm files were encoded from. */
+  readonly logFile: string;
+}
+
+export type DatasetSpec = SequentialDatasetSpec | SessionDatasetSpec | CtrDatasetSpec;
+
+export const DATASETS = {
+  'ml-1m': {
+    kind: 'sequential',
+    description:
+      'MovieLens-1M in SASRec format (items with < 5 ratings dropped; 6,040 users, 3,416 items)',
+    format: 'sasrec-pairs',
+    file: 'ml-1m/ml-1m.sasrec_format.txt',
+    itemMapFile: 'ml-1m/ml-1m.sasrec_format.itemmap.tsv',
+  },
+  'ml-1m-ratings': {
+    kind: 'sequential',
+    description:
+      'MovieLens-1M, all 1,000,209 ratings in per-user chronological order (3,706 movies, renumbered)',
+    format: 'ratings-chrono',
+    file: 'ml-1m/ratings_chrono.tsv',
+  },
+  beauty: {
+    kind: 'sequential',
+    description: 'Amazon Beauty, S3-Rec preprocessing (22,363 users, 12,101 items)',
+    format: 's3rec-lines',
+    file: 'amazon-beauty-s3rec/Beauty.txt',
+  },
+  games: {
+    kind: 'sequential',
+    description: 'Amazon Video Games, the SASRec "Games" file (31,013 users, 23,715 items)',
+    format: 'sasrec-pairs',
+    file: 'amazon-games-sasrec/Video.txt',
+  },
+  tmall: {
+    kind: 'session',
+    description: 'Tmall IJCAI-15 sessions as used by DHCN/COTREC/OD-Rec (40,727 items)',
+    trainFile: 'tmall-odrec/train_sessions.txt',
+    testFile: 'tmall-odrec/test_prefix_target.txt',
+    minTrainPrefixLength: 1,
+  },
+  retailrocket: {
+    kind: 'session',
+    description: 'RetailRocket sessions as used by COTREC/OD-Rec (36,968 items)',
+    trainFile: 'retailrocket-odrec/train_sessions.txt',
+    testFile: 'retailrocket-odrec/test_prefix_target.txt',
+    minTrainPrefixLength: 2,
+  },
+  frappe: {
+    kind: 'ctr',
+    description:
+      'frappe app usage, NFM libfm split (validation/test exact, train reconstructed), 10 fields',
+    trainFile: 'frappe/frappe.train.reconstructed.libfm',
+    validationFile: 'frappe/frappe.validation.libfm',
+    testFile: 'frappe/frappe.test.libfm',
+    featureMapFile: 'frappe/frappe.libfm_feature_map.tsv',
+    logFile: 'frappe/frappe.csv',
+  },
+} as const satisfies Record<string, DatasetSpec>;
+
+export type DatasetName = keyof typeof DATASETS;
+
+export const DATASET_NAMES = Object.keys(DATASETS) as DatasetName[];
+
+export interface LoadOptions {
+  /** The CLI's --data-dir; see resolveDataDir for the fallbacks. */
+  readonly dataDir?: string;
+}
+
+/** A one-hot CTR data set with its three splits. */
+export interface CtrDataset {
+  readonly dataset: string;
+  readonly featureMap: FeatureMap;
+  readonly train: LibfmData;
+  readonly validation: LibfmData;
+  readonly test: LibfmData;
+}
+
+export function isDatasetName(name: string): name is DatasetName {
+  return Object.hasOwn(DATASETS, name);
+}
+
+/** The registry entry for `name`; unknown names are an error that lists the known ones. */
+export function getDataset(name: string): DatasetSpec {
+  if (!isDatasetName(name)) {
+    throw new PocketrecError(
+      'unknown-dataset',
+      `unknown data set '${name}'; known data sets: ${DATASET_NAMES.join(', ')}`,
+    );
+  }
+  return DATASETS[name];
+}
+
+export async function loadUserSequences(
+  name: string,
+  options: LoadOptions = {},
+): Promise<UserSequences> {
+  const spec = specOfKind(name, 'sequential', 'loadUserSequences');
+  const dataDir = resolveDataDir(options.dataDir);
+  const file = dataFile(dataDir, spec.file);
+  switch (spec.format) {
+    case 'sasrec-pairs': {
+      const loaded = await collectUserSequences(name, readSasrecSequences(file));
+      if (spec.itemMapFile === undefined) return loaded;
+      const mapFile = dataFile(dataDir, spec.itemMapFile);
+      const sourceItemIds = await loadItemMap(mapFile);
+      if (sourceItemIds.length - 1 !== loaded.numItems) {
+        throw new PocketrecError(
+          'data-mismatch',
+          `${mapFile} maps ${sourceItemIds.length - 1} items but ${file} has ${loaded.numItems}`,
+        );
+      }
+      return { ...loaded, sourceItemIds };
+    }
+    case 'ratings-chrono': {
+      // MovieIDs have gaps (3,706 rated out of 1..3952); dense ids keep embedding tables tight.
+      const loaded = await collectUserSequences(name, readRatingSequences(file));
+      const sourceItemIds = renumberByFirstAppearance(loaded.sequences);
+      return { ...loaded, numItems: sourceItemIds.length - 1, sourceItemIds };
+    }
+    case 's3rec-lines':
+      return collectUserSequences(name, readS3recSequences(file));
+  }
+}
+
+export async function loadSessionDataset(
+  name: string,
+  options: LoadOptions = {},
+): Promise<SessionDataset> {
+  const spec = specOfKind(name, 'session', 'loadSessionDataset');
+  const dataDir = resolveDataDir(options.dataDir);
+  return loadSessionFiles(
+    name,
+    dataFile(dataDir, spec.trainFile),
+    dataFile(dataDir, spec.testFile),
+    spec.minTrainPrefixLength,
+  );
+}
+
+export async function loadCtrDataset(name: string, options: LoadOptions = {}): Promise<CtrDataset> {
+  const spec = specOfKind(name, 'ctr', 'loadCtrDataset');
+  const dataDir = resolveDataDir(options.dataDir);
+  const featureMap = await loadFeatureMap(dataFile(dataDir, spec.featureMapFile));
+  const load = (file: string) => loadLibfm(dataFile(dataDir, file), { featureMap });
+  return {
+    dataset: name,
+    featureMap,
+    train: await load(spec.trainFile),
+    validation: await load(spec.validationFile),
+    test: await load(spec.testFile),
+  };
+}
+
+const LOADER_FOR_KIND = {
+  sequential: 'loadUserSequences',
+  session: 'loadSessionDataset',
+  ctr: 'loadCtrDataset',
+} as const;
+
+function specOfKind<K extends DatasetSpec['kind']>(
+  name: string,
+  kind: K,
+  loader: string,
+): Extract<DatasetSpec, { kind: K }> {
+  const spec = getDataset(name);
+  if (spec.kind !== kind) {
+    throw new PocketrecError(
+      'wrong-dataset-kind',
+      `${loader} cannot load '${name}': it is a ${spec.kind} data set; use ${LOADER_FOR_KIND[spec.kind]}`,
+    );
+  }
+  return spec as Extract<DatasetSpec, { kind: K }>;
+}
