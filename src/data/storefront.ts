@@ -4,6 +4,9 @@
  * popularity skew, repeat visits). It lets the demo ship a model trained on something
  * real-shaped without redistributing anyone's data. Same seed, same storefront.
  */
+import { seededRandom } from '../random.ts';
+
+export { seededRandom };
 
 export interface Product {
   /** External id, e.g. "p0042"; internal item id is the 1-based position in the catalogue. */
@@ -115,18 +118,6 @@ const ADJECTIVES = [
   'Slate',
   'Coral',
 ];
-
-/** mulberry32: tiny, fast, and good enough for simulation. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(random: () => number, list: readonly T[]): T {
   return list[Math.floor(random() * list.length)] as T;

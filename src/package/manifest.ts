@@ -113,7 +113,8 @@ export async function parseManifest(bytes: Uint8Array, where = MANIFEST_FILE): P
     );
   }
   const manifest = check.manifest(root);
-  const expected = await manifestDigest(manifest);
+  // Over every field as written, not just the ones this reader knows: an added field is an edit too.
+  const expected = await manifestDigest(root as unknown as UnsealedManifest);
   if (manifest.manifestSha256 !== expected) {
     throw new ModelPackageError(
       'manifest-digest',

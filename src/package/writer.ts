@@ -95,7 +95,11 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
         `${spec.items.ids.length} item ids for ${spec.items.count} items`,
       );
     }
-    files.set(ITEM_MAP_FILE, new TextEncoder().encode(`${spec.items.ids.join('\n')}\n`));
+    // One line per id, each ending in \n: no ids is an empty file, not a single empty line.
+    files.set(
+      ITEM_MAP_FILE,
+      new TextEncoder().encode(spec.items.ids.map((id) => `${id}\n`).join('')),
+    );
   }
 
   const fileEntries: FileEntry[] = [];
