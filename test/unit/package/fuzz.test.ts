@@ -17,6 +17,7 @@ import {
 } from '../../../src/package/manifest.ts';
 import { type ModelPackage, readModelPackage } from '../../../src/package/reader.ts';
 import { memorySource } from '../../../src/package/source.ts';
+import { seededRandom } from '../../../src/random.ts';
 
 type Files = Map<string, Uint8Array>;
 
@@ -40,21 +41,10 @@ const HASHED = originalManifest.files.map((f) => f.path);
 const ALL = [...original.keys()];
 const encoder = new TextEncoder();
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Rng {
   readonly next: () => number;
   constructor(seed: number) {
-    this.next = mulberry32(seed);
+    this.next = seededRandom(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
