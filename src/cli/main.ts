@@ -1,10 +1,16 @@
-import { Argument, Command, CommanderError } from 'commander';
-import { DATASET_NAMES } from '../data/index.ts';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { DATASET_NAMES, DATASETS } from '../data/index.ts';
 import { PocketrecError } from '../errors.ts';
 import { dataListCommand, dataStatsCommand } from './data.ts';
+import { type DistillCliOptions, distillCommand } from './distill.ts';
+import { type EvalCliOptions, evalCommand } from './eval.ts';
 import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput } from './output.ts';
+import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
+import { type TrainCliOptions, trainCommand } from './train.ts';
 import { verifyCommand } from './verify.ts';
+
+const SEQUENTIAL_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind === 'sequential').join(', ');
 
 function buildProgram(output: Output): Command {
   const program = new Command('pocketrec')
@@ -45,6 +51,109 @@ function buildProgram(output: Output): Command {
     .action((name: string, options: { json?: boolean; dataDir?: string }) =>
       dataStatsCommand(name, options, output),
     );
+
+  program
+    .command('train')
+    .description('train the dense SASRec teacher on a user data set and export it as a package')
+    .requiredOption('--model <model>', 'model to train: sasrec')
+    .requiredOption('--dataset <name>', `user data set (${SEQUENTIAL_NAMES})`)
+    .requiredOption('--out <dir>', 'model package directory to write')
+    .option('--epochs <n>', 'most epochs (early stopping may end sooner)')
+    .option('--dim <n>', 'embedding and hidden size')
+    .option('--max-len <n>', 'latest items the encoder sees')
+    .option('--blocks <n>', 'self-attention blocks')
+    .option('--heads <n>', 'attention heads')
+    .option('--dropout <p>', 'dropout rate')
+    .option('--lr <rate>', 'Adam learning rate')
+    .option('--batch <n>', 'users per batch')
+    .option('--seed <n>', 'random seed')
+    .option('--loss <kind>', 'full (softmax over every item) or sampled')
+    .option('--negatives <n>', 'shared negatives per batch for --loss sampled')
+    .option('--patience <n>', 'epochs without a better validation NDCG@10 before stopping')
+    .option(
+      '--windows <policy>',
+      "latest: each user's latest items; all: every window of the history",
+    )
+    .option('--users <n>', 'train on the first n users only (quick runs)')
+    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
+    .option('--json', 'print machine-readable JSON')
+    .action((options: TrainCliOptions) => trainCommand(options, output));
+
+  program
+    .command('distill')
+    .description('compress a teacher into a tensor-train student by self-supervised distillation')
+    .requiredOption('--teacher <dir>', 'sequential-dense teacher package (from pocketrec train)')
+    .requiredOption('--out <dir>', 'model package directory to write')
+    .option('--tt-shape <shape>', 'auto, or rows:columns factors such as 15x15x16:4x4x4', 'auto')
+    .option('--cores <n>', 'cores for --tt-shape auto (2 or 3)', '3')
+    .requiredOption('--rank <r>', 'TT rank')
+    .option('--stp <t>', 'semi-tensor product factor (1 = plain TT)', '1')
+    .option('--epochs <n>', 'most epochs (early stopping may end sooner)')
+    .option('--lr <rate>', 'Adam learning rate')
+    .option('--batch <n>', 'users per batch')
+    .option('--seed <n>', 'random seed')
+    .option('--patience <n>', 'epochs without a better validation NDCG@10 before stopping')
+    .option('--loss <kind>', "the student's own loss: full or sampled")
+    .option('--negatives <n>', 'shared negatives per batch for --loss sampled')
+    .option('--alpha <a>', 'weight of KL(teacher || student); the student CE gets 1 - a')
+    .option('--beta <b>', 'weight of InfoNCE between the recombined views')
+    .option('--gamma <c>', "weight of the views' next-item prediction")
+    .option('--temperature <T>', 'softmax temperature of the KL term')
+    .option('--tau <t>', 'InfoNCE temperature')
+    .option('--kl-positions <p>', 'share of positions the KL term is computed on')
+    .option('--init-encoder <from>', 'student encoder start: teacher or random')
+    .option('--no-kd', 'ablation: no KL term (alpha 0)')
+    .option('--no-contrastive', 'ablation: no InfoNCE term (beta 0)')
+    .option('--no-predictive', 'ablation: no predictive term (gamma 0)')
+    .option(
+      '--windows <policy>',
+      "latest: each user's latest items; all: every window of the history",
+    )
+    .option('--users <n>', 'train on the first n users only (quick runs)')
+    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
+    .option('--json', 'print machine-readable JSON')
+    .action((options: DistillCliOptions) => distillCommand(options, output));
+
+  program
+    .command('eval')
+    .description(
+      'rank every item for held-out targets: HR, NDCG, MRR at 5, 10, 20, and the long tail',
+    )
+    .argument('<model>', 'model package directory, or a baseline: mostpop, markov')
+    .requiredOption('--dataset <name>', 'data set to evaluate on')
+    .addOption(
+      new Option(
+        '--protocol <protocol>',
+        'full ranking, or 100 sampled negatives (published-number comparisons only)',
+      )
+        .choices(['full', 'sampled100'])
+        .default('full'),
+    )
+    .addOption(
+      new Option('--split <split>', 'held-out item to predict')
+        .choices(['test', 'validation'])
+        .default('test'),
+    )
+    .option('--users <n>', 'evaluate the first n users only (quick runs)')
+    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
+    .option('--json', 'print machine-readable JSON')
+    .action((model: string, options: EvalCliOptions) => evalCommand(model, options, output));
+
+  program
+    .command('report')
+    .description(
+      'evaluate the baselines and model packages on a data set and write a results table',
+    )
+    .requiredOption('--dataset <name>', 'data set to evaluate on')
+    .option('--models <dirs>', 'comma-separated model package directories')
+    .option('--out <file>', 'markdown file to write, e.g. docs/results/ml-1m.md')
+    .option('--users <n>', 'evaluate the first n users only (quick runs)')
+    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
+    .option('--json', 'print machine-readable JSON')
+    .action((options: ReportCliOptions) => {
+      checkReportOptions(options);
+      return reportCommand(options, output);
+    });
 
   return program;
 }

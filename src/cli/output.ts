@@ -26,3 +26,24 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 }
+
+/**
+ * The command line that reproduces a run, rebuilt from its parsed options (stored in the
+ * model package, so a report can say which command made each model).
+ */
+export function commandLine(
+  command: string,
+  positional: readonly string[],
+  options: object,
+  skip: readonly string[] = ['json', 'dataDir'],
+): string {
+  const parts = ['npx pocketrec', command, ...positional];
+  for (const [key, value] of Object.entries(options)) {
+    if (skip.includes(key) || value === undefined) continue;
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (value === true) parts.push(flag);
+    else if (value === false) parts.push(`--no-${flag.slice(2)}`);
+    else parts.push(flag, String(value));
+  }
+  return parts.join(' ');
+}

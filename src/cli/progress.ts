@@ -1,7 +1,7 @@
 import { SingleBar } from 'cli-progress';
 
 export interface Progress {
-  update(done: number, total: number): void;
+  update(done: number, total: number, payload?: Record<string, string | number>): void;
   stop(): void;
 }
 
@@ -11,25 +11,27 @@ export interface Progress {
  */
 export function progressBar(
   label: string,
-  options: { enabled?: boolean; unit?: string } = {},
+  options: { enabled?: boolean; unit?: string; format?: string } = {},
 ): Progress {
   const enabled = (options.enabled ?? true) && process.stderr.isTTY === true;
   if (!enabled) return { update: () => undefined, stop: () => undefined };
   const bar = new SingleBar({
-    format: `${label} [{bar}] {percentage}% {value}/{total} ${options.unit ?? ''} eta {eta}s`,
+    format:
+      options.format ??
+      `${label} [{bar}] {percentage}% {value}/{total} ${options.unit ?? ''} eta {eta}s`,
     stream: process.stderr,
     hideCursor: true,
     clearOnComplete: true,
   });
   let started = false;
   return {
-    update(done, total) {
+    update(done, total, payload) {
       if (!started) {
-        bar.start(total, done);
+        bar.start(total, done, payload);
         started = true;
       }
       bar.setTotal(total);
-      bar.update(done);
+      bar.update(done, payload);
     },
     stop: () => started && bar.stop(),
   };

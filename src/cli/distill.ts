@@ -1,0 +1,231 @@
+/**
+ * `pocketrec distill`: compresses a trained teacher package into a tensor-train student by
+ * self-supervised knowledge distillation, on the data set the teacher was trained on.
+ */
+import { rm } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import {
+  DEFAULT_DISTILL,
+  type DistillConfig,
+  distillStudent,
+} from '../compression/distill/distill.ts';
+import { getDataset, loadUserSequences, resolveDataDir } from '../data/index.ts';
+import { UsageError } from '../errors.ts';
+import { evaluate } from '../eval/evaluate.ts';
+import { sequentialScorer } from '../eval/sequential-scorer.ts';
+import { leaveOneOut } from '../eval/splits.ts';
+import { useWasmBackend } from '../kernels/wasm/backend.ts';
+import {
+  sequentialFromPackage,
+  sequentialPackageSpec,
+  ttArchitecture,
+} from '../model/sequential-package.ts';
+import { autoTtShape, parseTtShape, type TtShape, ttCoreShapes } from '../model/tt-matrix.ts';
+import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
+import { readModelPackage } from '../package/reader.ts';
+import { buildModelPackage } from '../package/writer.ts';
+import { numberOption, windowPolicy } from './options.ts';
+import { commandLine, formatBytes, type Output, printJson } from './output.ts';
+import { progressBar } from './progress.ts';
+
+export interface DistillCliOptions {
+  teacher: string;
+  out: string;
+  ttShape: string;
+  cores: string;
+  rank: string;
+  stp: string;
+  dataDir?: string;
+  json?: boolean;
+  epochs?: string;
+  lr?: string;
+  batch?: string;
+  seed?: string;
+  patience?: string;
+  loss?: string;
+  negatives?: string;
+  alpha?: string;
+  beta?: string;
+  gamma?: string;
+  temperature?: string;
+  tau?: string;
+  klPositions?: string;
+  initEncoder?: string;
+  kd: boolean;
+  contrastive: boolean;
+  predictive: boolean;
+  users?: string;
+  windows?: string;
+}
+
+export function ttShapeFrom(options: DistillCliOptions, numRows: number, dim: number): TtShape {
+  const rank = numberOption(options.rank, 'rank', 0, { integer: true, min: 1 });
+  const stp = numberOption(options.stp, 'stp', 1, { integer: true, min: 1 });
+  const shape =
+    options.ttShape === 'auto'
+      ? {
+          ...autoTtShape(
+            numRows,
+            dim,
+            numberOption(options.cores, 'cores', 3, { integer: true, min: 2, max: 3 }) as 2 | 3,
+          ),
+          rank,
+          stp,
+        }
+      : parseTtShape(options.ttShape, rank, stp);
+  ttCoreShapes(shape); // throws a bad-tt-shape error naming what is wrong
+  if (shape.rows.reduce((a, b) => a * b, 1) < numRows) {
+    throw new UsageError(
+      `--tt-shape rows ${shape.rows.join('x')} cannot hold ${numRows} table rows`,
+    );
+  }
+  if (shape.cols.reduce((a, b) => a * b, 1) !== dim) {
+    throw new UsageError(
+      `--tt-shape columns ${shape.cols.join('x')} must multiply to the teacher's dim ${dim}`,
+    );
+  }
+  return shape;
+}
+
+function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillConfig {
+  const d = DEFAULT_DISTILL;
+  const loss = options.loss ?? d.loss;
+  if (loss !== 'full' && loss !== 'sampled')
+    throw new UsageError(`--loss must be "full" or "sampled", got "${loss}"`);
+  const initEncoder = options.initEncoder ?? d.initEncoder;
+  if (initEncoder !== 'teacher' && initEncoder !== 'random') {
+    throw new UsageError(`--init-encoder must be "teacher" or "random", got "${initEncoder}"`);
+  }
+  const weight = (v: string | undefined, name: string, fallback: number, on: boolean) =>
+    on ? numberOption(v, name, fallback, { min: 0 }) : 0;
+  return {
+    shape,
+    epochs: numberOption(options.epochs, 'epochs', d.epochs, { integer: true, min: 1 }),
+    lr: numberOption(options.lr, 'lr', d.lr, { min: 1e-7, max: 1 }),
+    batchSize: numberOption(options.batch, 'batch', d.batchSize, { integer: true, min: 1 }),
+    seed: numberOption(options.seed, 'seed', d.seed, { integer: true, min: 0 }),
+    patience: numberOption(options.patience, 'patience', d.patience, { integer: true, min: 1 }),
+    loss,
+    negatives: numberOption(options.negatives, 'negatives', d.negatives, { integer: true, min: 1 }),
+    alpha: options.kd ? numberOption(options.alpha, 'alpha', d.alpha, { min: 0, max: 1 }) : 0,
+    beta: weight(options.beta, 'beta', d.beta, options.contrastive),
+    gamma: weight(options.gamma, 'gamma', d.gamma, options.predictive),
+    temperature: numberOption(options.temperature, 'temperature', d.temperature, { min: 0.01 }),
+    tau: numberOption(options.tau, 'tau', d.tau, { min: 0.01 }),
+    hotFraction: d.hotFraction,
+    klPositions: numberOption(options.klPositions, 'kl-positions', d.klPositions, {
+      min: 0.01,
+      max: 1,
+    }),
+    initEncoder,
+    windows: windowPolicy(options.windows ?? d.windows),
+  };
+}
+
+export async function distillCommand(options: DistillCliOptions, output: Output): Promise<void> {
+  const teacherPackage = await readModelPackage(directorySource(options.teacher));
+  if (teacherPackage.manifest.kind !== 'sequential-dense') {
+    throw new UsageError(
+      `--teacher must be a sequential-dense package, ${options.teacher} is ${teacherPackage.manifest.kind}`,
+    );
+  }
+  const dataset = teacherPackage.manifest.training.dataset;
+  const spec = getDataset(dataset);
+  if (spec.kind !== 'sequential')
+    throw new UsageError(`the teacher's data set ${dataset} is not a user data set`);
+  await useWasmBackend();
+  const teacher = sequentialFromPackage(teacherPackage);
+  const shape = ttShapeFrom(options, teacher.config.numItems + 1, teacher.config.dim);
+  const config = distillConfigFrom(options, shape);
+  const data = await loadUserSequences(dataset, { dataDir: resolveDataDir(options.dataDir) });
+  if (data.numItems !== teacher.config.numItems) {
+    throw new UsageError(
+      `the teacher knows ${teacher.config.numItems} items; ${dataset} has ${data.numItems}`,
+    );
+  }
+  const users = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {
+    integer: true,
+    min: 3,
+  });
+  const split = leaveOneOut(data.sequences.slice(0, users));
+  const checkpointDir = `${options.out}.checkpoint`;
+  const bar = progressBar('distill', {
+    enabled: !options.json,
+    format:
+      'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val NDCG@10 {ndcg} | {secs} s/epoch',
+  });
+  let shown = { epoch: '1', ndcg: '-', secs: '-' };
+  const result = await distillStudent(teacher, split.train, config, {
+    checkpointDir,
+    validate: async (model) =>
+      (
+        await evaluate(sequentialScorer(model), split.validation, {
+          protocol: 'full',
+          maskHistory: true,
+        })
+      ).metrics['NDCG@10'] as number,
+    onBatch: (done, total, loss) => bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
+    onEpoch: (record, state) => {
+      shown = {
+        epoch: String(record.epoch + 1),
+        ndcg: record.validation.toFixed(4),
+        secs: record.seconds.toFixed(1),
+      };
+      if (!options.json) {
+        output.err(
+          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation NDCG@10 ${record.validation.toFixed(4)}` +
+            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
+        );
+      }
+    },
+  });
+  bar.stop();
+  const built = await buildModelPackage(
+    await sequentialPackageSpec(result.model, {
+      name: options.out.split('/').filter(Boolean).pop() ?? 'tt-student',
+      dataset,
+      itemIds: teacherPackage.itemIds ?? undefined,
+      architecture: ttArchitecture(shape),
+      metrics: {
+        'validation/NDCG@10': result.state.bestScore,
+        epochs: result.state.epoch,
+        bestEpoch: result.state.bestEpoch,
+        trainSeconds: result.state.trainSeconds,
+      },
+      notes: JSON.stringify({
+        command: commandLine(
+          'distill',
+          [],
+          options,
+          ['json', 'dataDir', 'kd', 'contrastive', 'predictive'].filter(
+            (k) => options[k as keyof DistillCliOptions] !== false,
+          ),
+        ),
+        teacher: teacherPackage.manifest.name,
+        config,
+      }),
+    }),
+  );
+  await writePackageDirectory(options.out, built.files);
+  await rm(checkpointDir, { recursive: true, force: true });
+  tf.disposeVariables();
+  const summary = {
+    out: options.out,
+    teacher: options.teacher,
+    dataset,
+    shape,
+    epochs: result.state.epoch,
+    bestEpoch: result.state.bestEpoch,
+    validationNdcg10: result.state.bestScore,
+    trainSeconds: result.state.trainSeconds,
+    resumed: result.resumed,
+    size: built.manifest.size,
+    history: result.state.history,
+  };
+  if (options.json) printJson(output, summary);
+  else
+    output.out(
+      `wrote ${options.out}: ${formatBytes(built.manifest.size.bytes)}, embedding ${built.manifest.size.embeddingCompression.toFixed(1)}x ` +
+        `smaller, best validation NDCG@10 ${result.state.bestScore.toFixed(4)} at epoch ${result.state.bestEpoch}`,
+    );
+}

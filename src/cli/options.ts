@@ -1,0 +1,39 @@
+/** Parsing of the options several commands share, with errors that name the option. */
+import { UsageError } from '../errors.ts';
+import type { WindowPolicy } from '../train/batches.ts';
+
+/** A numeric option, or a UsageError naming it. */
+export function numberOption(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  check: { integer?: boolean; min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  const ok =
+    value.trim() !== '' &&
+    Number.isFinite(n) &&
+    (!check.integer || Number.isInteger(n)) &&
+    (check.min === undefined || n >= check.min) &&
+    (check.max === undefined || n <= check.max);
+  if (!ok) {
+    const range = [
+      check.integer ? 'an integer' : 'a number',
+      check.min !== undefined ? `>= ${check.min}` : '',
+      check.max !== undefined ? `<= ${check.max}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    throw new UsageError(`--${name} must be ${range}, got "${value}"`);
+  }
+  return n;
+}
+
+/** --windows: which windows of each history an epoch trains on. */
+export function windowPolicy(value: string): WindowPolicy {
+  if (value !== 'latest' && value !== 'all') {
+    throw new UsageError(`--windows must be "latest" or "all", got "${value}"`);
+  }
+  return value;
+}

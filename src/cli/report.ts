@@ -1,0 +1,190 @@
+/**
+ * `pocketrec report`: evaluates the baselines and a list of model packages on one data set
+ * with `pocketrec eval`'s code and writes docs/results/<dataset>.md: one row per model with
+ * its size, compression, accuracy, long-tail accuracy and training time, and the command
+ * that made each model, so that every number in the file can be re-run.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { dirname } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { evaluate, type Metrics } from '../eval/evaluate.ts';
+import { hotItems } from '../eval/hot-items.ts';
+import { directorySource } from '../package/node-fs.ts';
+import { readModelPackage } from '../package/reader.ts';
+import { type EvalCliOptions, evalData, modelScorer } from './eval.ts';
+import { commandLine, type Output, printJson } from './output.ts';
+import { progressBar } from './progress.ts';
+
+export interface ReportCliOptions {
+  dataset: string;
+  models?: string;
+  out?: string;
+  users?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export interface ReportRow {
+  model: string;
+  kind: string;
+  params: number | null;
+  bytes: number | null;
+  embeddingCompression: number | null;
+  modelCompression: number | null;
+  metrics: Metrics;
+  tail: Metrics | null;
+  trainSeconds: number | null;
+  command: string;
+}
+
+export async function reportCommand(options: ReportCliOptions, output: Output): Promise<void> {
+  const models = (options.models ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const evalOptions: EvalCliOptions = {
+    dataset: options.dataset,
+    protocol: 'full',
+    split: 'test',
+    users: options.users,
+    dataDir: options.dataDir,
+  };
+  const data = await evalData(evalOptions);
+  const hot = hotItems(data.fitted, data.numItems);
+  const rows: ReportRow[] = [];
+  for (const model of ['mostpop', 'markov', ...models]) {
+    const { scorer, name } = await modelScorer(model, evalOptions, data);
+    const bar = progressBar(name, { enabled: !options.json, unit: 'cases' });
+    const result = await evaluate(scorer, data.cases, {
+      protocol: 'full',
+      maskHistory: data.kind === 'sequential',
+      hotItems: hot,
+      onProgress: (done, total) => bar.update(done, total),
+    });
+    bar.stop();
+    const evalCommand = commandLine('eval', [model], {
+      dataset: options.dataset,
+      users: options.users,
+    });
+    if (model === 'mostpop' || model === 'markov') {
+      rows.push({
+        model: name,
+        kind: 'baseline',
+        params: null,
+        bytes: null,
+        embeddingCompression: null,
+        modelCompression: null,
+        metrics: result.metrics,
+        tail: result.tail?.metrics ?? null,
+        trainSeconds: null,
+        command: evalCommand,
+      });
+      continue;
+    }
+    const { manifest } = await readModelPackage(directorySource(model));
+    const notes = JSON.parse(manifest.training.notes ?? '{}') as { command?: string };
+    rows.push({
+      model: manifest.name,
+      kind: manifest.kind,
+      params: manifest.size.params,
+      bytes: manifest.size.bytes,
+      embeddingCompression: manifest.size.embeddingCompression,
+      modelCompression: manifest.size.modelCompression,
+      metrics: result.metrics,
+      tail: result.tail?.metrics ?? null,
+      trainSeconds: manifest.training.metrics.trainSeconds ?? null,
+      command: `${notes.command ?? '(command not recorded)'}; ${evalCommand}`,
+    });
+  }
+  const reportCommandLine = commandLine('report', [], options, ['json', 'dataDir']);
+  const markdown = renderMarkdown(
+    options.dataset,
+    rows,
+    data.kind,
+    reportCommandLine,
+    data.cases.inputs.length,
+  );
+  if (options.out) {
+    await mkdir(dirname(options.out), { recursive: true });
+    await writeFile(options.out, markdown);
+  }
+  if (options.json)
+    printJson(output, { dataset: options.dataset, command: reportCommandLine, rows });
+  else output.out(options.out ? `wrote ${options.out}` : markdown);
+}
+
+const f4 = (v: number | undefined | null) => (v === undefined || v === null ? '-' : v.toFixed(4));
+const int = (v: number | null) => (v === null ? '-' : v.toLocaleString('en-US'));
+const ratio = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}x`);
+
+function renderMarkdown(
+  dataset: string,
+  rows: readonly ReportRow[],
+  kind: 'sequential' | 'session',
+  command: string,
+  cases: number,
+): string {
+  const session = kind === 'session';
+  const header = session
+    ? '| model | kind | params | bytes | embedding compression | model compression | P@20 | MRR@20 | HR@10 | NDCG@10 | tail P@20 | tail MRR@20 | train time |'
+    : '| model | kind | params | bytes | embedding compression | model compression | HR@10 | NDCG@10 | MRR@10 | tail HR@10 | tail NDCG@10 | train time |';
+  const line = (r: ReportRow) => {
+    const size = [
+      r.model,
+      r.kind,
+      int(r.params),
+      int(r.bytes),
+      ratio(r.embeddingCompression),
+      ratio(r.modelCompression),
+    ];
+    const time = r.trainSeconds === null ? '-' : `${(r.trainSeconds / 60).toFixed(1)} min`;
+    const m = r.metrics;
+    const accuracy = session
+      ? [
+          f4(m['HR@20']),
+          f4(m['MRR@20']),
+          f4(m['HR@10']),
+          f4(m['NDCG@10']),
+          f4(r.tail?.['HR@20']),
+          f4(r.tail?.['MRR@20']),
+        ]
+      : [
+          f4(m['HR@10']),
+          f4(m['NDCG@10']),
+          f4(m['MRR@10']),
+          f4(r.tail?.['HR@10']),
+          f4(r.tail?.['NDCG@10']),
+        ];
+    return `| ${[...size, ...accuracy, time].join(' | ')} |`;
+  };
+  const protocol = session
+    ? 'the given test prefixes, every item ranked, history not masked (P@20 = HR@20)'
+    : "leave-one-out (last item), every item ranked, the user's history masked";
+  return [
+    `# Results: ${dataset}`,
+    '',
+    `Produced by \`${command}\` on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (tfjs WASM backend in Node).`,
+    `Protocol: ${protocol}; ${cases.toLocaleString('en-US')} test cases. The tail is the targets outside the 20% most frequent training items.`,
+    "Train time is the model's own training (a student's excludes its teacher's).",
+    '',
+    header,
+    `|${header
+      .split('|')
+      .slice(1, -1)
+      .map(() => '---')
+      .join('|')}|`,
+    ...rows.map(line),
+    '',
+    '## Commands',
+    '',
+    ...rows.map((r) => `- **${r.model}**: \`${r.command}\``),
+    '',
+  ].join('\n');
+}
+
+export function checkReportOptions(options: ReportCliOptions): void {
+  if (options.out !== undefined && !options.out.endsWith('.md')) {
+    throw new UsageError(`--out must name a .md file, got ${options.out}`);
+  }
+}

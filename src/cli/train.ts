@@ -1,0 +1,167 @@
+/**
+ * `pocketrec train`: trains the dense SASRec teacher on a user data set and exports it as
+ * a model package. A checkpoint beside the output (`<out>.checkpoint`) is written after
+ * every epoch, so running the same command again after an interruption resumes.
+ */
+import { rm } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { getDataset, loadUserSequences, resolveDataDir } from '../data/index.ts';
+import { UsageError } from '../errors.ts';
+import { evaluate } from '../eval/evaluate.ts';
+import { sequentialScorer } from '../eval/sequential-scorer.ts';
+import { leaveOneOut } from '../eval/splits.ts';
+import { useWasmBackend } from '../kernels/wasm/backend.ts';
+import { sequentialPackageSpec } from '../model/sequential-package.ts';
+import { writePackageDirectory } from '../package/node-fs.ts';
+import { buildModelPackage } from '../package/writer.ts';
+import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
+import { numberOption, windowPolicy } from './options.ts';
+import { commandLine, formatBytes, type Output, printJson } from './output.ts';
+import { progressBar } from './progress.ts';
+
+export interface TrainCliOptions {
+  model: string;
+  dataset: string;
+  out: string;
+  dataDir?: string;
+  json?: boolean;
+  epochs?: string;
+  dim?: string;
+  maxLen?: string;
+  blocks?: string;
+  heads?: string;
+  dropout?: string;
+  lr?: string;
+  batch?: string;
+  seed?: string;
+  loss?: string;
+  negatives?: string;
+  patience?: string;
+  users?: string;
+  windows?: string;
+}
+
+export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
+  const d = DEFAULT_TRAIN;
+  const loss = options.loss ?? d.loss;
+  if (loss !== 'full' && loss !== 'sampled') {
+    throw new UsageError(`--loss must be "full" or "sampled", got "${loss}"`);
+  }
+  const config: TrainConfig = {
+    windows: windowPolicy(options.windows ?? d.windows),
+    epochs: numberOption(options.epochs, 'epochs', d.epochs, { integer: true, min: 1 }),
+    dim: numberOption(options.dim, 'dim', d.dim, { integer: true, min: 1 }),
+    maxLen: numberOption(options.maxLen, 'max-len', d.maxLen, { integer: true, min: 1 }),
+    blocks: numberOption(options.blocks, 'blocks', d.blocks, { integer: true, min: 0 }),
+    heads: numberOption(options.heads, 'heads', d.heads, { integer: true, min: 1 }),
+    dropout: numberOption(options.dropout, 'dropout', d.dropout, { min: 0, max: 0.95 }),
+    lr: numberOption(options.lr, 'lr', d.lr, { min: 1e-7, max: 1 }),
+    batchSize: numberOption(options.batch, 'batch', d.batchSize, { integer: true, min: 1 }),
+    seed: numberOption(options.seed, 'seed', d.seed, { integer: true, min: 0 }),
+    loss,
+    negatives: numberOption(options.negatives, 'negatives', d.negatives, { integer: true, min: 1 }),
+    patience: numberOption(options.patience, 'patience', d.patience, { integer: true, min: 1 }),
+  };
+  if (config.dim % config.heads !== 0) {
+    throw new UsageError(`--dim ${config.dim} is not divisible by --heads ${config.heads}`);
+  }
+  return config;
+}
+
+export async function trainCommand(options: TrainCliOptions, output: Output): Promise<void> {
+  if (options.model !== 'sasrec') {
+    throw new UsageError(`--model must be "sasrec" (the teacher), got "${options.model}"`);
+  }
+  const spec = getDataset(options.dataset);
+  if (spec.kind !== 'sequential') {
+    throw new UsageError(
+      `train --model sasrec needs a user data set; ${options.dataset} is ${spec.kind}`,
+    );
+  }
+  const config = trainConfigFrom(options);
+  const maxUsers = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {
+    integer: true,
+    min: 3,
+  });
+  const dataDir = resolveDataDir(options.dataDir);
+  await useWasmBackend();
+  const data = await loadUserSequences(options.dataset, { dataDir });
+  const split = leaveOneOut(data.sequences.slice(0, maxUsers));
+  const checkpointDir = `${options.out}.checkpoint`;
+
+  const bar = progressBar('train', {
+    enabled: !options.json,
+    format:
+      'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val NDCG@10 {ndcg} | {secs} s/epoch',
+  });
+  let shown = { epoch: '1', ndcg: '-', secs: '-' };
+  const started = performance.now();
+  const result = await trainSasrec(split.train, data.numItems, config, {
+    checkpointDir,
+    validate: async (model) =>
+      (
+        await evaluate(sequentialScorer(model), split.validation, {
+          protocol: 'full',
+          maskHistory: true,
+        })
+      ).metrics['NDCG@10'] as number,
+    onBatch: (done, total, loss) => bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
+    onEpoch: (record, state) => {
+      shown = {
+        epoch: String(record.epoch + 1),
+        ndcg: record.validation.toFixed(4),
+        secs: record.seconds.toFixed(1),
+      };
+      if (!options.json) {
+        output.err(
+          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation NDCG@10 ${record.validation.toFixed(4)}` +
+            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
+        );
+      }
+    },
+  });
+  bar.stop();
+
+  const built = await buildModelPackage(
+    await sequentialPackageSpec(result.model, {
+      name: options.out.split('/').filter(Boolean).pop() ?? 'sasrec',
+      dataset: options.dataset,
+      itemIds: Array.from({ length: data.numItems }, (_, i) =>
+        String(data.sourceItemIds?.[i + 1] ?? i + 1),
+      ),
+      metrics: {
+        'validation/NDCG@10': result.state.bestScore,
+        epochs: result.state.epoch,
+        bestEpoch: result.state.bestEpoch,
+        trainSeconds: result.state.trainSeconds,
+      },
+      notes: JSON.stringify({
+        command: commandLine('train', [], options),
+        config,
+        users: split.train.length,
+      }),
+    }),
+  );
+  await writePackageDirectory(options.out, built.files);
+  await rm(checkpointDir, { recursive: true, force: true });
+  const summary = {
+    out: options.out,
+    dataset: options.dataset,
+    epochs: result.state.epoch,
+    bestEpoch: result.state.bestEpoch,
+    validationNdcg10: result.state.bestScore,
+    trainSeconds: result.state.trainSeconds,
+    wallSeconds: (performance.now() - started) / 1000,
+    resumed: result.resumed,
+    size: built.manifest.size,
+    history: result.state.history,
+  };
+  tf.disposeVariables();
+  if (options.json) printJson(output, summary);
+  else
+    output.out(
+      `wrote ${options.out}: ${formatBytes(built.manifest.size.bytes)}, best validation NDCG@10 ` +
+        `${result.state.bestScore.toFixed(4)} at epoch ${result.state.bestEpoch} of ${result.state.epoch} ` +
+        `(${result.state.trainSeconds.toFixed(0)} s of training)`,
+    );
+}

@@ -1,0 +1,298 @@
+/**
+ * Self-supervised knowledge distillation of a tensor-train student from a frozen SASRec
+ * teacher (Xia et al., SIGIR 2022):
+ *
+ *   loss = (1 - α)·CE(student) + α·KL(teacher ‖ student)·τ²
+ *        + β·InfoNCE(view A, view B) + γ·(CE(view A → next) + CE(view B → next))
+ *
+ * The views recombine a session's item embeddings: view A takes the student's vectors for
+ * hot items (the 20% most frequent) and the teacher's for cold ones, view B the reverse.
+ * Each view is mean-pooled over the session and passed through one small projection MLP.
+ * Pulling the views together teaches the student's tail vectors from the teacher's, where
+ * the student's own data is thinnest; the predictive term keeps the pooled views useful
+ * for the next item. Every weight is configurable and 0 switches a term off (ablations).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ttItemTable } from '../../model/item-table.ts';
+import { gatherRows } from '../../model/ops/gather-rows.ts';
+import { encode, initEncoderWeights } from '../../model/sasrec.ts';
+import type { SequentialModel } from '../../model/sequential.ts';
+import { initTtCores, type TtShape } from '../../model/tt-matrix.ts';
+import { seededRandom } from '../../random.ts';
+import {
+  type SequenceBatch,
+  sequenceBatches,
+  trainingWindows,
+  type WindowPolicy,
+} from '../../train/batches.ts';
+import type { EpochRecord, LoopState } from '../../train/checkpoint.ts';
+import { itemCrossEntropy, sampledItemCrossEntropy } from '../../train/item-softmax.ts';
+import { type LoopResult, runTrainingLoop } from '../../train/loop.ts';
+import { asVariables, drawNegatives } from '../../train/train-sasrec.ts';
+import { distillationKl, infoNce } from './kd-losses.ts';
+
+export interface DistillConfig {
+  shape: TtShape;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  patience: number;
+  /** The student's own next-item loss: 'full' softmax or 'sampled' against `negatives`. */
+  loss: 'full' | 'sampled';
+  negatives: number;
+  /** Weight of the KL term (α); the student's cross-entropy gets 1 - α. */
+  alpha: number;
+  /** Weight of InfoNCE between the recombined views (β). */
+  beta: number;
+  /** Weight of the views' next-item prediction (γ). */
+  gamma: number;
+  /** Softmax temperature of the KL term. */
+  temperature: number;
+  /** InfoNCE temperature. */
+  tau: number;
+  /** Share of items counted as hot (most frequent in training). */
+  hotFraction: number;
+  /** Share of each batch's positions the KL term is computed on (it costs two full softmaxes). */
+  klPositions: number;
+  /** Start the student's encoder from the teacher's ('teacher') or from scratch ('random'). */
+  initEncoder: 'teacher' | 'random';
+  /** Which windows of each history an epoch trains on (see train/batches.ts). */
+  windows: WindowPolicy;
+}
+
+export const DEFAULT_DISTILL: Omit<DistillConfig, 'shape'> = {
+  epochs: 100,
+  batchSize: 128,
+  lr: 1e-3,
+  seed: 42,
+  patience: 5,
+  loss: 'full',
+  negatives: 512,
+  alpha: 0.8,
+  beta: 0.2,
+  gamma: 0.001,
+  temperature: 1,
+  tau: 0.2,
+  hotFraction: 0.2,
+  klPositions: 1,
+  initEncoder: 'teacher',
+  windows: 'all',
+};
+
+/** 1 for the `fraction` most frequent items of the training data (ties to the lower id). */
+export function hotItemMask(
+  train: readonly Int32Array[],
+  numItems: number,
+  fraction: number,
+): Float32Array {
+  const counts = new Float64Array(numItems + 1);
+  for (const s of train) for (const item of s) counts[item] = (counts[item] as number) + 1;
+  const order = Array.from({ length: numItems }, (_, i) => i + 1).sort(
+    (a, b) => (counts[b] as number) - (counts[a] as number) || a - b,
+  );
+  const mask = new Float32Array(numItems + 1);
+  for (const item of order.slice(0, Math.ceil(fraction * numItems))) mask[item] = 1;
+  return mask;
+}
+
+function tableStd(table: tf.Tensor2D): number {
+  return tf.tidy(
+    () =>
+      tf
+        .moments(table.slice([1, 0]))
+        .variance.sqrt()
+        .dataSync()[0] as number,
+  );
+}
+
+/** Mean of the rows of each session, padding excluded: [batch, dim]. */
+function meanPool(rows: tf.Tensor3D, keep: tf.Tensor3D): tf.Tensor2D {
+  return rows.mul(keep).sum(1).div(keep.sum(1).maximum(1)) as tf.Tensor2D;
+}
+
+export interface DistillResult extends LoopResult {
+  model: SequentialModel;
+}
+
+export async function distillStudent(
+  teacher: SequentialModel,
+  train: readonly Int32Array[],
+  config: DistillConfig,
+  hooks: {
+    validate: (model: SequentialModel) => Promise<number>;
+    checkpointDir?: string;
+    onBatch?: (done: number, total: number, loss: number) => void;
+    onEpoch?: (record: EpochRecord, state: LoopState) => void;
+  },
+): Promise<DistillResult> {
+  const modelConfig = teacher.config;
+  const numRows = modelConfig.numItems + 1;
+  const teacherTable = teacher.items.materialise();
+  const encoderInit =
+    config.initEncoder === 'teacher'
+      ? Object.fromEntries(Object.entries(teacher.encoder).map(([k, v]) => [k, v.clone()]))
+      : initEncoderWeights(modelConfig, config.seed);
+  const encoder = asVariables(encoderInit);
+  // Cores are drawn so the student's table starts with the spread of the teacher's.
+  const cores = initTtCores(config.shape, { seed: config.seed, std: tableStd(teacherTable) }).map(
+    (c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`),
+  );
+  const student: SequentialModel = {
+    config: modelConfig,
+    encoder,
+    items: ttItemTable(cores, config.shape, numRows),
+  };
+  const d = modelConfig.dim;
+  const projection = asVariables({
+    'projection.inner.kernel': tf.randomNormal(
+      [d, d],
+      0,
+      Math.sqrt(2 / d),
+      'float32',
+      config.seed + 1,
+    ),
+    'projection.inner.bias': tf.zeros([d]),
+    'projection.outer.kernel': tf.randomNormal(
+      [d, d],
+      0,
+      Math.sqrt(1 / d),
+      'float32',
+      config.seed + 2,
+    ),
+    'projection.outer.bias': tf.zeros([d]),
+  });
+  const project = (x: tf.Tensor2D): tf.Tensor2D =>
+    x
+      .matMul(projection['projection.inner.kernel'] as tf.Tensor2D)
+      .add(projection['projection.inner.bias'] as tf.Tensor)
+      .relu()
+      .matMul(projection['projection.outer.kernel'] as tf.Tensor2D)
+      .add(projection['projection.outer.bias'] as tf.Tensor) as tf.Tensor2D;
+  const hot = hotItemMask(train, modelConfig.numItems, config.hotFraction);
+  const cores0 = Object.fromEntries(cores.map((c, k) => [`items.tt.core${k}`, c]));
+  const variables = {
+    ...encoder,
+    ...cores0,
+    ...(config.beta > 0 || config.gamma > 0 ? projection : {}),
+  };
+
+  const batchLoss = (batch: SequenceBatch, step: number): tf.Scalar => {
+    const seed = config.seed * 7919 + step;
+    const ids = tf.tensor2d(batch.ids, [batch.size, batch.length], 'int32');
+    const positions = tf.tensor1d(batch.positions, 'int32');
+    const table = student.items.materialise();
+    const studentRows = gatherRows(table, ids) as tf.Tensor3D;
+    const hidden = encode(modelConfig, encoder, ids, studentRows, { training: true, seed });
+    const flat = (h: tf.Tensor3D) => h.reshape([batch.size * batch.length, d]) as tf.Tensor2D;
+    const rows = gatherRows(flat(hidden), positions) as tf.Tensor2D;
+    const targets = tf.tensor1d(batch.targets, 'int32');
+
+    let loss: tf.Scalar =
+      config.loss === 'full'
+        ? itemCrossEntropy(rows, table, targets)
+        : sampledItemCrossEntropy(
+            rows,
+            table,
+            batch.targets,
+            drawNegatives(modelConfig.numItems, config.negatives, seededRandom(seed)),
+          );
+    loss = loss.mul(1 - config.alpha);
+
+    if (config.alpha > 0) {
+      // The teacher is frozen: its hidden states are constants of the student's loss.
+      const keep = subsetOf(batch.positions.length, config.klPositions, seededRandom(seed + 1));
+      const klPositions = tf.tensor1d(
+        keep.map((k) => batch.positions[k] as number),
+        'int32',
+      );
+      const teacherRows = tf.tidy(() => {
+        const h = encode(
+          modelConfig,
+          teacher.encoder,
+          ids,
+          tf.gather(teacherTable, ids) as tf.Tensor as tf.Tensor3D,
+          {
+            training: false,
+          },
+        );
+        return tf.gather(flat(h), klPositions) as tf.Tensor2D;
+      });
+      const studentKlRows =
+        keep.length === batch.positions.length
+          ? rows
+          : (gatherRows(flat(hidden), klPositions) as tf.Tensor2D);
+      loss = loss.add(
+        distillationKl(studentKlRows, table, teacherRows, teacherTable, config.temperature).mul(
+          config.alpha,
+        ),
+      );
+    }
+
+    if (config.beta > 0 || config.gamma > 0) {
+      const keep = ids.notEqual(0).cast('float32').expandDims(2) as tf.Tensor3D;
+      const isHot = tf.gather(tf.tensor1d(hot), ids).expandDims(2);
+      const teacherRows = tf.gather(teacherTable, ids) as tf.Tensor as tf.Tensor3D;
+      const viewA = meanPool(
+        studentRows.mul(isHot).add(teacherRows.mul(tf.sub(1, isHot))) as tf.Tensor3D,
+        keep,
+      );
+      const viewB = meanPool(
+        teacherRows.mul(isHot).add(studentRows.mul(tf.sub(1, isHot))) as tf.Tensor3D,
+        keep,
+      );
+      if (config.beta > 0)
+        loss = loss.add(infoNce(project(viewA), project(viewB), config.tau).mul(config.beta));
+      if (config.gamma > 0) {
+        const next = tf.tensor1d(lastTargets(batch), 'int32');
+        const predictive = itemCrossEntropy(viewA, table, next).add(
+          itemCrossEntropy(viewB, table, next),
+        );
+        loss = loss.add(predictive.mul(config.gamma));
+      }
+    }
+    return loss;
+  };
+
+  const optimizer = tf.train.adam(config.lr, 0.9, 0.98);
+  const windows = trainingWindows(train, modelConfig.maxLen, config.windows);
+  const result = await runTrainingLoop<SequenceBatch>({
+    variables,
+    optimizer,
+    epochs: config.epochs,
+    patience: config.patience,
+    config: { ...config, numItems: modelConfig.numItems },
+    checkpointDir: hooks.checkpointDir,
+    batches: (epoch) =>
+      sequenceBatches(windows, {
+        maxLen: modelConfig.maxLen,
+        batchSize: config.batchSize,
+        random: seededRandom(config.seed * 1009 + epoch),
+      }),
+    loss: batchLoss,
+    validate: () => hooks.validate(student),
+    onBatch: hooks.onBatch,
+    onEpoch: hooks.onEpoch,
+  });
+  for (const [name, values] of Object.entries(result.best)) {
+    const v = variables[name] as tf.Variable;
+    v.assign(tf.tensor(values, v.shape));
+  }
+  return { ...result, model: student };
+}
+
+/** The next item after each session's whole input: the target at its last position. */
+function lastTargets(batch: SequenceBatch): Int32Array {
+  const out = new Int32Array(batch.size);
+  for (let k = 0; k < batch.positions.length; k++) {
+    out[Math.floor((batch.positions[k] as number) / batch.length)] = batch.targets[k] as number;
+  }
+  return out;
+}
+
+/** A sorted random subset of 0..n-1 of about `fraction`·n indices (all of them for 1). */
+function subsetOf(n: number, fraction: number, random: () => number): number[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (fraction >= 1) return all;
+  return all.filter(() => random() < fraction);
+}

@@ -1,0 +1,121 @@
+/**
+ * The training loop shared by the teacher and the distilled student: epochs of batches,
+ * validation after each epoch, early stopping on the validation score, and a checkpoint
+ * after every epoch so an interrupted run picks up where it stopped.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { type EpochRecord, type LoopState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+
+export interface LoopOptions<B> {
+  variables: Record<string, tf.Variable>;
+  optimizer: tf.Optimizer;
+  epochs: number;
+  /** Evaluations without a better validation score before stopping. */
+  patience: number;
+  batches: (epoch: number) => B[];
+  /** The loss of one batch; `step` counts batches from the start of training. */
+  loss: (batch: B, step: number) => tf.Scalar;
+  /** Higher is better (NDCG@10 on validation users). */
+  validate: () => Promise<number>;
+  checkpointDir?: string;
+  /** Stored with the checkpoint, and compared on resume. */
+  config: Record<string, unknown>;
+  onBatch?: (done: number, total: number, loss: number) => void;
+  onEpoch?: (record: EpochRecord, state: LoopState) => void;
+}
+
+export interface LoopResult {
+  state: LoopState;
+  /** The variables' values at the best validation score. */
+  best: Record<string, Float32Array>;
+  resumed: boolean;
+}
+
+async function snapshot(
+  variables: Record<string, tf.Variable>,
+): Promise<Record<string, Float32Array>> {
+  const out: Record<string, Float32Array> = {};
+  for (const [name, v] of Object.entries(variables)) out[name] = (await v.data()) as Float32Array;
+  return out;
+}
+
+export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopResult> {
+  const { variables, optimizer } = options;
+  let state: LoopState = {
+    epoch: 0,
+    bestScore: Number.NEGATIVE_INFINITY,
+    bestEpoch: 0,
+    evaluationsWithoutGain: 0,
+    history: [],
+    trainSeconds: 0,
+  };
+  let best = await snapshot(variables);
+  let resumed = false;
+  if (options.checkpointDir) {
+    const restored = await loadCheckpoint(options.checkpointDir, variables, optimizer);
+    if (restored) {
+      if (JSON.stringify(restored.config) !== JSON.stringify(options.config)) {
+        throw new Error(
+          `checkpoint ${options.checkpointDir} was made with other settings: ` +
+            `${JSON.stringify(restored.config)}; remove it or use the same settings`,
+        );
+      }
+      state = restored.state;
+      best = restored.best;
+      resumed = true;
+    }
+  }
+
+  let step = state.history.length === 0 ? 0 : Number.NaN;
+  while (state.epoch < options.epochs && state.evaluationsWithoutGain < options.patience) {
+    const epoch = state.epoch + 1;
+    const batches = options.batches(epoch);
+    if (Number.isNaN(step)) step = (epoch - 1) * batches.length;
+    const started = performance.now();
+    let lossSum = 0;
+    for (let i = 0; i < batches.length; i++) {
+      const batch = batches[i] as B;
+      const cost = optimizer.minimize(() => options.loss(batch, step), true) as tf.Scalar;
+      const value = (await cost.data())[0] as number;
+      cost.dispose();
+      if (!Number.isFinite(value))
+        throw new Error(`training diverged: loss ${value} at epoch ${epoch}, batch ${i + 1}`);
+      lossSum += value;
+      step++;
+      options.onBatch?.(i + 1, batches.length, value);
+    }
+    const trainSeconds = (performance.now() - started) / 1000;
+    const validation = await options.validate();
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / Math.max(1, batches.length),
+      validation,
+      seconds: trainSeconds,
+    };
+    state = {
+      ...state,
+      epoch,
+      history: [...state.history, record],
+      trainSeconds: state.trainSeconds + trainSeconds,
+    };
+    if (validation > state.bestScore) {
+      state.bestScore = validation;
+      state.bestEpoch = epoch;
+      state.evaluationsWithoutGain = 0;
+      best = await snapshot(variables);
+    } else {
+      state.evaluationsWithoutGain++;
+    }
+    if (options.checkpointDir) {
+      await saveCheckpoint(options.checkpointDir, {
+        variables,
+        best,
+        optimizer,
+        state,
+        config: options.config,
+      });
+    }
+    options.onEpoch?.(record, state);
+  }
+  return { state, best, resumed };
+}

@@ -1,0 +1,172 @@
+/**
+ * Trains the dense SASRec teacher on user sequences (leave-one-out: the last item is the
+ * test target, the second-last the validation target, the rest is training data).
+ * Every hyper-parameter is in one config object with the defaults used for ML-1M.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { denseItemTable } from '../model/item-table.ts';
+import { gatherRows } from '../model/ops/gather-rows.ts';
+import { DEFAULT_SASREC, encode, initEncoderWeights, type SasrecConfig } from '../model/sasrec.ts';
+import type { SequentialModel } from '../model/sequential.ts';
+import { seededRandom } from '../random.ts';
+import {
+  type SequenceBatch,
+  sequenceBatches,
+  trainingWindows,
+  type WindowPolicy,
+} from './batches.ts';
+import type { EpochRecord, LoopState } from './checkpoint.ts';
+import { itemCrossEntropy, sampledItemCrossEntropy } from './item-softmax.ts';
+import { type LoopResult, runTrainingLoop } from './loop.ts';
+
+export interface TrainConfig extends Omit<SasrecConfig, 'numItems'> {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  /** 'full': softmax over every item; 'sampled': against `negatives` shared uniform draws. */
+  loss: 'full' | 'sampled';
+  negatives: number;
+  patience: number;
+  /** 'latest': each user's latest maxLen + 1 items per epoch; 'all': every window of them. */
+  windows: WindowPolicy;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  ...DEFAULT_SASREC,
+  epochs: 200,
+  batchSize: 128,
+  lr: 1e-3,
+  seed: 42,
+  loss: 'sampled',
+  negatives: 512,
+  patience: 5,
+  windows: 'all',
+};
+
+export interface Variables {
+  encoder: Record<string, tf.Variable>;
+  items: Record<string, tf.Variable>;
+}
+
+export function asVariables(weights: Record<string, tf.Tensor>): Record<string, tf.Variable> {
+  return Object.fromEntries(
+    Object.entries(weights).map(([name, t]) => [
+      name,
+      tf.variable(t, true, `${name}#${Math.random()}`),
+    ]),
+  );
+}
+
+/** Uniform item draws without replacement from 1..numItems, for the sampled loss. */
+export function drawNegatives(numItems: number, count: number, random: () => number): Int32Array {
+  const n = Math.min(count, numItems);
+  const chosen = new Set<number>();
+  while (chosen.size < n) chosen.add(1 + Math.floor(random() * numItems));
+  return Int32Array.from(chosen);
+}
+
+/**
+ * The next-item loss of one batch for any sequential model: encodes the batch, keeps the
+ * positions that have a next item, and scores them against the item table.
+ */
+export function nextItemLoss(
+  model: SequentialModel,
+  batch: SequenceBatch,
+  options: { loss: 'full' | 'sampled'; negatives: number; seed: number },
+): tf.Scalar {
+  const ids = tf.tensor2d(batch.ids, [batch.size, batch.length], 'int32');
+  const positions = tf.tensor1d(batch.positions, 'int32');
+  const targets = tf.tensor1d(batch.targets, 'int32');
+  const table = model.items.materialise();
+  const hidden = encode(model.config, model.encoder, ids, gatherRows(table, ids) as tf.Tensor3D, {
+    training: true,
+    seed: options.seed,
+  });
+  const rows = gatherRows(
+    hidden.reshape([batch.size * batch.length, model.config.dim]) as tf.Tensor2D,
+    positions,
+  ) as tf.Tensor2D;
+  if (options.loss === 'full') return itemCrossEntropy(rows, table, targets);
+  const negatives = drawNegatives(
+    model.config.numItems,
+    options.negatives,
+    seededRandom(options.seed),
+  );
+  return sampledItemCrossEntropy(rows, table, batch.targets, negatives);
+}
+
+export interface TrainResult extends LoopResult {
+  model: SequentialModel;
+}
+
+export async function trainSasrec(
+  train: readonly Int32Array[],
+  numItems: number,
+  config: TrainConfig,
+  hooks: {
+    validate: (model: SequentialModel) => Promise<number>;
+    checkpointDir?: string;
+    onBatch?: (done: number, total: number, loss: number) => void;
+    onEpoch?: (record: EpochRecord, state: LoopState) => void;
+  },
+): Promise<TrainResult> {
+  const modelConfig: SasrecConfig = {
+    numItems,
+    dim: config.dim,
+    maxLen: config.maxLen,
+    blocks: config.blocks,
+    heads: config.heads,
+    dropout: config.dropout,
+  };
+  tf.util.assert(
+    config.dim % config.heads === 0,
+    () => `--dim ${config.dim} is not divisible by --heads ${config.heads}`,
+  );
+  const encoder = asVariables(initEncoderWeights(modelConfig, config.seed));
+  const tableVar = asVariables({
+    'items.table': tf.randomNormal(
+      [numItems + 1, config.dim],
+      0,
+      1 / Math.sqrt(config.dim),
+      'float32',
+      config.seed + 1000,
+    ),
+  });
+  const model: SequentialModel = {
+    config: modelConfig,
+    encoder,
+    items: denseItemTable(tableVar['items.table'] as tf.Variable as tf.Tensor2D),
+  };
+  const variables = { ...encoder, ...tableVar };
+  const optimizer = tf.train.adam(config.lr, 0.9, 0.98);
+  const windows = trainingWindows(train, config.maxLen, config.windows);
+  const result = await runTrainingLoop<SequenceBatch>({
+    variables,
+    optimizer,
+    epochs: config.epochs,
+    patience: config.patience,
+    config: { ...config, numItems },
+    checkpointDir: hooks.checkpointDir,
+    batches: (epoch) =>
+      sequenceBatches(windows, {
+        maxLen: config.maxLen,
+        batchSize: config.batchSize,
+        random: seededRandom(config.seed * 1009 + epoch),
+      }),
+    loss: (batch, step) =>
+      nextItemLoss(model, batch, {
+        loss: config.loss,
+        negatives: config.negatives,
+        seed: config.seed * 7919 + step,
+      }),
+    validate: () => hooks.validate(model),
+    onBatch: hooks.onBatch,
+    onEpoch: hooks.onEpoch,
+  });
+  for (const [name, values] of Object.entries(result.best)) {
+    const v = variables[name] as tf.Variable;
+    v.assign(tf.tensor(values, v.shape));
+  }
+  return { ...result, model };
+}

@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { distillationKl, infoNce } from '../../../src/compression/distill/kd-losses.ts';
+import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import { seededRandom } from '../../../src/random.ts';
+
+beforeAll(async () => {
+  await useWasmBackend();
+});
+
+const matrix = (rows: number, cols: number, random: () => number) =>
+  Array.from({ length: rows }, () => Array.from({ length: cols }, () => random() * 2 - 1));
+
+function softmax(z: number[]): number[] {
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/** Float64 KL(p_t || p_s)·τ² over items 1..R-1 and its gradients, by the textbook formulas. */
+function referenceKl(hs: number[][], es: number[][], ht: number[][], et: number[][], tau: number) {
+  const T = hs.length;
+  const d = (hs[0] as number[]).length;
+  const dHs = hs.map(() => new Array<number>(d).fill(0));
+  const dEs = es.map(() => new Array<number>(d).fill(0));
+  let loss = 0;
+  for (let t = 0; t < T; t++) {
+    const dot = (h: number[], w: number[]) => h.reduce((s, v, j) => s + v * (w[j] as number), 0);
+    const zs = es.slice(1).map((w) => dot(hs[t] as number[], w) / tau);
+    const zt = et.slice(1).map((w) => dot(ht[t] as number[], w) / tau);
+    const ps = softmax(zs);
+    const pt = softmax(zt);
+    loss += (tau * tau * pt.reduce((s, p, i) => s + p * Math.log(p / (ps[i] as number)), 0)) / T;
+    for (let i = 0; i < ps.length; i++) {
+      const g = (tau * ((ps[i] as number) - (pt[i] as number))) / T;
+      for (let j = 0; j < d; j++) {
+        (dHs[t] as number[])[j] =
+          ((dHs[t] as number[])[j] as number) + g * (es[i + 1] as number[])[j]!;
+        (dEs[i + 1] as number[])[j] =
+          ((dEs[i + 1] as number[])[j] as number) + g * (hs[t] as number[])[j]!;
+      }
+    }
+  }
+  return { loss, dHs, dEs };
+}
+
+describe('distillationKl', () => {
+  for (const [tau, chunk] of [
+    [1, 1_000_000],
+    [2, 25],
+  ] as const) {
+    it(`matches the textbook KL and its gradient (τ ${tau}, chunk ${chunk})`, () => {
+      const random = seededRandom(11);
+      const [T, R, d] = [9, 7, 4];
+      const hs = matrix(T, d, random);
+      const es = matrix(R, d, random);
+      const ht = matrix(T, d, random);
+      const et = matrix(R, d, random);
+      const ref = referenceKl(hs, es, ht, et, tau);
+      const { value, grads } = tf.valueAndGrads((h: tf.Tensor, e: tf.Tensor) =>
+        distillationKl(h as tf.Tensor2D, e as tf.Tensor2D, tf.tensor2d(ht), tf.tensor2d(et), tau, {
+          chunkLogits: chunk,
+        }),
+      )([tf.tensor2d(hs), tf.tensor2d(es)]);
+      expect(value.dataSync()[0]).toBeCloseTo(ref.loss, 5);
+      const [gH, gE] = grads as [tf.Tensor, tf.Tensor];
+      for (const [i, v] of ref.dHs.flat().entries()) expect(gH.dataSync()[i]).toBeCloseTo(v, 5);
+      for (const [i, v] of ref.dEs.flat().entries()) expect(gE.dataSync()[i]).toBeCloseTo(v, 5);
+    });
+  }
+
+  it('is zero, with zero gradient, when the student equals the teacher', () => {
+    const random = seededRandom(5);
+    const h = tf.tensor2d(matrix(6, 3, random));
+    const e = tf.tensor2d(matrix(8, 3, random));
+    const { value, grads } = tf.valueAndGrads((a: tf.Tensor) =>
+      distillationKl(a as tf.Tensor2D, e, h, e, 1.5),
+    )([h]);
+    expect(Math.abs(value.dataSync()[0] as number)).toBeLessThan(1e-6);
+    for (const g of (grads[0] as tf.Tensor).dataSync()) expect(Math.abs(g)).toBeLessThan(1e-6);
+  });
+});
+
+describe('infoNce', () => {
+  it('matches a hand computation on two sessions', () => {
+    // a = [(1,0), (0,1)], b = [(1,0), (1,1)/√2] after normalisation; τ = 0.5.
+    const a = tf.tensor2d([
+      [2, 0],
+      [0, 3],
+    ]);
+    const b = tf.tensor2d([
+      [1, 0],
+      [1, 1],
+    ]);
+    const s = Math.SQRT1_2;
+    const sim = [
+      [1 / 0.5, s / 0.5],
+      [0, s / 0.5],
+    ];
+    const lse = (xs: number[]) => Math.log(xs.reduce((t, x) => t + Math.exp(x), 0));
+    const ab = (lse(sim[0] as number[]) - 2 + (lse(sim[1] as number[]) - s / 0.5)) / 2;
+    const ba =
+      (lse([sim[0]![0]!, sim[1]![0]!]) - 2 + (lse([sim[0]![1]!, sim[1]![1]!]) - s / 0.5)) / 2;
+    expect(infoNce(a, b, 0.5).dataSync()[0]).toBeCloseTo((ab + ba) / 2, 5);
+  });
+
+  it('is lower for matching views than for shuffled ones', () => {
+    const random = seededRandom(8);
+    const a = tf.tensor2d(matrix(16, 8, random));
+    const noisy = a.add(tf.randomNormal([16, 8], 0, 0.05, 'float32', 1)) as tf.Tensor2D;
+    const shuffled = tf.reverse(noisy, 0) as tf.Tensor2D;
+    expect(infoNce(a, noisy, 0.2).dataSync()[0]).toBeLessThan(
+      infoNce(a, shuffled, 0.2).dataSync()[0] as number,
+    );
+  });
+});
