@@ -51,11 +51,19 @@ export interface DistillCliOptions {
   tau?: string;
   klPositions?: string;
   initEncoder?: string;
+  initCores?: string;
   kd: boolean;
   contrastive: boolean;
   predictive: boolean;
   users?: string;
   windows?: string;
+}
+
+function coreStart(value: string): 'teacher-fit' | 'gaussian' {
+  if (value !== 'teacher-fit' && value !== 'gaussian') {
+    throw new UsageError(`--init-cores must be "teacher-fit" or "gaussian", got "${value}"`);
+  }
+  return value;
 }
 
 export function ttShapeFrom(options: DistillCliOptions, numRows: number, dim: number): TtShape {
@@ -119,6 +127,7 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
     }),
     initEncoder,
     windows: windowPolicy(options.windows ?? d.windows),
+    initCores: coreStart(options.initCores ?? d.initCores),
   };
 }
 

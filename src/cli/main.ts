@@ -102,6 +102,10 @@ function buildProgram(output: Output): Command {
     .option('--tau <t>', 'InfoNCE temperature')
     .option('--kl-positions <p>', 'share of positions the KL term is computed on')
     .option('--init-encoder <from>', 'student encoder start: teacher or random')
+    .option(
+      '--init-cores <from>',
+      "TT cores start: teacher-fit (fitted to the teacher's table) or gaussian",
+    )
     .option('--no-kd', 'ablation: no KL term (alpha 0)')
     .option('--no-contrastive', 'ablation: no InfoNCE term (beta 0)')
     .option('--no-predictive', 'ablation: no predictive term (gamma 0)')

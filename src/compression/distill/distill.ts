@@ -29,6 +29,7 @@ import type { EpochRecord, LoopState } from '../../train/checkpoint.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from '../../train/item-softmax.ts';
 import { type LoopResult, runTrainingLoop } from '../../train/loop.ts';
 import { asVariables, drawNegatives } from '../../train/train-sasrec.ts';
+import { fitTtCores } from './fit-cores.ts';
 import { distillationKl, infoNce } from './kd-losses.ts';
 
 export interface DistillConfig {
@@ -57,9 +58,14 @@ export interface DistillConfig {
   klPositions: number;
   /** Start the student's encoder from the teacher's ('teacher') or from scratch ('random'). */
   initEncoder: 'teacher' | 'random';
+  /** 'teacher-fit': cores fitted to the teacher's table (see fit-cores.ts); 'gaussian': TT-Rec's sampled start. */
+  initCores: 'teacher-fit' | 'gaussian';
   /** Which windows of each history an epoch trains on (see train/batches.ts). */
   windows: WindowPolicy;
 }
+
+/** Adam steps of the teacher-table fit; the error has flattened by then on ML-1M. */
+const CORE_FIT_STEPS = 400;
 
 export const DEFAULT_DISTILL: Omit<DistillConfig, 'shape'> = {
   epochs: 100,
@@ -77,6 +83,7 @@ export const DEFAULT_DISTILL: Omit<DistillConfig, 'shape'> = {
   hotFraction: 0.2,
   klPositions: 1,
   initEncoder: 'teacher',
+  initCores: 'teacher-fit',
   windows: 'all',
 };
 
@@ -134,10 +141,16 @@ export async function distillStudent(
       ? Object.fromEntries(Object.entries(teacher.encoder).map(([k, v]) => [k, v.clone()]))
       : initEncoderWeights(modelConfig, config.seed);
   const encoder = asVariables(encoderInit);
-  // Cores are drawn so the student's table starts with the spread of the teacher's.
-  const cores = initTtCores(config.shape, { seed: config.seed, std: tableStd(teacherTable) }).map(
-    (c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`),
-  );
+  const start =
+    config.initCores === 'teacher-fit'
+      ? fitTtCores(config.shape, teacherTable, {
+          seed: config.seed,
+          steps: CORE_FIT_STEPS,
+          lr: 0.01,
+        }).cores
+      : // TT-Rec's sampled Gaussian, scaled to the spread of the teacher's table.
+        initTtCores(config.shape, { seed: config.seed, std: tableStd(teacherTable) });
+  const cores = start.map((c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`));
   const student: SequentialModel = {
     config: modelConfig,
     encoder,

@@ -4,7 +4,7 @@
  * distribution to the student's, and InfoNCE between two recombined views of a session.
  */
 import * as tf from '@tensorflow/tfjs';
-import { rowLogSumExp } from '../../train/item-softmax.ts';
+import { chunkRows, MIN_PROBABILITY, rowLogSumExp } from '../../train/item-softmax.ts';
 
 /** Logits held at once, in floats: see train/item-softmax.ts for why the op is chunked. */
 const CHUNK_LOGITS = 8 * 1024 * 1024;
@@ -14,8 +14,8 @@ const CHUNK_LOGITS = 8 * 1024 * 1024;
  * and zt = Ht·Etᵀ (teacher, constant), over every item but the padding row 0. The τ²
  * factor keeps the gradient's scale independent of the temperature (Hinton et al.).
  *
- * Chunked like itemCrossEntropy: the gradient w.r.t. the student's logits is
- * (p_s - p_t)·τ, so neither pass holds more than one chunk of [rows, items] logits.
+ * Chunked like itemCrossEntropy, and for the same reason it keeps only p_s - p_t per
+ * chunk: the gradient w.r.t. the student's logits is (p_s - p_t)·τ.
  */
 export function distillationKl(
   studentHidden: tf.Tensor2D,
@@ -27,70 +27,63 @@ export function distillationKl(
 ): tf.Scalar {
   const [numRows, dim] = studentHidden.shape;
   const numItems = studentTable.shape[0];
-  const step = Math.max(
-    1,
-    Math.min(numRows, Math.floor((options.chunkLogits ?? CHUNK_LOGITS) / numItems)),
-  );
+  const step = chunkRows(numRows, numItems, options.chunkLogits ?? CHUNK_LOGITS);
   const tau = temperature;
-  const logits = (h: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D =>
-    tf
-      .matMul(h, w, false, true)
-      .slice([0, 1], [h.shape[0], numItems - 1])
-      .div(tau);
-  const probabilities = (z: tf.Tensor2D): tf.Tensor2D =>
-    tf.exp(z.sub(rowLogSumExp(z).reshape([-1, 1]))) as tf.Tensor2D;
 
   const op = tf.customGrad((hs, es, save) => {
     const Hs = hs as tf.Tensor2D;
     const Es = es as tf.Tensor2D;
+    // Row 0 pads: a -1e9 logit takes it out of both distributions (and its gradient is 0).
+    const padding = new Float32Array(numItems);
+    padding[0] = -1e9;
+    const bias = tf.tensor1d(padding);
+    const distribution = (h: tf.Tensor2D, w: tf.Tensor2D) =>
+      tf.softmax(tf.matMul(h, w, false, true).div(tau).add(bias)) as tf.Tensor2D;
+    const differences: tf.Tensor2D[] = [];
     let total: tf.Scalar = tf.scalar(0);
     for (let start = 0; start < numRows; start += step) {
       const size = Math.min(step, numRows - start);
-      const part = tf.tidy(() => {
-        const zs = logits(Hs.slice([start, 0], [size, dim]), Es);
-        const zt = logits(teacherHidden.slice([start, 0], [size, dim]), teacherTable);
-        const pt = probabilities(zt);
-        // KL = Σ p_t (z_t - lse_t) - Σ p_t (z_s - lse_s)
-        const teacherTerm = pt.mul(zt).sum(1).sub(rowLogSumExp(zt));
-        const studentTerm = pt.mul(zs).sum(1).sub(rowLogSumExp(zs));
-        return teacherTerm.sub(studentTerm).sum() as tf.Scalar;
+      const [difference, part] = tf.tidy(() => {
+        const ps = distribution(Hs.slice([start, 0], [size, dim]), Es);
+        const pt = distribution(teacherHidden.slice([start, 0], [size, dim]), teacherTable);
+        const logRatio = pt.maximum(MIN_PROBABILITY).log().sub(ps.maximum(MIN_PROBABILITY).log());
+        return [ps.sub(pt), pt.mul(logRatio).sum()];
       });
-      const next = total.add(part) as tf.Scalar;
+      differences.push(difference as tf.Tensor2D);
+      const next = total.add(part as tf.Scalar) as tf.Scalar;
       total.dispose();
-      part.dispose();
+      (part as tf.Tensor).dispose();
       total = next;
     }
-    // The teacher's tensors are saved too: the engine frees what the forward pass made.
-    (save as tf.GradSaveFunc)([Hs, Es, teacherHidden, teacherTable]);
+    (save as tf.GradSaveFunc)([Hs, Es, ...differences]);
     return {
       value: total.mul((tau * tau) / numRows) as tf.Scalar,
       gradFunc: (dy, saved) => {
-        const [HsS, EsS, HtS, EtS] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const [HsS, EsS, ...diffs] = saved as tf.Tensor2D[];
         const scale = (dy as tf.Scalar).mul(tau / numRows);
         const dHsParts: tf.Tensor2D[] = [];
-        let dEsT: tf.Tensor2D = tf.zeros([dim, numItems - 1]);
-        for (let start = 0; start < numRows; start += step) {
-          const size = Math.min(step, numRows - start);
-          const [dH, dET] = tf.tidy(() => {
-            const hs = HsS.slice([start, 0], [size, dim]);
-            const diff = probabilities(logits(hs, EsS)).sub(
-              probabilities(logits(HtS.slice([start, 0], [size, dim]), EtS)),
-            );
-            const items = EsS.slice([1, 0], [numItems - 1, dim]);
-            return [tf.matMul(diff, items), tf.matMul(hs, diff, true, false)];
-          });
+        let dEsT: tf.Tensor2D = tf.zeros([dim, numItems]);
+        diffs.forEach((diff, c) => {
+          const start = c * step;
+          const [dH, dET] = tf.tidy(() => [
+            tf.matMul(diff, EsS as tf.Tensor2D),
+            tf.matMul(
+              (HsS as tf.Tensor2D).slice([start, 0], [diff.shape[0], dim]),
+              diff,
+              true,
+              false,
+            ),
+          ]);
           dHsParts.push(dH as tf.Tensor2D);
           const next = dEsT.add(dET as tf.Tensor2D) as tf.Tensor2D;
           dEsT.dispose();
           (dET as tf.Tensor).dispose();
           dEsT = next;
-        }
+        });
         const dHs = (
           dHsParts.length === 1 ? (dHsParts[0] as tf.Tensor2D) : tf.concat(dHsParts)
         ).mul(scale);
-        // Row 0 (padding) takes no part in the distributions.
-        const dEs = tf.concat([tf.zeros([1, dim]), dEsT.transpose()]).mul(scale);
-        return [dHs, dEs];
+        return [dHs, dEsT.transpose().mul(scale)];
       },
     };
   });

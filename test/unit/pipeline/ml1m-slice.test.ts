@@ -1,0 +1,115 @@
+/**
+ * The whole next-item pipeline on a small real slice (the first 300 ML-1M users), through
+ * the commands a user runs: train a teacher, distill a tensor-train student, verify and
+ * inspect the package, evaluate both against MostPop. The models are tiny so this fits in
+ * the test suite; the full-size runs are in docs/results (they are benchmarks, not tests).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.ts';
+import type { Output } from '../../../src/cli/output.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-pipeline-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const output: Output = { out: (s) => out.push(s), err: (s) => err.push(s) };
+  const code = await main(argv, output);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+async function ndcg10(model: string): Promise<number> {
+  const { code, out, err } = await run(
+    'eval',
+    model,
+    '--dataset',
+    'ml-1m',
+    '--users',
+    '300',
+    '--json',
+  );
+  expect(err).toBe('');
+  expect(code).toBe(0);
+  const report = JSON.parse(out) as { metrics: Record<string, number>; masked: boolean };
+  expect(report.masked).toBe(true);
+  return report.metrics['NDCG@10'] as number;
+}
+
+describe('train, distill, export and evaluate on the first 300 ML-1M users', () => {
+  const teacher = join(scratch, 'teacher');
+  const student = join(scratch, 'student');
+
+  it('trains a teacher and distills a student that beats MostPop at 20x+ embedding compression', async () => {
+    const trained = await run(
+      'train',
+      '--model',
+      'sasrec',
+      '--dataset',
+      'ml-1m',
+      '--out',
+      teacher,
+      '--users',
+      '300',
+      '--epochs',
+      '6',
+      '--max-len',
+      '20',
+      '--dim',
+      '16',
+      '--blocks',
+      '1',
+      '--lr',
+      '0.01',
+      '--batch',
+      '64',
+      '--loss',
+      'full',
+      '--dropout',
+      '0.1',
+      '--json',
+    );
+    expect(trained.err).toBe('');
+    expect(trained.code).toBe(0);
+    const distilled = await run(
+      'distill',
+      '--teacher',
+      teacher,
+      '--out',
+      student,
+      '--users',
+      '300',
+      '--epochs',
+      '4',
+      '--rank',
+      '8',
+      '--stp',
+      '2',
+      '--cores',
+      '2',
+      '--lr',
+      '0.01',
+      '--batch',
+      '64',
+      '--json',
+    );
+    expect(distilled.err).toBe('');
+    expect(distilled.code).toBe(0);
+
+    expect((await run('verify', student)).code).toBe(0);
+    const info = JSON.parse((await run('info', student, '--json')).out) as {
+      size: Record<string, number>;
+    };
+    expect(info.size.embeddingCompression).toBeGreaterThan(20);
+    expect(info.size.modelCompression).toBeGreaterThan(5);
+
+    const mostPop = await ndcg10('mostpop');
+    const teacherNdcg = await ndcg10(teacher);
+    const studentNdcg = await ndcg10(student);
+    expect(teacherNdcg).toBeGreaterThan(mostPop);
+    expect(studentNdcg).toBeGreaterThan(mostPop);
+  }, 600_000);
+});
