@@ -7,10 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installWasmBatchMatMul } from './batch-matmul.ts';
 
-export async function useWasmBackend(wasmPaths?: string | Record<string, string>): Promise<void> {
+export async function useWasmBackend(
+  wasmPaths?: string | Record<string, string>,
+  options: { stockKernels?: boolean } = {},
+): Promise<void> {
   if (wasmPaths !== undefined) setWasmPaths(wasmPaths);
   if (!(await tf.setBackend('wasm'))) {
     throw new Error('the tfjs WASM backend failed to initialise');
   }
-  installWasmBatchMatMul();
+  // Stock kernels only serve as the baseline of `npm run bench:train`.
+  if (!options.stockKernels) installWasmBatchMatMul();
 }
