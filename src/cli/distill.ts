@@ -11,8 +11,6 @@ import {
 } from '../compression/distill/distill.ts';
 import { getDataset, loadUserSequences, resolveDataDir } from '../data/index.ts';
 import { UsageError } from '../errors.ts';
-import { evaluate } from '../eval/evaluate.ts';
-import { sequentialScorer } from '../eval/sequential-scorer.ts';
 import { leaveOneOut } from '../eval/splits.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import {
@@ -26,7 +24,7 @@ import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
-import { progressBar } from './progress.ts';
+import { trainingHooks, trainingMetrics } from './training-hooks.ts';
 
 export interface DistillCliOptions {
   teacher: string;
@@ -158,49 +156,21 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
   });
   const split = leaveOneOut(data.sequences.slice(0, users));
   const checkpointDir = `${options.out}.checkpoint`;
-  const bar = progressBar('distill', {
-    enabled: !options.json,
-    format:
-      'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val NDCG@10 {ndcg} | {secs} s/epoch',
-  });
-  let shown = { epoch: '1', ndcg: '-', secs: '-' };
+  const progress = trainingHooks('distill', split.validation, options, output);
   const result = await distillStudent(teacher, split.train, config, {
     checkpointDir,
-    validate: async (model) =>
-      (
-        await evaluate(sequentialScorer(model), split.validation, {
-          protocol: 'full',
-          maskHistory: true,
-        })
-      ).metrics['NDCG@10'] as number,
-    onBatch: (done, total, loss) => bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
-    onEpoch: (record, state) => {
-      shown = {
-        epoch: String(record.epoch + 1),
-        ndcg: record.validation.toFixed(4),
-        secs: record.seconds.toFixed(1),
-      };
-      if (!options.json) {
-        output.err(
-          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation NDCG@10 ${record.validation.toFixed(4)}` +
-            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
-        );
-      }
-    },
+    validate: progress.validate,
+    onBatch: progress.onBatch,
+    onEpoch: progress.onEpoch,
   });
-  bar.stop();
+  progress.stop();
   const built = await buildModelPackage(
     await sequentialPackageSpec(result.model, {
       name: options.out.split('/').filter(Boolean).pop() ?? 'tt-student',
       dataset,
       itemIds: teacherPackage.itemIds ?? undefined,
       architecture: ttArchitecture(shape),
-      metrics: {
-        'validation/NDCG@10': result.state.bestScore,
-        epochs: result.state.epoch,
-        bestEpoch: result.state.bestEpoch,
-        trainSeconds: result.state.trainSeconds,
-      },
+      metrics: trainingMetrics(result.state),
       notes: JSON.stringify({
         command: commandLine(
           'distill',

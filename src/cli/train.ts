@@ -7,8 +7,6 @@ import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { getDataset, loadUserSequences, resolveDataDir } from '../data/index.ts';
 import { UsageError } from '../errors.ts';
-import { evaluate } from '../eval/evaluate.ts';
-import { sequentialScorer } from '../eval/sequential-scorer.ts';
 import { leaveOneOut } from '../eval/splits.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { sequentialPackageSpec } from '../model/sequential-package.ts';
@@ -17,7 +15,7 @@ import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
 import { numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
-import { progressBar } from './progress.ts';
+import { trainingHooks, trainingMetrics } from './training-hooks.ts';
 
 export interface TrainCliOptions {
   model: string;
@@ -89,38 +87,15 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   const split = leaveOneOut(data.sequences.slice(0, maxUsers));
   const checkpointDir = `${options.out}.checkpoint`;
 
-  const bar = progressBar('train', {
-    enabled: !options.json,
-    format:
-      'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val NDCG@10 {ndcg} | {secs} s/epoch',
-  });
-  let shown = { epoch: '1', ndcg: '-', secs: '-' };
+  const progress = trainingHooks('train', split.validation, options, output);
   const started = performance.now();
   const result = await trainSasrec(split.train, data.numItems, config, {
     checkpointDir,
-    validate: async (model) =>
-      (
-        await evaluate(sequentialScorer(model), split.validation, {
-          protocol: 'full',
-          maskHistory: true,
-        })
-      ).metrics['NDCG@10'] as number,
-    onBatch: (done, total, loss) => bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
-    onEpoch: (record, state) => {
-      shown = {
-        epoch: String(record.epoch + 1),
-        ndcg: record.validation.toFixed(4),
-        secs: record.seconds.toFixed(1),
-      };
-      if (!options.json) {
-        output.err(
-          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation NDCG@10 ${record.validation.toFixed(4)}` +
-            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
-        );
-      }
-    },
+    validate: progress.validate,
+    onBatch: progress.onBatch,
+    onEpoch: progress.onEpoch,
   });
-  bar.stop();
+  progress.stop();
 
   const built = await buildModelPackage(
     await sequentialPackageSpec(result.model, {
@@ -129,12 +104,7 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
       itemIds: Array.from({ length: data.numItems }, (_, i) =>
         String(data.sourceItemIds?.[i + 1] ?? i + 1),
       ),
-      metrics: {
-        'validation/NDCG@10': result.state.bestScore,
-        epochs: result.state.epoch,
-        bestEpoch: result.state.bestEpoch,
-        trainSeconds: result.state.trainSeconds,
-      },
+      metrics: trainingMetrics(result.state),
       notes: JSON.stringify({
         command: commandLine('train', [], options),
         config,

@@ -3,8 +3,17 @@
  * validation after each epoch, early stopping on the validation score, and a checkpoint
  * after every epoch so an interrupted run picks up where it stopped.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { type EpochRecord, type LoopState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+
+/** What a caller of a trainer supplies: validation, progress, and where to checkpoint. */
+export interface TrainingHooks<M> {
+  /** Higher is better (NDCG@10 on validation users). */
+  validate: (model: M) => Promise<number>;
+  checkpointDir?: string;
+  onBatch?: (done: number, total: number, loss: number) => void;
+  onEpoch?: (record: EpochRecord, state: LoopState) => void;
+}
 
 export interface LoopOptions<B> {
   variables: Record<string, tf.Variable>;
@@ -26,7 +35,7 @@ export interface LoopOptions<B> {
 
 export interface LoopResult {
   state: LoopState;
-  /** The variables' values at the best validation score. */
+  /** The variables' values at the best validation score (the variables hold them too). */
   best: Record<string, Float32Array>;
   resumed: boolean;
 }
@@ -116,6 +125,11 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       });
     }
     options.onEpoch?.(record, state);
+  }
+  // The model leaves the loop with its best validation weights, not its last.
+  for (const [name, values] of Object.entries(best)) {
+    const v = variables[name] as tf.Variable;
+    v.assign(tf.tensor(values, v.shape));
   }
   return { state, best, resumed };
 }

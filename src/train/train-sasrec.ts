@@ -15,9 +15,8 @@ import {
   trainingWindows,
   type WindowPolicy,
 } from './batches.ts';
-import type { EpochRecord, LoopState } from './checkpoint.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from './item-softmax.ts';
-import { type LoopResult, runTrainingLoop } from './loop.ts';
+import { type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
 
 export interface TrainConfig extends Omit<SasrecConfig, 'numItems'> {
   epochs: number;
@@ -104,12 +103,7 @@ export async function trainSasrec(
   train: readonly Int32Array[],
   numItems: number,
   config: TrainConfig,
-  hooks: {
-    validate: (model: SequentialModel) => Promise<number>;
-    checkpointDir?: string;
-    onBatch?: (done: number, total: number, loss: number) => void;
-    onEpoch?: (record: EpochRecord, state: LoopState) => void;
-  },
+  hooks: TrainingHooks<SequentialModel>,
 ): Promise<TrainResult> {
   const modelConfig: SasrecConfig = {
     numItems,
@@ -164,9 +158,5 @@ export async function trainSasrec(
     onBatch: hooks.onBatch,
     onEpoch: hooks.onEpoch,
   });
-  for (const [name, values] of Object.entries(result.best)) {
-    const v = variables[name] as tf.Variable;
-    v.assign(tf.tensor(values, v.shape));
-  }
   return { ...result, model };
 }

@@ -25,9 +25,8 @@ import {
   trainingWindows,
   type WindowPolicy,
 } from '../../train/batches.ts';
-import type { EpochRecord, LoopState } from '../../train/checkpoint.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from '../../train/item-softmax.ts';
-import { type LoopResult, runTrainingLoop } from '../../train/loop.ts';
+import { type LoopResult, runTrainingLoop, type TrainingHooks } from '../../train/loop.ts';
 import { asVariables, drawNegatives } from '../../train/train-sasrec.ts';
 import { fitTtCores } from './fit-cores.ts';
 import { distillationKl, infoNce } from './kd-losses.ts';
@@ -126,12 +125,7 @@ export async function distillStudent(
   teacher: SequentialModel,
   train: readonly Int32Array[],
   config: DistillConfig,
-  hooks: {
-    validate: (model: SequentialModel) => Promise<number>;
-    checkpointDir?: string;
-    onBatch?: (done: number, total: number, loss: number) => void;
-    onEpoch?: (record: EpochRecord, state: LoopState) => void;
-  },
+  hooks: TrainingHooks<SequentialModel>,
 ): Promise<DistillResult> {
   const modelConfig = teacher.config;
   const numRows = modelConfig.numItems + 1;
@@ -287,10 +281,6 @@ export async function distillStudent(
     onBatch: hooks.onBatch,
     onEpoch: hooks.onEpoch,
   });
-  for (const [name, values] of Object.entries(result.best)) {
-    const v = variables[name] as tf.Variable;
-    v.assign(tf.tensor(values, v.shape));
-  }
   return { ...result, model: student };
 }
 

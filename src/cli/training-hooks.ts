@@ -1,0 +1,61 @@
+import { evaluate } from '../eval/evaluate.ts';
+import { sequentialScorer } from '../eval/sequential-scorer.ts';
+import type { EvalCases } from '../eval/splits.ts';
+import type { SequentialModel } from '../model/sequential.ts';
+import type { EpochRecord, LoopState } from '../train/checkpoint.ts';
+import type { Output } from './output.ts';
+import { progressBar } from './progress.ts';
+
+/**
+ * What `train` and `distill` show while they run: a progress bar with the epoch, the batch
+ * loss, the last validation NDCG@10 and seconds per epoch, a line per finished epoch on
+ * stderr, and validation by full ranking (history masked) of the validation cases.
+ */
+export function trainingHooks(
+  label: string,
+  validation: EvalCases,
+  options: { json?: boolean },
+  output: Output,
+) {
+  const bar = progressBar(label, {
+    enabled: !options.json,
+    format:
+      'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val NDCG@10 {ndcg} | {secs} s/epoch',
+  });
+  let shown = { epoch: '1', ndcg: '-', secs: '-' };
+  return {
+    validate: async (model: SequentialModel): Promise<number> => {
+      const result = await evaluate(sequentialScorer(model), validation, {
+        protocol: 'full',
+        maskHistory: true,
+      });
+      return result.metrics['NDCG@10'] as number;
+    },
+    onBatch: (done: number, total: number, loss: number) =>
+      bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
+    onEpoch: (record: EpochRecord, state: LoopState) => {
+      shown = {
+        epoch: String(record.epoch + 1),
+        ndcg: record.validation.toFixed(4),
+        secs: record.seconds.toFixed(1),
+      };
+      if (!options.json) {
+        output.err(
+          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation NDCG@10 ${record.validation.toFixed(4)}` +
+            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
+        );
+      }
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+/** The training figures a package's manifest records. */
+export function trainingMetrics(state: LoopState): Record<string, number> {
+  return {
+    'validation/NDCG@10': state.bestScore,
+    epochs: state.epoch,
+    bestEpoch: state.bestEpoch,
+    trainSeconds: state.trainSeconds,
+  };
+}
