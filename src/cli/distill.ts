@@ -9,9 +9,7 @@ import {
   type DistillConfig,
   distillStudent,
 } from '../compression/distill/distill.ts';
-import { getDataset, loadUserSequences, resolveDataDir } from '../data/index.ts';
 import { UsageError } from '../errors.ts';
-import { leaveOneOut } from '../eval/splits.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import {
   sequentialFromPackage,
@@ -24,6 +22,7 @@ import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
+import { trainingData } from './training-data.ts';
 import { trainingHooks, trainingMetrics } from './training-hooks.ts';
 
 export interface DistillCliOptions {
@@ -137,27 +136,19 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
     );
   }
   const dataset = teacherPackage.manifest.training.dataset;
-  const spec = getDataset(dataset);
-  if (spec.kind !== 'sequential')
-    throw new UsageError(`the teacher's data set ${dataset} is not a user data set`);
   await useWasmBackend();
   const teacher = sequentialFromPackage(teacherPackage);
   const shape = ttShapeFrom(options, teacher.config.numItems + 1, teacher.config.dim);
   const config = distillConfigFrom(options, shape);
-  const data = await loadUserSequences(dataset, { dataDir: resolveDataDir(options.dataDir) });
+  const data = await trainingData(dataset, options);
   if (data.numItems !== teacher.config.numItems) {
     throw new UsageError(
       `the teacher knows ${teacher.config.numItems} items; ${dataset} has ${data.numItems}`,
     );
   }
-  const users = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {
-    integer: true,
-    min: 3,
-  });
-  const split = leaveOneOut(data.sequences.slice(0, users));
   const checkpointDir = `${options.out}.checkpoint`;
-  const progress = trainingHooks('distill', split.validation, options, output);
-  const result = await distillStudent(teacher, split.train, config, {
+  const progress = trainingHooks('distill', data.validation, options, output);
+  const result = await distillStudent(teacher, data.train, config, {
     checkpointDir,
     validate: progress.validate,
     onBatch: progress.onBatch,

@@ -10,7 +10,7 @@ import { checkReportOptions, type ReportCliOptions, reportCommand } from './repo
 import { type TrainCliOptions, trainCommand } from './train.ts';
 import { verifyCommand } from './verify.ts';
 
-const SEQUENTIAL_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind === 'sequential').join(', ');
+const NEXT_ITEM_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind !== 'ctr').join(', ');
 
 function buildProgram(output: Output): Command {
   const program = new Command('pocketrec')
@@ -56,7 +56,7 @@ function buildProgram(output: Output): Command {
     .command('train')
     .description('train the dense SASRec teacher on a user data set and export it as a package')
     .requiredOption('--model <model>', 'model to train: sasrec')
-    .requiredOption('--dataset <name>', `user data set (${SEQUENTIAL_NAMES})`)
+    .requiredOption('--dataset <name>', `user or session data set (${NEXT_ITEM_NAMES})`)
     .requiredOption('--out <dir>', 'model package directory to write')
     .option('--epochs <n>', 'most epochs (early stopping may end sooner)')
     .option('--dim <n>', 'embedding and hidden size')

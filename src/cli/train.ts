@@ -5,9 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { getDataset, loadUserSequences, resolveDataDir } from '../data/index.ts';
 import { UsageError } from '../errors.ts';
-import { leaveOneOut } from '../eval/splits.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { sequentialPackageSpec } from '../model/sequential-package.ts';
 import { writePackageDirectory } from '../package/node-fs.ts';
@@ -15,6 +13,7 @@ import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
 import { numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
+import { trainingData } from './training-data.ts';
 import { trainingHooks, trainingMetrics } from './training-hooks.ts';
 
 export interface TrainCliOptions {
@@ -70,26 +69,14 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   if (options.model !== 'sasrec') {
     throw new UsageError(`--model must be "sasrec" (the teacher), got "${options.model}"`);
   }
-  const spec = getDataset(options.dataset);
-  if (spec.kind !== 'sequential') {
-    throw new UsageError(
-      `train --model sasrec needs a user data set; ${options.dataset} is ${spec.kind}`,
-    );
-  }
   const config = trainConfigFrom(options);
-  const maxUsers = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {
-    integer: true,
-    min: 3,
-  });
-  const dataDir = resolveDataDir(options.dataDir);
+  const data = await trainingData(options.dataset, options);
   await useWasmBackend();
-  const data = await loadUserSequences(options.dataset, { dataDir });
-  const split = leaveOneOut(data.sequences.slice(0, maxUsers));
   const checkpointDir = `${options.out}.checkpoint`;
 
-  const progress = trainingHooks('train', split.validation, options, output);
+  const progress = trainingHooks('train', data.validation, options, output);
   const started = performance.now();
-  const result = await trainSasrec(split.train, data.numItems, config, {
+  const result = await trainSasrec(data.train, data.numItems, config, {
     checkpointDir,
     validate: progress.validate,
     onBatch: progress.onBatch,
@@ -101,14 +88,12 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
     await sequentialPackageSpec(result.model, {
       name: options.out.split('/').filter(Boolean).pop() ?? 'sasrec',
       dataset: options.dataset,
-      itemIds: Array.from({ length: data.numItems }, (_, i) =>
-        String(data.sourceItemIds?.[i + 1] ?? i + 1),
-      ),
+      ...(data.itemIds ? { itemIds: data.itemIds } : {}),
       metrics: trainingMetrics(result.state),
       notes: JSON.stringify({
         command: commandLine('train', [], options),
         config,
-        users: split.train.length,
+        sequences: data.train.length,
       }),
     }),
   );

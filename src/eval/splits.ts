@@ -78,3 +78,30 @@ export function sessionSplit(dataset: SessionDataset): SessionSplit {
     test: { inputs: dataset.testPrefixes, targets: dataset.testTargets },
   };
 }
+
+/**
+ * Session data sets come with a test split only; training needs a validation split for
+ * early stopping. The last `fraction` of the training sessions (file order, which is time
+ * order in the published preprocessing) is held out: each predicts its last click from
+ * the clicks before it, the way the test prefixes do.
+ */
+export function sessionHoldout(
+  sessions: readonly Int32Array[],
+  fraction = 0.1,
+): { train: Int32Array[]; validation: EvalCases } {
+  const cut = Math.max(
+    1,
+    Math.min(sessions.length - 1, Math.round(sessions.length * (1 - fraction))),
+  );
+  const inputs: Int32Array[] = [];
+  const targets: number[] = [];
+  for (const s of sessions.slice(cut)) {
+    if (s.length < 2) continue;
+    inputs.push(s.subarray(0, s.length - 1));
+    targets.push(s[s.length - 1] as number);
+  }
+  return {
+    train: sessions.slice(0, cut),
+    validation: { inputs, targets: Int32Array.from(targets) },
+  };
+}

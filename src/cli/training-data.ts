@@ -1,0 +1,51 @@
+import {
+  getDataset,
+  loadSessionDataset,
+  loadUserSequences,
+  resolveDataDir,
+} from '../data/index.ts';
+import { UsageError } from '../errors.ts';
+import { type EvalCases, leaveOneOut, sessionHoldout } from '../eval/splits.ts';
+import { numberOption } from './options.ts';
+
+/** What `train` and `distill` fit on and validate with, for user and session data sets alike. */
+export interface TrainingData {
+  numItems: number;
+  train: Int32Array[];
+  validation: EvalCases;
+  /** External id of item i at index i - 1, where the data set has its own ids. */
+  itemIds?: string[];
+}
+
+export async function trainingData(
+  dataset: string,
+  options: { dataDir?: string; users?: string },
+): Promise<TrainingData> {
+  const spec = getDataset(dataset);
+  const dataDir = resolveDataDir(options.dataDir);
+  const limit = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {
+    integer: true,
+    min: 3,
+  });
+  if (spec.kind === 'sequential') {
+    const data = await loadUserSequences(dataset, { dataDir });
+    const split = leaveOneOut(data.sequences.slice(0, limit));
+    const source = data.sourceItemIds;
+    return {
+      numItems: data.numItems,
+      train: split.train,
+      validation: split.validation,
+      ...(source
+        ? { itemIds: Array.from({ length: data.numItems }, (_, i) => String(source[i + 1])) }
+        : {}),
+    };
+  }
+  if (spec.kind === 'session') {
+    const data = await loadSessionDataset(dataset, { dataDir });
+    const { train, validation } = sessionHoldout(data.trainSessions.slice(0, limit));
+    return { numItems: data.numItems, train, validation };
+  }
+  throw new UsageError(
+    `next-item models train on user or session data; ${dataset} is a ${spec.kind} data set`,
+  );
+}
