@@ -9,7 +9,7 @@ import {
   type DistillConfig,
   distillStudent,
 } from '../compression/distill/distill.ts';
-import { UsageError } from '../errors.ts';
+import { PocketrecError, UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import {
   sequentialFromPackage,
@@ -66,19 +66,24 @@ function coreStart(value: string): 'teacher-fit' | 'gaussian' {
 export function ttShapeFrom(options: DistillCliOptions, numRows: number, dim: number): TtShape {
   const rank = numberOption(options.rank, 'rank', 0, { integer: true, min: 1 });
   const stp = numberOption(options.stp, 'stp', 1, { integer: true, min: 1 });
-  const shape =
-    options.ttShape === 'auto'
-      ? {
-          ...autoTtShape(
-            numRows,
-            dim,
-            numberOption(options.cores, 'cores', 3, { integer: true, min: 2, max: 3 }) as 2 | 3,
-          ),
-          rank,
-          stp,
-        }
-      : parseTtShape(options.ttShape, rank, stp);
-  ttCoreShapes(shape); // throws a bad-tt-shape error naming what is wrong
+  const cores = () =>
+    numberOption(options.cores, 'cores', 3, { integer: true, min: 2, max: 3 }) as 2 | 3;
+  let shape: TtShape;
+  try {
+    shape =
+      options.ttShape === 'auto'
+        ? { ...autoTtShape(numRows, dim, cores()), rank, stp }
+        : parseTtShape(options.ttShape, rank, stp);
+    ttCoreShapes(shape); // throws a bad-tt-shape error naming what is wrong
+  } catch (error) {
+    // A shape the options ask for that cannot be built is a usage mistake (exit 2).
+    if (error instanceof PocketrecError && error.code === 'bad-tt-shape') {
+      throw new UsageError(
+        `--tt-shape ${options.ttShape} --rank ${rank} --stp ${stp}: ${error.message}`,
+      );
+    }
+    throw error;
+  }
   if (shape.rows.reduce((a, b) => a * b, 1) < numRows) {
     throw new UsageError(
       `--tt-shape rows ${shape.rows.join('x')} cannot hold ${numRows} table rows`,

@@ -37,11 +37,14 @@ async function tensorSpecs(
 ): Promise<TensorSpec[]> {
   const specs: TensorSpec[] = [];
   for (const [name, t] of Object.entries(tensors)) {
+    const data = await t.data();
     specs.push({
       name: `${prefix}${name}`,
       dtype: 'float32',
       shape: t.shape,
-      data: (await t.data()) as Float32Array,
+      // Adam's iteration count is an int32 scalar: stored as is, its bits would read back as
+      // a tiny float and reset the bias correction on resume.
+      data: data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>),
     });
   }
   return specs;
@@ -124,10 +127,15 @@ export async function loadCheckpoint(
     .filter((t) => t.name.startsWith('optimizer/'))
     .map((t) => {
       const [index, ...rest] = t.name.slice('optimizer/'.length).split(':');
+      let values = tensorValues(t);
+      // Checkpoints written before the fix above hold the iteration count's int32 bits.
+      if (rest.join(':') === 'iter' && values.length === 1 && !Number.isInteger(values[0])) {
+        values = Float32Array.from(new Int32Array(Float32Array.from(values).buffer));
+      }
       return {
         index: Number(index),
         name: rest.join(':'),
-        tensor: tf.tensor(tensorValues(t), t.shape),
+        tensor: tf.tensor(values, t.shape),
       };
     })
     .sort((a, b) => a.index - b.index);

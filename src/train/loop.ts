@@ -4,6 +4,7 @@
  * after every epoch so an interrupted run picks up where it stopped.
  */
 import * as tf from '@tensorflow/tfjs';
+import { PocketrecError } from '../errors.ts';
 import { type EpochRecord, type LoopState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 
 /** What a caller of a trainer supplies: validation, progress, and where to checkpoint. */
@@ -63,10 +64,19 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
   if (options.checkpointDir) {
     const restored = await loadCheckpoint(options.checkpointDir, variables, optimizer);
     if (restored) {
-      if (JSON.stringify(restored.config) !== JSON.stringify(options.config)) {
-        throw new Error(
+      // Setting by setting, so that the order of the keys does not matter.
+      const keys = new Set([...Object.keys(restored.config), ...Object.keys(options.config)]);
+      const differences = [...keys]
+        .filter((k) => JSON.stringify(restored.config[k]) !== JSON.stringify(options.config[k]))
+        .map(
+          (k) =>
+            `${k} ${JSON.stringify(restored.config[k])} (now ${JSON.stringify(options.config[k])})`,
+        );
+      if (differences.length > 0) {
+        throw new PocketrecError(
+          'bad-checkpoint',
           `checkpoint ${options.checkpointDir} was made with other settings: ` +
-            `${JSON.stringify(restored.config)}; remove it or use the same settings`,
+            `${differences.join(', ')}; remove it or use the same settings`,
         );
       }
       state = restored.state;
@@ -88,7 +98,10 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       const value = (await cost.data())[0] as number;
       cost.dispose();
       if (!Number.isFinite(value))
-        throw new Error(`training diverged: loss ${value} at epoch ${epoch}, batch ${i + 1}`);
+        throw new PocketrecError(
+          'diverged',
+          `training diverged: loss ${value} at epoch ${epoch}, batch ${i + 1}`,
+        );
       lossSum += value;
       step++;
       options.onBatch?.(i + 1, batches.length, value);

@@ -1,0 +1,263 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.ts';
+import type { Output } from '../../../src/cli/output.ts';
+import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import { denseItemTable } from '../../../src/model/item-table.ts';
+import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
+import { sequentialPackageSpec } from '../../../src/model/sequential-package.ts';
+import { writePackageDirectory } from '../../../src/package/node-fs.ts';
+import { buildModelPackage } from '../../../src/package/writer.ts';
+
+const ML1M_ITEMS = 3416;
+
+const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-commands-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Runs the CLI in-process, capturing what it prints. */
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const output: Output = { out: (s) => out.push(s), err: (s) => err.push(s) };
+  const code = await main(argv, output);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** An untrained dense teacher package "trained" on `dataset`, written under scratch. */
+async function tinyTeacher(name: string, dataset: string, numItems: number): Promise<string> {
+  const config: SasrecConfig = { numItems, dim: 8, maxLen: 6, blocks: 1, heads: 1, dropout: 0 };
+  const model = {
+    config,
+    encoder: initEncoderWeights(config, 1),
+    items: denseItemTable(tf.randomNormal([numItems + 1, 8], 0, 0.1, 'float32', 2)),
+  };
+  const dir = join(scratch, name);
+  const built = await buildModelPackage(await sequentialPackageSpec(model, { name, dataset }));
+  await writePackageDirectory(dir, built.files);
+  tf.dispose([...Object.values(model.encoder), model.items.materialise()]);
+  return dir;
+}
+
+let teacher: string;
+let beautyTeacher: string;
+let smallTeacher: string;
+
+beforeAll(async () => {
+  await useWasmBackend();
+  teacher = await tinyTeacher('teacher', 'ml-1m', ML1M_ITEMS);
+  beautyTeacher = await tinyTeacher('beauty-teacher', 'beauty', ML1M_ITEMS);
+  smallTeacher = await tinyTeacher('small-teacher', 'ml-1m', 37);
+});
+
+/** Exit 2, nothing on stdout, and stderr matching `message`. */
+async function expectUsage(argv: string[], message: RegExp): Promise<string> {
+  const { code, out, err } = await run(...argv);
+  expect(err).toMatch(message);
+  expect(out).toBe('');
+  expect(code).toBe(2);
+  expect(err).not.toMatch(/unexpected error/);
+  return err;
+}
+
+describe('pocketrec train: usage errors name the option', () => {
+  const train = (...options: string[]) => [
+    'train',
+    '--model',
+    'sasrec',
+    '--dataset',
+    'ml-1m',
+    '--out',
+    join(scratch, 'never-written'),
+    ...options,
+  ];
+
+  it.each([
+    [['--model', 'foo'], /--model must be "sasrec" \(the teacher\), got "foo"/],
+    [['--lr', 'abc'], /--lr must be a number >= 1e-7 <= 1, got "abc"/],
+    [['--lr', '2'], /--lr must be a number >= 1e-7 <= 1, got "2"/],
+    [['--dim', '10', '--heads', '3'], /--dim 10 is not divisible by --heads 3/],
+    [['--windows', 'x'], /--windows must be "latest" or "all", got "x"/],
+    [['--epochs', '1.5'], /--epochs must be an integer >= 1, got "1\.5"/],
+    [['--loss', 'hinge'], /--loss must be "full" or "sampled", got "hinge"/],
+    [['--dropout', '1'], /--dropout must be a number >= 0 <= 0\.95, got "1"/],
+    [['--users', '2'], /--users must be an integer >= 3, got "2"/],
+  ])('%j', async (options, message) => {
+    await expectUsage(train(...options), message);
+  });
+
+  it('a CTR data set', async () => {
+    await expectUsage(
+      ['train', '--model', 'sasrec', '--dataset', 'frappe', '--out', join(scratch, 'x')],
+      /next-item models train on user or session data; frappe is a ctr data set/,
+    );
+  });
+
+  it('a missing required option', async () => {
+    await expectUsage(
+      ['train', '--model', 'sasrec', '--dataset', 'ml-1m'],
+      /required option '--out <dir>' not specified/,
+    );
+  });
+});
+
+describe('pocketrec distill: usage errors name the option', () => {
+  const distill = (...options: string[]) => [
+    'distill',
+    '--teacher',
+    teacher,
+    '--out',
+    join(scratch, 'never-written'),
+    ...options,
+  ];
+
+  it('--tt-shape rows that cannot hold the teacher items', async () => {
+    await expectUsage(
+      distill('--tt-shape', '3x3:4x4', '--rank', '4'),
+      /--tt-shape rows 3x3 cannot hold 3417 table rows/,
+    );
+  });
+
+  it("--tt-shape columns that do not multiply to the teacher's dim", async () => {
+    await expectUsage(
+      distill('--tt-shape', '60x60:4x4', '--rank', '4'),
+      /--tt-shape columns 4x4 must multiply to the teacher's dim 8/,
+    );
+  });
+
+  it('a --tt-shape that is not a shape', async () => {
+    await expectUsage(
+      distill('--tt-shape', '60by60', '--rank', '4'),
+      /--tt-shape 60by60 --rank 4 --stp 1: '60by60' is not a TT shape/,
+    );
+  });
+
+  it('--stp that does not divide the rank', async () => {
+    await expectUsage(
+      distill('--tt-shape', '60x60:2x4', '--rank', '4', '--stp', '3'),
+      /--tt-shape 60x60:2x4 --rank 4 --stp 3: STP factor 3 must divide core 2's rank 4/,
+    );
+    await expectUsage(
+      distill('--cores', '3', '--rank', '4', '--stp', '3'),
+      /--tt-shape auto --rank 4 --stp 3: STP factor 3 must divide core 2's rank 4/,
+    );
+  });
+
+  it.each([
+    [['--rank', '0'], /--rank must be an integer >= 1, got "0"/],
+    [['--rank', '4', '--cores', '4'], /--cores must be an integer >= 2 <= 3, got "4"/],
+    [['--rank', '4', '--alpha', '2'], /--alpha must be a number >= 0 <= 1, got "2"/],
+    [['--rank', '4', '--init-cores', 'zeros'], /--init-cores must be "teacher-fit" or "gaussian"/],
+    [['--rank', '4', '--windows', 'x'], /--windows must be "latest" or "all", got "x"/],
+  ])('%j', async (options, message) => {
+    await expectUsage(distill(...options), message);
+  });
+
+  it('a teacher that does not know the data set items', async () => {
+    await expectUsage(
+      ['distill', '--teacher', smallTeacher, '--out', join(scratch, 'x'), '--rank', '2'],
+      /the teacher knows 37 items; ml-1m has 3416/,
+    );
+  });
+});
+
+describe('pocketrec eval and report: usage errors', () => {
+  it('a package trained on another data set', async () => {
+    await expectUsage(
+      ['eval', beautyTeacher, '--dataset', 'ml-1m', '--users', '50'],
+      new RegExp(`${beautyTeacher} was trained on beauty, not ml-1m`),
+    );
+  });
+
+  it('a package with another item count', async () => {
+    await expectUsage(
+      ['eval', smallTeacher, '--dataset', 'ml-1m', '--users', '50'],
+      new RegExp(`${smallTeacher} knows 37 items; ml-1m has 3416`),
+    );
+  });
+
+  it('--protocol foo', async () => {
+    await expectUsage(
+      ['eval', 'mostpop', '--dataset', 'ml-1m', '--protocol', 'foo'],
+      /argument 'foo' is invalid\. Allowed choices are full, sampled100/,
+    );
+  });
+
+  it('a CTR data set', async () => {
+    await expectUsage(
+      ['eval', 'mostpop', '--dataset', 'frappe'],
+      /eval ranks next items; frappe is a ctr data set/,
+    );
+  });
+
+  it('--users 0', async () => {
+    await expectUsage(
+      ['eval', 'mostpop', '--dataset', 'ml-1m', '--users', '0'],
+      /--users must be an integer >= 1, got "0"/,
+    );
+  });
+
+  it('report --out x.txt', async () => {
+    await expectUsage(
+      ['report', '--dataset', 'ml-1m', '--out', join(scratch, 'x.txt')],
+      /--out must name a \.md file, got .*x\.txt/,
+    );
+  });
+});
+
+describe('pocketrec eval', () => {
+  it('mostpop on 200 ML-1M users, as JSON', async () => {
+    const { code, out, err } = await run(
+      'eval',
+      'mostpop',
+      '--dataset',
+      'ml-1m',
+      '--users',
+      '200',
+      '--json',
+    );
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as {
+      model: string;
+      dataset: string;
+      split: string;
+      items: number;
+      protocol: string;
+      masked: boolean;
+      cases: number;
+      metrics: Record<string, number>;
+      tail: { cases: number; metrics: Record<string, number> } | null;
+    };
+    expect(report).toMatchObject({
+      model: 'MostPop',
+      dataset: 'ml-1m',
+      split: 'test',
+      items: ML1M_ITEMS,
+      protocol: 'full',
+      masked: true,
+      cases: 200,
+    });
+    for (const k of [5, 10, 20]) {
+      for (const metric of ['HR', 'NDCG', 'MRR']) {
+        const value = report.metrics[`${metric}@${k}`];
+        expect(value, `${metric}@${k}`).toBeGreaterThanOrEqual(0);
+        expect(value, `${metric}@${k}`).toBeLessThanOrEqual(1);
+      }
+      expect(report.metrics[`NDCG@${k}`]).toBeLessThanOrEqual(report.metrics[`HR@${k}`] as number);
+      expect(report.metrics[`MRR@${k}`]).toBeLessThanOrEqual(report.metrics[`NDCG@${k}`] as number);
+    }
+    expect(report.metrics['HR@10']).toBeLessThanOrEqual(report.metrics['HR@20'] as number);
+    // Popularity finds something among 3,416 items, far above chance (10 / 3,416).
+    expect(report.metrics['HR@10']).toBeGreaterThan(0.01);
+    expect(report.tail).not.toBeNull();
+    const tail = report.tail as NonNullable<typeof report.tail>;
+    expect(tail.cases).toBeGreaterThan(0);
+    expect(tail.cases).toBeLessThan(200);
+    expect(Object.keys(tail.metrics).sort()).toEqual(Object.keys(report.metrics).sort());
+    // MostPop ranks the popular items first, so it does worse on the tail.
+    expect(tail.metrics['HR@10']).toBeLessThanOrEqual(report.metrics['HR@10'] as number);
+  });
+});
