@@ -162,6 +162,8 @@ function buildProgram(output: Output): Command {
   return program;
 }
 
+const USAGE_CODES = new Set(['usage', 'unknown-dataset']);
+
 /** Runs the CLI and returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(
   argv: readonly string[],
@@ -185,7 +187,8 @@ export async function main(
     }
     if (error instanceof PocketrecError) {
       output.err(`pocketrec: ${error.message}`);
-      return error.code === 'usage' ? EXIT.usage : EXIT.failure;
+      // A data set name that does not exist is a mistake on the command line, like a bad flag.
+      return USAGE_CODES.has(error.code) ? EXIT.usage : EXIT.failure;
     }
     output.err(
       `pocketrec: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

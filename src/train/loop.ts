@@ -49,6 +49,8 @@ async function snapshot(
   return out;
 }
 
+const RESUMABLE_CHANGES = ['epochs', 'patience'];
+
 export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopResult> {
   const { variables, optimizer } = options;
   let state: LoopState = {
@@ -64,8 +66,10 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
   if (options.checkpointDir) {
     const restored = await loadCheckpoint(options.checkpointDir, variables, optimizer);
     if (restored) {
-      // Setting by setting, so that the order of the keys does not matter.
+      // Setting by setting, so that the order of the keys does not matter. How long to train
+      // may change between runs: a resumed run can be given more epochs or patience.
       const keys = new Set([...Object.keys(restored.config), ...Object.keys(options.config)]);
+      for (const k of RESUMABLE_CHANGES) keys.delete(k);
       const differences = [...keys]
         .filter((k) => JSON.stringify(restored.config[k]) !== JSON.stringify(options.config[k]))
         .map(

@@ -95,6 +95,13 @@ describe('pocketrec train: usage errors name the option', () => {
     );
   });
 
+  it('a data set that does not exist', async () => {
+    await expectUsage(
+      ['train', '--model', 'sasrec', '--dataset', 'nosuch', '--out', join(scratch, 'x')],
+      /unknown data set 'nosuch'; known data sets: ml-1m,/,
+    );
+  });
+
   it('a missing required option', async () => {
     await expectUsage(
       ['train', '--model', 'sasrec', '--dataset', 'ml-1m'],

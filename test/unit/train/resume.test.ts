@@ -293,12 +293,18 @@ describe('checkpoints that cannot be resumed', () => {
     );
   });
 
-  it('a larger --epochs is other settings too: the same command resumes', async () => {
-    const error = await rejection(trainInto(dir, { epochs: 3, windows: 'latest' }));
-    expect(error).toBeInstanceOf(PocketrecError);
-    expect(error.message).toContain(
-      'other settings: epochs 1 (now 3), windows "all" (now "latest"); remove it',
+  it('a larger --epochs or --patience is not other settings: training goes on', async () => {
+    const out = await checkpoint();
+    const epochsSeen: number[] = [];
+    const more = await trainInto(
+      out,
+      { epochs: 2, patience: 9 },
+      { onEpoch: (record) => epochsSeen.push(record.epoch) },
     );
+    expect(more.resumed).toBe(true);
+    expect(epochsSeen).toEqual([2]);
+    const error = await rejection(trainInto(out, { epochs: 3, windows: 'latest' }));
+    expect(error.message).toContain('other settings: windows "all" (now "latest"); remove it');
   });
 
   it('another model shape is refused, naming a variable', async () => {
