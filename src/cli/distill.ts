@@ -46,7 +46,6 @@ export interface DistillCliOptions {
   gamma?: string;
   temperature?: string;
   tau?: string;
-  klPositions?: string;
   initEncoder?: string;
   initCores?: string;
   kd: boolean;
@@ -123,10 +122,6 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
     temperature: numberOption(options.temperature, 'temperature', d.temperature, { min: 0.01 }),
     tau: numberOption(options.tau, 'tau', d.tau, { min: 0.01 }),
     hotFraction: d.hotFraction,
-    klPositions: numberOption(options.klPositions, 'kl-positions', d.klPositions, {
-      min: 0.01,
-      max: 1,
-    }),
     initEncoder,
     windows: windowPolicy(options.windows ?? d.windows),
     initCores: coreStart(options.initCores ?? d.initCores),

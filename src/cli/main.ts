@@ -100,7 +100,6 @@ function buildProgram(output: Output): Command {
     .option('--gamma <c>', "weight of the views' next-item prediction")
     .option('--temperature <T>', 'softmax temperature of the KL term')
     .option('--tau <t>', 'InfoNCE temperature')
-    .option('--kl-positions <p>', 'share of positions the KL term is computed on')
     .option('--init-encoder <from>', 'student encoder start: teacher or random')
     .option(
       '--init-cores <from>',

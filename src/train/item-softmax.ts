@@ -8,6 +8,7 @@
  * loss = -log P[y], and with  dH = P·W - W[y],  dW = Pᵀ·H - scatter(y, H)  the backward
  * pass never forms a one-hot matrix. The softmax is the backend's fused kernel: on WASM
  * it runs at about 5 ns per logit against 14 ns for the Exp kernel alone.
+ * `chunkedSoftmaxLoss` is that machinery for any loss of the logits (distillation reuses it).
  */
 
 import * as tf from '@tensorflow/tfjs';
@@ -38,14 +39,30 @@ export function pickPerRow(p: tf.Tensor2D, index: tf.Tensor1D): tf.Tensor1D {
   return tf.gather(p.reshape([-1]), flat) as tf.Tensor1D;
 }
 
+/** What a chunked softmax loss computes from one chunk of logits [rows, items]. */
+export interface ChunkResult {
+  /** The chunk's summed loss (not yet divided by the number of rows). */
+  value: tf.Scalar;
+  /**
+   * dLoss/dLogits of the chunk without the one-hot part: the full gradient is
+   * `gradient - targetWeight · onehot(targets)`, which is never formed as a matrix.
+   */
+  gradient: tf.Tensor2D;
+}
+
 /**
- * Mean over rows of -log softmax(hidden · tableᵀ)[target]; row 0 of the table is never a
- * candidate. hidden [T, d], table [R, d], targets int32 [T] in 1..R-1.
+ * The shared body of every full-softmax loss over the item table: logits Z = H·Wᵀ (row 0
+ * of W pads and gets a -1e9 bias) are made chunk by chunk, `chunk` turns each into its loss
+ * and its gradient G, and only G is kept. The backward pass is then two products per chunk:
+ *   dH = G·W - a·W[y],   dW = Gᵀ·H - a·scatter(y, H)      (a = `targetWeight`)
+ * Mean over rows. hidden [T, d], table [R, d], targets int32 [T] in 1..R-1.
  */
-export function itemCrossEntropy(
+export function chunkedSoftmaxLoss(
   hidden: tf.Tensor2D,
   table: tf.Tensor2D,
   targets: tf.Tensor1D,
+  targetWeight: number,
+  chunk: (logits: tf.Tensor2D, start: number, size: number) => ChunkResult,
   options: { chunkLogits?: number } = {},
 ): tf.Scalar {
   const [numRows, dim] = hidden.shape;
@@ -56,32 +73,27 @@ export function itemCrossEntropy(
     const H = h as tf.Tensor2D;
     const W = w as tf.Tensor2D;
     const bias = paddingBias(numItems);
-    const probabilities: tf.Tensor2D[] = [];
+    const gradients: tf.Tensor2D[] = [];
     let total: tf.Scalar = tf.scalar(0);
     for (let start = 0; start < numRows; start += step) {
       const size = Math.min(step, numRows - start);
-      const p = tf.tidy(() =>
-        tf.softmax(tf.matMul(H.slice([start, 0], [size, dim]), W, false, true).add(bias)),
-      ) as tf.Tensor2D;
-      probabilities.push(p);
-      const next = tf.tidy(() =>
-        total.sub(
-          pickPerRow(p, targets.slice([start], [size]))
-            .maximum(MIN_PROBABILITY)
-            .log()
-            .sum(),
-        ),
-      ) as tf.Scalar;
+      const { value, gradient } = tf.tidy(() => {
+        const logits = tf.matMul(H.slice([start, 0], [size, dim]), W, false, true).add(bias);
+        return chunk(logits as tf.Tensor2D, start, size) as unknown as tf.TensorContainerObject;
+      }) as unknown as ChunkResult;
+      gradients.push(gradient);
+      const next = total.add(value) as tf.Scalar;
       total.dispose();
+      value.dispose();
       total = next;
     }
     // The engine frees what the forward pass made before gradients run, so what the
     // backward pass reads is saved explicitly.
-    (save as tf.GradSaveFunc)([H, W, targets, ...probabilities]);
+    (save as tf.GradSaveFunc)([H, W, targets, ...gradients]);
     return {
       value: total.div(numRows) as tf.Scalar,
       gradFunc: (dy, saved) => {
-        const [Hs, Ws, ys, ...ps] = saved as [
+        const [Hs, Ws, ys, ...gs] = saved as [
           tf.Tensor2D,
           tf.Tensor2D,
           tf.Tensor1D,
@@ -90,13 +102,13 @@ export function itemCrossEntropy(
         const scale = (dy as tf.Scalar).div(numRows);
         const dHParts: tf.Tensor2D[] = [];
         let dWT: tf.Tensor2D = tf.zeros([dim, numItems]);
-        ps.forEach((p, c) => {
+        gs.forEach((g, c) => {
           const start = c * step;
-          const size = p.shape[0];
+          const size = g.shape[0];
           const [dHc, dWTc] = tf.tidy(() => {
             const hc = Hs.slice([start, 0], [size, dim]);
-            // hcᵀ·P rather than Pᵀ·hc: transposing the small operand is the cheap one.
-            return [tf.matMul(p, Ws), tf.matMul(hc, p, true, false)];
+            // hcᵀ·G rather than Gᵀ·hc: transposing the small operand is the cheap one.
+            return [tf.matMul(g, Ws), tf.matMul(hc, g, true, false)];
           });
           dHParts.push(dHc as tf.Tensor2D);
           const next = dWT.add(dWTc as tf.Tensor2D) as tf.Tensor2D;
@@ -104,18 +116,45 @@ export function itemCrossEntropy(
           (dWTc as tf.Tensor).dispose();
           dWT = next;
         });
-        const dH = (dHParts.length === 1 ? (dHParts[0] as tf.Tensor2D) : tf.concat(dHParts))
-          .sub(tf.gather(Ws, ys))
-          .mul(scale);
-        const dW = dWT
-          .transpose()
-          .sub(tf.scatterND(ys.expandDims(1), Hs, [numItems, dim]))
-          .mul(scale);
-        return [dH, dW];
+        let dH = dHParts.length === 1 ? (dHParts[0] as tf.Tensor2D) : tf.concat(dHParts);
+        let dW = dWT.transpose();
+        if (targetWeight !== 0) {
+          dH = dH.sub(tf.gather(Ws, ys).mul(targetWeight));
+          dW = dW.sub(tf.scatterND(ys.expandDims(1), Hs, [numItems, dim]).mul(targetWeight));
+        }
+        return [dH.mul(scale), dW.mul(scale)];
       },
     };
   });
   return loss(hidden, table) as tf.Scalar;
+}
+
+/** -Σ log p[t, y_t] over the rows of one chunk. */
+export function chunkNegLogLikelihood(p: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  return pickPerRow(p, targets).maximum(MIN_PROBABILITY).log().sum().neg() as tf.Scalar;
+}
+
+/**
+ * Mean over rows of -log softmax(hidden · tableᵀ)[target]; row 0 of the table is never a
+ * candidate. hidden [T, d], table [R, d], targets int32 [T] in 1..R-1.
+ */
+export function itemCrossEntropy(
+  hidden: tf.Tensor2D,
+  table: tf.Tensor2D,
+  targets: tf.Tensor1D,
+  options: { chunkLogits?: number } = {},
+): tf.Scalar {
+  return chunkedSoftmaxLoss(
+    hidden,
+    table,
+    targets,
+    1,
+    (logits, start, size) => {
+      const p = tf.softmax(logits) as tf.Tensor2D;
+      return { value: chunkNegLogLikelihood(p, targets.slice([start], [size])), gradient: p };
+    },
+    options,
+  );
 }
 
 /**

@@ -29,7 +29,7 @@ import { itemCrossEntropy, sampledItemCrossEntropy } from '../../train/item-soft
 import { type LoopResult, runTrainingLoop, type TrainingHooks } from '../../train/loop.ts';
 import { asVariables, drawNegatives } from '../../train/train-sasrec.ts';
 import { fitTtCores } from './fit-cores.ts';
-import { distillationKl, infoNce } from './kd-losses.ts';
+import { distilledCrossEntropy, infoNce } from './kd-losses.ts';
 
 export interface DistillConfig {
   shape: TtShape;
@@ -53,8 +53,6 @@ export interface DistillConfig {
   tau: number;
   /** Share of items counted as hot (most frequent in training). */
   hotFraction: number;
-  /** Share of each batch's positions the KL term is computed on (it costs two full softmaxes). */
-  klPositions: number;
   /** Start the student's encoder from the teacher's ('teacher') or from scratch ('random'). */
   initEncoder: 'teacher' | 'random';
   /** 'teacher-fit': cores fitted to the teacher's table (see fit-cores.ts); 'gaussian': TT-Rec's sampled start. */
@@ -80,7 +78,6 @@ export const DEFAULT_DISTILL: Omit<DistillConfig, 'shape'> = {
   temperature: 1,
   tau: 0.2,
   hotFraction: 0.2,
-  klPositions: 1,
   initEncoder: 'teacher',
   initCores: 'teacher-fit',
   windows: 'all',
@@ -195,45 +192,35 @@ export async function distillStudent(
     const rows = gatherRows(flat(hidden), positions) as tf.Tensor2D;
     const targets = tf.tensor1d(batch.targets, 'int32');
 
-    let loss: tf.Scalar =
-      config.loss === 'full'
-        ? itemCrossEntropy(rows, table, targets)
-        : sampledItemCrossEntropy(
-            rows,
-            table,
-            batch.targets,
-            drawNegatives(modelConfig.numItems, config.negatives, seededRandom(seed)),
-          );
-    loss = loss.mul(1 - config.alpha);
-
-    if (config.alpha > 0) {
-      // The teacher is frozen: its hidden states are constants of the student's loss.
-      const keep = subsetOf(batch.positions.length, config.klPositions, seededRandom(seed + 1));
-      const klPositions = tf.tensor1d(
-        keep.map((k) => batch.positions[k] as number),
-        'int32',
-      );
-      const teacherRows = tf.tidy(() => {
+    // The teacher is frozen: its hidden states are constants of the student's loss.
+    const teacherRows = () =>
+      tf.tidy(() => {
         const h = encode(
           modelConfig,
           teacher.encoder,
           ids,
           tf.gather(teacherTable, ids) as tf.Tensor as tf.Tensor3D,
-          {
-            training: false,
-          },
+          { training: false },
         );
-        return tf.gather(flat(h), klPositions) as tf.Tensor2D;
+        return tf.gather(flat(h), positions) as tf.Tensor2D;
       });
-      const studentKlRows =
-        keep.length === batch.positions.length
-          ? rows
-          : (gatherRows(flat(hidden), klPositions) as tf.Tensor2D);
-      loss = loss.add(
-        distillationKl(studentKlRows, table, teacherRows, teacherTable, config.temperature).mul(
-          config.alpha,
-        ),
-      );
+    const kd = { alpha: config.alpha, temperature: config.temperature };
+    let loss: tf.Scalar;
+    if (config.loss === 'full') {
+      loss =
+        config.alpha > 0
+          ? distilledCrossEntropy(rows, table, targets, teacherRows(), teacherTable, kd)
+          : itemCrossEntropy(rows, table, targets);
+    } else {
+      const negatives = drawNegatives(modelConfig.numItems, config.negatives, seededRandom(seed));
+      loss = sampledItemCrossEntropy(rows, table, batch.targets, negatives).mul(1 - config.alpha);
+      if (config.alpha > 0) {
+        const kl = distilledCrossEntropy(rows, table, targets, teacherRows(), teacherTable, {
+          ...kd,
+          alpha: 1,
+        });
+        loss = loss.add(kl.mul(config.alpha));
+      }
     }
 
     if (config.beta > 0 || config.gamma > 0) {
@@ -291,11 +278,4 @@ function lastTargets(batch: SequenceBatch): Int32Array {
     out[Math.floor((batch.positions[k] as number) / batch.length)] = batch.targets[k] as number;
   }
   return out;
-}
-
-/** A sorted random subset of 0..n-1 of about `fraction`·n indices (all of them for 1). */
-function subsetOf(n: number, fraction: number, random: () => number): number[] {
-  const all = Array.from({ length: n }, (_, i) => i);
-  if (fraction >= 1) return all;
-  return all.filter(() => random() < fraction);
 }

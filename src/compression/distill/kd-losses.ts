@@ -1,93 +1,73 @@
 /**
- * The loss terms of self-supervised knowledge distillation (Xia et al., SIGIR 2022) other
- * than the student's own cross-entropy: the KL divergence from the teacher's next-item
+ * The loss terms of self-supervised knowledge distillation (Xia et al., SIGIR 2022): the
+ * student's cross-entropy fused with the KL divergence from the teacher's next-item
  * distribution to the student's, and InfoNCE between two recombined views of a session.
  */
 import * as tf from '@tensorflow/tfjs';
-import { chunkRows, MIN_PROBABILITY, rowLogSumExp } from '../../train/item-softmax.ts';
-
-/** Logits held at once, in floats: see train/item-softmax.ts for why the op is chunked. */
-const CHUNK_LOGITS = 8 * 1024 * 1024;
+import {
+  chunkedSoftmaxLoss,
+  chunkNegLogLikelihood,
+  MIN_PROBABILITY,
+  pickPerRow,
+  rowLogSumExp,
+} from '../../train/item-softmax.ts';
 
 /**
- * Mean over rows of KL(softmax(zt/τ) || softmax(zs/τ)) · τ², with zs = Hs·Esᵀ (student)
- * and zt = Ht·Etᵀ (teacher, constant), over every item but the padding row 0. The τ²
- * factor keeps the gradient's scale independent of the temperature (Hinton et al.).
+ * The student's full-softmax next-item loss with the teacher's distribution mixed in:
  *
- * Chunked like itemCrossEntropy, and for the same reason it keeps only p_s - p_t per
- * chunk: the gradient w.r.t. the student's logits is (p_s - p_t)·τ.
+ *   (1 - α)·CE(softmax(zs), y) + α·τ²·KL(softmax(zt/τ) ‖ softmax(zs/τ)),
+ *   zs = Hs·Esᵀ (student), zt = Ht·Etᵀ (teacher, constant), over every item but padding.
+ *
+ * Both terms are functions of the same student logits, so one product per chunk serves
+ * both and the gradient w.r.t. zs is a single matrix, (1 - α)·(ps - y) + α·τ·(ps_τ - pt_τ):
+ * the separate KL of the first version cost a second student product forward and two
+ * backward. α = 1 is the plain KL term (for the sampled student loss).
+ *
+ * The KL's value avoids a log over every logit: with lse the log-sum-exp of a row,
+ * KL = Σ pt·(zt - zs) + lse_s - lse_t, and lse = z[j] - log p[j] at any j, taken where the
+ * teacher's probability is largest so that it cannot underflow.
  */
-export function distillationKl(
+export function distilledCrossEntropy(
   studentHidden: tf.Tensor2D,
   studentTable: tf.Tensor2D,
+  targets: tf.Tensor1D,
   teacherHidden: tf.Tensor2D,
   teacherTable: tf.Tensor2D,
-  temperature: number,
-  options: { chunkLogits?: number } = {},
+  options: { alpha: number; temperature: number; chunkLogits?: number },
 ): tf.Scalar {
-  const [numRows, dim] = studentHidden.shape;
-  const numItems = studentTable.shape[0];
-  const step = chunkRows(numRows, numItems, options.chunkLogits ?? CHUNK_LOGITS);
-  const tau = temperature;
-
-  const op = tf.customGrad((hs, es, save) => {
-    const Hs = hs as tf.Tensor2D;
-    const Es = es as tf.Tensor2D;
-    // Row 0 pads: a -1e9 logit takes it out of both distributions (and its gradient is 0).
-    const padding = new Float32Array(numItems);
-    padding[0] = -1e9;
-    const bias = tf.tensor1d(padding);
-    const distribution = (h: tf.Tensor2D, w: tf.Tensor2D) =>
-      tf.softmax(tf.matMul(h, w, false, true).div(tau).add(bias)) as tf.Tensor2D;
-    const differences: tf.Tensor2D[] = [];
-    let total: tf.Scalar = tf.scalar(0);
-    for (let start = 0; start < numRows; start += step) {
-      const size = Math.min(step, numRows - start);
-      const [difference, part] = tf.tidy(() => {
-        const ps = distribution(Hs.slice([start, 0], [size, dim]), Es);
-        const pt = distribution(teacherHidden.slice([start, 0], [size, dim]), teacherTable);
-        const logRatio = pt.maximum(MIN_PROBABILITY).log().sub(ps.maximum(MIN_PROBABILITY).log());
-        return [ps.sub(pt), pt.mul(logRatio).sum()];
-      });
-      differences.push(difference as tf.Tensor2D);
-      const next = total.add(part as tf.Scalar) as tf.Scalar;
-      total.dispose();
-      (part as tf.Tensor).dispose();
-      total = next;
-    }
-    (save as tf.GradSaveFunc)([Hs, Es, ...differences]);
-    return {
-      value: total.mul((tau * tau) / numRows) as tf.Scalar,
-      gradFunc: (dy, saved) => {
-        const [HsS, EsS, ...diffs] = saved as tf.Tensor2D[];
-        const scale = (dy as tf.Scalar).mul(tau / numRows);
-        const dHsParts: tf.Tensor2D[] = [];
-        let dEsT: tf.Tensor2D = tf.zeros([dim, numItems]);
-        diffs.forEach((diff, c) => {
-          const start = c * step;
-          const [dH, dET] = tf.tidy(() => [
-            tf.matMul(diff, EsS as tf.Tensor2D),
-            tf.matMul(
-              (HsS as tf.Tensor2D).slice([start, 0], [diff.shape[0], dim]),
-              diff,
-              true,
-              false,
-            ),
-          ]);
-          dHsParts.push(dH as tf.Tensor2D);
-          const next = dEsT.add(dET as tf.Tensor2D) as tf.Tensor2D;
-          dEsT.dispose();
-          (dET as tf.Tensor).dispose();
-          dEsT = next;
-        });
-        const dHs = (
-          dHsParts.length === 1 ? (dHsParts[0] as tf.Tensor2D) : tf.concat(dHsParts)
-        ).mul(scale);
-        return [dHs, dEsT.transpose().mul(scale)];
-      },
-    };
-  });
-  return op(studentHidden, studentTable) as tf.Scalar;
+  const { alpha, temperature: tau } = options;
+  const dim = studentHidden.shape[1];
+  const padding = new Float32Array(teacherTable.shape[0]);
+  padding[0] = -1e9;
+  return chunkedSoftmaxLoss(
+    studentHidden,
+    studentTable,
+    targets,
+    1 - alpha,
+    (zs, start, size) => {
+      const bias = tf.tensor1d(padding);
+      const zt = tf.matMul(teacherHidden.slice([start, 0], [size, dim]), teacherTable, false, true);
+      const zsT = tau === 1 ? zs : zs.div(tau);
+      const ztT = (tau === 1 ? zt.add(bias) : zt.add(bias).div(tau)) as tf.Tensor2D;
+      const ps = tf.softmax(zs) as tf.Tensor2D;
+      const psT = tau === 1 ? ps : (tf.softmax(zsT) as tf.Tensor2D);
+      const ptT = tf.softmax(ztT) as tf.Tensor2D;
+      const j = ptT.argMax(1) as tf.Tensor1D;
+      const lseT = pickPerRow(ztT, j).sub(pickPerRow(ptT, j).log());
+      const lseS = pickPerRow(zsT as tf.Tensor2D, j).sub(
+        pickPerRow(psT, j).maximum(MIN_PROBABILITY).log(),
+      );
+      const kl = ptT.mul(ztT.sub(zsT)).sum().add(lseS.sub(lseT).sum());
+      let value = kl.mul(alpha * tau * tau) as tf.Scalar;
+      if (alpha < 1) {
+        const ce = chunkNegLogLikelihood(ps, targets.slice([start], [size]));
+        value = value.add(ce.mul(1 - alpha));
+      }
+      const gradient = ps.mul(1 - alpha).add(psT.sub(ptT).mul(alpha * tau)) as tf.Tensor2D;
+      return { value, gradient };
+    },
+    options,
+  );
 }
 
 /**

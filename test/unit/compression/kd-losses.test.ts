@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { distillationKl, infoNce } from '../../../src/compression/distill/kd-losses.ts';
+import { distilledCrossEntropy, infoNce } from '../../../src/compression/distill/kd-losses.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { seededRandom } from '../../../src/random.ts';
 
@@ -18,22 +18,37 @@ function softmax(z: number[]): number[] {
   return e.map((v) => v / sum);
 }
 
-/** Float64 KL(p_t || p_s)·τ² over items 1..R-1 and its gradients, by the textbook formulas. */
-function referenceKl(hs: number[][], es: number[][], ht: number[][], et: number[][], tau: number) {
+/**
+ * Float64 (1 - α)·CE + α·τ²·KL(p_t ‖ p_s) over items 1..R-1 and its gradients, by the
+ * textbook formulas, one term at a time.
+ */
+function reference(
+  hs: number[][],
+  es: number[][],
+  ys: number[],
+  ht: number[][],
+  et: number[][],
+  alpha: number,
+  tau: number,
+) {
   const T = hs.length;
   const d = (hs[0] as number[]).length;
   const dHs = hs.map(() => new Array<number>(d).fill(0));
   const dEs = es.map(() => new Array<number>(d).fill(0));
+  const dot = (h: number[], w: number[]) => h.reduce((s, v, j) => s + v * (w[j] as number), 0);
   let loss = 0;
   for (let t = 0; t < T; t++) {
-    const dot = (h: number[], w: number[]) => h.reduce((s, v, j) => s + v * (w[j] as number), 0);
-    const zs = es.slice(1).map((w) => dot(hs[t] as number[], w) / tau);
-    const zt = et.slice(1).map((w) => dot(ht[t] as number[], w) / tau);
+    const zs = es.slice(1).map((w) => dot(hs[t] as number[], w));
+    const zt = et.slice(1).map((w) => dot(ht[t] as number[], w));
     const ps = softmax(zs);
-    const pt = softmax(zt);
-    loss += (tau * tau * pt.reduce((s, p, i) => s + p * Math.log(p / (ps[i] as number)), 0)) / T;
+    const psT = softmax(zs.map((z) => z / tau));
+    const ptT = softmax(zt.map((z) => z / tau));
+    const y = (ys[t] as number) - 1;
+    const kl = ptT.reduce((s, p, i) => s + p * Math.log(p / (psT[i] as number)), 0);
+    loss += ((1 - alpha) * -Math.log(ps[y] as number) + alpha * tau * tau * kl) / T;
     for (let i = 0; i < ps.length; i++) {
-      const g = (tau * ((ps[i] as number) - (pt[i] as number))) / T;
+      const ce = (ps[i] as number) - (i === y ? 1 : 0);
+      const g = ((1 - alpha) * ce + alpha * tau * ((psT[i] as number) - (ptT[i] as number))) / T;
       for (let j = 0; j < d; j++) {
         (dHs[t] as number[])[j] =
           ((dHs[t] as number[])[j] as number) + g * (es[i + 1] as number[])[j]!;
@@ -45,23 +60,31 @@ function referenceKl(hs: number[][], es: number[][], ht: number[][], et: number[
   return { loss, dHs, dEs };
 }
 
-describe('distillationKl', () => {
-  for (const [tau, chunk] of [
-    [1, 1_000_000],
-    [2, 25],
+describe('distilledCrossEntropy', () => {
+  for (const [alpha, tau, chunk] of [
+    [0.8, 1, 1_000_000],
+    [0.8, 2, 25],
+    [1, 1.5, 1_000_000],
+    [0, 1, 14],
   ] as const) {
-    it(`matches the textbook KL and its gradient (τ ${tau}, chunk ${chunk})`, () => {
+    it(`matches the textbook CE and KL and their gradients (α ${alpha}, τ ${tau}, chunk ${chunk})`, () => {
       const random = seededRandom(11);
       const [T, R, d] = [9, 7, 4];
       const hs = matrix(T, d, random);
       const es = matrix(R, d, random);
       const ht = matrix(T, d, random);
       const et = matrix(R, d, random);
-      const ref = referenceKl(hs, es, ht, et, tau);
+      const ys = Array.from({ length: T }, () => 1 + Math.floor(random() * (R - 1)));
+      const ref = reference(hs, es, ys, ht, et, alpha, tau);
       const { value, grads } = tf.valueAndGrads((h: tf.Tensor, e: tf.Tensor) =>
-        distillationKl(h as tf.Tensor2D, e as tf.Tensor2D, tf.tensor2d(ht), tf.tensor2d(et), tau, {
-          chunkLogits: chunk,
-        }),
+        distilledCrossEntropy(
+          h as tf.Tensor2D,
+          e as tf.Tensor2D,
+          tf.tensor1d(ys, 'int32'),
+          tf.tensor2d(ht),
+          tf.tensor2d(et),
+          { alpha, temperature: tau, chunkLogits: chunk },
+        ),
       )([tf.tensor2d(hs), tf.tensor2d(es)]);
       expect(value.dataSync()[0]).toBeCloseTo(ref.loss, 5);
       const [gH, gE] = grads as [tf.Tensor, tf.Tensor];
@@ -70,12 +93,13 @@ describe('distillationKl', () => {
     });
   }
 
-  it('is zero, with zero gradient, when the student equals the teacher', () => {
+  it('the KL alone is zero, with zero gradient, when the student equals the teacher', () => {
     const random = seededRandom(5);
     const h = tf.tensor2d(matrix(6, 3, random));
     const e = tf.tensor2d(matrix(8, 3, random));
+    const ys = tf.tensor1d([1, 2, 3, 4, 5, 6], 'int32');
     const { value, grads } = tf.valueAndGrads((a: tf.Tensor) =>
-      distillationKl(a as tf.Tensor2D, e, h, e, 1.5),
+      distilledCrossEntropy(a as tf.Tensor2D, e, ys, h, e, { alpha: 1, temperature: 1.5 }),
     )([h]);
     expect(Math.abs(value.dataSync()[0] as number)).toBeLessThan(1e-6);
     for (const g of (grads[0] as tf.Tensor).dataSync()) expect(Math.abs(g)).toBeLessThan(1e-6);
