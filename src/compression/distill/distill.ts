@@ -66,7 +66,7 @@ const CORE_FIT_STEPS = 400;
 
 export const DEFAULT_DISTILL: Omit<DistillConfig, 'shape'> = {
   epochs: 100,
-  batchSize: 128,
+  batchSize: 32, // as the teacher's (see DEFAULT_TRAIN)
   lr: 1e-3,
   seed: 42,
   patience: 5,
@@ -99,16 +99,6 @@ export function hotItemMask(
   return mask;
 }
 
-function tableStd(table: tf.Tensor2D): number {
-  return tf.tidy(
-    () =>
-      tf
-        .moments(table.slice([1, 0]))
-        .variance.sqrt()
-        .dataSync()[0] as number,
-  );
-}
-
 /** Mean of the rows of each session, padding excluded: [batch, dim]. */
 function meanPool(rows: tf.Tensor3D, keep: tf.Tensor3D): tf.Tensor2D {
   return rows.mul(keep).sum(1).div(keep.sum(1).maximum(1)) as tf.Tensor2D;
@@ -139,8 +129,9 @@ export async function distillStudent(
           steps: CORE_FIT_STEPS,
           lr: 0.01,
         }).cores
-      : // TT-Rec's sampled Gaussian, scaled to the spread of the teacher's table.
-        initTtCores(config.shape, { seed: config.seed, std: tableStd(teacherTable) });
+      : // TT-Rec's sampled Gaussian, at the spread the dense teacher's table starts from, so
+        // that a student trained this way owes nothing to the teacher's weights.
+        initTtCores(config.shape, { seed: config.seed, std: 1 / Math.sqrt(modelConfig.dim) });
   const cores = start.map((c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`));
   const student: SequentialModel = {
     config: modelConfig,
