@@ -39,6 +39,7 @@ export interface DistillCliOptions {
   batch?: string;
   seed?: string;
   patience?: string;
+  lrDecay?: string;
   loss?: string;
   negatives?: string;
   alpha?: string;
@@ -114,6 +115,7 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
     batchSize: numberOption(options.batch, 'batch', d.batchSize, { integer: true, min: 1 }),
     seed: numberOption(options.seed, 'seed', d.seed, { integer: true, min: 0 }),
     patience: numberOption(options.patience, 'patience', d.patience, { integer: true, min: 1 }),
+    lrDecay: numberOption(options.lrDecay, 'lr-decay', d.lrDecay, { min: 0.01, max: 1 }),
     loss,
     negatives: numberOption(options.negatives, 'negatives', d.negatives, { integer: true, min: 1 }),
     alpha: options.kd ? numberOption(options.alpha, 'alpha', d.alpha, { min: 0, max: 1 }) : 0,

@@ -70,6 +70,7 @@ function buildProgram(output: Output): Command {
     .option('--loss <kind>', 'full (softmax over every item) or sampled')
     .option('--negatives <n>', 'shared negatives per batch for --loss sampled')
     .option('--patience <n>', 'epochs without a better validation NDCG@10 before stopping')
+    .option('--lr-decay <f>', 'learning-rate factor after an epoch without a better NDCG@10')
     .option(
       '--windows <policy>',
       "latest: each user's latest items; all: every window of the history",
@@ -93,6 +94,7 @@ function buildProgram(output: Output): Command {
     .option('--batch <n>', 'users per batch')
     .option('--seed <n>', 'random seed')
     .option('--patience <n>', 'epochs without a better validation NDCG@10 before stopping')
+    .option('--lr-decay <f>', 'learning-rate factor after an epoch without a better NDCG@10')
     .option('--loss <kind>', "the student's own loss: full or sampled")
     .option('--negatives <n>', 'shared negatives per batch for --loss sampled')
     .option('--alpha <a>', 'weight of KL(teacher || student); the student CE gets 1 - a')

@@ -34,6 +34,7 @@ export interface TrainCliOptions {
   loss?: string;
   negatives?: string;
   patience?: string;
+  lrDecay?: string;
   users?: string;
   windows?: string;
 }
@@ -58,6 +59,7 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
     loss,
     negatives: numberOption(options.negatives, 'negatives', d.negatives, { integer: true, min: 1 }),
     patience: numberOption(options.patience, 'patience', d.patience, { integer: true, min: 1 }),
+    lrDecay: numberOption(options.lrDecay, 'lr-decay', d.lrDecay, { min: 0.01, max: 1 }),
   };
   if (config.dim % config.heads !== 0) {
     throw new UsageError(`--dim ${config.dim} is not divisible by --heads ${config.heads}`);

@@ -20,6 +20,8 @@ export interface LoopState {
   evaluationsWithoutGain: number;
   history: EpochRecord[];
   trainSeconds: number;
+  /** The learning rate after the last decay, where one has happened. */
+  lr?: number;
 }
 
 export interface EpochRecord {

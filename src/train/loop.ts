@@ -22,6 +22,11 @@ export interface LoopOptions<B> {
   epochs: number;
   /** Evaluations without a better validation score before stopping. */
   patience: number;
+  /**
+   * The learning rate is multiplied by this after each evaluation without a better
+   * validation score (1 keeps it constant); the optimizer's own rate is the start.
+   */
+  lrDecay?: number;
   batches: (epoch: number) => B[];
   /** The loss of one batch; `step` counts batches from the start of training. */
   loss: (batch: B, step: number) => tf.Scalar;
@@ -51,6 +56,19 @@ async function snapshot(
 
 const RESUMABLE_CHANGES = ['epochs', 'patience'];
 
+function isBestSoFar(history: readonly EpochRecord[], i: number): boolean {
+  return history.slice(0, i).every((r) => r.validation < (history[i] as EpochRecord).validation);
+}
+
+// tfjs's optimizers read their public `learningRate` field at every step.
+function learningRate(optimizer: tf.Optimizer): number {
+  return (optimizer as unknown as { learningRate: number }).learningRate;
+}
+
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
 export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopResult> {
   const { variables, optimizer } = options;
   let state: LoopState = {
@@ -70,6 +88,9 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       // may change between runs: a resumed run can be given more epochs or patience.
       const keys = new Set([...Object.keys(restored.config), ...Object.keys(options.config)]);
       for (const k of RESUMABLE_CHANGES) keys.delete(k);
+      // A decay that never fired leaves the run as it would have been with another decay.
+      const history = restored.state.history;
+      if (history.every((_, i) => isBestSoFar(history, i))) keys.delete('lrDecay');
       const differences = [...keys]
         .filter((k) => JSON.stringify(restored.config[k]) !== JSON.stringify(options.config[k]))
         .map(
@@ -86,6 +107,7 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       state = restored.state;
       best = restored.best;
       resumed = true;
+      if (state.lr !== undefined) setLearningRate(optimizer, state.lr);
     }
   }
 
@@ -131,6 +153,10 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       best = await snapshot(variables);
     } else {
       state.evaluationsWithoutGain++;
+      if (options.lrDecay !== undefined && options.lrDecay !== 1) {
+        state.lr = learningRate(optimizer) * options.lrDecay;
+        setLearningRate(optimizer, state.lr);
+      }
     }
     if (options.checkpointDir) {
       await saveCheckpoint(options.checkpointDir, {

@@ -27,6 +27,8 @@ export interface TrainConfig extends Omit<SasrecConfig, 'numItems'> {
   loss: 'full' | 'sampled';
   negatives: number;
   patience: number;
+  /** Learning-rate factor after each epoch without a better validation score (1: constant). */
+  lrDecay: number;
   /** 'latest': each user's latest maxLen + 1 items per epoch; 'all': every window of them. */
   windows: WindowPolicy;
 }
@@ -42,6 +44,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   loss: 'sampled',
   negatives: 512,
   patience: 5,
+  lrDecay: 0.5,
   windows: 'all',
 };
 
@@ -142,6 +145,7 @@ export async function trainSasrec(
     optimizer,
     epochs: config.epochs,
     patience: config.patience,
+    lrDecay: config.lrDecay,
     config: { ...config, numItems },
     checkpointDir: hooks.checkpointDir,
     batches: (epoch) =>

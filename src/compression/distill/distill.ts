@@ -38,6 +38,8 @@ export interface DistillConfig {
   lr: number;
   seed: number;
   patience: number;
+  /** Learning-rate factor after each epoch without a better validation score (1: constant). */
+  lrDecay: number;
   /** The student's own next-item loss: 'full' softmax or 'sampled' against `negatives`. */
   loss: 'full' | 'sampled';
   negatives: number;
@@ -70,6 +72,7 @@ export const DEFAULT_DISTILL: Omit<DistillConfig, 'shape'> = {
   lr: 1e-3,
   seed: 42,
   patience: 5,
+  lrDecay: 0.5,
   loss: 'full',
   negatives: 512,
   alpha: 0.8,
@@ -246,6 +249,7 @@ export async function distillStudent(
     optimizer,
     epochs: config.epochs,
     patience: config.patience,
+    lrDecay: config.lrDecay,
     config: { ...config, numItems: modelConfig.numItems },
     checkpointDir: hooks.checkpointDir,
     batches: (epoch) =>
