@@ -88,9 +88,16 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       // may change between runs: a resumed run can be given more epochs or patience.
       const keys = new Set([...Object.keys(restored.config), ...Object.keys(options.config)]);
       for (const k of RESUMABLE_CHANGES) keys.delete(k);
-      // A decay that never fired leaves the run as it would have been with another decay.
+      // Another decay may be set where the run so far would have been the same with it:
+      // every epoch but the last gained. A last epoch without gain gets its decay now.
       const history = restored.state.history;
-      if (history.every((_, i) => isBestSoFar(history, i))) keys.delete('lrDecay');
+      if (history.slice(0, -1).every((_, i) => isBestSoFar(history, i))) {
+        keys.delete('lrDecay');
+        const last = history.length - 1;
+        if (last >= 0 && !isBestSoFar(history, last) && restored.state.lr === undefined) {
+          restored.state.lr = learningRate(optimizer) * (options.lrDecay ?? 1);
+        }
+      }
       const differences = [...keys]
         .filter((k) => JSON.stringify(restored.config[k]) !== JSON.stringify(options.config[k]))
         .map(

@@ -66,15 +66,21 @@ describe('learning-rate decay on a plateau', () => {
     expect(rates).toEqual([0.025, 0.0125]);
   });
 
-  it('a decay may be added on resume only where it would never have fired', async () => {
+  it('a decay may be added on resume where the run so far would have been the same', async () => {
     const rising = join(scratch, 'rising');
     await scripted([0.1, 0.2], { checkpointDir: rising });
     const { result } = await scripted([0.3], { lrDecay: 0.5, epochs: 3, checkpointDir: rising });
     expect(result.resumed).toBe(true);
 
+    // Only the last epoch did not gain: the decay it would have made is made on resume.
+    const lastFlat = join(scratch, 'last-flat');
+    await scripted([0.1, 0.2, 0.15], { checkpointDir: lastFlat });
+    const resumed = await scripted([0.3], { lrDecay: 0.5, epochs: 4, checkpointDir: lastFlat });
+    expect(resumed.rates).toEqual([0.05]);
+
     const plateau = join(scratch, 'plateau');
-    await scripted([0.2, 0.1], { checkpointDir: plateau });
-    const error = await scripted([0.3], { lrDecay: 0.5, epochs: 3, checkpointDir: plateau }).then(
+    await scripted([0.2, 0.1, 0.3], { checkpointDir: plateau });
+    const error = await scripted([0.3], { lrDecay: 0.5, epochs: 4, checkpointDir: plateau }).then(
       () => null,
       (e: unknown) => e,
     );
