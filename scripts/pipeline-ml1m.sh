@@ -12,7 +12,7 @@ TEACHER="$OUT/ml-1m-teacher"
 pr() { npx pocketrec "$@"; }
 
 [ -f "$TEACHER/manifest.json" ] || pr train --model sasrec --dataset ml-1m --out "$TEACHER" \
-  --max-len 50 --loss full --lr 0.002 --batch 32 --epochs ${TEACHER_EPOCHS:-60} --patience 3 --windows all
+  --max-len 50 --loss full --lr 0.002 --batch 32 --epochs ${TEACHER_EPOCHS:-60} --patience 3 --lr-decay 0.5 --windows all
 
 # Ranks 8, 12 and 16 with STP t=2 on 16x16x14:4x4x4 give about 133x, 67x and 41x smaller item tables.
 student() { # name, then distill options
