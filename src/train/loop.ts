@@ -93,8 +93,9 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       const history = restored.state.history;
       if (history.slice(0, -1).every((_, i) => isBestSoFar(history, i))) {
         keys.delete('lrDecay');
+        delete restored.state.lr;
         const last = history.length - 1;
-        if (last >= 0 && !isBestSoFar(history, last) && restored.state.lr === undefined) {
+        if (last >= 0 && !isBestSoFar(history, last)) {
           restored.state.lr = learningRate(optimizer) * (options.lrDecay ?? 1);
         }
       }

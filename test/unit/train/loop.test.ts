@@ -77,6 +77,11 @@ describe('learning-rate decay on a plateau', () => {
     await scripted([0.1, 0.2, 0.15], { checkpointDir: lastFlat });
     const resumed = await scripted([0.3], { lrDecay: 0.5, epochs: 4, checkpointDir: lastFlat });
     expect(resumed.rates).toEqual([0.05]);
+    // ... and a decay changed on resume gives the rate the new decay would have given.
+    const changed = join(scratch, 'changed');
+    await scripted([0.1, 0.2, 0.15], { lrDecay: 0.5, checkpointDir: changed });
+    const again = await scripted([0.3], { lrDecay: 0.25, epochs: 4, checkpointDir: changed });
+    expect(again.rates).toEqual([0.025]);
 
     const plateau = join(scratch, 'plateau');
     await scripted([0.2, 0.1, 0.3], { checkpointDir: plateau });
