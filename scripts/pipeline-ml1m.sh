@@ -19,7 +19,7 @@ student() { # name, then distill options
   local name=$1
   shift
   [ -f "$OUT/$name/manifest.json" ] || pr distill --teacher "$TEACHER" --out "$OUT/$name" \
-    --tt-shape auto --cores 3 --stp 2 --epochs ${STUDENT_EPOCHS:-20} --patience 2 "$@"
+    --tt-shape auto --cores 3 --stp 2 --epochs ${STUDENT_EPOCHS:-20} --patience 2 --lr 0.004 "$@"
 }
 run() { # runs "$@" in the background, at most $JOBS at once
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done

@@ -27,7 +27,7 @@ for dataset in "${datasets[@]}"; do
     shift
     [ -f "$OUT/$name/manifest.json" ] || pr distill --teacher "$teacher" --out "$OUT/$name" \
       --tt-shape auto --cores 2 --rank 32 --stp 2 --batch 64 --epochs ${STUDENT_EPOCHS:-8} \
-      --patience 2 "$@"
+      --patience 2 --lr 0.004 "$@"
   }
   run student "$dataset-tt-r32"
   run student "$dataset-tt-r32-nokd" --no-kd --no-contrastive --no-predictive \

@@ -69,7 +69,9 @@ const CORE_FIT_STEPS = 400;
 export const DEFAULT_DISTILL: Omit<DistillConfig, 'shape'> = {
   epochs: 100,
   batchSize: 32, // as the teacher's (see DEFAULT_TRAIN)
-  lr: 1e-3,
+  // The cores start far from the teacher (see fit-cores.ts) and have to travel: on 600 ML-1M
+  // users, rank 16, lr 0.004 reached validation NDCG@10 0.046 after 4 epochs, 1e-3 0.030.
+  lr: 4e-3,
   seed: 42,
   patience: 5,
   lrDecay: 0.5,
