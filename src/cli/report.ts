@@ -35,6 +35,8 @@ export interface ReportRow {
   metrics: Metrics;
   tail: Metrics | null;
   trainSeconds: number | null;
+  /** Epochs trained, and the one whose weights the package holds (best validation). */
+  epochs: { trained: number; best: number } | null;
   command: string;
 }
 
@@ -78,6 +80,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
         metrics: result.metrics,
         tail: result.tail?.metrics ?? null,
         trainSeconds: null,
+        epochs: null,
         command: evalCommand,
       });
       continue;
@@ -94,6 +97,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       metrics: result.metrics,
       tail: result.tail?.metrics ?? null,
       trainSeconds: manifest.training.metrics.trainSeconds ?? null,
+      epochs: epochsOf(manifest.training.metrics),
       command: `${notes.command ?? '(command not recorded)'}; ${evalCommand}`,
     });
   }
@@ -114,6 +118,13 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
   else output.out(options.out ? `wrote ${options.out}` : markdown);
 }
 
+function epochsOf(metrics: Record<string, number>): ReportRow['epochs'] {
+  const { epochs, bestEpoch } = metrics;
+  return epochs === undefined || bestEpoch === undefined
+    ? null
+    : { trained: epochs, best: bestEpoch };
+}
+
 const f4 = (v: number | undefined | null) => (v === undefined || v === null ? '-' : v.toFixed(4));
 const int = (v: number | null) => (v === null ? '-' : v.toLocaleString('en-US'));
 const ratio = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}x`);
@@ -127,8 +138,8 @@ function renderMarkdown(
 ): string {
   const session = kind === 'session';
   const header = session
-    ? '| model | kind | params | bytes | embedding compression | model compression | P@20 | MRR@20 | HR@10 | NDCG@10 | tail P@20 | tail MRR@20 | train time |'
-    : '| model | kind | params | bytes | embedding compression | model compression | HR@10 | NDCG@10 | MRR@10 | tail HR@10 | tail NDCG@10 | train time |';
+    ? '| model | kind | params | bytes | embedding compression | model compression | P@20 | MRR@20 | HR@10 | NDCG@10 | tail P@20 | tail MRR@20 | train time | best epoch |'
+    : '| model | kind | params | bytes | embedding compression | model compression | HR@10 | NDCG@10 | MRR@10 | tail HR@10 | tail NDCG@10 | train time | best epoch |';
   const line = (r: ReportRow) => {
     const size = [
       r.model,
@@ -139,6 +150,7 @@ function renderMarkdown(
       ratio(r.modelCompression),
     ];
     const time = r.trainSeconds === null ? '-' : `${(r.trainSeconds / 60).toFixed(1)} min`;
+    const epochs = r.epochs === null ? '-' : `${r.epochs.best} of ${r.epochs.trained}`;
     const m = r.metrics;
     const accuracy = session
       ? [
@@ -156,7 +168,7 @@ function renderMarkdown(
           f4(r.tail?.['HR@10']),
           f4(r.tail?.['NDCG@10']),
         ];
-    return `| ${[...size, ...accuracy, time].join(' | ')} |`;
+    return `| ${[...size, ...accuracy, time, epochs].join(' | ')} |`;
   };
   const protocol = session
     ? 'the given test prefixes, every item ranked, history not masked (P@20 = HR@20)'
@@ -166,7 +178,7 @@ function renderMarkdown(
     '',
     `Produced by \`${command}\` on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (tfjs WASM backend in Node).`,
     `Protocol: ${protocol}; ${cases.toLocaleString('en-US')} test cases. The tail is the targets outside the 20% most frequent training items.`,
-    "Train time is the model's own training (a student's excludes its teacher's).",
+    "Train time is the model's own training (a student's excludes its teacher's); the best epoch is the one whose weights the package holds (best validation NDCG@10), of the epochs trained.",
     '',
     header,
     `|${header

@@ -4,12 +4,13 @@
  * inspect the package, evaluate both against MostPop. The models are tiny so this fits in
  * the test suite; the full-size runs are in docs/results (they are benchmarks, not tests).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.ts';
 import type { Output } from '../../../src/cli/output.ts';
+import type { ReportRow } from '../../../src/cli/report.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-pipeline-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -111,5 +112,42 @@ describe('train, distill, export and evaluate on the first 300 ML-1M users', () 
     const studentNdcg = await ndcg10(student);
     expect(teacherNdcg).toBeGreaterThan(mostPop);
     expect(studentNdcg).toBeGreaterThan(mostPop);
+
+    // The report evaluates the same way and says how each model was made.
+    const markdown = join(scratch, 'ml-1m.md');
+    const reported = await run(
+      'report',
+      '--dataset',
+      'ml-1m',
+      '--users',
+      '300',
+      '--models',
+      `${teacher},${student}`,
+      '--out',
+      markdown,
+      '--json',
+    );
+    expect(reported.code).toBe(0);
+    const { rows } = JSON.parse(reported.out) as { rows: ReportRow[] };
+    expect(rows.map((r) => r.model)).toEqual([
+      'MostPop',
+      'first-order Markov',
+      'teacher',
+      'student',
+    ]);
+    const [pop, , teacherRow, studentRow] = rows as [ReportRow, ReportRow, ReportRow, ReportRow];
+    expect(pop.metrics['NDCG@10']).toBe(mostPop);
+    expect(teacherRow.metrics['NDCG@10']).toBe(teacherNdcg);
+    expect(studentRow.metrics['NDCG@10']).toBe(studentNdcg);
+    expect(studentRow.embeddingCompression).toBe(info.size.embeddingCompression);
+    expect(studentRow.epochs?.trained).toBe(4);
+    expect(studentRow.command).toMatch(/^npx pocketrec distill /);
+    for (const option of [`--teacher ${teacher}`, '--rank 8', '--stp 2', '--cores 2']) {
+      expect(studentRow.command).toContain(option);
+    }
+    const text = readFileSync(markdown, 'utf8');
+    expect(text).toContain(`| student | sequential-tt |`);
+    expect(text).toContain(`| ${studentNdcg.toFixed(4)} |`);
+    expect(text).toContain('- **teacher**: `npx pocketrec train --model sasrec');
   }, 600_000);
 });
