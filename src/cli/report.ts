@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { evaluate, type Metrics } from '../eval/evaluate.ts';
 import { hotItems } from '../eval/hot-items.ts';
+import type { MetricName } from '../model/metrics.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type EvalCliOptions, evalData, modelScorer } from './eval.ts';
@@ -129,6 +130,34 @@ const f4 = (v: number | undefined | null) => (v === undefined || v === null ? '-
 const int = (v: number | null) => (v === null ? '-' : v.toLocaleString('en-US'));
 const ratio = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}x`);
 
+/**
+ * Each compressed model's headline metrics as a share of the (first) dense teacher's: the
+ * figures the method's claims are about.
+ */
+function againstTeacher(rows: readonly ReportRow[], session: boolean): string[] {
+  const teacher = rows.find((r) => r.kind === 'sequential-dense');
+  const students = rows.filter((r) => r.kind === 'sequential-tt');
+  if (!teacher || students.length === 0) return [];
+  const metrics: MetricName[] = session ? ['HR@20', 'MRR@20'] : ['NDCG@10', 'HR@10'];
+  const tailMetric: MetricName = session ? 'HR@20' : 'HR@10';
+  const share = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(3)}`;
+  const label = (m: string) => (session && m === 'HR@20' ? 'P@20' : m);
+  return [
+    `## Against the teacher (${teacher.model})`,
+    '',
+    `| model | embedding compression | ${metrics.map((m) => `${label(m)} / teacher`).join(' | ')} | tail ${label(tailMetric)} / teacher |`,
+    `|---|---|${metrics.map(() => '---').join('|')}|---|`,
+    ...students.map(
+      (r) =>
+        `| ${r.model} | ${ratio(r.embeddingCompression)} | ${metrics
+          .map((m) => share(r.metrics[m], teacher.metrics[m]))
+          .join(' | ')} | ${share(r.tail?.[tailMetric], teacher.tail?.[tailMetric])} |`,
+    ),
+    '',
+  ];
+}
+
 function renderMarkdown(
   dataset: string,
   rows: readonly ReportRow[],
@@ -188,6 +217,7 @@ function renderMarkdown(
       .join('|')}|`,
     ...rows.map(line),
     '',
+    ...againstTeacher(rows, session),
     '## Commands',
     '',
     ...rows.map((r) => `- **${r.model}**: \`${r.command}\``),
