@@ -23,7 +23,7 @@ import { buildModelPackage } from '../package/writer.ts';
 import { numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
-import { trainingHooks, trainingMetrics } from './training-hooks.ts';
+import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
 
 export interface DistillCliOptions {
   teacher: string;
@@ -175,6 +175,7 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
         ),
         teacher: teacherPackage.manifest.name,
         config,
+        history: trainingHistory(result.state),
       }),
     }),
   );

@@ -14,7 +14,7 @@ import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sas
 import { numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
-import { trainingHooks, trainingMetrics } from './training-hooks.ts';
+import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
 
 export interface TrainCliOptions {
   model: string;
@@ -96,6 +96,7 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
         command: commandLine('train', [], options),
         config,
         sequences: data.train.length,
+        history: trainingHistory(result.state),
       }),
     }),
   );

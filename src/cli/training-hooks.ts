@@ -50,6 +50,16 @@ export function trainingHooks(
   };
 }
 
+/** Every epoch's loss, validation NDCG@10 and seconds, for a package's notes. */
+export function trainingHistory(state: LoopState): EpochRecord[] {
+  return state.history.map((r) => ({
+    epoch: r.epoch,
+    loss: Number(r.loss.toFixed(6)),
+    validation: Number(r.validation.toFixed(6)),
+    seconds: Number(r.seconds.toFixed(1)),
+  }));
+}
+
 /** The training figures a package's manifest records. */
 export function trainingMetrics(state: LoopState): Record<string, number> {
   return {

@@ -75,6 +75,9 @@ describe('train, distill, export and evaluate on the first 300 ML-1M users', () 
     );
     expect(trained.err).toBe('');
     expect(trained.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(teacher, 'manifest.json'), 'utf8'));
+    const notes = JSON.parse(manifest.training.notes) as { history: { epoch: number }[] };
+    expect(notes.history.map((r) => r.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
     const distilled = await run(
       'distill',
       '--teacher',
