@@ -175,6 +175,7 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
         ),
         teacher: teacherPackage.manifest.name,
         config,
+        coreFitError: result.coreFitError,
         history: trainingHistory(result.state),
       }),
     }),
@@ -190,6 +191,7 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
     epochs: result.state.epoch,
     bestEpoch: result.state.bestEpoch,
     validationNdcg10: result.state.bestScore,
+    coreFitError: result.coreFitError,
     trainSeconds: result.state.trainSeconds,
     resumed: result.resumed,
     size: built.manifest.size,
@@ -199,6 +201,9 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
   else
     output.out(
       `wrote ${options.out}: ${formatBytes(built.manifest.size.bytes)}, embedding ${built.manifest.size.embeddingCompression.toFixed(1)}x ` +
-        `smaller, best validation NDCG@10 ${result.state.bestScore.toFixed(4)} at epoch ${result.state.bestEpoch}`,
+        `smaller, best validation NDCG@10 ${result.state.bestScore.toFixed(4)} at epoch ${result.state.bestEpoch}` +
+        (result.coreFitError === null
+          ? ''
+          : ` (cores started at a fit of the teacher's table with relative error ${result.coreFitError.toFixed(3)})`),
     );
 }

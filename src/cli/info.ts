@@ -25,7 +25,7 @@ export async function infoCommand(
     return;
   }
   const metrics = Object.entries(manifest.training.metrics).map(
-    ([k, v]) => [`  ${k}`, v.toFixed(4)] as const,
+    ([k, v]) => [`  ${k}`, Number.isInteger(v) ? String(v) : v.toFixed(4)] as const,
   );
   output.out(
     table([

@@ -207,7 +207,7 @@ function renderMarkdown(
     '',
     `Produced by \`${command}\` on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (tfjs WASM backend in Node).`,
     `Protocol: ${protocol}; ${cases.toLocaleString('en-US')} test cases. The tail is the targets outside the 20% most frequent training items.`,
-    "Train time is the model's own training (a student's excludes its teacher's); the best epoch is the one whose weights the package holds (best validation NDCG@10), of the epochs trained.",
+    "Train time is the model's own training in wall-clock time (a student's excludes its teacher's); models trained side by side share the cores and take longer. The best epoch is the one whose weights the package holds (best validation NDCG@10), of the epochs trained.",
     '',
     header,
     `|${header

@@ -111,6 +111,8 @@ function meanPool(rows: tf.Tensor3D, keep: tf.Tensor3D): tf.Tensor2D {
 
 export interface DistillResult extends LoopResult {
   model: SequentialModel;
+  /** ‖TT − teacher table‖² / ‖teacher table‖² of the fitted start ('teacher-fit' only). */
+  coreFitError: number | null;
 }
 
 export async function distillStudent(
@@ -127,16 +129,19 @@ export async function distillStudent(
       ? Object.fromEntries(Object.entries(teacher.encoder).map(([k, v]) => [k, v.clone()]))
       : initEncoderWeights(modelConfig, config.seed);
   const encoder = asVariables(encoderInit);
-  const start =
+  const fit =
     config.initCores === 'teacher-fit'
       ? fitTtCores(config.shape, teacherTable, {
           seed: config.seed,
           steps: CORE_FIT_STEPS,
           lr: 0.01,
-        }).cores
-      : // TT-Rec's sampled Gaussian, at the spread the dense teacher's table starts from, so
-        // that a student trained this way owes nothing to the teacher's weights.
-        initTtCores(config.shape, { seed: config.seed, std: 1 / Math.sqrt(modelConfig.dim) });
+        })
+      : null;
+  const start = fit
+    ? fit.cores
+    : // TT-Rec's sampled Gaussian, at the spread the dense teacher's table starts from, so
+      // that a student trained this way owes nothing to the teacher's weights.
+      initTtCores(config.shape, { seed: config.seed, std: 1 / Math.sqrt(modelConfig.dim) });
   const cores = start.map((c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`));
   const student: SequentialModel = {
     config: modelConfig,
@@ -265,7 +270,7 @@ export async function distillStudent(
     onBatch: hooks.onBatch,
     onEpoch: hooks.onEpoch,
   });
-  return { ...result, model: student };
+  return { ...result, model: student, coreFitError: fit?.relativeError ?? null };
 }
 
 /** The next item after each session's whole input: the target at its last position. */

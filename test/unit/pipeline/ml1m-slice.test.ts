@@ -102,6 +102,9 @@ describe('train, distill, export and evaluate on the first 300 ML-1M users', () 
     );
     expect(distilled.err).toBe('');
     expect(distilled.code).toBe(0);
+    const { coreFitError } = JSON.parse(distilled.out) as { coreFitError: number };
+    expect(coreFitError).toBeGreaterThan(0);
+    expect(coreFitError).toBeLessThan(1);
 
     expect((await run('verify', student)).code).toBe(0);
     const info = JSON.parse((await run('info', student, '--json')).out) as {
