@@ -20,7 +20,7 @@ import { autoTtShape, parseTtShape, type TtShape, ttCoreShapes } from '../model/
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
-import { numberOption, windowPolicy } from './options.ts';
+import { checkOutputFree, numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
@@ -39,6 +39,7 @@ export interface DistillCliOptions {
   batch?: string;
   seed?: string;
   patience?: string;
+  force?: boolean;
   lrDecay?: string;
   loss?: string;
   negatives?: string;
@@ -131,6 +132,7 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
 }
 
 export async function distillCommand(options: DistillCliOptions, output: Output): Promise<void> {
+  checkOutputFree(options.out, options.force);
   const teacherPackage = await readModelPackage(directorySource(options.teacher));
   if (teacherPackage.manifest.kind !== 'sequential-dense') {
     throw new UsageError(
@@ -169,7 +171,7 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
           'distill',
           [],
           options,
-          ['json', 'dataDir', 'kd', 'contrastive', 'predictive'].filter(
+          ['json', 'dataDir', 'force', 'kd', 'contrastive', 'predictive'].filter(
             (k) => options[k as keyof DistillCliOptions] !== false,
           ),
         ),

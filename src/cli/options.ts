@@ -1,4 +1,6 @@
 /** Parsing of the options several commands share, with errors that name the option. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { WindowPolicy } from '../train/batches.ts';
 
@@ -36,4 +38,16 @@ export function windowPolicy(value: string): WindowPolicy {
     throw new UsageError(`--windows must be "latest" or "all", got "${value}"`);
   }
   return value;
+}
+
+/**
+ * Refuses to train over a finished package: its checkpoint is gone once it is exported, so
+ * the same command run again would start a new run from scratch and replace the model.
+ */
+export function checkOutputFree(out: string, force: boolean | undefined): void {
+  if (!force && existsSync(join(out, 'manifest.json'))) {
+    throw new UsageError(
+      `${out} already holds a model package; remove it, or pass --force to train a new one over it`,
+    );
+  }
 }

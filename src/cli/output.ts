@@ -35,7 +35,7 @@ export function commandLine(
   command: string,
   positional: readonly string[],
   options: object,
-  skip: readonly string[] = ['json', 'dataDir'],
+  skip: readonly string[] = ['json', 'dataDir', 'force'],
 ): string {
   const parts = ['npx pocketrec', command, ...positional];
   for (const [key, value] of Object.entries(options)) {

@@ -11,7 +11,7 @@ import { sequentialPackageSpec } from '../model/sequential-package.ts';
 import { writePackageDirectory } from '../package/node-fs.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
-import { numberOption, windowPolicy } from './options.ts';
+import { checkOutputFree, numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
@@ -34,6 +34,7 @@ export interface TrainCliOptions {
   loss?: string;
   negatives?: string;
   patience?: string;
+  force?: boolean;
   lrDecay?: string;
   users?: string;
   windows?: string;
@@ -68,6 +69,7 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
 }
 
 export async function trainCommand(options: TrainCliOptions, output: Output): Promise<void> {
+  checkOutputFree(options.out, options.force);
   if (options.model !== 'sasrec') {
     throw new UsageError(`--model must be "sasrec" (the teacher), got "${options.model}"`);
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -93,6 +93,20 @@ describe('pocketrec train: usage errors name the option', () => {
       ['train', '--model', 'sasrec', '--dataset', 'frappe', '--out', join(scratch, 'x')],
       /next-item models train on user or session data; frappe is a ctr data set/,
     );
+  });
+
+  it('an output that already holds a package, for train and distill alike', async () => {
+    const before = readFileSync(join(teacher, 'manifest.json'));
+    const message = /already holds a model package; remove it, or pass --force/;
+    await expectUsage(
+      ['train', '--model', 'sasrec', '--dataset', 'ml-1m', '--out', teacher, '--epochs', '1'],
+      message,
+    );
+    await expectUsage(
+      ['distill', '--teacher', teacher, '--out', smallTeacher, '--rank', '4'],
+      message,
+    );
+    expect(readFileSync(join(teacher, 'manifest.json'))).toEqual(before);
   });
 
   it('a data set that does not exist', async () => {
