@@ -112,6 +112,14 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
             `${differences.join(', ')}; remove it or use the same settings`,
         );
       }
+      // The package would hold more epochs than its recorded command asks for.
+      if (restored.state.epoch > options.epochs) {
+        throw new PocketrecError(
+          'bad-checkpoint',
+          `checkpoint ${options.checkpointDir} has ${restored.state.epoch} epochs, more than ` +
+            `--epochs ${options.epochs}; resume with --epochs ${restored.state.epoch} or more`,
+        );
+      }
       state = restored.state;
       best = restored.best;
       resumed = true;

@@ -66,6 +66,18 @@ describe('learning-rate decay on a plateau', () => {
     expect(rates).toEqual([0.025, 0.0125]);
   });
 
+  it('a checkpoint with more epochs than asked for is refused', async () => {
+    const dir = join(scratch, 'longer');
+    await scripted([0.1, 0.2, 0.3], { checkpointDir: dir });
+    const error = await scripted([], { epochs: 2, checkpointDir: dir }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PocketrecError);
+    expect((error as Error).message).toContain('has 3 epochs, more than --epochs 2');
+    expect((await scripted([], { epochs: 3, checkpointDir: dir })).result.resumed).toBe(true);
+  });
+
   it('a decay may be added on resume where the run so far would have been the same', async () => {
     const rising = join(scratch, 'rising');
     await scripted([0.1, 0.2], { checkpointDir: rising });
