@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.ts';
-import type { Output } from '../../../src/cli/output.ts';
 import type { Manifest } from '../../../src/package/manifest.ts';
+import { runCli as run } from './helpers.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const modelDir = join(root, 'models/storefront-markov');
@@ -14,15 +13,6 @@ const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8'
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** Runs the CLI in-process, capturing what it prints. */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output: Output = { out: (s) => out.push(s), err: (s) => err.push(s) };
-  const code = await main(argv, output);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** A copy of the shipped package whose `file` is changed by `edit`. */
 function damagedCopy(name: string, file: string, edit: (bytes: Buffer) => Buffer): string {

@@ -3,28 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.ts';
-import type { Output } from '../../../src/cli/output.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { denseItemTable } from '../../../src/model/item-table.ts';
 import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
 import { sequentialPackageSpec } from '../../../src/model/sequential-package.ts';
 import { writePackageDirectory } from '../../../src/package/node-fs.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
+import { runCli as run } from './helpers.ts';
 
 const ML1M_ITEMS = 3416;
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-commands-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** Runs the CLI in-process, capturing what it prints. */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output: Output = { out: (s) => out.push(s), err: (s) => err.push(s) };
-  const code = await main(argv, output);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** An untrained dense teacher package "trained" on `dataset`, written under scratch. */
 async function tinyTeacher(name: string, dataset: string, numItems: number): Promise<string> {

@@ -8,20 +8,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.ts';
-import type { Output } from '../../../src/cli/output.ts';
 import type { ReportRow } from '../../../src/cli/report.ts';
+import { runCli as run } from '../cli/helpers.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-pipeline-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output: Output = { out: (s) => out.push(s), err: (s) => err.push(s) };
-  const code = await main(argv, output);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 async function ndcg10(model: string): Promise<number> {
   const { code, out, err } = await run(
