@@ -65,6 +65,10 @@ function buildProgram(output: Output): Command {
     .option('--blocks <n>', 'self-attention blocks')
     .option('--heads <n>', 'attention heads')
     .option('--dropout <p>', 'dropout rate')
+    .option(
+      '--positions <scheme>',
+      'position numbering: from-oldest (lets the browser reuse earlier positions) or from-latest',
+    )
     .option('--lr <rate>', 'Adam learning rate')
     .option('--batch <n>', 'users per batch')
     .option('--seed <n>', 'random seed')

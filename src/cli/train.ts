@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
+import { POSITION_SCHEMES, type PositionScheme } from '../model/sasrec.ts';
 import { sequentialPackageSpec } from '../model/sequential-package.ts';
 import { writePackageDirectory } from '../package/node-fs.ts';
 import { buildModelPackage } from '../package/writer.ts';
@@ -28,6 +29,7 @@ export interface TrainCliOptions {
   blocks?: string;
   heads?: string;
   dropout?: string;
+  positions?: string;
   lr?: string;
   batch?: string;
   seed?: string;
@@ -38,6 +40,13 @@ export interface TrainCliOptions {
   lrDecay?: string;
   users?: string;
   windows?: string;
+}
+
+function positionScheme(value: string): PositionScheme {
+  if (!(POSITION_SCHEMES as readonly string[]).includes(value)) {
+    throw new UsageError(`--positions must be one of ${POSITION_SCHEMES.join(', ')}, got "${value}"`);
+  }
+  return value as PositionScheme;
 }
 
 export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
@@ -54,6 +63,7 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
     blocks: numberOption(options.blocks, 'blocks', d.blocks, { integer: true, min: 0 }),
     heads: numberOption(options.heads, 'heads', d.heads, { integer: true, min: 1 }),
     dropout: numberOption(options.dropout, 'dropout', d.dropout, { min: 0, max: 0.95 }),
+    positions: positionScheme(options.positions ?? d.positions),
     lr: numberOption(options.lr, 'lr', d.lr, { min: 1e-7, max: 1 }),
     batchSize: numberOption(options.batch, 'batch', d.batchSize, { integer: true, min: 1 }),
     seed: numberOption(options.seed, 'seed', d.seed, { integer: true, min: 0 }),

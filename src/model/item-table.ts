@@ -17,6 +17,8 @@ export interface ItemTable {
   readonly params: number;
   /** The table's tensors, named as in the model package. */
   readonly weights: Weights;
+  /** A tensor-train table's cores and shape, for kernels that contract them directly. */
+  readonly tt: { cores: readonly tf.Tensor[]; shape: TtShape } | null;
   /** Vectors of `ids` (any shape), without building the whole table. */
   lookup(ids: tf.Tensor): tf.Tensor;
   /** queries [Q, dim] times the table: [Q, numRows]. */
@@ -36,6 +38,7 @@ export function denseItemTable(table: tf.Tensor2D): ItemTable {
     dim,
     params: numRows * dim,
     weights: { [DENSE_TABLE]: table },
+    tt: null,
     lookup: (ids) => gatherRows(table, ids),
     scoreAll: (queries) => tf.matMul(queries, table, false, true),
     materialise: () => table,
@@ -62,6 +65,7 @@ export function ttItemTable(
     dim,
     params: ttParamCount(shape),
     weights: Object.fromEntries(cores.map((c, k) => [ttCoreName(k), c])),
+    tt: { cores, shape },
     lookup: (ids) => ttRows(cores as tf.Tensor[], shape, ids),
     scoreAll: (queries) => cut(ttScoreAll(cores as tf.Tensor[], shape, queries)),
     materialise: () => {

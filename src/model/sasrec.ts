@@ -18,7 +18,19 @@ export interface SasrecConfig {
   blocks: number;
   heads: number;
   dropout: number;
+  /**
+   * How a history's items are numbered for the position table. 'from-oldest': the oldest
+   * item of the window is 0, so appending an item changes nothing before it and the browser
+   * runtime can reuse the earlier positions' keys and values (incremental encoding).
+   * 'from-latest': the latest item is 0 (SASRec's own right-aligned layout); appending
+   * renumbers every item, so each request re-encodes the whole window. Packages written
+   * before this option existed are 'from-latest'.
+   */
+  positions: PositionScheme;
 }
+
+export type PositionScheme = 'from-oldest' | 'from-latest';
+export const POSITION_SCHEMES: readonly PositionScheme[] = ['from-oldest', 'from-latest'];
 
 export const DEFAULT_SASREC: Omit<SasrecConfig, 'numItems'> = {
   dim: 64,
@@ -26,6 +38,7 @@ export const DEFAULT_SASREC: Omit<SasrecConfig, 'numItems'> = {
   blocks: 2,
   heads: 1,
   dropout: 0.2,
+  positions: 'from-oldest',
 };
 
 export type Weights = Record<string, tf.Tensor>;
@@ -105,14 +118,72 @@ export interface EncodeOptions {
   training: boolean;
   /** Seeds dropout so a training step is reproducible. */
   seed?: number;
+  /**
+   * Receives each block's keys and values [batch, heads, length, headDim], for the runtime's
+   * incremental encoding (see encodeNext). They belong to the caller's tidy scope.
+   */
+  keepKeysValues?: (block: number, keys: tf.Tensor4D, values: tf.Tensor4D) => void;
+}
+
+/** [rows, d] → [batch, heads, length, headDim]. */
+function splitHeads(t: tf.Tensor2D, batch: number, length: number, heads: number): tf.Tensor4D {
+  return t.reshape([batch, length, heads, -1]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/**
+ * Scaled dot-product attention of queries [batch, heads, lq, hd] over keys and values
+ * [batch, heads, lk, hd], with an additive bias broadcast to [batch, heads, lq, lk].
+ * Returns [batch * lq, heads * hd].
+ */
+function attend(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  bias: tf.Tensor | null,
+  dropout: (x: tf.Tensor) => tf.Tensor,
+): tf.Tensor2D {
+  const [batch, heads, lq, hd] = q.shape;
+  const lk = k.shape[2];
+  let scores = tf
+    .matMul(
+      q.reshape([batch * heads, lq, hd]) as tf.Tensor3D,
+      k.reshape([batch * heads, lk, hd]) as tf.Tensor3D,
+      false,
+      true,
+    )
+    .reshape([batch, heads, lq, lk])
+    .mul(1 / Math.sqrt(hd));
+  if (bias) scores = scores.add(bias);
+  const attention = dropout(tf.softmax(scores, -1));
+  return tf
+    .matMul(
+      attention.reshape([batch * heads, lq, lk]) as tf.Tensor3D,
+      v.reshape([batch * heads, lk, hd]) as tf.Tensor3D,
+    )
+    .reshape([batch, heads, lq, hd])
+    .transpose([0, 2, 1, 3])
+    .reshape([batch * lq, heads * hd]) as tf.Tensor2D;
+}
+
+/** The feed-forward half of a block, residual included: x [rows, d]. */
+function feedForward(
+  x: tf.Tensor2D,
+  weights: Weights,
+  p: string,
+  dropout: (x: tf.Tensor) => tf.Tensor,
+): tf.Tensor2D {
+  const h = layerNorm(x, weight(weights, `${p}.norm2.gamma`), weight(weights, `${p}.norm2.beta`));
+  const inner = dense(h as tf.Tensor2D, weights, `${p}.ffn.inner`).relu();
+  return x.add(dropout(dense(dropout(inner) as tf.Tensor2D, weights, `${p}.ffn.outer`)));
 }
 
 /**
  * Encodes left-padded histories.
  *
- * `ids` [batch, length] holds item ids with 0 for padding on the left. Positions count back
- * from the latest item (the last column is position 0), so a batch may be cut to its own
- * longest history and a short history at inference looks the same as in training.
+ * `ids` [batch, length] holds item ids with 0 for padding on the left. Positions are counted
+ * per row from its oldest or its latest item (config.positions), never from the column, so
+ * a batch may be cut to its own longest history and a short history at inference looks the
+ * same as in training.
  * `itemRows` [batch, length, dim] are the item vectors of `ids` (dense or tensor-train).
  * Returns hidden states [batch, length, dim]; padding rows are zero.
  */
@@ -128,68 +199,137 @@ export function encode(
     throw new Error(`history window of ${length} exceeds maxLen ${config.maxLen}`);
   }
   const d = config.dim;
-  const heads = config.heads;
-  const headDim = d / heads;
   let seed = options.seed ?? 0;
   const dropout = (x: tf.Tensor): tf.Tensor =>
     options.training && config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, seed++) : x;
 
-  const keep = ids.notEqual(0).cast('float32').reshape([batch, length, 1]);
-  const positionIds = tf.range(length - 1, -1, -1, 'int32');
-  const positions = gatherRows(weight(weights, 'positions') as tf.Tensor2D, positionIds);
-  let x = dropout(itemRows.mul(Math.sqrt(d)).add(positions)).mul(keep);
+  const keep = ids
+    .notEqual(0)
+    .cast('float32')
+    .reshape([batch * length, 1]);
+  const positions = gatherRows(
+    weight(weights, 'positions') as tf.Tensor2D,
+    positionIds(config.positions, ids),
+  );
+  let x = dropout(itemRows.mul(Math.sqrt(d)).add(positions))
+    .reshape([batch * length, d])
+    .mul(keep) as tf.Tensor2D;
 
   // Additive mask [batch, 1, length, length]: a query sees itself, earlier items, no padding.
   const causal = tf.linalg.bandPart(tf.ones([length, length]), -1, 0);
   const visible = causal.reshape([1, 1, length, length]).mul(keep.reshape([batch, 1, 1, length]));
   const attentionBias = visible.sub(1).mul(1e9);
 
-  const rows = batch * length;
   for (let b = 0; b < config.blocks; b++) {
     const p = `blocks.${b}`;
     const h = layerNorm(x, weight(weights, `${p}.norm1.gamma`), weight(weights, `${p}.norm1.beta`));
-    const flat = h.reshape([rows, d]) as tf.Tensor2D;
-    // [batch, heads, length, headDim]
-    const split = (t: tf.Tensor2D) =>
-      t.reshape([batch, length, heads, headDim]).transpose([0, 2, 1, 3]);
-    const q = split(dense(flat, weights, `${p}.attention.query`));
-    const k = split(dense(flat, weights, `${p}.attention.key`));
-    const v = split(dense(flat, weights, `${p}.attention.value`));
-    const scores = tf
-      .matMul(
-        q.reshape([batch * heads, length, headDim]),
-        k.reshape([batch * heads, length, headDim]),
-        false,
-        true,
-      )
-      .reshape([batch, heads, length, length])
-      .mul(1 / Math.sqrt(headDim))
-      .add(attentionBias);
-    const attention = dropout(tf.softmax(scores, -1));
-    const context = tf
-      .matMul(
-        attention.reshape([batch * heads, length, length]) as tf.Tensor3D,
-        v.reshape([batch * heads, length, headDim]) as tf.Tensor3D,
-      )
-      .reshape([batch, heads, length, headDim])
-      .transpose([0, 2, 1, 3])
-      .reshape([rows, d]) as tf.Tensor2D;
-    x = x.add(
-      dropout(dense(context, weights, `${p}.attention.output`).reshape([batch, length, d])),
+    const q = splitHeads(
+      dense(h as tf.Tensor2D, weights, `${p}.attention.query`),
+      batch,
+      length,
+      config.heads,
     );
-
-    const h2 = layerNorm(
-      x,
-      weight(weights, `${p}.norm2.gamma`),
-      weight(weights, `${p}.norm2.beta`),
+    const k = splitHeads(
+      dense(h as tf.Tensor2D, weights, `${p}.attention.key`),
+      batch,
+      length,
+      config.heads,
     );
-    const inner = dense(h2.reshape([rows, d]) as tf.Tensor2D, weights, `${p}.ffn.inner`).relu();
-    const outer = dense(dropout(inner) as tf.Tensor2D, weights, `${p}.ffn.outer`);
-    x = x.add(dropout(outer.reshape([batch, length, d]))).mul(keep);
+    const v = splitHeads(
+      dense(h as tf.Tensor2D, weights, `${p}.attention.value`),
+      batch,
+      length,
+      config.heads,
+    );
+    options.keepKeysValues?.(b, k, v);
+    const context = attend(q, k, v, attentionBias, dropout);
+    x = x.add(dropout(dense(context, weights, `${p}.attention.output`)));
+    x = feedForward(x, weights, p, dropout).mul(keep) as tf.Tensor2D;
   }
-  return layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta')).mul(
-    keep,
-  ) as tf.Tensor3D;
+  return layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta'))
+    .mul(keep)
+    .reshape([batch, length, d]) as tf.Tensor3D;
+}
+
+/** Every block's keys and values of one history's earlier positions: [1, heads, length, hd]. */
+export interface KeyValueCache {
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
+  /** Positions held (the history's length so far). */
+  length: number;
+}
+
+/**
+ * The hidden state of one more item appended to a history whose earlier positions are in
+ * `cache`: the same numbers `encode` gives for the last row of the whole history, for a
+ * fraction of the work (one row through each block instead of all of them). Only exact
+ * for 'from-oldest' positions, where appending renumbers nothing, and while the history
+ * still fits maxLen; the caller re-encodes otherwise.
+ * Returns the hidden state [1, dim] and the cache with this position added (new tensors;
+ * the old cache's tensors are left to the caller).
+ */
+export function encodeNext(
+  config: SasrecConfig,
+  weights: Weights,
+  cache: KeyValueCache,
+  itemRow: tf.Tensor2D,
+): { hidden: tf.Tensor2D; cache: KeyValueCache } {
+  if (config.positions !== 'from-oldest') {
+    throw new Error('incremental encoding needs from-oldest positions');
+  }
+  const position = cache.length;
+  if (position >= config.maxLen) {
+    throw new Error(`history of ${position + 1} exceeds maxLen ${config.maxLen}`);
+  }
+  const none = (x: tf.Tensor) => x;
+  const row = tf.slice(weight(weights, 'positions'), [position, 0], [1, config.dim]);
+  let x = itemRow.mul(Math.sqrt(config.dim)).add(row) as tf.Tensor2D;
+  const keys: tf.Tensor4D[] = [];
+  const values: tf.Tensor4D[] = [];
+  for (let b = 0; b < config.blocks; b++) {
+    const p = `blocks.${b}`;
+    const h = layerNorm(x, weight(weights, `${p}.norm1.gamma`), weight(weights, `${p}.norm1.beta`));
+    const q = splitHeads(
+      dense(h as tf.Tensor2D, weights, `${p}.attention.query`),
+      1,
+      1,
+      config.heads,
+    );
+    const kNew = splitHeads(
+      dense(h as tf.Tensor2D, weights, `${p}.attention.key`),
+      1,
+      1,
+      config.heads,
+    );
+    const vNew = splitHeads(
+      dense(h as tf.Tensor2D, weights, `${p}.attention.value`),
+      1,
+      1,
+      config.heads,
+    );
+    const past = (t: tf.Tensor4D[]) => t[b] as tf.Tensor4D;
+    const k = position === 0 ? kNew : (tf.concat([past(cache.keys), kNew], 2) as tf.Tensor4D);
+    const v = position === 0 ? vNew : (tf.concat([past(cache.values), vNew], 2) as tf.Tensor4D);
+    keys.push(k);
+    values.push(v);
+    // The new row sees every earlier position and itself: no mask.
+    const context = attend(q, k, v, null, none);
+    x = x.add(dense(context, weights, `${p}.attention.output`));
+    x = feedForward(x, weights, p, none);
+  }
+  const hidden = layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta'));
+  return { hidden: hidden as tf.Tensor2D, cache: { keys, values, length: position + 1 } };
+}
+
+/**
+ * Position ids of each cell of `ids` [batch, length]: [length] for 'from-latest' (the same
+ * for every row), [batch, length] for 'from-oldest' (a row's first real item is 0; its
+ * padding gets 0 too and is masked out).
+ */
+export function positionIds(scheme: PositionScheme, ids: tf.Tensor2D): tf.Tensor {
+  const length = ids.shape[1];
+  if (scheme === 'from-latest') return tf.range(length - 1, -1, -1, 'int32');
+  return tf.cumsum(ids.notEqual(0).cast('int32'), 1).sub(1).maximum(0).cast('int32');
 }
 
 /**

@@ -17,7 +17,13 @@ import {
   ttCoreName,
   ttItemTable,
 } from './item-table.ts';
-import { encoderParamCount, encoderWeightShapes, type SasrecConfig } from './sasrec.ts';
+import {
+  encoderParamCount,
+  encoderWeightShapes,
+  POSITION_SCHEMES,
+  type PositionScheme,
+  type SasrecConfig,
+} from './sasrec.ts';
 import type { SequentialModel } from './sequential.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
 
@@ -64,6 +70,7 @@ export async function sequentialPackageSpec(
       blocks: config.blocks,
       heads: config.heads,
       dropout: config.dropout,
+      positions: config.positions,
       ...meta.architecture,
     },
     items: { count: config.numItems, ...(meta.itemIds ? { ids: meta.itemIds } : {}) },
@@ -101,7 +108,16 @@ export function sasrecConfigOf(pkg: ModelPackage): SasrecConfig {
     blocks: int('blocks', 0),
     heads: int('heads', 1),
     dropout: typeof arch.dropout === 'number' ? arch.dropout : 0,
+    // Packages from before the option were all trained right-aligned.
+    positions: (arch.positions ?? 'from-latest') as PositionScheme,
   };
+  if (!POSITION_SCHEMES.includes(config.positions)) {
+    throw new ModelPackageError(
+      'bad-shape',
+      pkg.manifest.name,
+      `architecture.positions must be one of ${POSITION_SCHEMES.join(', ')}, got ${JSON.stringify(arch.positions)}`,
+    );
+  }
   if (config.numItems !== pkg.manifest.items.count) {
     throw new ModelPackageError(
       'bad-shape',

@@ -117,6 +117,7 @@ export async function trainSasrec(
     blocks: config.blocks,
     heads: config.heads,
     dropout: config.dropout,
+    positions: config.positions,
   };
   tf.util.assert(
     config.dim % config.heads === 0,
