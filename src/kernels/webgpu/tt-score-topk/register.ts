@@ -1,0 +1,244 @@
+/**
+ * The PocketrecTtScoreTopK kernel for tfjs's WebGPU backend, and ttScoreTopK(), which scores
+ * every row of a tensor-train item table against one query and returns the best k rows without
+ * building the table or a score per row (see ./program.ts for the shaders).
+ *
+ * The query is first contracted into cores n..2 with tfjs ops, as ttScoreAll does
+ * (src/model/tt-matrix.ts): those stages are sized by the factors, not by N (the largest result,
+ * contractedQuery [J_1 r_1, N_pad / I_1], is 2.5 MB for a 1,000,000-row table of rank 16 and
+ * d = 64, against 256 MB for the table). The kernel then runs, in order:
+ *   1. TtScoreTopKProgram: the last, per-row stage, fused with each workgroup's top k;
+ *   2. CandidateMergeProgram (when there is more than one workgroup): the final top k;
+ *   3. PackedCandidatesUnpackProgram twice: scores (float32) and rows (int32).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { type TtShape, ttCoreShapes } from '../../../model/tt-matrix.ts';
+import {
+  CandidateMergeProgram,
+  MAX_TOP_K,
+  PackedCandidatesUnpackProgram,
+  scoringLayout,
+  TtScoreTopKProgram,
+} from './program.ts';
+
+export const TT_SCORE_TOP_K = 'PocketrecTtScoreTopK';
+
+/**
+ * Inputs: firstCore float32 [I_1, 1, K], contractedQuery float32 [K, R] with I_1 R the padded
+ * row count, exclude int32 [E] sorted ascending ([-1] for none). Attributes: numRows (rows at or
+ * past it are padding), k. Outputs: values float32 [k] and indices int32 [k], best first, ties
+ * to the lower row; row 0, rows >= numRows and excluded rows are never returned.
+ */
+interface TtScoreTopKAttrs {
+  numRows: number;
+  k: number;
+}
+
+const ttScoreTopKKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const webgpu = backend as unknown as WebGPUBackend;
+  const { firstCore, contractedQuery, exclude } = inputs as Record<
+    'firstCore' | 'contractedQuery' | 'exclude',
+    tf.TensorInfo
+  >;
+  const { numRows, k } = attrs as unknown as TtScoreTopKAttrs;
+  if (firstCore === undefined || contractedQuery === undefined || exclude === undefined) {
+    throw new Error(`${TT_SCORE_TOP_K} needs inputs firstCore, contractedQuery and exclude`);
+  }
+  const [firstRows, firstRank, width] = firstCore.shape;
+  const [contractedWidth, restCount] = contractedQuery.shape;
+  if (
+    firstCore.shape.length !== 3 ||
+    firstRank !== 1 ||
+    contractedQuery.shape.length !== 2 ||
+    contractedWidth !== width ||
+    exclude.shape.length !== 1 ||
+    exclude.dtype !== 'int32' ||
+    firstCore.dtype !== 'float32' ||
+    contractedQuery.dtype !== 'float32'
+  ) {
+    throw new Error(
+      `${TT_SCORE_TOP_K}: expected firstCore float32 [I, 1, K], contractedQuery float32 [K, R] ` +
+        `and exclude int32 [E]; got [${firstCore.shape}] ${firstCore.dtype}, ` +
+        `[${contractedQuery.shape}] ${contractedQuery.dtype}, [${exclude.shape}] ${exclude.dtype}`,
+    );
+  }
+  const paddedRows = (firstRows as number) * (restCount as number);
+  if (!Number.isInteger(numRows) || numRows < 1 || numRows > paddedRows) {
+    throw new Error(`${TT_SCORE_TOP_K}: numRows ${numRows} is not in [1, ${paddedRows}]`);
+  }
+  if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) {
+    throw new Error(`${TT_SCORE_TOP_K}: k ${k} is not in [1, ${MAX_TOP_K}]`);
+  }
+
+  const layout = scoringLayout(numRows);
+  const candidates = webgpu.runWebGPUProgram(
+    new TtScoreTopKProgram(layout, k),
+    [firstCore, contractedQuery, exclude],
+    'int32',
+    [
+      { type: 'int32', data: [numRows] },
+      { type: 'int32', data: [k] },
+      { type: 'int32', data: [layout.passes] },
+    ],
+  );
+  let best = candidates;
+  if (layout.workgroups > 1) {
+    best = webgpu.runWebGPUProgram(new CandidateMergeProgram(k), [candidates], 'int32', [
+      { type: 'int32', data: [layout.workgroups] },
+      { type: 'int32', data: [k] },
+      { type: 'int32', data: [CandidateMergeProgram.passes(layout.workgroups, k)] },
+    ]);
+    webgpu.disposeData(candidates.dataId);
+  }
+  const values = webgpu.runWebGPUProgram(
+    new PackedCandidatesUnpackProgram(k, 'scores'),
+    [best],
+    'float32',
+  );
+  const indices = webgpu.runWebGPUProgram(
+    new PackedCandidatesUnpackProgram(k, 'rows'),
+    [best],
+    'int32',
+  );
+  webgpu.disposeData(best.dataId);
+  return [values, indices];
+};
+
+/** Registers PocketrecTtScoreTopK for the 'webgpu' backend; idempotent. */
+export function registerTtScoreTopK(): void {
+  if (tf.getKernel(TT_SCORE_TOP_K, 'webgpu') !== undefined) return;
+  tf.registerKernel({
+    kernelName: TT_SCORE_TOP_K,
+    backendName: 'webgpu',
+    kernelFunc: ttScoreTopKKernel,
+  });
+}
+
+/**
+ * The query [1, d] contracted into cores n..2: [J_1 r_1, I_2⋯I_n], so that
+ * score[i_1 * R + rest] = Σ_c cores[0][i_1, 0, c] · result[c, rest]. These are ttScoreAll's
+ * stages k = n-1..1 for one query (see its comments for the layouts and the STP identity
+ * factor t), then its last stage's operand transposed so rows run along the fast axis.
+ */
+function contractQueryIntoTrailingCores(
+  cores: readonly tf.Tensor[],
+  shape: TtShape,
+  query: tf.Tensor2D,
+): tf.Tensor2D {
+  const n = shape.rows.length;
+  return tf.tidy(() => {
+    // E: [M, R, r_k]: the query contracted with cores k+1..n; M = J_1⋯J_k, R = I_{k+1}⋯I_n.
+    let e: tf.Tensor = query;
+    let M = shape.cols.reduce((a, b) => a * b, 1);
+    let R = 1;
+    for (let k = n - 1; k >= 1; k--) {
+      const I = shape.rows[k] as number;
+      const J = shape.cols[k] as number;
+      const t = shape.stp;
+      const rIn = shape.rank;
+      const rOut = k === n - 1 ? 1 : shape.rank;
+      const p = rIn / t;
+      const q = (J * rOut) / t;
+      M /= J;
+      // E'[.., a t + s] = Σ_c E[.., c t + s] B[a, c], over the columns (j_k, r_k) = c t + s.
+      const x = e
+        .reshape([M, J, R, rOut])
+        .transpose([0, 2, 1, 3])
+        .reshape([M * R, q, t])
+        .transpose([0, 2, 1])
+        .reshape([M * R * t, q]);
+      const b = (cores[k] as tf.Tensor).transpose([2, 0, 1]).reshape([q, I * p]);
+      e = tf
+        .matMul(x as tf.Tensor2D, b as tf.Tensor2D)
+        .reshape([M, R, t, I, p])
+        .transpose([0, 3, 1, 4, 2])
+        .reshape([M, I * R, rIn]);
+      R *= I;
+    }
+    // M = J_1 now: [J_1, R, r_1] -> [(j_1, r_1), R], the first core's column order.
+    return e.transpose([0, 2, 1]).reshape([M * shape.rank, R]) as tf.Tensor2D;
+  });
+}
+
+/** Distinct entries of a sorted list in [1, numRows): the rows exclusion really removes. */
+function excludedTableRows(exclude: Int32Array, numRows: number): number {
+  let count = 0;
+  for (let i = 0; i < exclude.length; i++) {
+    const row = exclude[i] as number;
+    if (row >= 1 && row < numRows && (i === 0 || exclude[i - 1] !== row)) count++;
+  }
+  return count;
+}
+
+/**
+ * The k best rows of the tensor-train table for one query, on the WebGPU backend.
+ *
+ * cores: as stored (ttCoreShapes(shape)); numRows: the table's rows (row 0 pads, rows numRows..
+ * N_pad - 1 pad the product); query: float32 [1, d]; k: 1..MAX_TOP_K (768); exclude: row ids
+ * sorted ascending (duplicates and ids outside the table are allowed). Returns values [k] (the
+ * scores, as ttScoreAll would give them) and indices [k] (int32 row ids), best first, equal
+ * scores in ascending row order. Throws unless the current backend is 'webgpu', or when fewer
+ * than k rows can be returned.
+ */
+export function ttScoreTopK(
+  cores: tf.Tensor[],
+  shape: TtShape,
+  numRows: number,
+  query: tf.Tensor2D /* [1, d] */,
+  k: number,
+  exclude: Int32Array /* sorted ascending */,
+): { values: tf.Tensor1D; indices: tf.Tensor1D } {
+  const backendName = tf.getBackend();
+  if (backendName !== 'webgpu') {
+    throw new Error(
+      `ttScoreTopK runs only on the 'webgpu' backend (the current one is '${backendName}'); ` +
+        `use ttScoreAll with tf.topk elsewhere`,
+    );
+  }
+  const coreShapes = ttCoreShapes(shape);
+  if (cores.length !== coreShapes.length) {
+    throw new Error(`ttScoreTopK: ${coreShapes.length} cores expected, ${cores.length} given`);
+  }
+  coreShapes.forEach((expected, i) => {
+    const actual = (cores[i] as tf.Tensor).shape;
+    if (actual.length !== 3 || expected.some((size, axis) => actual[axis] !== size)) {
+      throw new Error(`ttScoreTopK: core ${i + 1} is [${actual}], expected [${expected}]`);
+    }
+  });
+  const dim = shape.cols.reduce((a, b) => a * b, 1);
+  if (query.shape[0] !== 1 || query.shape[1] !== dim) {
+    throw new Error(`ttScoreTopK: the query must be [1, ${dim}], not [${query.shape}]`);
+  }
+  const paddedRows = shape.rows.reduce((a, b) => a * b, 1);
+  if (!Number.isInteger(numRows) || numRows < 1 || numRows > paddedRows) {
+    throw new Error(`ttScoreTopK: numRows ${numRows} is not in [1, ${paddedRows}]`);
+  }
+  if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) {
+    throw new Error(`ttScoreTopK: k must be an integer in [1, ${MAX_TOP_K}], not ${k}`);
+  }
+  for (let i = 1; i < exclude.length; i++) {
+    if ((exclude[i] as number) < (exclude[i - 1] as number)) {
+      throw new Error('ttScoreTopK: exclude must be sorted ascending');
+    }
+  }
+  const available = numRows - 1 - excludedTableRows(exclude, numRows);
+  if (k > available) {
+    throw new Error(`ttScoreTopK: k ${k} is more than the ${available} rows that can be returned`);
+  }
+
+  registerTtScoreTopK();
+  return tf.tidy(() => {
+    const contractedQuery = contractQueryIntoTrailingCores(cores, shape, query.toFloat());
+    // A storage binding cannot be empty, and -1 matches no row.
+    const excludeRows = tf.tensor1d(exclude.length > 0 ? exclude : [-1], 'int32');
+    const [values, indices] = tf
+      .engine()
+      .runKernel(
+        TT_SCORE_TOP_K,
+        { firstCore: (cores[0] as tf.Tensor).toFloat(), contractedQuery, exclude: excludeRows },
+        { numRows, k },
+      ) as [tf.Tensor1D, tf.Tensor1D];
+    return { values, indices };
+  });
+}

@@ -1,0 +1,323 @@
+/**
+ * The client API: what a page or the storefront widget calls.
+ *
+ *   const rec = await createRecommender({ model: '/models/ml-1m-tt-r12' });
+ *   await rec.track({ item: '1193' });
+ *   const top = await rec.recommend({ k: 10 });   // [{ item, score }]
+ *
+ * Inference runs in a dedicated worker (worker.ts); the user's history stays on this
+ * thread's IndexedDB store, so neither a crashed worker nor a lost GPU can lose it. Item
+ * ids are the package's external ids (strings); internal row numbers never leave here.
+ */
+import type { BackendPreference } from './engine/backend.ts';
+import { BACKEND_PREFERENCES } from './engine/backend.ts';
+import { RuntimeError } from './errors.ts';
+import {
+  type HistoryEvent,
+  type HistoryStore,
+  openHistoryStore,
+  type TrackInput,
+} from './history-store.ts';
+import type { OpenResult, RecommendResult, WorkerEvent } from './protocol.ts';
+import { WorkerConnection } from './worker-connection.ts';
+
+export interface RecommenderOptions {
+  /** The model package's URL (a directory holding manifest.json). */
+  model: string;
+  backend?: BackendPreference;
+  onProgress?: (progress: { loaded: number; total: number }) => void;
+  /** Whose history this is, on this device (default 'default'). */
+  user?: string;
+  /** Most events kept; the oldest go first (default 1000). */
+  historyCap?: number;
+  /** Reuse the encoding of earlier events between requests (default true). */
+  incremental?: boolean;
+  /** A tensor-train table up to this many rows is built once; above, never (default 100,000). */
+  materialiseRows?: number;
+  /** A request other than opening the model that takes longer marks the worker dead (default 30 s). */
+  callTimeoutMs?: number;
+  /** The limit for downloading, verifying and warming up a model (default 5 min). */
+  openTimeoutMs?: number;
+  /** IndexedDB database names, to keep separate apps (or tests) apart. */
+  databases?: { models?: string; history?: string };
+  /** Exposes `rec.debug`, which can break the worker and the GPU on purpose (tests). */
+  debug?: boolean;
+  /** Starts the worker; the default is the bundled one. */
+  spawnWorker?: () => Worker;
+}
+
+export interface RecommendOptions {
+  /** How many items (default 10). */
+  k?: number;
+  /** Items never to recommend. */
+  exclude?: readonly (string | number)[];
+  /** Only these items may be recommended (e.g. those in stock). */
+  candidates?: readonly (string | number)[];
+  /** Leave out items already in the history (default true). */
+  excludeSeen?: boolean;
+}
+
+export interface Recommendation {
+  item: string;
+  score: number;
+}
+
+export interface RecommenderInfo {
+  backend: RecommendResult['backend'];
+  /** The WebGPU adapter, when on WebGPU. */
+  adapter: string | null;
+  model: Omit<OpenResult['model'], 'itemIds'>;
+  /** Where this open found the model. */
+  source: OpenResult['from'];
+  storage: { model: 'indexeddb' | 'memory'; history: 'indexeddb' | 'memory' };
+  incremental: boolean;
+  scoring: OpenResult['engine']['scoring'];
+  timings: {
+    loadMs: number;
+    warmupMs: number;
+    lastRecommendMs: number | null;
+    lastWorkerMs: number | null;
+  };
+  /** Everything that went wrong without stopping the recommender. */
+  warnings: string[];
+  workerRestarts: number;
+  /** Requests answered, and history positions whose encoding was reused rather than redone. */
+  stats: { requests: number; reusedPositions: number };
+}
+
+export interface Recommender {
+  track(event: TrackInput): Promise<HistoryEvent>;
+  recommend(options?: RecommendOptions): Promise<Recommendation[]>;
+  history(): Promise<HistoryEvent[]>;
+  /** Erases this user's history on this device. */
+  clear(): Promise<void>;
+  info(): RecommenderInfo;
+  /** Looks for a new model version; switches to it once it is downloaded and verified. */
+  update(): Promise<boolean>;
+  dispose(): void;
+  readonly debug?: {
+    loseDevice(): Promise<boolean>;
+    crashWorker(): Promise<void>;
+    hangWorker(): Promise<void>;
+  };
+}
+
+function defaultWorker(): Worker {
+  return new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'pocketrec' });
+}
+
+/** Item id ↔ row number of the open model. */
+class ItemIndex {
+  private readonly rows: Map<string, number> | null;
+
+  constructor(
+    private readonly ids: string[] | null,
+    readonly count: number,
+  ) {
+    this.rows = ids ? new Map(ids.map((id, i) => [id, i + 1])) : null;
+  }
+
+  row(id: string): number | undefined {
+    if (this.rows) return this.rows.get(id);
+    // Without an id map the ids are the row numbers themselves.
+    const n = Number(id);
+    return Number.isInteger(n) && n >= 1 && n <= this.count && String(n) === id ? n : undefined;
+  }
+
+  id(row: number): string {
+    return this.ids ? (this.ids[row - 1] as string) : String(row);
+  }
+
+  rowsOf(ids: readonly (string | number)[], what: string): Int32Array {
+    return Int32Array.from(ids, (raw) => {
+      const row = this.row(String(raw));
+      if (row === undefined) {
+        throw new RuntimeError(
+          'unknown-item',
+          `${what}: the model does not know item ${JSON.stringify(raw)}`,
+        );
+      }
+      return row;
+    });
+  }
+}
+
+export async function createRecommender(options: RecommenderOptions): Promise<Recommender> {
+  if (typeof options?.model !== 'string' || options.model === '') {
+    throw new RuntimeError('bad-request', 'createRecommender needs { model: <package URL> }');
+  }
+  const backend = options.backend ?? 'auto';
+  if (!BACKEND_PREFERENCES.includes(backend)) {
+    throw new RuntimeError(
+      'bad-request',
+      `backend must be one of ${BACKEND_PREFERENCES.join(', ')}, got ${JSON.stringify(backend)}`,
+    );
+  }
+  let opened: OpenResult;
+  let index: ItemIndex;
+  const warnings: string[] = [];
+  let backendNow: { name: RecommendResult['backend']; adapter: string | null };
+  let lastRecommendMs: number | null = null;
+  let lastWorkerMs: number | null = null;
+  const stats = { requests: 0, reusedPositions: 0 };
+
+  const adopt = (result: OpenResult) => {
+    opened = result;
+    index = new ItemIndex(result.model.itemIds, result.model.numItems);
+    backendNow = { name: result.engine.backend.name, adapter: result.engine.backend.adapter };
+    for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
+  };
+  const onEvent = (event: WorkerEvent) => {
+    if (event.event === 'progress')
+      options.onProgress?.({ loaded: event.loaded, total: event.total });
+    else {
+      backendNow = { name: event.backend.name, adapter: event.backend.adapter };
+      warnings.push(`switched to ${event.backend.name}: ${event.reason}`);
+    }
+  };
+  const connection = new WorkerConnection({
+    spawn: options.spawnWorker ?? defaultWorker,
+    callTimeoutMs: options.callTimeoutMs ?? 30_000,
+    openTimeoutMs: options.openTimeoutMs ?? 300_000,
+    onEvent,
+    onRestart: (result) => adopt(result as OpenResult),
+  });
+
+  adopt(
+    await connection
+      .call<OpenResult>({
+        type: 'open',
+        model: new URL(options.model, globalThis.location?.href).href,
+        backend,
+        incremental: options.incremental ?? true,
+        materialiseRows: options.materialiseRows ?? 100_000,
+        ...(options.databases?.models ? { modelDb: options.databases.models } : {}),
+      })
+      .catch((error) => {
+        connection.close();
+        throw error;
+      }),
+  );
+
+  const store: HistoryStore = await openHistoryStore({
+    isKnownItem: (id) => index.row(id) !== undefined,
+    user: options.user ?? 'default',
+    cap: options.historyCap ?? 1000,
+    ...(options.databases?.history ? { dbName: options.databases.history } : {}),
+  });
+  warnings.push(...store.warnings);
+  // A mirror of the stored history, so a request does not wait on IndexedDB.
+  let events = await store.events();
+  store.onChange((change) => {
+    if (change.kind === 'clear') events = [];
+    else events = [...events, change.event].slice(-(options.historyCap ?? 1000));
+  });
+
+  const recommender: Recommender = {
+    async track(event) {
+      const stored = await store.append(event);
+      events = await store.events();
+      return stored;
+    },
+
+    async recommend(request = {}) {
+      const started = performance.now();
+      const k = request.k ?? 10;
+      if (!Number.isInteger(k) || k < 1 || k > 1000) {
+        throw new RuntimeError(
+          'bad-request',
+          `k must be an integer from 1 to 1000, got ${JSON.stringify(request.k)}`,
+        );
+      }
+      const history = Int32Array.from(
+        events.flatMap((e) => {
+          const row = index.row(e.item);
+          // Events of items a newer model dropped stay stored but cannot be encoded.
+          return row === undefined ? [] : [row];
+        }),
+      );
+      const exclude = index.rowsOf(request.exclude ?? [], 'exclude');
+      const candidates = request.candidates
+        ? index.rowsOf(request.candidates, 'candidates').sort()
+        : null;
+      const result = await connection.call<RecommendResult>({
+        type: 'recommend',
+        history,
+        k,
+        exclude,
+        candidates,
+        excludeSeen: request.excludeSeen ?? true,
+      });
+      lastWorkerMs = result.ms;
+      stats.requests++;
+      stats.reusedPositions += result.reused;
+      backendNow = { ...backendNow, name: result.backend };
+      const out = Array.from(result.rows, (row, i) => ({
+        item: index.id(row),
+        score: result.scores[i] as number,
+      }));
+      lastRecommendMs = performance.now() - started;
+      return out;
+    },
+
+    history: async () => [...(await store.events())],
+
+    async clear() {
+      await store.clear();
+      events = [];
+    },
+
+    info() {
+      const { itemIds: _, ...model } = opened.model;
+      return {
+        backend: backendNow.name,
+        adapter: backendNow.adapter,
+        model,
+        source: opened.from,
+        storage: {
+          model: opened.persistent ? 'indexeddb' : 'memory',
+          history: store.persistent ? 'indexeddb' : 'memory',
+        },
+        incremental: opened.engine.incremental,
+        scoring: opened.engine.scoring,
+        timings: {
+          loadMs: opened.loadMs,
+          warmupMs: opened.warmupMs,
+          lastRecommendMs,
+          lastWorkerMs,
+        },
+        warnings: [...warnings],
+        workerRestarts: connection.restarts,
+        stats: { ...stats },
+      };
+    },
+
+    async update() {
+      const result = await connection.call<{ updated: boolean; open?: OpenResult }>({
+        type: 'update',
+      });
+      if (result.open) adopt(result.open);
+      return result.updated;
+    },
+
+    dispose() {
+      connection.close();
+      store.close();
+    },
+
+    ...(options.debug
+      ? {
+          debug: {
+            loseDevice: () => connection.call<boolean>({ type: 'debug', action: 'lose-device' }),
+            crashWorker: async () => {
+              await connection.call({ type: 'debug', action: 'crash' });
+            },
+            hangWorker: async () => {
+              await connection.call({ type: 'debug', action: 'hang' });
+            },
+          },
+        }
+      : {}),
+  };
+  return recommender;
+}

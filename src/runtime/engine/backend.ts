@@ -1,0 +1,108 @@
+/**
+ * Chooses the tfjs backend the worker runs on: WebGPU when there is a usable adapter,
+ * else WASM, else the plain CPU backend.
+ *
+ * `tf.setBackend` resolves false (it does not throw) when a backend fails to initialise,
+ * e.g. WebGPU with a null adapter, and `tf.getBackend()` may still name it afterwards; so
+ * the result is what decides, never the name. The WebGPU backend only registers when
+ * `navigator.gpu` exists at import, hence the dynamic import.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { useWasmBackend } from '../../kernels/wasm/backend.ts';
+
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | BackendName;
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+
+export interface ActiveBackend {
+  name: BackendName;
+  /** The WebGPU adapter's architecture/vendor (e.g. 'swiftshader'), when on WebGPU. */
+  adapter: string | null;
+  /** Why a backend earlier in the order was passed over. */
+  fallbacks: string[];
+}
+
+/** Where the page serves tfjs's .wasm files (undefined in Node: found next to the module). */
+export type WasmPaths = Record<string, string> | undefined;
+
+interface GpuAdapterInfo {
+  architecture?: string;
+  vendor?: string;
+  description?: string;
+}
+
+function webgpuAdapterInfo(): string | null {
+  const backend = tf.findBackend('webgpu') as unknown as { adapterInfo?: GpuAdapterInfo } | null;
+  const info = backend?.adapterInfo;
+  if (!info) return null;
+  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || null;
+}
+
+async function tryWebgpu(): Promise<string | null> {
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } })?.gpu;
+  if (!gpu) return 'this browser exposes no WebGPU (navigator.gpu is missing)';
+  // Asked here, before tfjs does, so a null adapter is named rather than a failed init.
+  if (!(await gpu.requestAdapter())) return 'WebGPU has no adapter on this device';
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) return 'the tfjs WebGPU backend failed to initialise';
+  // Small ops would otherwise run on the CPU and copy back and forth every request.
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+  return null;
+}
+
+async function tryWasm(wasmPaths: WasmPaths): Promise<string | null> {
+  try {
+    await useWasmBackend(wasmPaths);
+    return null;
+  } catch (error) {
+    return `the tfjs WASM backend failed to initialise (${String(error)})`;
+  }
+}
+
+/**
+ * Selects the first backend that initialises, in the order the preference implies: an
+ * explicit choice is tried first and falls back down webgpu → wasm → cpu rather than fail.
+ */
+export async function selectBackend(
+  preference: BackendPreference,
+  wasmPaths: WasmPaths,
+): Promise<ActiveBackend> {
+  const order: BackendName[] =
+    preference === 'cpu'
+      ? ['cpu']
+      : preference === 'wasm'
+        ? ['wasm', 'cpu']
+        : ['webgpu', 'wasm', 'cpu'];
+  const fallbacks: string[] = [];
+  for (const name of order) {
+    const problem =
+      name === 'webgpu'
+        ? await tryWebgpu()
+        : name === 'wasm'
+          ? await tryWasm(wasmPaths)
+          : (await tf.setBackend('cpu'))
+            ? null
+            : 'the tfjs CPU backend failed to initialise';
+    if (problem === null) {
+      return { name, adapter: name === 'webgpu' ? webgpuAdapterInfo() : null, fallbacks };
+    }
+    fallbacks.push(`${name}: ${problem}`);
+  }
+  throw new Error(`no tfjs backend initialised: ${fallbacks.join('; ')}`);
+}
+
+/** The WebGPU device's `lost` promise, when the worker runs on WebGPU. */
+export function webgpuDeviceLost(): Promise<{ reason?: string; message?: string }> | null {
+  const backend = tf.findBackend('webgpu') as unknown as {
+    device?: { lost: Promise<{ reason?: string; message?: string }> };
+  } | null;
+  return backend?.device?.lost ?? null;
+}
+
+/** Destroys the WebGPU device: what a driver reset does, for tests of the recovery path. */
+export function destroyWebgpuDevice(): boolean {
+  const backend = tf.findBackend('webgpu') as unknown as { device?: { destroy(): void } } | null;
+  if (!backend?.device) return false;
+  backend.device.destroy();
+  return true;
+}

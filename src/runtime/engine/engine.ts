@@ -1,0 +1,291 @@
+/**
+ * The worker's inference engine: one model on one tfjs backend, answering "the best k
+ * items after this history".
+ *
+ * Sequential models encode the history with the shared SASRec math (SessionEncoder) and
+ * score the query against the item table:
+ *  - with `candidates`, only those rows are looked up and scored;
+ *  - a tensor-train table on WebGPU goes through the fused WGSL kernel, which scores and
+ *    keeps top-k candidates without writing a score per item;
+ *  - otherwise the scores come back once per request and the top-k is taken on the CPU. A
+ *    tensor-train table with at most `materialiseRows` rows is built once at load (one
+ *    product per request is cheaper than the contraction's several); a larger one is never
+ *    built: the query is contracted with the cores.
+ * Markov models score in plain TypeScript.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ttScoreTopK } from '../../kernels/webgpu/tt-score-topk/register.ts';
+import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
+import type { SequentialModel } from '../../model/sequential.ts';
+import { sequentialFromPackage } from '../../model/sequential-package.ts';
+import type { ModelPackage } from '../../package/reader.ts';
+import { RuntimeError } from '../errors.ts';
+import {
+  type ActiveBackend,
+  type BackendPreference,
+  selectBackend,
+  type WasmPaths,
+  webgpuDeviceLost,
+} from './backend.ts';
+import { SessionEncoder } from './session-encoder.ts';
+import { topK } from './top-k.ts';
+
+export interface EngineOptions {
+  backend: BackendPreference;
+  wasmPaths?: WasmPaths;
+  /** Reuse earlier positions' keys and values between requests (from-oldest models). */
+  incremental: boolean;
+  /** A tensor-train table up to this many rows is materialised once; above, never. */
+  materialiseRows: number;
+  /** Called when a lost WebGPU device has made the engine move to another backend. */
+  onBackendChange?: (backend: ActiveBackend, reason: string) => void;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  backend: 'auto',
+  incremental: true,
+  materialiseRows: 100_000,
+};
+
+export interface RecommendQuery {
+  /** Internal item ids (1..numItems), oldest first. */
+  history: Int32Array;
+  k: number;
+  /** Rows never to return. */
+  exclude: Int32Array;
+  /** Only these rows may be returned (null: every item). */
+  candidates: Int32Array | null;
+  /** Leave out the items of `history` (the default of the client API). */
+  excludeSeen: boolean;
+}
+
+export interface Recommendations {
+  rows: Int32Array;
+  scores: Float32Array;
+  /** Positions reused from the previous request's encoding. */
+  reused: number;
+}
+
+export interface EngineInfo {
+  backend: ActiveBackend;
+  kind: string;
+  numItems: number;
+  /** How a full-catalogue request is scored. */
+  scoring: 'markov' | 'dense-table' | 'tt-materialised' | 'tt-contracted' | 'tt-webgpu-kernel';
+  incremental: boolean;
+}
+
+/** What a loaded sequential model scores with. */
+interface Scorer {
+  model: SequentialModel;
+  encoder: SessionEncoder;
+  /** [dim, numRows]: a transposed table, so one plain product scores a query. */
+  tableT: tf.Tensor2D | null;
+  scoring: EngineInfo['scoring'];
+}
+
+function isSequential(pkg: ModelPackage): boolean {
+  return pkg.manifest.kind === 'sequential-dense' || pkg.manifest.kind === 'sequential-tt';
+}
+
+export class Engine {
+  private scorer: Scorer | null = null;
+  private markov: MarkovModel | null = null;
+  private lost: string | null = null;
+  private disposed = false;
+
+  private constructor(
+    private readonly pkg: ModelPackage,
+    private readonly options: EngineOptions,
+    private active: ActiveBackend,
+  ) {}
+
+  static async create(pkg: ModelPackage, options: EngineOptions): Promise<Engine> {
+    if (!isSequential(pkg) && pkg.manifest.kind !== 'sequential-markov') {
+      throw new RuntimeError(
+        'bad-request',
+        `${pkg.manifest.name}: the browser runtime runs next-item models (sequential-dense, sequential-tt, sequential-markov), not ${pkg.manifest.kind}`,
+      );
+    }
+    const active = await selectBackend(options.backend, options.wasmPaths);
+    const engine = new Engine(pkg, options, active);
+    engine.build();
+    engine.watchDevice();
+    return engine;
+  }
+
+  get backend(): ActiveBackend {
+    return this.active;
+  }
+
+  info(): EngineInfo {
+    return {
+      backend: this.active,
+      kind: this.pkg.manifest.kind,
+      numItems: this.pkg.manifest.items.count,
+      scoring: this.scorer?.scoring ?? 'markov',
+      incremental:
+        this.options.incremental && this.scorer?.model.config.positions === 'from-oldest',
+    };
+  }
+
+  /** Runs every path a request can take once, so shaders compile now, not on a user's click. */
+  async warmUp(): Promise<void> {
+    const n = this.pkg.manifest.items.count;
+    const a = 1;
+    const b = Math.min(2, n);
+    const none = new Int32Array(0);
+    const base = { k: Math.min(10, n), exclude: none, excludeSeen: true };
+    await this.recommend({ ...base, history: Int32Array.of(a), candidates: null });
+    await this.recommend({ ...base, history: Int32Array.of(a, b), candidates: null });
+    await this.recommend({ ...base, history: Int32Array.of(b), candidates: Int32Array.of(a, b) });
+    this.scorer?.encoder.forget();
+  }
+
+  async recommend(query: RecommendQuery): Promise<Recommendations> {
+    if (this.disposed) throw new RuntimeError('disposed', 'the engine was disposed');
+    if (this.lost) await this.recover();
+    try {
+      return await this.score(query);
+    } catch (error) {
+      // A device lost mid-request surfaces as a failed op or read; answer from the fallback.
+      if (this.active.name === 'webgpu' && (await this.deviceGone())) {
+        await this.recover();
+        return this.score(query);
+      }
+      throw error;
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.release();
+  }
+
+  private build(): void {
+    if (!isSequential(this.pkg)) {
+      this.markov = markovFromPackage(this.pkg);
+      return;
+    }
+    const model = sequentialFromPackage(this.pkg);
+    const encoder = new SessionEncoder(model, { incremental: this.options.incremental });
+    let tableT: tf.Tensor2D | null = null;
+    let scoring: EngineInfo['scoring'];
+    if (model.items.kind === 'dense') {
+      tableT = tf.tidy(() => model.items.materialise().transpose() as tf.Tensor2D);
+      scoring = 'dense-table';
+    } else if (model.items.numRows <= this.options.materialiseRows) {
+      tableT = tf.tidy(() => model.items.materialise().transpose() as tf.Tensor2D);
+      scoring = 'tt-materialised';
+    } else {
+      scoring = this.active.name === 'webgpu' ? 'tt-webgpu-kernel' : 'tt-contracted';
+    }
+    this.scorer = { model, encoder, tableT, scoring };
+  }
+
+  private release(): void {
+    if (!this.scorer) return;
+    const { model, encoder, tableT } = this.scorer;
+    encoder.forget();
+    tf.dispose([...Object.values(model.encoder), ...Object.values(model.items.weights)]);
+    tableT?.dispose();
+    this.scorer = null;
+  }
+
+  private watchDevice(): void {
+    const lost = this.active.name === 'webgpu' ? webgpuDeviceLost() : null;
+    lost?.then((info) => {
+      if (this.disposed) return;
+      this.lost = `the WebGPU device was lost (${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''})`;
+    });
+  }
+
+  private async deviceGone(): Promise<boolean> {
+    // `lost` settles a task or two after the failure that revealed it.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return this.lost !== null;
+  }
+
+  /** Moves to the next backend after a lost device, rebuilding every tensor from the package. */
+  private async recover(): Promise<void> {
+    const reason = this.lost ?? 'the WebGPU device failed';
+    this.lost = null;
+    // The old tensors live on the dead device: their memory cannot be read back or moved.
+    this.scorer = null;
+    tf.removeBackend('webgpu');
+    const next = await selectBackend('wasm', this.options.wasmPaths);
+    this.active = { ...next, fallbacks: [...this.active.fallbacks, `webgpu: ${reason}`] };
+    this.build();
+    this.options.onBackendChange?.(this.active, reason);
+  }
+
+  /** Scores and top-k in the fused WGSL kernel: no per-item score ever leaves the GPU. */
+  private async kernelTopK(
+    q: tf.Tensor2D,
+    k: number,
+    excluded: ReadonlySet<number>,
+  ): Promise<{ rows: Int32Array; scores: Float32Array }> {
+    const { model } = this.scorer as Scorer;
+    const { cores, shape } = model.items.tt as NonNullable<typeof model.items.tt>;
+    const numRows = model.items.numRows;
+    const exclude = Int32Array.from([...excluded].filter((r) => r > 0 && r < numRows)).sort();
+    const available = numRows - 1 - exclude.length;
+    if (available <= 0) return { rows: new Int32Array(0), scores: new Float32Array(0) };
+    const { values, indices } = ttScoreTopK(
+      [...cores],
+      shape,
+      numRows,
+      q,
+      Math.min(k, available),
+      exclude,
+    );
+    const [scores, rows] = await Promise.all([values.data(), indices.data()]);
+    tf.dispose([values, indices]);
+    return { rows: rows as Int32Array, scores: scores as Float32Array };
+  }
+
+  private async score(query: RecommendQuery): Promise<Recommendations> {
+    const excluded = new Set<number>(query.exclude);
+    if (query.excludeSeen) for (const item of query.history) excluded.add(item);
+    const k = query.k;
+    if (this.markov) {
+      const scores = scoreMarkov(this.markov, query.history);
+      const ranked = query.candidates
+        ? topK(
+            Array.from(query.candidates, (row) => scores[row] as number),
+            k,
+            excluded,
+            { rows: query.candidates },
+          )
+        : topK(scores, k, excluded, { from: 1 });
+      return { ...ranked, reused: 0 };
+    }
+    const scorer = this.scorer as Scorer;
+    if (query.history.length === 0) {
+      // A sequential model has nothing to encode before the first event.
+      return { rows: new Int32Array(0), scores: new Float32Array(0), reused: 0 };
+    }
+    const { query: q, reused } = scorer.encoder.encode(query.history);
+    if (query.candidates) {
+      const rows = query.candidates;
+      const scores = tf.tidy(() => {
+        const vectors = scorer.model.items.lookup(tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+        return tf.matMul(q, vectors.transpose()).reshape([-1]);
+      });
+      const values = (await scores.data()) as Float32Array;
+      scores.dispose();
+      return { ...topK(values, k, excluded, { rows }), reused };
+    }
+    if (scorer.scoring === 'tt-webgpu-kernel')
+      return { ...(await this.kernelTopK(q, k, excluded)), reused };
+    const scores = tf.tidy(() =>
+      scorer.tableT ? tf.matMul(q, scorer.tableT) : scorer.model.items.scoreAll(q),
+    );
+    const values = (await scores.data()) as Float32Array;
+    scores.dispose();
+    // Rows past numItems pad the tensor-train product; row 0 pads histories.
+    const numRows = scorer.model.items.numRows;
+    const ranked = topK(values.subarray(0, numRows), k, excluded, { from: 1 });
+    return { ...ranked, reused };
+  }
+}

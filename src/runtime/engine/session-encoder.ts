@@ -1,0 +1,142 @@
+/**
+ * Turns a user's history into the query vector the item table is scored against, doing
+ * as little work as the model allows between requests.
+ *
+ * Requests come one event apart, so the encoder keeps the last window it encoded. The
+ * same window again costs nothing. A window that extends the last one by a few items
+ * costs one row per block per new item (encodeNext), when the model numbers positions
+ * from the oldest item; anything else (a from-latest model, a window that slid past
+ * maxLen, a different history) is encoded whole, and the keys and values kept for next
+ * time. Every path gives the numbers `encode` gives for the whole window.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { encode, encodeNext, type KeyValueCache } from '../../model/sasrec.ts';
+import type { SequentialModel } from '../../model/sequential.ts';
+
+/** Above this many new items one whole-window pass beats row-by-row steps. */
+const MAX_STEPS = 8;
+
+export interface EncodedQuery {
+  /** [1, dim]; owned by the encoder, valid until its next call. */
+  query: tf.Tensor2D;
+  /** Positions whose keys and values were reused rather than recomputed. */
+  reused: number;
+}
+
+interface Cached {
+  window: Int32Array;
+  hidden: tf.Tensor2D;
+  cache: KeyValueCache | null;
+}
+
+function startsWith(window: Int32Array, prefix: Int32Array): boolean {
+  if (prefix.length > window.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (window[i] !== prefix[i]) return false;
+  return true;
+}
+
+function keepCache(cache: KeyValueCache): KeyValueCache {
+  return {
+    keys: cache.keys.map((t) => tf.keep(t)),
+    values: cache.values.map((t) => tf.keep(t)),
+    length: cache.length,
+  };
+}
+
+function disposeCache(cache: KeyValueCache | null): void {
+  if (!cache) return;
+  tf.dispose([...cache.keys, ...cache.values]);
+}
+
+export class SessionEncoder {
+  private last: Cached | null = null;
+  private readonly incremental: boolean;
+
+  constructor(
+    private readonly model: SequentialModel,
+    options: { incremental: boolean },
+  ) {
+    this.incremental = options.incremental && model.config.positions === 'from-oldest';
+  }
+
+  /** The query after `history` (internal ids, oldest first, at least one item). */
+  encode(history: Int32Array): EncodedQuery {
+    const { maxLen } = this.model.config;
+    const window = history.slice(Math.max(0, history.length - maxLen));
+    const last = this.last;
+    if (last && last.window.length === window.length && startsWith(window, last.window)) {
+      return { query: last.hidden, reused: window.length };
+    }
+    const extend =
+      this.incremental &&
+      last?.cache &&
+      window.length - last.window.length <= MAX_STEPS &&
+      startsWith(window, last.window);
+    const next = extend ? this.extend(last as Cached, window) : this.whole(window);
+    this.forget();
+    this.last = next;
+    return { query: next.hidden, reused: extend ? (last as Cached).window.length : 0 };
+  }
+
+  /** Drops what is cached (a new history, or tensors about to be rebuilt elsewhere). */
+  forget(): void {
+    if (!this.last) return;
+    this.last.hidden.dispose();
+    disposeCache(this.last.cache);
+    this.last = null;
+  }
+
+  private whole(window: Int32Array): Cached {
+    const { model, incremental } = this;
+    let result: Cached | undefined;
+    // tf.tidy's typing only lets tensors out: the kept ones leave through `result`.
+    tf.tidy(() => {
+      const ids = tf.tensor2d(window, [1, window.length], 'int32');
+      const keys: tf.Tensor4D[] = [];
+      const values: tf.Tensor4D[] = [];
+      const hidden = encode(
+        model.config,
+        model.encoder,
+        ids,
+        model.items.lookup(ids) as tf.Tensor3D,
+        {
+          training: false,
+          ...(incremental
+            ? {
+                keepKeysValues: (_: number, k: tf.Tensor4D, v: tf.Tensor4D) => {
+                  keys.push(k);
+                  values.push(v);
+                },
+              }
+            : {}),
+        },
+      );
+      const latest = hidden
+        .slice([0, window.length - 1, 0], [1, 1, model.config.dim])
+        .reshape([1, -1]);
+      result = {
+        window,
+        hidden: tf.keep(latest as tf.Tensor2D),
+        cache: incremental ? keepCache({ keys, values, length: window.length }) : null,
+      };
+    });
+    return result as Cached;
+  }
+
+  private extend(from: Cached, window: Int32Array): Cached {
+    const { model } = this;
+    let result: Cached | undefined;
+    tf.tidy(() => {
+      let cache = from.cache as KeyValueCache;
+      let hidden: tf.Tensor2D | null = null;
+      for (let at = from.window.length; at < window.length; at++) {
+        const row = model.items.lookup(tf.tensor1d([window[at] as number], 'int32')) as tf.Tensor2D;
+        const step = encodeNext(model.config, model.encoder, cache, row);
+        cache = step.cache;
+        hidden = step.hidden;
+      }
+      result = { window, hidden: tf.keep(hidden as tf.Tensor2D), cache: keepCache(cache) };
+    });
+    return result as Cached;
+  }
+}

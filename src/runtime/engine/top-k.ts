@@ -1,0 +1,49 @@
+/**
+ * Top-k over a score row, on the CPU, skipping excluded rows.
+ *
+ * A request's k is small (≤ a few hundred) and the excluded set is the user's history
+ * plus the page's own list, so one pass that keeps a sorted run of the best k beats
+ * sorting the catalogue, and needs no copy of the scores to mask them.
+ */
+export interface Ranked {
+  /** Row indices, best first; ties go to the lower row. */
+  rows: Int32Array;
+  scores: Float32Array;
+}
+
+/**
+ * The best `k` of `scores[rows]` (every row from `from` on when `rows` is null), skipping
+ * rows in `excluded` and non-finite scores.
+ */
+export function topK(
+  scores: ArrayLike<number>,
+  k: number,
+  excluded: ReadonlySet<number>,
+  options: { rows?: ArrayLike<number> | null; from?: number } = {},
+): Ranked {
+  const bestRows = new Int32Array(k);
+  const bestScores = new Float32Array(k).fill(Number.NEGATIVE_INFINITY);
+  let filled = 0;
+  const consider = (row: number, score: number) => {
+    if (!Number.isFinite(score) || excluded.has(row)) return;
+    // Strictly better only: an equal score keeps the lower row (seen first) ahead.
+    if (filled === k && !(score > (bestScores[k - 1] as number))) return;
+    let at = filled === k ? k - 1 : filled++;
+    while (at > 0 && score > (bestScores[at - 1] as number)) {
+      bestScores[at] = bestScores[at - 1] as number;
+      bestRows[at] = bestRows[at - 1] as number;
+      at--;
+    }
+    bestScores[at] = score;
+    bestRows[at] = row;
+  };
+  const { rows } = options;
+  if (rows) {
+    for (let i = 0; i < rows.length; i++) consider(rows[i] as number, scores[i] as number);
+  } else {
+    for (let row = options.from ?? 0; row < scores.length; row++) {
+      consider(row, scores[row] as number);
+    }
+  }
+  return { rows: bestRows.slice(0, filled), scores: bestScores.slice(0, filled) };
+}

@@ -1,0 +1,35 @@
+/**
+ * The browser runtime's errors. Every failure a page can meet is a RuntimeError with a
+ * stable `code` (or a ModelPackageError for a package that must not be used), and both
+ * survive the trip across the worker boundary (see protocol.ts), so a page branches on
+ * `error.code` whichever thread the failure happened in.
+ */
+import { PocketrecError } from '../errors.ts';
+
+export type RuntimeProblem =
+  /** An event names an item the model does not know. */
+  | 'unknown-item'
+  /** An event that is not an event: a missing or non-string/number id, a bad type or timestamp. */
+  | 'bad-event'
+  /** A request the engine cannot serve as asked (bad k, unknown backend name, ...). */
+  | 'bad-request'
+  /** IndexedDB cannot be used (absent, blocked, over quota): the runtime runs from memory. */
+  | 'storage-unavailable'
+  /** The asked-for backend has no usable device here (e.g. WebGPU without an adapter). */
+  | 'backend-unavailable'
+  /** The model could not be loaded (network, or no verified copy anywhere). */
+  | 'model-unavailable'
+  /** The worker died while the call was in flight; the client has started a new one. */
+  | 'worker-crashed'
+  /** The call got no answer in time; the worker is treated as dead and replaced. */
+  | 'timeout'
+  /** The recommender was disposed. */
+  | 'disposed';
+
+export class RuntimeError extends PocketrecError {
+  declare readonly code: RuntimeProblem;
+
+  constructor(code: RuntimeProblem, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}

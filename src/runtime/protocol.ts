@@ -1,0 +1,122 @@
+/**
+ * The messages between the client (page thread) and the inference worker.
+ *
+ * Every request carries an id and gets exactly one reply with that id: a result or a
+ * serialised error. Errors cross as plain data (structured clone drops a class) and are
+ * rebuilt on the other side as the same class with the same code, so a page can
+ * `catch (e) { if (e.code === 'hash-mismatch') ... }` whichever thread failed.
+ */
+import { PocketrecError } from '../errors.ts';
+import { ModelPackageError, type ModelPackageProblem } from '../package/errors.ts';
+import type { ActiveBackend, BackendPreference } from './engine/backend.ts';
+import type { EngineInfo } from './engine/engine.ts';
+import { RuntimeError, type RuntimeProblem } from './errors.ts';
+
+export interface OpenRequest {
+  type: 'open';
+  /** The model package's base URL (absolute: the worker resolves nothing against the page). */
+  model: string;
+  backend: BackendPreference;
+  incremental: boolean;
+  materialiseRows: number;
+  /** Where the page serves tfjs's .wasm files. */
+  wasmPaths?: Record<string, string>;
+  /** IndexedDB database of the model store (tests isolate themselves with it). */
+  modelDb?: string;
+}
+
+export interface RecommendRequest {
+  type: 'recommend';
+  history: Int32Array;
+  k: number;
+  exclude: Int32Array;
+  candidates: Int32Array | null;
+  excludeSeen: boolean;
+}
+
+/** Test aids: what a driver reset or a crashed worker would do. */
+export interface DebugRequest {
+  type: 'debug';
+  action: 'lose-device' | 'crash' | 'hang';
+}
+
+export type WorkerRequest = (OpenRequest | RecommendRequest | DebugRequest | { type: 'update' }) & {
+  id: number;
+};
+
+export interface ModelSummary {
+  name: string;
+  kind: string;
+  url: string;
+  version: string;
+  numItems: number;
+  /** External ids of items 1..numItems (null: the ids are the numbers themselves). */
+  itemIds: string[] | null;
+  bytes: number;
+  params: number;
+  embeddingCompression: number;
+  modelCompression: number;
+}
+
+export interface OpenResult {
+  model: ModelSummary;
+  from: 'network' | 'indexeddb';
+  persistent: boolean;
+  engine: EngineInfo;
+  warnings: string[];
+  loadMs: number;
+  warmupMs: number;
+}
+
+export interface RecommendResult {
+  rows: Int32Array;
+  scores: Float32Array;
+  reused: number;
+  ms: number;
+  backend: ActiveBackend['name'];
+}
+
+export interface SerializedError {
+  name: string;
+  code: string | null;
+  message: string;
+  file?: string;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: SerializedError };
+
+/** Unsolicited messages from the worker. */
+export type WorkerEvent =
+  | { event: 'progress'; loaded: number; total: number }
+  | { event: 'backend-change'; backend: ActiveBackend; reason: string };
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof ModelPackageError) {
+    return { name: error.name, code: error.code, message: error.message, file: error.file };
+  }
+  if (error instanceof PocketrecError) {
+    return { name: error.name, code: error.code, message: error.message };
+  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  return { name: e.name, code: null, message: e.message };
+}
+
+export function deserializeError(error: SerializedError): Error {
+  if (error.name === 'ModelPackageError') {
+    // The message already names the file; rebuild without repeating it.
+    const file = error.file ?? '';
+    const problem = error.message.startsWith(`${file}: `)
+      ? error.message.slice(file.length + 2)
+      : error.message;
+    return new ModelPackageError(error.code as ModelPackageProblem, file, problem);
+  }
+  if (error.name === 'RuntimeError') {
+    return new RuntimeError(error.code as RuntimeProblem, error.message);
+  }
+  if (error.code) return new PocketrecError(error.code, error.message);
+  const plain = new Error(error.message);
+  plain.name = error.name;
+  return plain;
+}
