@@ -17,6 +17,16 @@ const headers = { 'Content-Security-Policy': contentSecurityPolicy };
 export default defineConfig({
   // models/ is served as-is next to the pages so a page can fetch /models/<name>/manifest.json.
   publicDir: 'public',
+  // Listed so the dev server bundles them before the first page asks: one found later (the
+  // worker's dynamic WebGPU import) re-bundles and reloads every open page mid-session.
+  optimizeDeps: {
+    include: [
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-backend-webgpu',
+      'idb',
+    ],
+  },
   server: { host: '127.0.0.1', port: 5173, strictPort: true, headers },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true, headers },
   test: {

@@ -180,7 +180,8 @@ function feedForward(
 /**
  * Encodes left-padded histories.
  *
- * `ids` [batch, length] holds item ids with 0 for padding on the left. Positions are counted
+ * `ids` [batch, length] holds item ids with 0 for padding on the left (for 'from-oldest'
+ * models the right works too: the runtime pads there to keep shapes fixed). Positions are counted
  * per row from its oldest or its latest item (config.positions), never from the column, so
  * a batch may be cut to its own longest history and a short history at inference looks the
  * same as in training.
@@ -257,6 +258,12 @@ export interface KeyValueCache {
   values: tf.Tensor4D[];
   /** Positions held (the history's length so far). */
   length: number;
+  /**
+   * Fixed-size mode: keys and values are [1, heads, capacity, hd] from the start, positions
+   * past `length` masked out, so every step runs ops of the same shapes (on WebGPU a new
+   * shape can mean a new shader to compile mid-session). Unset: they grow by one a step.
+   */
+  capacity?: number;
 }
 
 /**
@@ -278,7 +285,7 @@ export function encodeNext(
     throw new Error('incremental encoding needs from-oldest positions');
   }
   const position = cache.length;
-  if (position >= config.maxLen) {
+  if (position >= (cache.capacity ?? config.maxLen) || position >= config.maxLen) {
     throw new Error(`history of ${position + 1} exceeds maxLen ${config.maxLen}`);
   }
   const none = (x: tf.Tensor) => x;
@@ -307,18 +314,51 @@ export function encodeNext(
       1,
       config.heads,
     );
-    const past = (t: tf.Tensor4D[]) => t[b] as tf.Tensor4D;
-    const k = position === 0 ? kNew : (tf.concat([past(cache.keys), kNew], 2) as tf.Tensor4D);
-    const v = position === 0 ? vNew : (tf.concat([past(cache.values), vNew], 2) as tf.Tensor4D);
+    const k = appendPosition(cache, cache.keys[b], kNew);
+    const v = appendPosition(cache, cache.values[b], vNew);
     keys.push(k);
     values.push(v);
-    // The new row sees every earlier position and itself: no mask.
-    const context = attend(q, k, v, null, none);
+    // The new row sees every earlier position and itself, and in fixed-size mode no slot past it.
+    const context = attend(q, k, v, fixedSizeMask(cache), none);
     x = x.add(dense(context, weights, `${p}.attention.output`));
     x = feedForward(x, weights, p, none);
   }
   const hidden = layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta'));
-  return { hidden: hidden as tf.Tensor2D, cache: { keys, values, length: position + 1 } };
+  return {
+    hidden: hidden as tf.Tensor2D,
+    cache: {
+      keys,
+      values,
+      length: position + 1,
+      ...(cache.capacity ? { capacity: cache.capacity } : {}),
+    },
+  };
+}
+
+/** One block's keys (or values) with the new position's [1, heads, 1, hd] added. */
+function appendPosition(
+  cache: KeyValueCache,
+  past: tf.Tensor4D | undefined,
+  next: tf.Tensor4D,
+): tf.Tensor4D {
+  if (!cache.capacity) return past ? (tf.concat([past, next], 2) as tf.Tensor4D) : next;
+  // Written into slot `length` by a one-hot blend, so the shapes never change.
+  const slot = tf
+    .oneHot(tf.tensor1d([cache.length], 'int32'), cache.capacity)
+    .reshape([1, 1, cache.capacity, 1]);
+  const written = slot.mul(next);
+  return (past ? past.mul(tf.sub(1, slot)).add(written) : written) as tf.Tensor4D;
+}
+
+/** Additive bias hiding the slots past the new position, in fixed-size mode. */
+function fixedSizeMask(cache: KeyValueCache): tf.Tensor | null {
+  if (!cache.capacity) return null;
+  return tf
+    .range(0, cache.capacity, 1, 'int32')
+    .greater(tf.scalar(cache.length, 'int32'))
+    .cast('float32')
+    .mul(-1e9)
+    .reshape([1, 1, 1, cache.capacity]);
 }
 
 /**

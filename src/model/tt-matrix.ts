@@ -310,6 +310,24 @@ export function ttScoreAll(
   shape: TtShape,
   queries: tf.Tensor2D,
 ): tf.Tensor2D {
+  return tf.tidy(() => {
+    const e = ttContractQueries(cores, shape, queries, 0);
+    return e.reshape([queries.shape[0], -1]) as tf.Tensor2D;
+  });
+}
+
+/**
+ * ttScoreAll's stages for cores n..`downTo` (0-based): the queries contracted with those
+ * cores, [Q·M, R, r_{downTo}] with M = J_1⋯J_{downTo} and R = I_{downTo+1}⋯I_n (row digits
+ * most significant first). downTo = 0 is every score; downTo = 1 leaves the first core,
+ * whose per-row stage a fused kernel (kernels/webgpu/tt-score-topk) does with its top-k.
+ */
+export function ttContractQueries(
+  cores: readonly tf.Tensor[],
+  shape: TtShape,
+  queries: tf.Tensor2D,
+  downTo: number,
+): tf.Tensor3D {
   const dims = checkCores(cores, shape);
   const d = product(shape.cols);
   const [Q, width] = queries.shape;
@@ -320,7 +338,8 @@ export function ttScoreAll(
     let e: tf.Tensor = queries;
     let M = d;
     let R = 1;
-    for (let k = dims.length - 1; k >= 0; k--) {
+    let rank = 1;
+    for (let k = dims.length - 1; k >= downTo; k--) {
       const { I, J, rIn, rOut, t, p, q } = dims[k] as CoreDims;
       M /= J;
       // E'[.., a t + s] = Σ_c E[.., c t + s] B[a, c], over the columns (j_k, r_k) = c t + s.
@@ -337,7 +356,8 @@ export function ttScoreAll(
         .transpose([0, 3, 1, 4, 2])
         .reshape([Q * M, I * R, rIn]);
       R *= I;
+      rank = rIn;
     }
-    return e.reshape([Q, R]) as tf.Tensor2D;
+    return e.reshape([Q * M, R, rank]) as tf.Tensor3D;
   });
 }

@@ -18,7 +18,7 @@ import {
   openHistoryStore,
   type TrackInput,
 } from './history-store.ts';
-import type { OpenResult, RecommendResult, WorkerEvent } from './protocol.ts';
+import type { MemoryReport, OpenResult, RecommendResult, WorkerEvent } from './protocol.ts';
 import { WorkerConnection } from './worker-connection.ts';
 
 export interface RecommenderOptions {
@@ -55,6 +55,11 @@ export interface RecommendOptions {
   candidates?: readonly (string | number)[];
   /** Leave out items already in the history (default true). */
   excludeSeen?: boolean;
+  /**
+   * false: encode the whole history afresh instead of reusing the previous request's work
+   * (default true). The answer is the same either way; this exists to check that it is.
+   */
+  reuseEncoding?: boolean;
 }
 
 export interface Recommendation {
@@ -99,6 +104,8 @@ export interface Recommender {
     loseDevice(): Promise<boolean>;
     crashWorker(): Promise<void>;
     hangWorker(): Promise<void>;
+    /** The worker's tfjs bytes and tensors, and the peak bytes of a recommend. */
+    memory(): Promise<MemoryReport>;
   };
 }
 
@@ -216,7 +223,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   const recommender: Recommender = {
     async track(event) {
       const stored = await store.append(event);
-      events = await store.events();
+      events = [...events, stored].slice(-(options.historyCap ?? 1000));
       return stored;
     },
 
@@ -247,6 +254,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         exclude,
         candidates,
         excludeSeen: request.excludeSeen ?? true,
+        reuseEncoding: request.reuseEncoding ?? true,
       });
       lastWorkerMs = result.ms;
       stats.requests++;
@@ -315,6 +323,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
             hangWorker: async () => {
               await connection.call({ type: 'debug', action: 'hang' });
             },
+            memory: () => connection.call<MemoryReport>({ type: 'debug', action: 'memory' }),
           },
         }
       : {}),

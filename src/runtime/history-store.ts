@@ -9,6 +9,7 @@
  */
 import { type DBSchema, type IDBPDatabase, wrap } from 'idb';
 import { RuntimeError } from './errors.ts';
+import { abortQuietly, errorSummary, openDatabase } from './idb-open.ts';
 
 export interface HistoryEvent {
   item: string;
@@ -461,14 +462,6 @@ async function deleteEvents(db: HistoryDatabase, user: string): Promise<void> {
   await tx.done;
 }
 
-function abortQuietly(tx: { abort(): void }): void {
-  try {
-    tx.abort();
-  } catch {
-    // Already aborted by the failed request: nothing was written.
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Opening the database
 
@@ -477,60 +470,17 @@ function abortQuietly(tx: { abort(): void }): void {
  * only when the store or its index is missing does it ask for one version more.
  */
 async function openHistoryDatabase(factory: IDBFactory, name: string): Promise<HistoryDatabase> {
-  const db = await openRequest(factory, name, undefined);
-  if (hasSchema(db)) return wrap(db) as unknown as HistoryDatabase;
-  const next = db.version + 1;
-  db.close();
-  return wrap(await openRequest(factory, name, next)) as unknown as HistoryDatabase;
+  const db = await openDatabase(factory, name, hasSchema, (upgrading, tx) => {
+    const store = upgrading.objectStoreNames.contains(STORE)
+      ? tx.objectStore(STORE)
+      : upgrading.createObjectStore(STORE, { autoIncrement: true });
+    if (!store.indexNames.contains(USER_INDEX)) store.createIndex(USER_INDEX, 'user');
+  });
+  return wrap(db) as unknown as HistoryDatabase;
 }
 
 function hasSchema(db: IDBDatabase): boolean {
   if (!db.objectStoreNames.contains(STORE)) return false;
   const tx = db.transaction(STORE, 'readonly');
   return tx.objectStore(STORE).indexNames.contains(USER_INDEX);
-}
-
-/**
- * A blocked upgrade (another tab holds the database open and does not let go) fails at
- * once instead of waiting for that tab to close, which may be never; if it does close
- * later, the late connection is closed unused.
- */
-function openRequest(
-  factory: IDBFactory,
-  name: string,
-  version: number | undefined,
-): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    let gaveUp = false;
-    const request = version === undefined ? factory.open(name) : factory.open(name, version);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      const store = db.objectStoreNames.contains(STORE)
-        ? (request.transaction as IDBTransaction).objectStore(STORE)
-        : db.createObjectStore(STORE, { autoIncrement: true });
-      if (!store.indexNames.contains(USER_INDEX)) store.createIndex(USER_INDEX, 'user');
-    };
-    request.onblocked = () => {
-      gaveUp = true;
-      reject(
-        new DOMException(
-          `upgrade to version ${version} blocked: another tab holds the database open`,
-          'BlockedError',
-        ),
-      );
-    };
-    request.onsuccess = () => {
-      if (gaveUp) request.result.close();
-      else resolve(request.result);
-    };
-    request.onerror = () =>
-      reject(request.error ?? new DOMException('open failed', 'UnknownError'));
-  });
-}
-
-/** Name and message: enough for a warning to say what failed without a stack. */
-function errorSummary(error: unknown): string {
-  if (error instanceof Error || error instanceof DOMException)
-    return `${error.name}: ${error.message}`;
-  return String(error);
 }

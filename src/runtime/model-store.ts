@@ -15,6 +15,7 @@ import { MANIFEST_FILE, type Manifest, parseManifest } from '../package/manifest
 import { type ModelPackage, readModelPackage } from '../package/reader.ts';
 import { memorySource } from '../package/source.ts';
 import { RuntimeError } from './errors.ts';
+import { abortQuietly, errorSummary, openDatabase } from './idb-open.ts';
 
 export interface ModelStoreOptions {
   /** Defaults to globalThis.indexedDB; null means none (private modes): memory only. */
@@ -479,14 +480,6 @@ async function removeOtherVersions(db: ModelDatabase, root: string): Promise<voi
   await tx.done;
 }
 
-function abortQuietly(tx: { abort(): void }): void {
-  try {
-    tx.abort();
-  } catch {
-    // Already aborted by the failed request: nothing was written.
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Opening the database
 
@@ -515,67 +508,14 @@ async function openStorage(
   }
 }
 
-/**
- * Opens at whatever version exists, so an older or newer build's database is used as is;
- * only when a store is missing does it ask for one version more, whose upgrade adds it.
- */
 async function openModelDatabase(factory: IDBFactory, name: string): Promise<ModelDatabase> {
-  const db = await openRequest(factory, name, undefined);
-  if (db.objectStoreNames.contains('packages') && db.objectStoreNames.contains('files')) {
-    return wrap(db) as unknown as ModelDatabase;
-  }
-  const next = db.version + 1;
-  db.close();
-  return wrap(await openRequest(factory, name, next)) as unknown as ModelDatabase;
-}
-
-/**
- * A blocked upgrade (another tab holds the database open and does not let go) fails at
- * once instead of waiting for that tab to close, which may be never; if it does close
- * later, the late connection is closed unused. Our own connections close on
- * `versionchange`, so they never block another tab's upgrade.
- */
-function openRequest(
-  factory: IDBFactory,
-  name: string,
-  version: number | undefined,
-): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    let gaveUp = false;
-    const request = version === undefined ? factory.open(name) : factory.open(name, version);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      if (!db.objectStoreNames.contains('packages')) {
-        db.createObjectStore('packages', { keyPath: 'url' });
-      }
-      if (!db.objectStoreNames.contains('files')) db.createObjectStore('files');
-    };
-    request.onblocked = () => {
-      gaveUp = true;
-      reject(
-        new DOMException(
-          `upgrade to version ${version} blocked: another tab holds the database open`,
-          'BlockedError',
-        ),
-      );
-    };
-    request.onsuccess = () => {
-      const db = request.result;
-      if (gaveUp) {
-        db.close();
-        return;
-      }
-      db.onversionchange = () => db.close();
-      resolve(db);
-    };
-    request.onerror = () =>
-      reject(request.error ?? new DOMException('open failed', 'UnknownError'));
+  const hasSchema = (db: IDBDatabase) =>
+    db.objectStoreNames.contains('packages') && db.objectStoreNames.contains('files');
+  const db = await openDatabase(factory, name, hasSchema, (upgrading) => {
+    if (!upgrading.objectStoreNames.contains('packages')) {
+      upgrading.createObjectStore('packages', { keyPath: 'url' });
+    }
+    if (!upgrading.objectStoreNames.contains('files')) upgrading.createObjectStore('files');
   });
-}
-
-/** Name and message: enough for a warning to say what failed without a stack. */
-function errorSummary(error: unknown): string {
-  if (error instanceof Error || error instanceof DOMException)
-    return `${error.name}: ${error.message}`;
-  return String(error);
+  return wrap(db) as unknown as ModelDatabase;
 }

@@ -32,12 +32,25 @@ export interface RecommendRequest {
   exclude: Int32Array;
   candidates: Int32Array | null;
   excludeSeen: boolean;
+  reuseEncoding: boolean;
 }
 
-/** Test aids: what a driver reset or a crashed worker would do. */
+/** Test aids: what a driver reset or a crashed worker would do; and the worker's tfjs memory. */
 export interface DebugRequest {
   type: 'debug';
-  action: 'lose-device' | 'crash' | 'hang';
+  action: 'lose-device' | 'crash' | 'hang' | 'memory';
+}
+
+/** The answer to the debug action 'memory': the worker's tfjs bytes (tf.memory()). */
+export interface MemoryReport {
+  numBytes: number;
+  numTensors: number;
+  /**
+   * The most bytes tfjs held during a recommend: the max of `tf.profile`'s peakBytes over
+   * the recommends profiled so far (each 'memory' call profiles one on the latest history).
+   * Null before the first recommend.
+   */
+  peakBytes: number | null;
 }
 
 export type WorkerRequest = (OpenRequest | RecommendRequest | DebugRequest | { type: 'update' }) & {

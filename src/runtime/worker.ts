@@ -5,12 +5,14 @@
  * IndexedDB and the history with the client, so a crashed worker loses nothing.
  */
 
+import * as tf from '@tensorflow/tfjs';
 import { destroyWebgpuDevice } from './engine/backend.ts';
 import { Engine } from './engine/engine.ts';
 import { RuntimeError } from './errors.ts';
 import { loadModel, updateModel } from './model-store.ts';
 import type {
   DebugRequest,
+  MemoryReport,
   ModelSummary,
   OpenRequest,
   OpenResult,
@@ -30,6 +32,9 @@ const scope = globalThis as unknown as {
 
 let engine: Engine | null = null;
 let opened: OpenRequest | null = null;
+/** The latest recommend, which the debug action 'memory' profiles again. */
+let lastRecommend: RecommendRequest | null = null;
+let peakBytes: number | null = null;
 
 function emit(event: WorkerEvent): void {
   scope.postMessage(event);
@@ -92,6 +97,7 @@ async function recommend(request: RecommendRequest): Promise<RecommendResult> {
   if (!engine) throw new RuntimeError('model-unavailable', 'no model is open in the worker');
   const started = performance.now();
   const result = await engine.recommend(request);
+  lastRecommend = request;
   return {
     rows: result.rows,
     scores: result.scores,
@@ -108,10 +114,27 @@ async function update(): Promise<{ updated: boolean; open?: OpenResult }> {
   return { updated: true, open: await open(opened) };
 }
 
-function debug(request: DebugRequest): Promise<boolean> {
+/** tfjs's bytes now, and the peak of one profiled recommend on the latest history. */
+async function memory(): Promise<MemoryReport> {
+  const current = engine;
+  const request = lastRecommend;
+  if (current && request) {
+    const profile = await tf.profile(async () => {
+      await current.recommend(request);
+    });
+    // -Infinity when no kernel ran (a Markov model).
+    if (Number.isFinite(profile.peakBytes)) peakBytes = Math.max(peakBytes ?? 0, profile.peakBytes);
+  }
+  const { numBytes, numTensors } = tf.memory();
+  return { numBytes, numTensors, peakBytes };
+}
+
+function debug(request: DebugRequest): Promise<boolean | MemoryReport> {
   switch (request.action) {
     case 'lose-device':
       return Promise.resolve(destroyWebgpuDevice());
+    case 'memory':
+      return memory();
     case 'crash':
       // Thrown outside any handler, as a real crash would be: the page sees the worker's
       // `error` event while this call, never answered, is still in flight.

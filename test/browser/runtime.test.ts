@@ -234,11 +234,12 @@ describe('client API in Chromium', () => {
       const before = await rec.recommend({ k: 10 });
       const backendBefore = rec.info().backend;
       const destroyed = await rec.debug?.loseDevice();
+      const same = await rec.recommend({ k: 10 });
       await rec.track({ item: '3408' });
       const after = await rec.recommend({ k: 10 });
       const info = rec.info();
-      // Undo the last event to compare like with like.
       return {
+        same,
         backendBefore,
         destroyed,
         backendAfter: info.backend,
@@ -252,7 +253,13 @@ describe('client API in Chromium', () => {
     expect(outcome.destroyed).toBe(true);
     expect(outcome.backendAfter).toBe('wasm');
     expect(outcome.warnings.join('\n')).toMatch(/WebGPU device was lost/);
+    // The same history on WASM: the same items, the same scores to float noise.
+    expect(outcome.same.map((r) => r.item)).toEqual(outcome.before.map((r) => r.item));
+    outcome.same.forEach((r, i) => {
+      expect(Math.abs(r.score - (outcome.before[i] as { score: number }).score)).toBeLessThan(1e-4);
+    });
     expect(outcome.after).toHaveLength(10);
+    expect(outcome.after.map((r) => r.item)).not.toContain('3408');
     expect(outcome.history).toEqual(['1193', '661', '914', '3408']);
   });
 

@@ -57,6 +57,8 @@ export interface RecommendQuery {
   candidates: Int32Array | null;
   /** Leave out the items of `history` (the default of the client API). */
   excludeSeen: boolean;
+  /** false: encode the whole window afresh, reusing nothing from earlier requests. */
+  reuseEncoding?: boolean;
 }
 
 export interface Recommendations {
@@ -168,7 +170,10 @@ export class Engine {
       return;
     }
     const model = sequentialFromPackage(this.pkg);
-    const encoder = new SessionEncoder(model, { incremental: this.options.incremental });
+    const encoder = new SessionEncoder(model, {
+      incremental: this.options.incremental,
+      fixedShapes: this.active.name === 'webgpu',
+    });
     let tableT: tf.Tensor2D | null = null;
     let scoring: EngineInfo['scoring'];
     if (model.items.kind === 'dense') {
@@ -265,7 +270,7 @@ export class Engine {
       // A sequential model has nothing to encode before the first event.
       return { rows: new Int32Array(0), scores: new Float32Array(0), reused: 0 };
     }
-    const { query: q, reused } = scorer.encoder.encode(query.history);
+    const { query: q, reused } = scorer.encoder.encode(query.history, query.reuseEncoding ?? true);
     if (query.candidates) {
       const rows = query.candidates;
       const scores = tf.tidy(() => {

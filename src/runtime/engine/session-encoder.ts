@@ -40,6 +40,7 @@ function keepCache(cache: KeyValueCache): KeyValueCache {
     keys: cache.keys.map((t) => tf.keep(t)),
     values: cache.values.map((t) => tf.keep(t)),
     length: cache.length,
+    ...(cache.capacity ? { capacity: cache.capacity } : {}),
   };
 }
 
@@ -51,19 +52,30 @@ function disposeCache(cache: KeyValueCache | null): void {
 export class SessionEncoder {
   private last: Cached | null = null;
   private readonly incremental: boolean;
+  private readonly fixedShapes: boolean;
 
+  /**
+   * `fixedShapes`: every tensor has the same shape whatever the history's length (windows
+   * padded to maxLen, keys and values kept at maxLen slots). On WebGPU a new shape can mean
+   * a new shader to compile, so there everything compiles during warm-up; elsewhere the
+   * padding would only be work.
+   */
   constructor(
     private readonly model: SequentialModel,
-    options: { incremental: boolean },
+    options: { incremental: boolean; fixedShapes?: boolean },
   ) {
     this.incremental = options.incremental && model.config.positions === 'from-oldest';
+    this.fixedShapes = options.fixedShapes ?? false;
   }
 
-  /** The query after `history` (internal ids, oldest first, at least one item). */
-  encode(history: Int32Array): EncodedQuery {
+  /**
+   * The query after `history` (internal ids, oldest first, at least one item). With
+   * `reuse` false the whole window is encoded afresh (and kept for the next request).
+   */
+  encode(history: Int32Array, reuse = true): EncodedQuery {
     const { maxLen } = this.model.config;
     const window = history.slice(Math.max(0, history.length - maxLen));
-    const last = this.last;
+    const last = reuse ? this.last : null;
     if (last && last.window.length === window.length && startsWith(window, last.window)) {
       return { query: last.hidden, reused: window.length };
     }
@@ -87,11 +99,20 @@ export class SessionEncoder {
   }
 
   private whole(window: Int32Array): Cached {
-    const { model, incremental } = this;
+    const { model, incremental, fixedShapes } = this;
+    const { maxLen, positions } = model.config;
+    // Padded to maxLen in fixed-shape mode: after the window when positions count from the
+    // oldest item (its keys and values then sit in slots 0.. for encodeNext), before it
+    // otherwise, as encode expects.
+    const width = fixedShapes ? maxLen : window.length;
+    const start = fixedShapes && positions === 'from-latest' ? width - window.length : 0;
+    const padded = new Int32Array(width);
+    padded.set(window, start);
+    const latestRow = start + window.length - 1;
     let result: Cached | undefined;
     // tf.tidy's typing only lets tensors out: the kept ones leave through `result`.
     tf.tidy(() => {
-      const ids = tf.tensor2d(window, [1, window.length], 'int32');
+      const ids = tf.tensor2d(padded, [1, width], 'int32');
       const keys: tf.Tensor4D[] = [];
       const values: tf.Tensor4D[] = [];
       const hidden = encode(
@@ -111,13 +132,17 @@ export class SessionEncoder {
             : {}),
         },
       );
-      const latest = hidden
-        .slice([0, window.length - 1, 0], [1, 1, model.config.dim])
-        .reshape([1, -1]);
+      const latest = hidden.slice([0, latestRow, 0], [1, 1, model.config.dim]).reshape([1, -1]);
+      const cache = {
+        keys,
+        values,
+        length: window.length,
+        ...(fixedShapes ? { capacity: maxLen } : {}),
+      };
       result = {
         window,
         hidden: tf.keep(latest as tf.Tensor2D),
-        cache: incremental ? keepCache({ keys, values, length: window.length }) : null,
+        cache: incremental ? keepCache(cache) : null,
       };
     });
     return result as Cached;

@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { denseItemTable, ttItemTable } from '../../../src/model/item-table.ts';
 import { fitMarkov, markovPackageSpec, scoreMarkov } from '../../../src/model/markov.ts';
-import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
+import {
+  initEncoderWeights,
+  type KeyValueCache,
+  type SasrecConfig,
+} from '../../../src/model/sasrec.ts';
 import { type SequentialModel, scoreHistories } from '../../../src/model/sequential.ts';
 import { sequentialPackageSpec, ttArchitecture } from '../../../src/model/sequential-package.ts';
 import { initTtCores, type TtShape } from '../../../src/model/tt-matrix.ts';
@@ -14,6 +18,7 @@ import { memorySource } from '../../../src/package/source.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { seededRandom } from '../../../src/random.ts';
 import { Engine, type RecommendQuery } from '../../../src/runtime/engine/engine.ts';
+import { SessionEncoder } from '../../../src/runtime/engine/session-encoder.ts';
 import { topK } from '../../../src/runtime/engine/top-k.ts';
 
 const NUM_ITEMS = 60;
@@ -200,4 +205,33 @@ describe('topK', () => {
     expect([...got.scores]).toEqual([5, 5, 5, 1]);
     expect([...topK(scores, 10, new Set(), { from: 0 }).rows]).toEqual([0, 5, 2, 3, 6, 1]);
   });
+});
+
+describe('SessionEncoder with fixed shapes (as on WebGPU)', () => {
+  it.each(['from-oldest', 'from-latest'] as const)(
+    '%s: padded windows and fixed-size caches give the unpadded queries',
+    async (positions) => {
+      await useWasmBackend();
+      const model = sequentialModel(positions, true);
+      const fixed = new SessionEncoder(model, { incremental: true, fixedShapes: true });
+      const plain = new SessionEncoder(model, { incremental: false });
+      const random = seededRandom(21);
+      const history: number[] = [];
+      let reused = 0;
+      const shapes = new Set<string>();
+      for (let n = 0; n < 16; n++) {
+        history.push(1 + Math.floor(random() * NUM_ITEMS));
+        const a = fixed.encode(Int32Array.from(history));
+        reused += a.reused;
+        const b = plain.encode(Int32Array.from(history));
+        const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a.query, b.query))).dataSync()[0]);
+        expect(diff).toBeLessThan(1e-5);
+        const kept = (fixed as unknown as { last: { cache: KeyValueCache | null } }).last.cache;
+        if (kept) shapes.add(kept.keys.map((k) => k.shape.join('x')).join(','));
+      }
+      // From the oldest item: steps reuse the cache, whose shape never changes.
+      expect(reused > 0).toBe(positions === 'from-oldest');
+      expect(shapes.size).toBe(positions === 'from-oldest' ? 1 : 0);
+    },
+  );
 });

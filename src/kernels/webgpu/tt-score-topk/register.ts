@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { type TtShape, ttCoreShapes } from '../../../model/tt-matrix.ts';
+import { type TtShape, ttContractQueries, ttCoreShapes } from '../../../model/tt-matrix.ts';
 import {
   CandidateMergeProgram,
   MAX_TOP_K,
@@ -126,38 +126,11 @@ function contractQueryIntoTrailingCores(
   shape: TtShape,
   query: tf.Tensor2D,
 ): tf.Tensor2D {
-  const n = shape.rows.length;
   return tf.tidy(() => {
-    // E: [M, R, r_k]: the query contracted with cores k+1..n; M = J_1⋯J_k, R = I_{k+1}⋯I_n.
-    let e: tf.Tensor = query;
-    let M = shape.cols.reduce((a, b) => a * b, 1);
-    let R = 1;
-    for (let k = n - 1; k >= 1; k--) {
-      const I = shape.rows[k] as number;
-      const J = shape.cols[k] as number;
-      const t = shape.stp;
-      const rIn = shape.rank;
-      const rOut = k === n - 1 ? 1 : shape.rank;
-      const p = rIn / t;
-      const q = (J * rOut) / t;
-      M /= J;
-      // E'[.., a t + s] = Σ_c E[.., c t + s] B[a, c], over the columns (j_k, r_k) = c t + s.
-      const x = e
-        .reshape([M, J, R, rOut])
-        .transpose([0, 2, 1, 3])
-        .reshape([M * R, q, t])
-        .transpose([0, 2, 1])
-        .reshape([M * R * t, q]);
-      const b = (cores[k] as tf.Tensor).transpose([2, 0, 1]).reshape([q, I * p]);
-      e = tf
-        .matMul(x as tf.Tensor2D, b as tf.Tensor2D)
-        .reshape([M, R, t, I, p])
-        .transpose([0, 3, 1, 4, 2])
-        .reshape([M, I * R, rIn]);
-      R *= I;
-    }
-    // M = J_1 now: [J_1, R, r_1] -> [(j_1, r_1), R], the first core's column order.
-    return e.transpose([0, 2, 1]).reshape([M * shape.rank, R]) as tf.Tensor2D;
+    // [J_1, R, r_1] -> [(j_1, r_1), R], the first core's column order.
+    const e = ttContractQueries(cores, shape, query, 1);
+    const [m, r, rank] = e.shape;
+    return e.transpose([0, 2, 1]).reshape([m * rank, r]) as tf.Tensor2D;
   });
 }
 
