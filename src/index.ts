@@ -2,15 +2,15 @@
 // package format. The Node toolkit (training, the CLI) is deliberately not exported here.
 
 export { PocketrecError } from './errors.ts';
-export type { BackendPreference } from './runtime/engine/backend.ts';
+export * from './package/index.ts';
 export {
   createRecommender,
   type Recommendation,
-  type RecommendOptions,
   type Recommender,
   type RecommenderInfo,
   type RecommenderOptions,
+  type RecommendOptions,
 } from './runtime/client.ts';
+export type { BackendPreference } from './runtime/engine/backend.ts';
 export { RuntimeError, type RuntimeProblem } from './runtime/errors.ts';
 export type { HistoryEvent, TrackInput } from './runtime/history-store.ts';
-export * from './package/index.ts';

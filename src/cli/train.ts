@@ -44,7 +44,9 @@ export interface TrainCliOptions {
 
 function positionScheme(value: string): PositionScheme {
   if (!(POSITION_SCHEMES as readonly string[]).includes(value)) {
-    throw new UsageError(`--positions must be one of ${POSITION_SCHEMES.join(', ')}, got "${value}"`);
+    throw new UsageError(
+      `--positions must be one of ${POSITION_SCHEMES.join(', ')}, got "${value}"`,
+    );
   }
   return value as PositionScheme;
 }

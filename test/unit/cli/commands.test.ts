@@ -18,7 +18,15 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** An untrained dense teacher package "trained" on `dataset`, written under scratch. */
 async function tinyTeacher(name: string, dataset: string, numItems: number): Promise<string> {
-  const config: SasrecConfig = { numItems, dim: 8, maxLen: 6, blocks: 1, heads: 1, dropout: 0, positions: 'from-oldest' };
+  const config: SasrecConfig = {
+    numItems,
+    dim: 8,
+    maxLen: 6,
+    blocks: 1,
+    heads: 1,
+    dropout: 0,
+    positions: 'from-oldest',
+  };
   const model = {
     config,
     encoder: initEncoderWeights(config, 1),

@@ -33,7 +33,15 @@ beforeAll(async () => {
   await useWasmBackend();
 });
 
-const CONFIG: SasrecConfig = { numItems: 37, dim: 8, maxLen: 6, blocks: 2, heads: 2, dropout: 0.2, positions: 'from-latest' };
+const CONFIG: SasrecConfig = {
+  numItems: 37,
+  dim: 8,
+  maxLen: 6,
+  blocks: 2,
+  heads: 2,
+  dropout: 0.2,
+  positions: 'from-latest',
+};
 const ROWS = CONFIG.numItems + 1;
 const DENSE_EMBEDDING = ROWS * CONFIG.dim;
 
