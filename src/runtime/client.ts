@@ -78,6 +78,9 @@ export interface RecommenderInfo {
   incremental: boolean;
   scoring: OpenResult['engine']['scoring'];
   timings: {
+    /** The last request's encoding and scoring time inside the worker. */
+    lastEncodeMs: number | null;
+    lastScoreMs: number | null;
     loadMs: number;
     warmupMs: number;
     lastRecommendMs: number | null;
@@ -166,6 +169,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   let backendNow: { name: RecommendResult['backend']; adapter: string | null };
   let lastRecommendMs: number | null = null;
   let lastWorkerMs: number | null = null;
+  let lastEncodeMs: number | null = null;
+  let lastScoreMs: number | null = null;
   const stats = { requests: 0, reusedPositions: 0 };
 
   const adopt = (result: OpenResult) => {
@@ -257,6 +262,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         reuseEncoding: request.reuseEncoding ?? true,
       });
       lastWorkerMs = result.ms;
+      lastEncodeMs = result.encodeMs;
+      lastScoreMs = result.scoreMs;
       stats.requests++;
       stats.reusedPositions += result.reused;
       backendNow = { ...backendNow, name: result.backend };
@@ -293,6 +300,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
           warmupMs: opened.warmupMs,
           lastRecommendMs,
           lastWorkerMs,
+          lastEncodeMs,
+          lastScoreMs,
         },
         warnings: [...warnings],
         workerRestarts: connection.restarts,

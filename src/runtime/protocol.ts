@@ -86,6 +86,9 @@ export interface RecommendResult {
   scores: Float32Array;
   reused: number;
   ms: number;
+  /** The engine's split of `ms` (see Recommendations in engine/engine.ts). */
+  encodeMs: number;
+  scoreMs: number;
   backend: ActiveBackend['name'];
 }
 

@@ -103,6 +103,8 @@ async function recommend(request: RecommendRequest): Promise<RecommendResult> {
     scores: result.scores,
     reused: result.reused,
     ms: performance.now() - started,
+    encodeMs: result.encodeMs,
+    scoreMs: result.scoreMs,
     backend: engine.backend.name,
   };
 }

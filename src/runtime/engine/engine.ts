@@ -18,6 +18,7 @@ import { ttScoreTopK } from '../../kernels/webgpu/tt-score-topk/register.ts';
 import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
 import type { SequentialModel } from '../../model/sequential.ts';
 import { sequentialFromPackage } from '../../model/sequential-package.ts';
+import { ttScoreAll } from '../../model/tt-matrix.ts';
 import type { ModelPackage } from '../../package/reader.ts';
 import { RuntimeError } from '../errors.ts';
 import {
@@ -66,7 +67,15 @@ export interface Recommendations {
   scores: Float32Array;
   /** Positions reused from the previous request's encoding. */
   reused: number;
+  /**
+   * Time spent encoding the history, and the rest (scoring, top-k, reading back). On
+   * WebGPU encoding only queues work, so there most of it shows up under scoreMs.
+   */
+  encodeMs: number;
+  scoreMs: number;
 }
+
+type Ranking = Omit<Recommendations, 'encodeMs' | 'scoreMs'>;
 
 export interface EngineInfo {
   backend: ActiveBackend;
@@ -83,6 +92,14 @@ interface Scorer {
   encoder: SessionEncoder;
   /** [dim, numRows]: a transposed table, so one plain product scores a query. */
   tableT: tf.Tensor2D | null;
+  /**
+   * For a contracted tensor-train table: 0 for the rows that are items, -Infinity for row 0
+   * and the rows that only pad the product, so one Add masks them and the top-k can run
+   * on the backend over the padded row as it comes out of the contraction.
+   */
+  paddingMask: tf.Tensor2D | null;
+  /** The built table [numRows, dim] (dense, or a small tensor-train), for lookups. */
+  table: tf.Tensor2D | null;
   scoring: EngineInfo['scoring'];
 }
 
@@ -94,6 +111,8 @@ export class Engine {
   private scorer: Scorer | null = null;
   private markov: MarkovModel | null = null;
   private lost: string | null = null;
+  /** The current request's encoding time (see Recommendations.encodeMs). */
+  private encodeMs = 0;
   private disposed = false;
 
   private constructor(
@@ -147,16 +166,19 @@ export class Engine {
   async recommend(query: RecommendQuery): Promise<Recommendations> {
     if (this.disposed) throw new RuntimeError('disposed', 'the engine was disposed');
     if (this.lost) await this.recover();
+    let ranking: Ranking;
+    const started = performance.now();
+    this.encodeMs = 0;
     try {
-      return await this.score(query);
+      ranking = await this.score(query);
     } catch (error) {
       // A device lost mid-request surfaces as a failed op or read; answer from the fallback.
-      if (this.active.name === 'webgpu' && (await this.deviceGone())) {
-        await this.recover();
-        return this.score(query);
-      }
-      throw error;
+      if (!(this.active.name === 'webgpu' && (await this.deviceGone()))) throw error;
+      await this.recover();
+      ranking = await this.score(query);
     }
+    const total = performance.now() - started;
+    return { ...ranking, encodeMs: this.encodeMs, scoreMs: total - this.encodeMs };
   }
 
   dispose(): void {
@@ -170,30 +192,43 @@ export class Engine {
       return;
     }
     const model = sequentialFromPackage(this.pkg);
+    const materialise =
+      model.items.kind === 'dense' || model.items.numRows <= this.options.materialiseRows;
+    const table = materialise ? model.items.materialise() : null;
     const encoder = new SessionEncoder(model, {
       incremental: this.options.incremental,
       fixedShapes: this.active.name === 'webgpu',
+      // A built table answers row lookups with one gather instead of the cores' chain.
+      ...(table ? { table } : {}),
     });
-    let tableT: tf.Tensor2D | null = null;
+    const tableT = table ? tf.tidy(() => table.transpose() as tf.Tensor2D) : null;
+    let paddingMask: tf.Tensor2D | null = null;
     let scoring: EngineInfo['scoring'];
-    if (model.items.kind === 'dense') {
-      tableT = tf.tidy(() => model.items.materialise().transpose() as tf.Tensor2D);
-      scoring = 'dense-table';
-    } else if (model.items.numRows <= this.options.materialiseRows) {
-      tableT = tf.tidy(() => model.items.materialise().transpose() as tf.Tensor2D);
-      scoring = 'tt-materialised';
-    } else {
-      scoring = this.active.name === 'webgpu' ? 'tt-webgpu-kernel' : 'tt-contracted';
+    if (model.items.kind === 'dense') scoring = 'dense-table';
+    else if (table) scoring = 'tt-materialised';
+    else if (this.active.name === 'webgpu') scoring = 'tt-webgpu-kernel';
+    else {
+      scoring = 'tt-contracted';
+      const padded = (model.items.tt as NonNullable<typeof model.items.tt>).shape.rows.reduce(
+        (a, b) => a * b,
+        1,
+      );
+      const mask = new Float32Array(padded);
+      mask[0] = Number.NEGATIVE_INFINITY;
+      mask.fill(Number.NEGATIVE_INFINITY, model.items.numRows);
+      paddingMask = tf.tensor2d(mask, [1, padded]);
     }
-    this.scorer = { model, encoder, tableT, scoring };
+    this.scorer = { model, encoder, tableT, table, paddingMask, scoring };
   }
 
   private release(): void {
     if (!this.scorer) return;
-    const { model, encoder, tableT } = this.scorer;
+    const { model, encoder, tableT, table, paddingMask } = this.scorer;
     encoder.forget();
     tf.dispose([...Object.values(model.encoder), ...Object.values(model.items.weights)]);
-    tableT?.dispose();
+    // A dense table is one of the weights; a built tensor-train table is not.
+    if (table && model.items.kind === 'tt') table.dispose();
+    tf.dispose([tableT, paddingMask].filter((t): t is tf.Tensor2D => t !== null));
     this.scorer = null;
   }
 
@@ -249,7 +284,34 @@ export class Engine {
     return { rows: rows as Int32Array, scores: scores as Float32Array };
   }
 
-  private async score(query: RecommendQuery): Promise<Recommendations> {
+  /**
+   * A large tensor-train table on WASM or CPU: the contraction's padded score row, masked by
+   * one Add, goes through the backend's top-k, so only k + |excluded| scores leave it (not
+   * a copy of every item's score and a pass over it in JavaScript).
+   */
+  private async contractedTopK(
+    q: tf.Tensor2D,
+    k: number,
+    excluded: ReadonlySet<number>,
+  ): Promise<{ rows: Int32Array; scores: Float32Array }> {
+    const { model, paddingMask } = this.scorer as Scorer;
+    const { cores, shape } = model.items.tt as NonNullable<typeof model.items.tt>;
+    const numRows = model.items.numRows;
+    let masked = 0;
+    for (const row of excluded) if (row > 0 && row < numRows) masked++;
+    const wanted = Math.min(k + masked, numRows - 1);
+    if (wanted <= 0) return { rows: new Int32Array(0), scores: new Float32Array(0) };
+    const { values, indices } = tf.tidy(() => {
+      const scores = ttScoreAll(cores, shape, q).add(paddingMask as tf.Tensor2D);
+      return tf.topk(scores.reshape([-1]), wanted, true);
+    });
+    const [top, rows] = await Promise.all([values.data(), indices.data()]);
+    tf.dispose([values, indices]);
+    // The backend's top-k is sorted by score; topK restores ties to the lower row.
+    return topK(top as Float32Array, k, excluded, { rows: rows as Int32Array });
+  }
+
+  private async score(query: RecommendQuery): Promise<Ranking> {
     const excluded = new Set<number>(query.exclude);
     if (query.excludeSeen) for (const item of query.history) excluded.add(item);
     const k = query.k;
@@ -270,7 +332,9 @@ export class Engine {
       // A sequential model has nothing to encode before the first event.
       return { rows: new Int32Array(0), scores: new Float32Array(0), reused: 0 };
     }
+    const encodeStart = performance.now();
     const { query: q, reused } = scorer.encoder.encode(query.history, query.reuseEncoding ?? true);
+    this.encodeMs = performance.now() - encodeStart;
     if (query.candidates) {
       const rows = query.candidates;
       const scores = tf.tidy(() => {
@@ -283,14 +347,11 @@ export class Engine {
     }
     if (scorer.scoring === 'tt-webgpu-kernel')
       return { ...(await this.kernelTopK(q, k, excluded)), reused };
-    const scores = tf.tidy(() =>
-      scorer.tableT ? tf.matMul(q, scorer.tableT) : scorer.model.items.scoreAll(q),
-    );
+    if (scorer.paddingMask) return { ...(await this.contractedTopK(q, k, excluded)), reused };
+    const scores = tf.tidy(() => tf.matMul(q, scorer.tableT as tf.Tensor2D));
     const values = (await scores.data()) as Float32Array;
     scores.dispose();
-    // Rows past numItems pad the tensor-train product; row 0 pads histories.
-    const numRows = scorer.model.items.numRows;
-    const ranked = topK(values.subarray(0, numRows), k, excluded, { from: 1 });
+    const ranked = topK(values, k, excluded, { from: 1 });
     return { ...ranked, reused };
   }
 }

@@ -53,6 +53,8 @@ export class SessionEncoder {
   private last: Cached | null = null;
   private readonly incremental: boolean;
   private readonly fixedShapes: boolean;
+  /** Item vectors of ids: from the built table when there is one. */
+  private readonly lookup: (ids: tf.Tensor) => tf.Tensor;
 
   /**
    * `fixedShapes`: every tensor has the same shape whatever the history's length (windows
@@ -62,8 +64,10 @@ export class SessionEncoder {
    */
   constructor(
     private readonly model: SequentialModel,
-    options: { incremental: boolean; fixedShapes?: boolean },
+    options: { incremental: boolean; fixedShapes?: boolean; table?: tf.Tensor2D },
   ) {
+    const table = options.table;
+    this.lookup = table ? (ids) => tf.gather(table, ids) : (ids) => model.items.lookup(ids);
     this.incremental = options.incremental && model.config.positions === 'from-oldest';
     this.fixedShapes = options.fixedShapes ?? false;
   }
@@ -115,23 +119,17 @@ export class SessionEncoder {
       const ids = tf.tensor2d(padded, [1, width], 'int32');
       const keys: tf.Tensor4D[] = [];
       const values: tf.Tensor4D[] = [];
-      const hidden = encode(
-        model.config,
-        model.encoder,
-        ids,
-        model.items.lookup(ids) as tf.Tensor3D,
-        {
-          training: false,
-          ...(incremental
-            ? {
-                keepKeysValues: (_: number, k: tf.Tensor4D, v: tf.Tensor4D) => {
-                  keys.push(k);
-                  values.push(v);
-                },
-              }
-            : {}),
-        },
-      );
+      const hidden = encode(model.config, model.encoder, ids, this.lookup(ids) as tf.Tensor3D, {
+        training: false,
+        ...(incremental
+          ? {
+              keepKeysValues: (_: number, k: tf.Tensor4D, v: tf.Tensor4D) => {
+                keys.push(k);
+                values.push(v);
+              },
+            }
+          : {}),
+      });
       const latest = hidden.slice([0, latestRow, 0], [1, 1, model.config.dim]).reshape([1, -1]);
       const cache = {
         keys,
@@ -155,7 +153,7 @@ export class SessionEncoder {
       let cache = from.cache as KeyValueCache;
       let hidden: tf.Tensor2D | null = null;
       for (let at = from.window.length; at < window.length; at++) {
-        const row = model.items.lookup(tf.tensor1d([window[at] as number], 'int32')) as tf.Tensor2D;
+        const row = this.lookup(tf.tensor1d([window[at] as number], 'int32')) as tf.Tensor2D;
         const step = encodeNext(model.config, model.encoder, cache, row);
         cache = step.cache;
         hidden = step.hidden;

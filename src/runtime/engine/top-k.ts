@@ -25,9 +25,10 @@ export function topK(
   const bestScores = new Float32Array(k).fill(Number.NEGATIVE_INFINITY);
   let filled = 0;
   const consider = (row: number, score: number) => {
-    if (!Number.isFinite(score) || excluded.has(row)) return;
-    // Strictly better only: an equal score keeps the lower row (seen first) ahead.
+    // Strictly better only: an equal score keeps the lower row (seen first) ahead. The
+    // cut-off comes first: on a large catalogue it rejects nearly every row in one compare.
     if (filled === k && !(score > (bestScores[k - 1] as number))) return;
+    if (!Number.isFinite(score) || excluded.has(row)) return;
     let at = filled === k ? k - 1 : filled++;
     while (at > 0 && score > (bestScores[at - 1] as number)) {
       bestScores[at] = bestScores[at - 1] as number;

@@ -1,0 +1,16 @@
+/**
+ * tfjs's backends as tfjs ships them, for the bench's baseline: no pocketrec kernel, no
+ * pocketrec setting (WebGPU keeps its default WEBGPU_CPU_FORWARD).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendName } from '../src/runtime/engine/backend.ts';
+import { WASM_PATHS } from '../src/runtime/wasm-paths.ts';
+
+export async function useStockBackend(name: BackendName): Promise<string> {
+  if (name === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
+  if (name === 'wasm') setWasmPaths(WASM_PATHS);
+  if (!(await tf.setBackend(name)))
+    throw new Error(`the tfjs ${name} backend failed to initialise`);
+  return tf.getBackend();
+}

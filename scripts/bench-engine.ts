@@ -1,0 +1,610 @@
+/**
+ * `npm run bench:engine`: speed and memory of the browser runtime, in Debian's Chromium,
+ * per backend (wasm, webgpu, cpu) and model, through the client API the pages use; with a
+ * plain tfjs LayersModel of the same network (bench/layers-baseline.ts) side by side, and
+ * the engine's own split of each request (encoding, then scoring and top-k). A benchmark, not a
+ * test: it asserts nothing about time, it prints. WebGPU here is SwiftShader (the CPU):
+ * its rows check that the path runs, their timings mean nothing.
+ *
+ *   npm run bench:engine -- [--json] [--data-dir <dir>] [--calls 200] [--slow-calls 10]
+ *       [--webgpu-1m-calls 2] [--webgpu-reopen] [--backends wasm,webgpu,cpu]
+ *       [--models ml-1m-tt-r12,ml-1m-teacher,tt-1m,<package dir under the project>]
+ *
+ * --json prints one JSON object per line (backend x model x measurement set); otherwise
+ * a table. --calls is the warm requests per WASM row, --slow-calls per WebGPU and CPU row
+ * (--webgpu-1m-calls for the 1M model on WebGPU, about 10 s a request on SwiftShader).
+ * On WebGPU the model is opened once (from the network) unless --webgpu-reopen: on
+ * SwiftShader every open compiles the shaders again, about a minute.
+ * The generated 1M-item model is written to runs/bench/tt-1m when it is missing.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import type { Page } from 'playwright-core';
+import { createLogger } from 'vite';
+import type { Pattern, PatternArgs } from '../bench/engine.ts';
+import { loadUserSequences, resolveDataDir } from '../src/data/index.ts';
+import { seededRandom, shuffleInPlace } from '../src/random.ts';
+import type { BackendName } from '../src/runtime/engine/backend.ts';
+import type { MemoryReport } from '../src/runtime/protocol.ts';
+import {
+  type ChromiumSession,
+  launchChromium,
+  projectRoot,
+  startServer,
+} from '../test/browser/harness.ts';
+import { generateTtModel, TT_1M_DIR } from './generate-tt-model.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback?: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
+};
+const json = args.includes('--json');
+const calls = Number(option('calls', '200'));
+const slowCalls = Number(option('slow-calls', '10'));
+/** The 1M model on SwiftShader takes about 10 s a request. */
+const webgpu1mCalls = Number(option('webgpu-1m-calls', '2'));
+const backends = (option('backends', 'wasm,webgpu,cpu') as string).split(',') as BackendName[];
+const modelKeys = (option('models', 'ml-1m-tt-r12,ml-1m-teacher,tt-1m') as string).split(',');
+const dataDirOption = option('data-dir');
+const webgpuReopen = args.includes('--webgpu-reopen');
+const SEED = 1;
+const STEP_TIMEOUT_MS = 240_000;
+
+interface ModelSpec {
+  key: string;
+  url: string;
+  dir: string;
+  /** The layers baseline runs against this model. */
+  baseline: boolean;
+  /** Sessions from ML-1M (mapped to the package's ids) when the data is there. */
+  ml1m: boolean;
+}
+
+const MODELS: ModelSpec[] = [
+  {
+    key: 'ml-1m-tt-r12',
+    url: '/models/ml-1m-tt-r12',
+    dir: 'models/ml-1m-tt-r12',
+    baseline: true,
+    ml1m: true,
+  },
+  {
+    key: 'ml-1m-teacher',
+    url: '/models/ml-1m-teacher',
+    dir: 'models/ml-1m-teacher',
+    baseline: false,
+    ml1m: true,
+  },
+  { key: 'tt-1m', url: `/${TT_1M_DIR}`, dir: TT_1M_DIR, baseline: false, ml1m: false },
+];
+
+/** Targets to print next to the figures (WASM, worker-side warm p50 of the shopper pattern). */
+const TARGETS = {
+  'ml-1m-tt-r12': { p50Ms: 1.5, speedupVsLayers: 5 },
+  'tt-1m': { p50Ms: 10, maxPeakBytes: 256_000_000 },
+};
+const DENSE_1M_TABLE_BYTES = 1_000_000 * 64 * 4;
+
+// ---------------------------------------------------------------------------------------
+// Statistics and output
+
+const r3 = (x: number | null | undefined): number | null =>
+  x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000;
+
+function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (at - lo);
+}
+
+const rows: Record<string, unknown>[] = [];
+function emit(row: Record<string, unknown>): void {
+  rows.push(row);
+  if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+const log = (message: string) => process.stderr.write(`[bench:engine] ${message}\n`);
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+interface Sessions {
+  source: string;
+  sessions: string[][];
+}
+
+function itemIdsOf(dir: string): string[] | null {
+  const file = join(projectRoot, dir, 'items.txt');
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : null;
+}
+
+function randomSessions(ids: string[] | null, count: number, length: number): Sessions {
+  const random = seededRandom(SEED);
+  const numItems = ids ? ids.length : 1_000_000;
+  const pick = () => {
+    const row = 1 + Math.floor(random() * numItems);
+    return ids ? (ids[row - 1] as string) : String(row);
+  };
+  return {
+    source: `random (seed ${SEED}, ${count} sessions of ${length} items out of ${numItems})`,
+    sessions: Array.from({ length: count }, () => Array.from({ length }, pick)),
+  };
+}
+
+let ml1mCache: { sequences: string[][] } | { error: string } | null = null;
+
+async function ml1mSessions(): Promise<{ sequences: string[][] } | { error: string }> {
+  if (ml1mCache) return ml1mCache;
+  let dataDir: string;
+  try {
+    dataDir = resolveDataDir(dataDirOption);
+  } catch (error) {
+    // A directory named on purpose must exist; only the default may be missing.
+    if (dataDirOption !== undefined) throw error;
+    ml1mCache = { error: (error as Error).message };
+    return ml1mCache;
+  }
+  try {
+    const data = await loadUserSequences('ml-1m', { dataDir });
+    const source = data.sourceItemIds;
+    const order = shuffleInPlace(
+      Array.from(data.sequences, (_, i) => i),
+      seededRandom(SEED),
+    ).slice(0, 80);
+    ml1mCache = {
+      sequences: order.map((u) =>
+        Array.from(data.sequences[u] as Int32Array, (item) => String(source ? source[item] : item)),
+      ),
+    };
+  } catch (error) {
+    ml1mCache = { error: `ml-1m could not be loaded from ${dataDir}: ${(error as Error).message}` };
+  }
+  return ml1mCache;
+}
+
+async function sessionsFor(model: ModelSpec): Promise<Sessions> {
+  const ids = itemIdsOf(model.dir);
+  if (model.ml1m) {
+    const loaded = await ml1mSessions();
+    if ('sequences' in loaded) {
+      const known = new Set(ids ?? []);
+      const sessions = loaded.sequences
+        .map((s) => s.filter((id) => known.has(id)))
+        .filter((s) => s.length > 0);
+      return {
+        source: `ml-1m user sequences (${sessions.length} users, seeded order ${SEED})`,
+        sessions,
+      };
+    }
+    const fallback = randomSessions(ids, 40, 120);
+    return { ...fallback, source: `${fallback.source}; no ML-1M: ${loaded.error}` };
+  }
+  return randomSessions(ids, 40, 120);
+}
+
+// ---------------------------------------------------------------------------------------
+// Driving the page
+
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      run(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: no answer after ${STEP_TIMEOUT_MS / 1000} s`)),
+          STEP_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    log(`${what} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  }
+}
+
+async function pageHeap(page: Page): Promise<Record<string, number | null>> {
+  try {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    await cdp.detach();
+    const metric = (name: string) => metrics.find((m) => m.name === name)?.value ?? null;
+    return {
+      page_js_heap_used_bytes: metric('JSHeapUsedSize'),
+      page_js_heap_total_bytes: metric('JSHeapTotalSize'),
+    };
+  } catch {
+    return { page_js_heap_used_bytes: null, page_js_heap_total_bytes: null };
+  }
+}
+
+interface Timed {
+  workerMs: number[];
+  rtMs: number[];
+}
+
+function timingFields(t: Timed): Record<string, number | null> {
+  return {
+    calls: t.workerMs.length,
+    p50_ms: r3(quantile(t.workerMs, 0.5)),
+    p95_ms: r3(quantile(t.workerMs, 0.95)),
+    mean_ms: r3(t.workerMs.reduce((a, b) => a + b, 0) / t.workerMs.length),
+    rt_p50_ms: r3(quantile(t.rtMs, 0.5)),
+    rt_p95_ms: r3(quantile(t.rtMs, 0.95)),
+  };
+}
+
+const swiftshaderNote = (backend: string) =>
+  backend === 'webgpu' ? { note: 'swiftshader: correctness only' } : {};
+
+async function benchModel(
+  page: Page,
+  backend: BackendName,
+  model: ModelSpec,
+  n: number,
+): Promise<void> {
+  const { source, sessions } = await sessionsFor(model);
+  const manifest = JSON.parse(readFileSync(join(projectRoot, model.dir, 'manifest.json'), 'utf8'));
+  const maxLen = manifest.architecture.maxLen as number;
+  const base = { backend, model: model.key, ...swiftshaderNote(backend) };
+  const db = `bench-${backend}-${model.key}-${Date.now()}`;
+  // Not the first item of a pattern's first request, which would then find it encoded.
+  const firstItem = (sessions.at(-1) as string[])[0] as string;
+  const label = `${backend} ${model.key}`;
+  // On SwiftShader a second open compiles every shader again (about a minute).
+  const reopen = backend !== 'webgpu' || webgpuReopen;
+
+  const opened = await step(
+    `${label}: open from the network${reopen ? ', then from IndexedDB' : ''}`,
+    () =>
+      page.evaluate((a) => window.bench.open(a), {
+        model: model.url,
+        backend,
+        db,
+        firstItem,
+        reopen,
+      }),
+  );
+  const loadMemory = opened.memory as MemoryReport;
+  const scoring = opened.scoring as string;
+  const is1m = model.key === 'tt-1m';
+  const num = (x: unknown) => (typeof x === 'number' ? x : null);
+  emit({
+    ...base,
+    set: 'load',
+    active_backend: opened.backend,
+    adapter: opened.adapter,
+    scoring,
+    incremental: opened.incremental,
+    positions: manifest.architecture.positions ?? 'from-latest',
+    load_network_ms: r3(num(opened.networkMs)),
+    load_network_source: opened.networkSource,
+    load_network_worker_ms: r3(num(opened.networkLoadMs)),
+    warmup_network_ms: r3(num(opened.networkWarmupMs)),
+    load_indexeddb_ms: r3(num(opened.indexeddbMs)),
+    load_indexeddb_source: opened.indexeddbSource,
+    load_indexeddb_worker_ms: r3(num(opened.indexeddbLoadMs)),
+    // The rest of the open: the worker's start (its modules from the dev server), the
+    // backend's initialisation and the history store.
+    open_rest_ms: r3(
+      reopen
+        ? (opened.indexeddbMs as number) -
+            (opened.indexeddbLoadMs as number) -
+            (opened.warmupMs as number)
+        : (opened.networkMs as number) -
+            (opened.networkLoadMs as number) -
+            (opened.networkWarmupMs as number),
+    ),
+    warmup_ms: r3(num(opened.warmupMs)),
+    first_ms: r3(num(opened.firstMs)),
+    first_rt_ms: r3(num(opened.firstRtMs)),
+    tf_bytes_after_load: loadMemory.numBytes,
+    tf_tensors_after_load: loadMemory.numTensors,
+    package_bytes: manifest.size.bytes,
+    ...(is1m
+      ? { dense_table_bytes: DENSE_1M_TABLE_BYTES, materialised: scoring === 'tt-materialised' }
+      : {}),
+    ...(reopen
+      ? {}
+      : { reopen: 'skipped (--webgpu-reopen): warmup and first_ms are of the network open' }),
+    ...((opened.warnings as string[]).length ? { warnings: opened.warnings } : {}),
+    ...(await pageHeap(page)),
+  });
+
+  let checks: Awaited<ReturnType<typeof window.bench.baselineCheck>> | null = null;
+  let baselineOpened: Record<string, unknown> | null = null;
+  if (model.baseline) {
+    baselineOpened = await step(`${label}: layers baseline open`, () =>
+      page.evaluate((a) => window.bench.baselineOpen(a), { model: model.url, backend }),
+    );
+    const histories = [1, 7, 30, maxLen, maxLen + 20].map((len) => {
+      const s = sessions.find((x) => x.length >= len) ?? (sessions[0] as string[]);
+      return s.slice(0, len);
+    });
+    checks = await step(`${label}: baseline agreement`, () =>
+      page.evaluate((a) => window.bench.baselineCheck(a), { histories }),
+    );
+  }
+
+  const patternRows: Record<Pattern, Record<string, unknown>> = {} as never;
+  for (const pattern of ['track', 'repeat', 'slide'] as const) {
+    const paired = pattern === 'track' && model.baseline;
+    const patternArgs: PatternArgs & { paired: boolean } = {
+      pattern,
+      sessions,
+      calls: n,
+      cap: maxLen,
+      paired,
+    };
+    const timed = await step(
+      `${label}: ${n} x ${pattern}${paired ? ', each followed by the layers baseline' : ''}`,
+      () => page.evaluate((a) => window.bench.pattern(a), patternArgs),
+    );
+    const memory = await page.evaluate(() => window.bench.memory());
+    const reusedCalls = timed.reused.filter((r) => r > 0).length;
+    const incremental = timed.workerMs.filter((_, i) => (timed.reused[i] as number) > 0);
+    const whole = timed.workerMs.filter((_, i) => timed.reused[i] === 0);
+    const row: Record<string, unknown> = {
+      ...base,
+      set: pattern,
+      sessions: source,
+      request:
+        pattern === 'repeat'
+          ? `recommend({ k: 10 }) on the same ${maxLen}-event history`
+          : pattern === 'track'
+            ? `track one more event, then recommend({ k: 10 }); sessions of up to ${maxLen} events`
+            : `history of >= ${maxLen} events: track one more (the window slides), then recommend({ k: 10 })`,
+      ...timingFields(timed),
+      // The engine's own split (Recommendations.encodeMs / scoreMs).
+      encode_p50_ms: r3(quantile(timed.encodeMs, 0.5)),
+      score_p50_ms: r3(quantile(timed.scoreMs, 0.5)),
+      calls_reusing_encoding: reusedCalls,
+      p50_ms_reusing: r3(quantile(incremental, 0.5)),
+      p50_ms_whole_window: r3(quantile(whole, 0.5)),
+      scoring,
+      tf_bytes: memory.numBytes,
+      tf_tensors: memory.numTensors,
+      peak_bytes: memory.peakBytes,
+      ...(await pageHeap(page)),
+    };
+    if (is1m) {
+      Object.assign(row, {
+        dense_table_bytes: DENSE_1M_TABLE_BYTES,
+        materialised: scoring === 'tt-materialised',
+      });
+    }
+    const target = TARGETS[model.key as keyof typeof TARGETS];
+    if (pattern === 'track' && backend === 'wasm' && target) {
+      row.target_p50_ms = target.p50Ms;
+      row.meets_p50_target = (row.p50_ms as number) <= target.p50Ms;
+      if ('maxPeakBytes' in target) {
+        row.no_256mb_allocation = (memory.peakBytes ?? 0) < target.maxPeakBytes;
+      }
+    }
+    let baselineRow: Record<string, unknown> | null = null;
+    if (timed.baseline) {
+      const timing = timingFields(timed.baseline);
+      const speedup = (timing.p50_ms as number) / (row.p50_ms as number);
+      const rtSpeedup = (timing.rt_p50_ms as number) / (row.rt_p50_ms as number);
+      row.speedup_vs_layers = r3(speedup);
+      const memoryB = timed.baseline.memory as MemoryReport;
+      baselineRow = {
+        ...base,
+        model: `${model.key} (layers baseline)`,
+        set: pattern,
+        sessions: source,
+        request:
+          "the same histories, each request right after pocketrec's: model.predict(ids [1, maxLen] left-padded) -> matMul(hidden, table^T) -> mask seen -> topk -> data()",
+        baseline_agrees: (checks ?? []).every((c) => c.agrees),
+        agreement: (checks ?? []).map((c) => ({
+          history_length: c.length,
+          agrees: c.agrees,
+          max_score_diff: c.maxScoreDiff,
+          ...(c.agrees ? {} : { pocketrec: c.pocketrec, baseline: c.baseline }),
+        })),
+        active_backend: baselineOpened?.backend,
+        layers_params: baselineOpened?.params,
+        ...timing,
+        tf_bytes: memoryB.numBytes,
+        tf_tensors: memoryB.numTensors,
+        peak_bytes: memoryB.peakBytes,
+        pocketrec_p50_ms: row.p50_ms,
+        speedup_vs_layers: r3(speedup),
+        rt_speedup_vs_layers: r3(rtSpeedup),
+      };
+      if (backend === 'wasm' && target && 'speedupVsLayers' in target) {
+        row.target_speedup_vs_layers = target.speedupVsLayers;
+        row.meets_speedup_target = speedup >= target.speedupVsLayers;
+        baselineRow.target_speedup = target.speedupVsLayers;
+        baselineRow.meets_speedup_target = speedup >= target.speedupVsLayers;
+      }
+      await page.evaluate(() => window.bench.baselineClose());
+    }
+    patternRows[pattern] = row;
+    emit(row);
+    if (baselineRow) emit(baselineRow);
+  }
+
+  await page.evaluate(() => window.bench.close());
+}
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+function printTable(): void {
+  const f = (x: unknown, digits = 2) =>
+    typeof x === 'number' ? x.toFixed(digits) : x === null || x === undefined ? '-' : String(x);
+  const mb = (x: unknown) => (typeof x === 'number' ? `${(x / 1e6).toFixed(2)} MB` : '-');
+  const meta = rows.find((r) => r.set === 'meta');
+  if (meta) {
+    console.log(
+      `pocketrec engine benchmark: ${meta.browser}, tfjs ${meta.tfjs}, ${meta.cpus} cores, load average ${meta.loadavg_1m} at start`,
+    );
+  }
+  console.log(
+    '\nLoad (ms; first open from the network into a fresh IndexedDB, then again from IndexedDB)',
+  );
+  console.log(
+    `${'backend'.padEnd(8)}${'model'.padEnd(16)}${'network'.padStart(9)}${'indexeddb'.padStart(10)}${'warmup'.padStart(9)}${'first'.padStart(8)}  ${'scoring'.padEnd(16)}tf bytes`,
+  );
+  for (const r of rows.filter((x) => x.set === 'load')) {
+    console.log(
+      `${String(r.backend).padEnd(8)}${String(r.model).padEnd(16)}${f(r.load_network_ms, 0).padStart(9)}${f(r.load_indexeddb_ms, 0).padStart(10)}${f(r.warmup_ms, 0).padStart(9)}${f(r.first_ms).padStart(8)}  ${String(r.scoring).padEnd(16)}${mb(r.tf_bytes_after_load)}`,
+    );
+  }
+  console.log('\nWarm requests (ms; worker = inside the worker, rt = round trip on the page)');
+  console.log(
+    `${'backend'.padEnd(8)}${'model'.padEnd(30)}${'set'.padEnd(8)}${'calls'.padStart(6)}${'p50'.padStart(9)}${'p95'.padStart(9)}${'rt p50'.padStart(9)}${'rt p95'.padStart(9)}${'reused'.padStart(8)}  peak`,
+  );
+  for (const r of rows.filter((x) => ['track', 'repeat', 'slide'].includes(x.set as string))) {
+    console.log(
+      `${String(r.backend).padEnd(8)}${String(r.model).padEnd(30)}${String(r.set).padEnd(8)}${f(r.calls, 0).padStart(6)}${f(r.p50_ms, 3).padStart(9)}${f(r.p95_ms, 3).padStart(9)}${f(r.rt_p50_ms, 3).padStart(9)}${f(r.rt_p95_ms, 3).padStart(9)}${f(r.calls_reusing_encoding, 0).padStart(8)}  ${mb(r.peak_bytes)}${r.note ? `  (${r.note})` : ''}`,
+    );
+  }
+  console.log("\nThe engine's own split of the track pattern (worker p50 ms)");
+  for (const r of rows.filter((x) => x.set === 'track' && x.encode_p50_ms !== undefined)) {
+    console.log(
+      `${String(r.backend).padEnd(8)}${String(r.model).padEnd(16)} encode ${f(r.encode_p50_ms, 3)}  score + top-k ${f(r.score_p50_ms, 3)}`,
+    );
+  }
+  console.log('\nTargets (WASM, worker-side warm p50 of the track pattern)');
+  for (const r of rows.filter((x) => x.target_p50_ms !== undefined)) {
+    console.log(
+      `${String(r.model).padEnd(16)} p50 ${f(r.p50_ms, 3)} ms vs <= ${r.target_p50_ms} ms: ${r.meets_p50_target ? 'met' : 'MISSED'}${r.no_256mb_allocation === undefined ? '' : `; peak ${mb(r.peak_bytes)} vs the ${mb(r.dense_table_bytes)} dense table: ${r.no_256mb_allocation ? 'no 256 MB allocation' : 'ALLOCATED 256 MB'}`}`,
+    );
+  }
+  for (const r of rows.filter((x) => x.baseline_agrees !== undefined)) {
+    console.log(
+      `${String(r.backend).padEnd(8)}layers baseline agrees: ${r.baseline_agrees}; p50 ${f(r.p50_ms, 3)} ms vs pocketrec ${f(r.pocketrec_p50_ms, 3)} ms: speedup ${f(r.speedup_vs_layers)}x (round trip ${f(r.rt_speedup_vs_layers)}x)${r.target_speedup === undefined ? '' : ` vs >= ${r.target_speedup}x: ${r.meets_speedup_target ? 'met' : 'MISSED'}`}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** A named model, or any package directory under the project root (the server's root). */
+function modelSpec(key: string): ModelSpec {
+  const known = MODELS.find((m) => m.key === key);
+  if (known) return known;
+  const dir = relative(projectRoot, resolve(key));
+  if (dir.startsWith('..') || !existsSync(join(projectRoot, dir, 'manifest.json'))) {
+    throw new Error(
+      `unknown model ${key}: name one of ${MODELS.map((m) => m.key).join(', ')} or a package directory under ${projectRoot}`,
+    );
+  }
+  const manifest = JSON.parse(readFileSync(join(projectRoot, dir, 'manifest.json'), 'utf8'));
+  return {
+    key: basename(dir),
+    url: `/${dir.split(sep).join('/')}`,
+    dir,
+    // The layers baseline holds the table dense: catalogues the engine would materialise too.
+    baseline:
+      ['sequential-tt', 'sequential-dense'].includes(manifest.kind) &&
+      manifest.items.count <= 100_000,
+    ml1m: manifest.training?.dataset === 'ml-1m',
+  };
+}
+
+const models = modelKeys.map(modelSpec);
+if (
+  models.some((m) => m.key === 'tt-1m') &&
+  !existsSync(join(projectRoot, TT_1M_DIR, 'manifest.json'))
+) {
+  log(`generating ${TT_1M_DIR}`);
+  await generateTtModel({ out: join(projectRoot, TT_1M_DIR) });
+}
+
+const started = performance.now();
+const viteLogger = createLogger('info');
+const toStderr = (msg: string) => log(`vite: ${msg}`);
+const server = await startServer({
+  // Its own dependency cache, so a test run beside it never re-optimises under it; every
+  // dependency bundled up front, and no HMR socket, so no page reloads mid-run.
+  cacheDir: 'node_modules/.vite-bench',
+  logLevel: 'info',
+  customLogger: {
+    ...viteLogger,
+    info: toStderr,
+    warn: toStderr,
+    warnOnce: toStderr,
+    error: toStderr,
+  },
+  server: { ws: false },
+  optimizeDeps: {
+    entries: ['bench/engine.html'],
+    include: [
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-backend-webgpu',
+      'idb',
+    ],
+  },
+});
+const browsers: ChromiumSession[] = [];
+try {
+  const tfjsVersion = JSON.parse(
+    readFileSync(join(projectRoot, 'node_modules/@tensorflow/tfjs/package.json'), 'utf8'),
+  ).version;
+  let metaEmitted = false;
+  for (const backend of backends) {
+    const session = await launchChromium({ webgpu: backend === 'webgpu' });
+    browsers.push(session);
+    const page = await session.newPage();
+    page.on('console', (m) => {
+      // Chromium asks for /favicon.ico on its own; the project serves none.
+      // The Vite client's socket is refused on purpose (server.ws: false).
+      const url = m.location().url;
+      if (m.type() === 'error' && !url.endsWith('/favicon.ico') && !url.endsWith('/@vite/client')) {
+        log(`page console error: ${m.text()} (${url})`);
+      }
+    });
+    page.on('pageerror', (e) => log(`page error: ${e.message}`));
+    await page.goto(`${server.url}/bench/engine.html`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+    if (!metaEmitted) {
+      metaEmitted = true;
+      const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
+      emit({
+        set: 'meta',
+        browser: `Chromium ${session.browser?.version() ?? '?'}`,
+        tfjs: tfjsVersion,
+        cpus: cpus().length,
+        loadavg_1m: r3(loadavg()[0]),
+        calls_wasm: calls,
+        calls_webgpu_cpu: slowCalls,
+        calls_webgpu_tt_1m: webgpu1mCalls,
+        webgpu_reopen: webgpuReopen,
+        server: 'vite dev server (modules unbundled)',
+        // Chromium coarsens performance.now() to 100 µs unless the page is isolated.
+        timer_resolution_ms: isolated ? 0.005 : 0.1,
+        note: 'worker-side times are rec.info().timings.lastWorkerMs; WASM rows are what count',
+      });
+    }
+    for (const model of models) {
+      const n =
+        backend === 'wasm'
+          ? calls
+          : backend === 'webgpu' && model.key === 'tt-1m'
+            ? webgpu1mCalls
+            : slowCalls;
+      await benchModel(page, backend, model, n);
+    }
+    await session.close();
+  }
+} finally {
+  await Promise.all(browsers.map((b) => b.close()));
+  await server.close();
+}
+emit({
+  set: 'end',
+  seconds: r3((performance.now() - started) / 1000),
+  loadavg_1m: r3(loadavg()[0]),
+});
+log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+if (!json) printTable();
