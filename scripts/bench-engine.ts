@@ -46,7 +46,9 @@ const slowCalls = Number(option('slow-calls', '10'));
 /** The 1M model on SwiftShader takes about 10 s a request. */
 const webgpu1mCalls = Number(option('webgpu-1m-calls', '2'));
 const backends = (option('backends', 'wasm,webgpu,cpu') as string).split(',') as BackendName[];
-const modelKeys = (option('models', 'ml-1m-tt-r12,ml-1m-teacher,tt-1m') as string).split(',');
+const modelKeys = (
+  option('models', 'ml-1m-tt2-r12-fo,ml-1m-tt-r12,ml-1m-teacher,tt-1m') as string
+).split(',');
 const dataDirOption = option('data-dir');
 const webgpuReopen = args.includes('--webgpu-reopen');
 const SEED = 1;
@@ -63,6 +65,21 @@ interface ModelSpec {
 }
 
 const MODELS: ModelSpec[] = [
+  {
+    // Positions from the oldest item: the incremental path.
+    key: 'ml-1m-tt2-r12-fo',
+    url: '/models/ml-1m-tt2-r12-fo',
+    dir: 'models/ml-1m-tt2-r12-fo',
+    baseline: true,
+    ml1m: true,
+  },
+  {
+    key: 'ml-1m-teacher-fo',
+    url: '/models/ml-1m-teacher-fo',
+    dir: 'models/ml-1m-teacher-fo',
+    baseline: false,
+    ml1m: true,
+  },
   {
     key: 'ml-1m-tt-r12',
     url: '/models/ml-1m-tt-r12',
@@ -82,6 +99,7 @@ const MODELS: ModelSpec[] = [
 
 /** Targets to print next to the figures (WASM, worker-side warm p50 of the shopper pattern). */
 const TARGETS = {
+  'ml-1m-tt2-r12-fo': { p50Ms: 1.5, speedupVsLayers: 5 },
   'ml-1m-tt-r12': { p50Ms: 1.5, speedupVsLayers: 5 },
   'tt-1m': { p50Ms: 10, maxPeakBytes: 256_000_000 },
 };

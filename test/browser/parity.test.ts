@@ -28,7 +28,8 @@ import {
   type TestServer,
 } from './harness.ts';
 
-const MODELS = ['models/ml-1m-teacher', 'models/ml-1m-tt-r12'];
+// Positions from the oldest item, so the reused requests take the incremental path.
+const MODELS = ['models/ml-1m-teacher-fo', 'models/ml-1m-tt2-r12-fo'];
 const SESSIONS = 200;
 const K = 10;
 /** Each session is recommended for after its last two events: the first request encodes
