@@ -103,6 +103,14 @@ interface Scorer {
   scoring: EngineInfo['scoring'];
 }
 
+/** No items; fresh arrays each time, as the worker transfers (detaches) what it returns. */
+const nothing = () => ({ rows: new Int32Array(0), scores: new Float32Array(0) });
+
+/** The excluded rows that are items of the table (not row 0, not padding), ascending. */
+function itemRowsOf(excluded: ReadonlySet<number>, numRows: number): Int32Array {
+  return Int32Array.from([...excluded].filter((r) => r > 0 && r < numRows)).sort();
+}
+
 function isSequential(pkg: ModelPackage): boolean {
   return pkg.manifest.kind === 'sequential-dense' || pkg.manifest.kind === 'sequential-tt';
 }
@@ -145,8 +153,7 @@ export class Engine {
       kind: this.pkg.manifest.kind,
       numItems: this.pkg.manifest.items.count,
       scoring: this.scorer?.scoring ?? 'markov',
-      incremental:
-        this.options.incremental && this.scorer?.model.config.positions === 'from-oldest',
+      incremental: this.scorer?.encoder.incremental ?? false,
     };
   }
 
@@ -268,9 +275,9 @@ export class Engine {
     const { model } = this.scorer as Scorer;
     const { cores, shape } = model.items.tt as NonNullable<typeof model.items.tt>;
     const numRows = model.items.numRows;
-    const exclude = Int32Array.from([...excluded].filter((r) => r > 0 && r < numRows)).sort();
+    const exclude = itemRowsOf(excluded, numRows);
     const available = numRows - 1 - exclude.length;
-    if (available <= 0) return { rows: new Int32Array(0), scores: new Float32Array(0) };
+    if (available <= 0) return nothing();
     const { values, indices } = ttScoreTopK(
       [...cores],
       shape,
@@ -297,10 +304,8 @@ export class Engine {
     const { model, paddingMask } = this.scorer as Scorer;
     const { cores, shape } = model.items.tt as NonNullable<typeof model.items.tt>;
     const numRows = model.items.numRows;
-    let masked = 0;
-    for (const row of excluded) if (row > 0 && row < numRows) masked++;
-    const wanted = Math.min(k + masked, numRows - 1);
-    if (wanted <= 0) return { rows: new Int32Array(0), scores: new Float32Array(0) };
+    const wanted = Math.min(k + itemRowsOf(excluded, numRows).length, numRows - 1);
+    if (wanted <= 0) return nothing();
     const { values, indices } = tf.tidy(() => {
       const scores = ttScoreAll(cores, shape, q).add(paddingMask as tf.Tensor2D);
       return tf.topk(scores.reshape([-1]), wanted, true);
@@ -330,7 +335,7 @@ export class Engine {
     const scorer = this.scorer as Scorer;
     if (query.history.length === 0) {
       // A sequential model has nothing to encode before the first event.
-      return { rows: new Int32Array(0), scores: new Float32Array(0), reused: 0 };
+      return { ...nothing(), reused: 0 };
     }
     const encodeStart = performance.now();
     const { query: q, reused } = scorer.encoder.encode(query.history, query.reuseEncoding ?? true);

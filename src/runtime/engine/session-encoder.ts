@@ -51,7 +51,8 @@ function disposeCache(cache: KeyValueCache | null): void {
 
 export class SessionEncoder {
   private last: Cached | null = null;
-  private readonly incremental: boolean;
+  /** Whether requests may reuse earlier positions (asked for, and the positions allow it). */
+  readonly incremental: boolean;
   private readonly fixedShapes: boolean;
   /** Item vectors of ids: from the built table when there is one. */
   private readonly lookup: (ids: tf.Tensor) => tf.Tensor;
