@@ -292,16 +292,20 @@ export function ttMaterialise(cores: readonly tf.Tensor[], shape: TtShape): tf.T
 
 /**
  * queries [Q, d] times the table: [Q, N_pad], contracting the queries into the cores from
- * the last to the first, so the table is never built.
+ * the first to the last, so the table is never built.
  *
- * Cost, with core k's step in multiply-adds (t_1 = 1):
- *   contracting:   Σ_k Q · (J_1⋯J_k) · (I_k⋯I_n) · r_{k-1} r_k / t_k,
- *   materialising: Σ_k (I_1⋯I_k) · (J_1⋯J_k) · r_{k-1} r_k / t_k  +  Q · N_pad · d.
- * The build's big last step (N_pad·d·r/t) shrinks here to I_n·d·r/t per query, and the
- * first core's N_pad·J_1·r_1 is under the N_pad·d of scoring a built table, so one query
- * is far cheaper this way (about 20x for 50k x 64, rank 16, t = 2, on WASM), with no
- * N_pad x d buffer. But every term here is paid per query while the build is paid once,
- * and the middle cores cost Q·N_pad·J_1 J_2 r²/(t I_1) besides, so for many queries
+ * Core k (k ≥ 2) is the semi-tensor product core ⊗ I_t: the entry at rank index a·t + s and
+ * column (j_k, r_k) = c·t + s' is core[i, a, c] when s = s' and 0 otherwise. The last
+ * core's column is j_n alone, so a score only ever pairs r_{n-1} and j_n that agree in s,
+ * and only those pairs are computed: before the last core (stpDiagonal), and for three
+ * cores before the middle one too, where the s of r_1 passes through to r_2.
+ *
+ * Cost in multiply-adds, for one query, R the rank:
+ *   2 cores: I_1·R·d + N_pad·R·J_2/t
+ *   3 cores: I_1·R·d + I_1·I_2·(R/t)·J_2·R·J_3/t + N_pad·R·J_3/t
+ * The last term is every score's share, R·J_n/t, against d for a built table: 32 against
+ * 64 for rank 16, J_n = 4, t = 2, and no N_pad x d buffer (256 MB for a million rows).
+ * But it is paid per query while the build is paid once, so for many queries
  * materialising once and one product wins: training scores that way, and this serves
  * inference on large catalogues.
  */
@@ -310,17 +314,81 @@ export function ttScoreAll(
   shape: TtShape,
   queries: tf.Tensor2D,
 ): tf.Tensor2D {
+  const dims = checkCores(cores, shape);
+  const [Q, width] = queries.shape;
+  if (width !== product(shape.cols)) {
+    throw badShape(`queries have ${width} columns, the table ${product(shape.cols)}`);
+  }
+  const first = dims[0] as CoreDims;
+  const last = dims[dims.length - 1] as CoreDims;
+  const t = last.t;
+  // C: the last core's column digit j_n = c·t + s; A: r_{n-1} = a·t + s.
+  const C = last.q;
+  const A = last.p;
+  const R = first.rOut;
+  const Jrest = width / first.J;
   return tf.tidy(() => {
-    const e = ttContractQueries(cores, shape, queries, 0);
-    return e.reshape([queries.shape[0], -1]) as tf.Tensor2D;
+    // First core (no STP): [Q, j_2⋯j_n, i_1, r_1].
+    const x0 = queries.reshape([Q, first.J, Jrest]).transpose([0, 2, 1]).reshape([-1, first.J]);
+    const w0 = (cores[0] as tf.Tensor)
+      .reshape([first.I, first.J, R])
+      .transpose([1, 0, 2])
+      .reshape([first.J, first.I * R]);
+    const e0 = tf.matMul(x0 as tf.Tensor2D, w0 as tf.Tensor2D);
+    let v: tf.Tensor; // [Q·I_1⋯I_{n-1}, (a, s, c)]
+    if (dims.length === 2) {
+      // [Q, (c, s), I_1, (a, s')] → the pairs s = s' → [Q, I_1, a, s, c].
+      v = stpDiagonal(e0.reshape([Q * C, t, first.I * A, t]))
+        .reshape([Q, C, t, first.I, A])
+        .transpose([0, 3, 4, 2, 1])
+        .reshape([Q * first.I, A * t * C]);
+    } else {
+      const middle = dims[1] as CoreDims;
+      const J2 = middle.J;
+      const B = R / t; // r_2 = b·t + s, and core 2's column is (j_2, b)
+      // [Q, j_2, (c, s), I_1, (a, s')] → s = s' → [Q, I_1, c, s, a, j_2].
+      const x1 = stpDiagonal(e0.reshape([Q * J2 * C, t, first.I * middle.p, t]))
+        .reshape([Q, J2, C * t, first.I, middle.p])
+        .transpose([0, 3, 2, 4, 1])
+        .reshape([-1, middle.p * J2]);
+      const w1 = (cores[1] as tf.Tensor)
+        .reshape([middle.I, middle.p, J2, B])
+        .transpose([1, 2, 0, 3])
+        .reshape([middle.p * J2, middle.I * B]);
+      // [Q, I_1, c, s, I_2, b] → [Q, I_1, I_2, b, s, c].
+      v = tf
+        .matMul(x1 as tf.Tensor2D, w1 as tf.Tensor2D)
+        .reshape([Q * first.I, C, t, middle.I, B])
+        .transpose([0, 3, 4, 2, 1])
+        .reshape([-1, B * t * C]);
+    }
+    // [(a, s, c), I_n]: core[i, a, c] for every s.
+    const wLast = (cores[dims.length - 1] as tf.Tensor)
+      .reshape([last.I, A, 1, C])
+      .tile([1, 1, t, 1])
+      .reshape([last.I, A * t * C])
+      .transpose();
+    return tf.matMul(v as tf.Tensor2D, wLast as tf.Tensor2D).reshape([Q, -1]) as tf.Tensor2D;
   });
 }
 
 /**
- * ttScoreAll's stages for cores n..`downTo` (0-based): the queries contracted with those
- * cores, [Q·M, R, r_{downTo}] with M = J_1⋯J_{downTo} and R = I_{downTo+1}⋯I_n (row digits
- * most significant first). downTo = 0 is every score; downTo = 1 leaves the first core,
- * whose per-row stage a fused kernel (kernels/webgpu/tt-score-topk) does with its top-k.
+ * x [X, t, Y, t] → [X, t, Y]: the entries whose two STP indices agree. (Kept to 4 axes: the
+ * WASM backend's XNNPACK binary ops reject more than 6, and the product then comes back wrong.)
+ */
+function stpDiagonal(x: tf.Tensor): tf.Tensor {
+  const [X, t, Y] = x.shape as [number, number, number, number];
+  if (t === 1) return x.reshape([X, 1, Y]);
+  return tf.sum(tf.mul(x, tf.eye(t).reshape([1, t, 1, t])), 3);
+}
+
+/**
+ * The queries contracted with cores n..`downTo` (0-based), from the last core to the first:
+ * [Q·M, R, r_{downTo}] with M = J_1⋯J_{downTo} and R = I_{downTo+1}⋯I_n (row digits most
+ * significant first). downTo = 0 is every score; downTo = 1 leaves the first core, whose
+ * per-row stage a fused kernel (kernels/webgpu/tt-score-topk) does with its top-k. Every
+ * row's share is then J_1·r_1 multiply-adds, twice ttScoreAll's on an STP table, but on a
+ * GPU the per-row stage is not what limits it.
  */
 export function ttContractQueries(
   cores: readonly tf.Tensor[],

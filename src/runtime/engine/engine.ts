@@ -28,6 +28,7 @@ import {
   type WasmPaths,
   webgpuDeviceLost,
 } from './backend.ts';
+import { blockTopK } from './block-top-k.ts';
 import { SessionEncoder } from './session-encoder.ts';
 import { topK } from './top-k.ts';
 
@@ -308,7 +309,7 @@ export class Engine {
     if (wanted <= 0) return nothing();
     const { values, indices } = tf.tidy(() => {
       const scores = ttScoreAll(cores, shape, q).add(paddingMask as tf.Tensor2D);
-      return tf.topk(scores.reshape([-1]), wanted, true);
+      return blockTopK(scores.reshape([-1]), wanted, shape.rows[shape.rows.length - 1] as number);
     });
     const [top, rows] = await Promise.all([values.data(), indices.data()]);
     tf.dispose([values, indices]);

@@ -3,8 +3,8 @@
  * every row of a tensor-train item table against one query and returns the best k rows without
  * building the table or a score per row (see ./program.ts for the shaders).
  *
- * The query is first contracted into cores n..2 with tfjs ops, as ttScoreAll does
- * (src/model/tt-matrix.ts): those stages are sized by the factors, not by N (the largest result,
+ * The query is first contracted into cores n..2 with tfjs ops (ttContractQueries,
+ * src/model/tt-matrix.ts): those stages are sized by the factors, not by N (the largest result,
  * contractedQuery [J_1 r_1, N_pad / I_1], is 2.5 MB for a 1,000,000-row table of rank 16 and
  * d = 64, against 256 MB for the table). The kernel then runs, in order:
  *   1. TtScoreTopKProgram: the last, per-row stage, fused with each workgroup's top k;
@@ -117,9 +117,9 @@ export function registerTtScoreTopK(): void {
 
 /**
  * The query [1, d] contracted into cores n..2: [J_1 r_1, I_2⋯I_n], so that
- * score[i_1 * R + rest] = Σ_c cores[0][i_1, 0, c] · result[c, rest]. These are ttScoreAll's
- * stages k = n-1..1 for one query (see its comments for the layouts and the STP identity
- * factor t), then its last stage's operand transposed so rows run along the fast axis.
+ * score[i_1 * R + rest] = Σ_c cores[0][i_1, 0, c] · result[c, rest]: ttContractQueries'
+ * stages k = n-1..1 for one query, then the first core's operand transposed so rows run
+ * along the fast axis.
  */
 function contractQueryIntoTrailingCores(
   cores: readonly tf.Tensor[],
