@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { WIDGET_FILE, widgetDevEntry } from './src/widget/vite-plugin.ts';
 
 // The CSP the pages run under: nothing may leave the device except requests back to
 // this origin (the model package). 'wasm-unsafe-eval' and blob: are what tfjs's WASM
@@ -15,6 +18,39 @@ export const contentSecurityPolicy = [
 const headers = { 'Content-Security-Policy': contentSecurityPolicy };
 
 export default defineConfig({
+  // Each surface adds its own dev-server or build plugin here (one file per plugin).
+  plugins: [
+    (await import('./src/pages/dev-server/local-data.ts')).localDataPlugin(),
+    widgetDevEntry(),
+    (await import('./src/pages/bench/dev-server.ts')).benchPagePlugin(),
+  ],
+  // Built files find each other relative to themselves (the dev server still uses '/'), so
+  // dist/ works wherever a shop puts it, e.g. /static/pocketrec/pocketrec-widget.js.
+  base: './',
+  build: {
+    rolldownOptions: {
+      // Every page at the top level is an entry of `npm run build`, and so is the widget.
+      input: {
+        demo: 'index.html',
+        storefront: 'storefront.html',
+        ...(existsSync(fileURLToPath(new URL('bench.html', import.meta.url)))
+          ? { bench: 'bench.html' }
+          : {}),
+        widget: 'src/widget/index.ts',
+      },
+      output: {
+        // The widget keeps one fixed name, the one a shop's script tag points at; every
+        // other file is content-hashed and found by the widget relative to itself.
+        entryFileNames: (chunk) =>
+          chunk.name === 'widget' ? WIDGET_FILE : 'assets/[name]-[hash].js',
+        // Minified classes keep their names: errors crossing the worker boundary are
+        // rebuilt by name (src/runtime/protocol.ts), and pages show `error.name`.
+        keepNames: true,
+      },
+    },
+  },
+  // The inference worker is a module worker (it imports the WebGPU backend on demand).
+  worker: { format: 'es', rolldownOptions: { output: { keepNames: true } } },
   // models/ is served as-is next to the pages so a page can fetch /models/<name>/manifest.json.
   publicDir: 'public',
   // Listed so the dev server bundles them before the first page asks: one found later (the

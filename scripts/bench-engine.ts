@@ -1,7 +1,7 @@
 /**
  * `npm run bench:engine`: speed and memory of the browser runtime, in Debian's Chromium,
  * per backend (wasm, webgpu, cpu) and model, through the client API the pages use; with a
- * plain tfjs LayersModel of the same network (bench/layers-baseline.ts) side by side, and
+ * plain tfjs LayersModel of the same network (src/pages/bench/layers-baseline.ts) side by side, and
  * the engine's own split of each request (encoding, then scoring and top-k). A benchmark, not a
  * test: it asserts nothing about time, it prints. WebGPU here is SwiftShader (the CPU):
  * its rows check that the path runs, their timings mean nothing.
@@ -22,9 +22,8 @@ import { cpus, loadavg } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createLogger } from 'vite';
-import type { Pattern, PatternArgs } from '../bench/engine.ts';
-import { loadUserSequences, resolveDataDir } from '../src/data/index.ts';
-import { seededRandom, shuffleInPlace } from '../src/random.ts';
+import type { Pattern, PatternArgs } from '../src/pages/bench/engine/main.ts';
+import { generatedSessions, type Sessions } from '../src/pages/bench/sessions.ts';
 import type { BackendName } from '../src/runtime/engine/backend.ts';
 import type { MemoryReport } from '../src/runtime/protocol.ts';
 import {
@@ -34,6 +33,10 @@ import {
   startServer,
 } from '../test/browser/harness.ts';
 import { generateTtModel, TT_1M_DIR } from './generate-tt-model.ts';
+import { loadMl1mSessions, type Ml1mSessions } from './ml1m-sessions.ts';
+
+/** The page this script drives (window.bench). */
+const ENGINE_PAGE = 'src/pages/bench/engine/engine.html';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback?: string): string | undefined => {
@@ -130,59 +133,18 @@ const log = (message: string) => process.stderr.write(`[bench:engine] ${message}
 // ---------------------------------------------------------------------------------------
 // Sessions
 
-interface Sessions {
-  source: string;
-  sessions: string[][];
-}
-
 function itemIdsOf(dir: string): string[] | null {
   const file = join(projectRoot, dir, 'items.txt');
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : null;
 }
 
 function randomSessions(ids: string[] | null, count: number, length: number): Sessions {
-  const random = seededRandom(SEED);
-  const numItems = ids ? ids.length : 1_000_000;
-  const pick = () => {
-    const row = 1 + Math.floor(random() * numItems);
-    return ids ? (ids[row - 1] as string) : String(row);
-  };
-  return {
-    source: `random (seed ${SEED}, ${count} sessions of ${length} items out of ${numItems})`,
-    sessions: Array.from({ length: count }, () => Array.from({ length }, pick)),
-  };
+  return generatedSessions(ids, ids ? ids.length : 1_000_000, { seed: SEED, count, length });
 }
 
-let ml1mCache: { sequences: string[][] } | { error: string } | null = null;
-
-async function ml1mSessions(): Promise<{ sequences: string[][] } | { error: string }> {
-  if (ml1mCache) return ml1mCache;
-  let dataDir: string;
-  try {
-    dataDir = resolveDataDir(dataDirOption);
-  } catch (error) {
-    // A directory named on purpose must exist; only the default may be missing.
-    if (dataDirOption !== undefined) throw error;
-    ml1mCache = { error: (error as Error).message };
-    return ml1mCache;
-  }
-  try {
-    const data = await loadUserSequences('ml-1m', { dataDir });
-    const source = data.sourceItemIds;
-    const order = shuffleInPlace(
-      Array.from(data.sequences, (_, i) => i),
-      seededRandom(SEED),
-    ).slice(0, 80);
-    ml1mCache = {
-      sequences: order.map((u) =>
-        Array.from(data.sequences[u] as Int32Array, (item) => String(source ? source[item] : item)),
-      ),
-    };
-  } catch (error) {
-    ml1mCache = { error: `ml-1m could not be loaded from ${dataDir}: ${(error as Error).message}` };
-  }
-  return ml1mCache;
-}
+let ml1mCache: Promise<Ml1mSessions> | null = null;
+const ml1mSessions = (): Promise<Ml1mSessions> =>
+  (ml1mCache ??= loadMl1mSessions({ dataDir: dataDirOption, seed: SEED, users: 80 }));
 
 async function sessionsFor(model: ModelSpec): Promise<Sessions> {
   const ids = itemIdsOf(model.dir);
@@ -555,7 +517,7 @@ const server = await startServer({
   },
   server: { ws: false },
   optimizeDeps: {
-    entries: ['bench/engine.html'],
+    entries: [ENGINE_PAGE],
     include: [
       '@tensorflow/tfjs',
       '@tensorflow/tfjs-backend-wasm',
@@ -583,7 +545,7 @@ try {
       }
     });
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
-    await page.goto(`${server.url}/bench/engine.html`);
+    await page.goto(`${server.url}/${ENGINE_PAGE}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
     if (!metaEmitted) {
       metaEmitted = true;

@@ -12,5 +12,6 @@ export {
   type RecommendOptions,
 } from './runtime/client.ts';
 export type { BackendPreference } from './runtime/engine/backend.ts';
+export { type EraseOptions, type EraseResult, eraseLocalData } from './runtime/erase.ts';
 export { RuntimeError, type RuntimeProblem } from './runtime/errors.ts';
 export type { HistoryEvent, TrackInput } from './runtime/history-store.ts';

@@ -2,6 +2,7 @@ import {
   augmentSessions,
   DATASET_NAMES,
   getDataset,
+  isGenerated,
   loadCtrDataset,
   loadSessionDataset,
   loadUserSequences,
@@ -34,7 +35,7 @@ export async function dataStatsCommand(
   output: Output,
 ): Promise<void> {
   const spec = getDataset(name);
-  const dataDir = resolveDataDir(options.dataDir);
+  const dataDir = isGenerated(spec) ? undefined : resolveDataDir(options.dataDir);
   let stats: Record<string, unknown>;
   if (spec.kind === 'sequential') {
     const data = await loadUserSequences(name, { dataDir });
@@ -69,7 +70,12 @@ export async function dataStatsCommand(
       test: split(data.test),
     };
   }
-  const report = { dataset: name, kind: spec.kind, dataDir, ...stats };
+  const report = {
+    dataset: name,
+    kind: spec.kind,
+    dataDir: dataDir ?? 'none (made in memory)',
+    ...stats,
+  };
   if (options.json) {
     printJson(output, report);
     return;

@@ -4,12 +4,7 @@
  * every item ranked, the user's history masked. Session data sets: the given test
  * prefixes, no masking, P@20 (= HR@20) and MRR@20 as the session literature reports.
  */
-import {
-  getDataset,
-  loadSessionDataset,
-  loadUserSequences,
-  resolveDataDir,
-} from '../data/index.ts';
+import { getDataset, loadSessionDataset, loadUserSequences } from '../data/index.ts';
 import { UsageError } from '../errors.ts';
 import { markovScorer, mostPopScorer } from '../eval/baselines.ts';
 import { type EvaluationResult, evaluate, type Metrics, type Protocol } from '../eval/evaluate.ts';
@@ -46,7 +41,8 @@ export interface EvalData {
 
 export async function evalData(options: EvalCliOptions): Promise<EvalData> {
   const spec = getDataset(options.dataset);
-  const dataDir = resolveDataDir(options.dataDir);
+  // The loaders find the data directory themselves, and a generated data set needs none.
+  const dataDir = options.dataDir;
   if (spec.kind === 'sequential') {
     const data = await loadUserSequences(options.dataset, { dataDir });
     const users = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {

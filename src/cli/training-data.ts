@@ -1,9 +1,4 @@
-import {
-  getDataset,
-  loadSessionDataset,
-  loadUserSequences,
-  resolveDataDir,
-} from '../data/index.ts';
+import { getDataset, loadSessionDataset, loadUserSequences } from '../data/index.ts';
 import { UsageError } from '../errors.ts';
 import { type EvalCases, leaveOneOut, sessionHoldout } from '../eval/splits.ts';
 import { numberOption } from './options.ts';
@@ -22,7 +17,8 @@ export async function trainingData(
   options: { dataDir?: string; users?: string },
 ): Promise<TrainingData> {
   const spec = getDataset(dataset);
-  const dataDir = resolveDataDir(options.dataDir);
+  // The loaders find the data directory themselves, and a generated data set needs none.
+  const dataDir = options.dataDir;
   const limit = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {
     integer: true,
     min: 3,
@@ -31,13 +27,14 @@ export async function trainingData(
     const data = await loadUserSequences(dataset, { dataDir });
     const split = leaveOneOut(data.sequences.slice(0, limit));
     const source = data.sourceItemIds;
+    const itemIds =
+      data.itemIds ??
+      (source ? Array.from({ length: data.numItems }, (_, i) => String(source[i + 1])) : null);
     return {
       numItems: data.numItems,
       train: split.train,
       validation: split.validation,
-      ...(source
-        ? { itemIds: Array.from({ length: data.numItems }, (_, i) => String(source[i + 1])) }
-        : {}),
+      ...(itemIds ? { itemIds: [...itemIds] } : {}),
     };
   }
   if (spec.kind === 'session') {

@@ -11,6 +11,7 @@ import {
   type UserSequences,
 } from './sequences.ts';
 import { loadSessionFiles, type SessionDataset } from './sessions.ts';
+import { DEFAULT_STOREFRONT, type StorefrontOptions, storefrontSequences } from './storefront.ts';
 
 /** Per-user sequences for next-item models (SASRec-style leave-last-out). */
 export interface SequentialDatasetSpec {
@@ -22,6 +23,17 @@ export interface SequentialDatasetSpec {
   readonly file: string;
   /** `item_id<TAB>source id`, when the file's item ids were renumbered from the source's. */
   readonly itemMapFile?: string;
+}
+
+/**
+ * Per-user sequences made in memory by a seeded generator: nothing to download, nothing
+ * under the data directory, the same sequences on every machine.
+ */
+export interface GeneratedDatasetSpec {
+  readonly kind: 'sequential';
+  readonly description: string;
+  readonly format: 'generated-storefront';
+  readonly generator: StorefrontOptions;
 }
 
 /** Session-based recommendation: whole training sessions and prefix/target test cases. */
@@ -46,7 +58,11 @@ export interface CtrDatasetSpec {
   readonly logFile: string;
 }
 
-export type DatasetSpec = SequentialDatasetSpec | SessionDatasetSpec | CtrDatasetSpec;
+export type DatasetSpec =
+  | SequentialDatasetSpec
+  | GeneratedDatasetSpec
+  | SessionDatasetSpec
+  | CtrDatasetSpec;
 
 export const DATASETS = {
   'ml-1m': {
@@ -90,6 +106,13 @@ export const DATASETS = {
     testFile: 'retailrocket-odrec/test_prefix_target.txt',
     minTrainPrefixLength: 2,
   },
+  storefront: {
+    kind: 'sequential',
+    description:
+      'generated storefront (src/data/storefront.ts): 3,000 products, 10,000 shoppers over several visits; made in memory, no data directory',
+    format: 'generated-storefront',
+    generator: DEFAULT_STOREFRONT,
+  },
   frappe: {
     kind: 'ctr',
     description:
@@ -124,6 +147,11 @@ export function isDatasetName(name: string): name is DatasetName {
   return Object.hasOwn(DATASETS, name);
 }
 
+/** Whether the data set is made in memory, so that it needs no data directory. */
+export function isGenerated(spec: DatasetSpec): spec is GeneratedDatasetSpec {
+  return spec.kind === 'sequential' && spec.format === 'generated-storefront';
+}
+
 /** The registry entry for `name`; unknown names are an error that lists the known ones. */
 export function getDataset(name: string): DatasetSpec {
   if (!isDatasetName(name)) {
@@ -140,6 +168,7 @@ export async function loadUserSequences(
   options: LoadOptions = {},
 ): Promise<UserSequences> {
   const spec = specOfKind(name, 'sequential', 'loadUserSequences');
+  if (isGenerated(spec)) return storefrontSequences(name, spec.generator);
   const dataDir = resolveDataDir(options.dataDir);
   const file = dataFile(dataDir, spec.file);
   switch (spec.format) {

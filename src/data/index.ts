@@ -11,8 +11,10 @@ export {
   DATASETS,
   type DatasetName,
   type DatasetSpec,
+  type GeneratedDatasetSpec,
   getDataset,
   isDatasetName,
+  isGenerated,
   type LoadOptions,
   loadCtrDataset,
   loadSessionDataset,
@@ -68,3 +70,11 @@ export {
   readSessions,
   type SessionDataset,
 } from './sessions.ts';
+export {
+  DEFAULT_STOREFRONT,
+  generateStorefront,
+  type Product,
+  type Storefront,
+  type StorefrontOptions,
+  storefrontSequences,
+} from './storefront.ts';

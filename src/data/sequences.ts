@@ -32,6 +32,8 @@ export interface UserSequences {
    * Index 0 holds 0.
    */
   readonly sourceItemIds: Int32Array | null;
+  /** `itemIds[item - 1]` is the item's external id where it is text (the storefront's "p0001"). */
+  readonly itemIds?: readonly string[];
 }
 
 /**

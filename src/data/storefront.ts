@@ -1,132 +1,81 @@
 /**
- * A generated storefront: a seeded catalogue and simulated shoppers whose sessions have
- * real sequential structure (category-coherent browsing, complements after a main item,
- * popularity skew, repeat visits). It lets the demo ship a model trained on something
- * real-shaped without redistributing anyone's data. Same seed, same storefront.
+ * A generated storefront: a seeded catalogue (storefront-catalog.ts) and simulated
+ * shoppers whose histories have real sequential structure, so the demo can ship a model
+ * trained on something real-shaped without redistributing anyone's data. Same options,
+ * same storefront, bit for bit.
+ *
+ * Each shopper has a favourite brand (and so a price tier) and two favourite categories,
+ * and comes back for several visits. A visit either buys a main item (browsing a few mains
+ * of one category, perhaps looking at some other accessory of the aisle, then adding the
+ * main's kit in order, and sometimes going on to a related category) or refills the
+ * consumables of a main bought two or more visits before. What follows an aside or a kit's
+ * first accessory depends on the main two or three items back, refills on mains long past,
+ * brand and categories on the whole history: a first-order Markov chain sees none of that,
+ * a sequence model can.
  */
 import { seededRandom } from '../random.ts';
+import type { UserSequences } from './sequences.ts';
+import {
+  BRANDS,
+  type Catalogue,
+  generateCatalogue,
+  type Product,
+  pick,
+  TIERS,
+} from './storefront-catalog.ts';
 
-export { seededRandom };
-
-export interface Product {
-  /** External id, e.g. "p0042"; internal item id is the 1-based position in the catalogue. */
-  id: string;
-  name: string;
-  category: string;
-  price: number;
-  /** Hue of the generated thumbnail. */
-  hue: number;
-}
+export type { Product };
 
 export interface Storefront {
   products: Product[];
-  /** Each session as internal item ids (1..products.length), in click order. */
-  sessions: Int32Array[];
+  /**
+   * Each shopper's history over all their visits, as internal item ids
+   * (1..products.length), oldest first. No item appears twice in one history: an event is
+   * a first purchase, which is also what the demo recommends (seen items left out).
+   */
+  shoppers: Int32Array[];
+  /** The ground truth: each main's accessories, in the order they follow it. */
+  kits: ReadonlyMap<number, readonly number[]>;
+  /** The ground truth: each main's consumables, bought on later visits. */
+  refills: ReadonlyMap<number, readonly number[]>;
 }
 
 export interface StorefrontOptions {
   seed: number;
+  /** The catalogue has 24 categories of this many products each. */
   productsPerCategory: number;
-  sessions: number;
-  meanSessionLength: number;
+  shoppers: number;
+  meanVisits: number;
 }
 
 export const DEFAULT_STOREFRONT: StorefrontOptions = {
   seed: 7,
-  productsPerCategory: 50,
-  sessions: 4000,
-  meanSessionLength: 9,
+  productsPerCategory: 125,
+  shoppers: 10_000,
+  meanVisits: 4,
 };
 
-const CATEGORIES: { name: string; nouns: string[]; accessories: string[] }[] = [
-  {
-    name: 'Coffee',
-    nouns: ['Espresso Machine', 'Grinder', 'Pour-Over Kit', 'Moka Pot'],
-    accessories: ['Beans', 'Filters', 'Tamper', 'Milk Jug'],
-  },
-  {
-    name: 'Tea',
-    nouns: ['Teapot', 'Kettle', 'Tea Set'],
-    accessories: ['Loose Leaf', 'Infuser', 'Cups'],
-  },
-  {
-    name: 'Running',
-    nouns: ['Running Shoes', 'Trail Shoes', 'Rain Jacket'],
-    accessories: ['Socks', 'Water Bottle', 'Headlamp', 'Cap'],
-  },
-  {
-    name: 'Camping',
-    nouns: ['Tent', 'Sleeping Bag', 'Backpack', 'Camp Stove'],
-    accessories: ['Gas Canister', 'Pegs', 'Mug', 'Lantern'],
-  },
-  {
-    name: 'Kitchen',
-    nouns: ['Chef Knife', 'Dutch Oven', 'Skillet', 'Stand Mixer'],
-    accessories: ['Cutting Board', 'Whetstone', 'Spatula', 'Apron'],
-  },
-  {
-    name: 'Books',
-    nouns: ['Novel', 'Cookbook', 'Travel Guide', 'Atlas'],
-    accessories: ['Bookmark', 'Reading Light', 'Book Sleeve'],
-  },
-  {
-    name: 'Audio',
-    nouns: ['Headphones', 'Speaker', 'Turntable', 'Amplifier'],
-    accessories: ['Cable', 'Ear Pads', 'Stand', 'Record Cleaner'],
-  },
-  {
-    name: 'Gaming',
-    nouns: ['Console', 'Controller', 'Gaming Chair'],
-    accessories: ['Charging Dock', 'Headset', 'Grip Caps'],
-  },
-  {
-    name: 'Garden',
-    nouns: ['Lawn Mower', 'Pruner', 'Raised Bed', 'Hose Reel'],
-    accessories: ['Seeds', 'Gloves', 'Plant Food', 'Watering Can'],
-  },
-  {
-    name: 'Yoga',
-    nouns: ['Yoga Mat', 'Meditation Cushion', 'Yoga Wheel'],
-    accessories: ['Strap', 'Block', 'Mat Cleaner'],
-  },
-  {
-    name: 'Baby',
-    nouns: ['Stroller', 'Car Seat', 'High Chair', 'Crib'],
-    accessories: ['Bib', 'Rain Cover', 'Bottle', 'Blanket'],
-  },
-  {
-    name: 'Pets',
-    nouns: ['Dog Bed', 'Cat Tree', 'Aquarium', 'Leash'],
-    accessories: ['Treats', 'Toy', 'Bowl', 'Filter'],
-  },
-];
-const ADJECTIVES = [
-  'Alpine',
-  'Nordic',
-  'Urban',
-  'Classic',
-  'Compact',
-  'Pro',
-  'Everyday',
-  'Studio',
-  'Field',
-  'Cloud',
-  'Summit',
-  'Harbor',
-  'Ember',
-  'Willow',
-  'Slate',
-  'Coral',
-];
-
-function pick<T>(random: () => number, list: readonly T[]): T {
-  return list[Math.floor(random() * list.length)] as T;
-}
+/** How much more likely a product of the shopper's favourite brand is. */
+const OWN_BRAND = 5;
+/** How much less likely a main of another tier is than one of the shopper's own. */
+const OFF_TIER = 0.15;
+/** Chance that a visit goes to a favourite category rather than anywhere. */
+const FAVOURITE = 0.8;
+/** Chance that a visit refills a consumable of a main bought before, when one is due. */
+const REFILL_VISIT = 0.4;
+/** Consumables run out: a main's refills come this many visits after it, or later. */
+const REFILL_AFTER = 2;
+/** Chance that a main-item visit goes on to a related category. */
+const JOURNEY = 0.3;
+/** Chance of looking at another accessory of the aisle between a main and its kit. */
+const ASIDE = 0.6;
+/** Chance of adding the k-th accessory of the kit, given the ones before it. */
+const KIT_STEP = [0.8, 0.5, 0.3];
 
 /** Index drawn with probability proportional to weights. */
-function draw(random: () => number, weights: Float64Array | number[]): number {
+function draw(random: () => number, weights: ArrayLike<number>): number {
   let total = 0;
-  for (const w of weights) total += w;
+  for (let i = 0; i < weights.length; i++) total += weights[i] as number;
   let r = random() * total;
   for (let i = 0; i < weights.length; i++) {
     r -= weights[i] as number;
@@ -135,79 +84,142 @@ function draw(random: () => number, weights: Float64Array | number[]): number {
   return weights.length - 1;
 }
 
+/** Items a shopper picks from, and how likely each is. */
+interface Shelf {
+  items: number[];
+  weights: Float64Array;
+}
+
+/**
+ * Per category and brand, its mains as that brand's loyal shoppers see them: by
+ * popularity, the brand's own far ahead, its tier before the others.
+ */
+function mainShelves(catalogue: Catalogue): Shelf[][] {
+  const { brandOf, tierOf, popularity } = catalogue;
+  return catalogue.categories.map(({ mains }) =>
+    BRANDS.map((_, brand) => ({
+      items: mains,
+      weights: Float64Array.from(
+        mains,
+        (item) =>
+          (popularity[item] as number) *
+          (brandOf[item] === brand ? OWN_BRAND : 1) *
+          (tierOf[item] === brand % TIERS.length ? 1 : OFF_TIER),
+      ),
+    })),
+  );
+}
+
+/** Per category, its accessories by popularity alone: what catches the eye in the aisle. */
+function accessoryAisles(catalogue: Catalogue): Shelf[] {
+  return catalogue.categories.map(({ accessories }) => ({
+    items: accessories,
+    weights: Float64Array.from(accessories, (item) => catalogue.popularity[item] as number),
+  }));
+}
+
+function simulateShopper(
+  random: () => number,
+  catalogue: Catalogue,
+  shelves: { mains: Shelf[][]; aisles: Shelf[] },
+  meanVisits: number,
+): Int32Array {
+  const brand = Math.floor(random() * BRANDS.length);
+  const first = draw(random, catalogue.categoryWeights);
+  let second = first;
+  while (second === first) second = draw(random, catalogue.categoryWeights);
+  const favourites = [first, second];
+  const history: number[] = [];
+  const seen = new Set<number>();
+  const add = (item: number): boolean => {
+    if (seen.has(item)) return false;
+    seen.add(item);
+    history.push(item);
+    return true;
+  };
+  const fromShelf = (shelf: Shelf): number => shelf.items[draw(random, shelf.weights)] as number;
+  /** Mains bought so far, with the visit they were bought on, whose refills are not all bought. */
+  const owned: { main: number; visit: number }[] = [];
+  let visit = 0;
+
+  const buyMain = (category: number, browse: number): void => {
+    const mains = (shelves.mains[category] as Shelf[])[brand] as Shelf;
+    let chosen = 0;
+    for (let b = 0; b < browse; b++) {
+      // A few tries for an unseen main; a loyal shopper may have seen the popular ones.
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const main = fromShelf(mains);
+        if (add(main)) {
+          chosen = main;
+          break;
+        }
+      }
+    }
+    if (chosen === 0) return;
+    owned.push({ main: chosen, visit });
+    // A look at some other accessory of the aisle before the ones that fit the main: what
+    // comes after it depends on the main, not on the item just before.
+    if (random() < ASIDE) add(fromShelf(shelves.aisles[category] as Shelf));
+    const kit = catalogue.kits.get(chosen) as number[];
+    for (let k = 0; k < kit.length && random() < (KIT_STEP[k] as number); k++)
+      add(kit[k] as number);
+  };
+
+  /** Buys one or two refills of a main bought visits ago; false when there was none to buy. */
+  const refill = (): boolean => {
+    const due = owned.filter((o) => o.visit <= visit - REFILL_AFTER);
+    if (due.length === 0) return false;
+    const chosen = pick(random, due);
+    const left = (catalogue.refills.get(chosen.main) as number[]).filter((item) => !seen.has(item));
+    const bought = left.slice(0, random() < 0.5 ? 1 : 2);
+    for (const item of bought) add(item);
+    if (bought.length === left.length) owned.splice(owned.indexOf(chosen), 1);
+    return bought.length > 0;
+  };
+
+  const visits = 1 + Math.floor(-Math.log(1 - random()) * (meanVisits - 1));
+  for (; visit < visits; visit++) {
+    if (random() < REFILL_VISIT && refill()) continue;
+    const category =
+      random() < FAVOURITE ? pick(random, favourites) : draw(random, catalogue.categoryWeights);
+    buyMain(category, 1 + (random() < 0.6 ? 1 : 0) + (random() < 0.3 ? 1 : 0));
+    if (random() < JOURNEY) {
+      const next = (catalogue.categories[category] as Catalogue['categories'][number]).next;
+      buyMain(pick(random, next), 1 + (random() < 0.4 ? 1 : 0));
+    }
+  }
+  return Int32Array.from(history);
+}
+
 export function generateStorefront(options: StorefrontOptions = DEFAULT_STOREFRONT): Storefront {
   const random = seededRandom(options.seed);
-  const products: Product[] = [];
-  const byCategory: { mains: number[]; accessories: number[]; all: number[] }[] = [];
-  const popularity: number[] = [];
-  const usedNames = new Set<string>();
-  CATEGORIES.forEach((category, c) => {
-    const group = { mains: [] as number[], accessories: [] as number[], all: [] as number[] };
-    for (let k = 0; k < options.productsPerCategory; k++) {
-      const isMain = k % 3 === 0;
-      const noun = pick(random, isMain ? category.nouns : category.accessories);
-      let name = `${pick(random, ADJECTIVES)} ${noun}`;
-      for (let n = 2; usedNames.has(name); n++) name = `${pick(random, ADJECTIVES)} ${noun} ${n}`;
-      usedNames.add(name);
-      const id = products.length + 1;
-      const basePrice = isMain ? 60 + random() * 440 : 5 + random() * 45;
-      products.push({
-        id: `p${String(id).padStart(4, '0')}`,
-        name,
-        category: category.name,
-        price: Math.round(basePrice) - 0.01,
-        hue: Math.round((c * 360) / CATEGORIES.length + random() * 20) % 360,
-      });
-      // Zipf-like popularity inside each category.
-      popularity[id] = 1 / (1 + k) ** 0.9;
-      (isMain ? group.mains : group.accessories).push(id);
-      group.all.push(id);
-    }
-    byCategory.push(group);
-  });
-
-  // Each main item has a few fixed complements: accessories of its own category.
-  const complements = new Map<number, number[]>();
-  for (const group of byCategory) {
-    for (const main of group.mains) {
-      complements.set(
-        main,
-        [0, 1, 2].map(() => pick(random, group.accessories)),
-      );
-    }
+  const catalogue = generateCatalogue(random, options.productsPerCategory);
+  const shelves = { mains: mainShelves(catalogue), aisles: accessoryAisles(catalogue) };
+  const shoppers: Int32Array[] = [];
+  for (let s = 0; s < options.shoppers; s++) {
+    shoppers.push(simulateShopper(random, catalogue, shelves, options.meanVisits));
   }
-  const categoryWeights = CATEGORIES.map((_, c) => 1 / (1 + c) ** 0.7);
-  const categoryOf = (item: number) => Math.floor((item - 1) / options.productsPerCategory);
-  const popularIn = (items: number[]) =>
-    items[
-      draw(
-        random,
-        items.map((i) => popularity[i] as number),
-      )
-    ] as number;
+  return {
+    products: catalogue.products,
+    shoppers,
+    kits: catalogue.kits,
+    refills: catalogue.refills,
+  };
+}
 
-  const sessions: Int32Array[] = [];
-  for (let s = 0; s < options.sessions; s++) {
-    const length = 2 + Math.floor(-Math.log(1 - random()) * (options.meanSessionLength - 2));
-    const session: number[] = [];
-    let category = draw(random, categoryWeights);
-    let current = popularIn((byCategory[category] as (typeof byCategory)[number]).all);
-    session.push(current);
-    while (session.length < length) {
-      const r = random();
-      const group = byCategory[category] as (typeof byCategory)[number];
-      const itsComplements = complements.get(current);
-      if (itsComplements && r < 0.35) current = pick(random, itsComplements);
-      else if (r < 0.75) current = popularIn(group.all);
-      else if (r < 0.85 && session.length > 1) current = pick(random, session);
-      else {
-        category = draw(random, categoryWeights);
-        current = popularIn((byCategory[category] as (typeof byCategory)[number]).all);
-      }
-      category = categoryOf(current);
-      session.push(current);
-    }
-    sessions.push(Int32Array.from(session));
-  }
-  return { products, sessions };
+/** The storefront as a user data set: one sequence per shopper, items named by product id. */
+export function storefrontSequences(
+  dataset: string,
+  options: StorefrontOptions = DEFAULT_STOREFRONT,
+): UserSequences {
+  const { products, shoppers } = generateStorefront(options);
+  return {
+    dataset,
+    numItems: products.length,
+    numInteractions: shoppers.reduce((n, s) => n + s.length, 0),
+    users: Int32Array.from(shoppers, (_, i) => i + 1),
+    sequences: shoppers,
+    sourceItemIds: null,
+    itemIds: products.map((p) => p.id),
+  };
 }

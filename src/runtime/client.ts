@@ -9,8 +9,7 @@
  * thread's IndexedDB store, so neither a crashed worker nor a lost GPU can lose it. Item
  * ids are the package's external ids (strings); internal row numbers never leave here.
  */
-import type { BackendPreference } from './engine/backend.ts';
-import { BACKEND_PREFERENCES } from './engine/backend.ts';
+import { BACKEND_PREFERENCES, type BackendPreference } from './engine/backend-preference.ts';
 import { RuntimeError } from './errors.ts';
 import {
   type HistoryEvent,
@@ -71,6 +70,8 @@ export interface RecommenderInfo {
   backend: RecommendResult['backend'];
   /** The WebGPU adapter, when on WebGPU. */
   adapter: string | null;
+  /** The WASM binary's SIMD and threads, when on WASM. */
+  wasm: OpenResult['engine']['backend']['wasm'];
   model: Omit<OpenResult['model'], 'itemIds'>;
   /** Where this open found the model. */
   source: OpenResult['from'];
@@ -82,6 +83,7 @@ export interface RecommenderInfo {
     lastEncodeMs: number | null;
     lastScoreMs: number | null;
     loadMs: number;
+    initMs: number;
     warmupMs: number;
     lastRecommendMs: number | null;
     lastWorkerMs: number | null;
@@ -166,7 +168,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   let opened: OpenResult;
   let index: ItemIndex;
   const warnings: string[] = [];
-  let backendNow: { name: RecommendResult['backend']; adapter: string | null };
+  let backendNow: Pick<RecommenderInfo, 'adapter' | 'wasm'> & { name: RecommendResult['backend'] };
   let lastRecommendMs: number | null = null;
   let lastWorkerMs: number | null = null;
   let lastEncodeMs: number | null = null;
@@ -176,14 +178,16 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   const adopt = (result: OpenResult) => {
     opened = result;
     index = new ItemIndex(result.model.itemIds, result.model.numItems);
-    backendNow = { name: result.engine.backend.name, adapter: result.engine.backend.adapter };
+    const { name, adapter, wasm } = result.engine.backend;
+    backendNow = { name, adapter, wasm };
     for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
   };
   const onEvent = (event: WorkerEvent) => {
     if (event.event === 'progress')
       options.onProgress?.({ loaded: event.loaded, total: event.total });
     else {
-      backendNow = { name: event.backend.name, adapter: event.backend.adapter };
+      const { name, adapter, wasm } = event.backend;
+      backendNow = { name, adapter, wasm };
       warnings.push(`switched to ${event.backend.name}: ${event.reason}`);
     }
   };
@@ -287,6 +291,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       return {
         backend: backendNow.name,
         adapter: backendNow.adapter,
+        wasm: backendNow.wasm,
         model,
         source: opened.from,
         storage: {
@@ -297,6 +302,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         scoring: opened.engine.scoring,
         timings: {
           loadMs: opened.loadMs,
+          initMs: opened.initMs,
           warmupMs: opened.warmupMs,
           lastRecommendMs,
           lastWorkerMs,

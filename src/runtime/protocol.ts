@@ -78,6 +78,8 @@ export interface OpenResult {
   engine: EngineInfo;
   warnings: string[];
   loadMs: number;
+  /** Selecting the backend and building the model's tensors on it (Engine.create). */
+  initMs: number;
   warmupMs: number;
 }
 

@@ -68,6 +68,7 @@ async function open(request: OpenRequest): Promise<OpenResult> {
       emit({ event: 'progress', loaded: loadedBytes, total: totalBytes }),
   });
   const loadMs = performance.now() - started;
+  const initStart = performance.now();
   const next = await Engine.create(loaded.pkg, {
     backend: request.backend,
     wasmPaths: request.wasmPaths ?? WASM_PATHS,
@@ -75,6 +76,7 @@ async function open(request: OpenRequest): Promise<OpenResult> {
     materialiseRows: request.materialiseRows,
     onBackendChange: (backend, reason) => emit({ event: 'backend-change', backend, reason }),
   });
+  const initMs = performance.now() - initStart;
   const warmStart = performance.now();
   await next.warmUp();
   const warmupMs = performance.now() - warmStart;
@@ -89,6 +91,7 @@ async function open(request: OpenRequest): Promise<OpenResult> {
     engine: next.info(),
     warnings: [...loaded.warnings, ...next.backend.fallbacks],
     loadMs,
+    initMs,
     warmupMs,
   };
 }

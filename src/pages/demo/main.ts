@@ -1,132 +1,149 @@
-import type { Product } from '../../data/storefront.ts';
-import { markovFromPackage, scoreMarkov } from '../../model/markov.ts';
-import { readModelPackage } from '../../package/reader.ts';
-import { urlSource } from '../../package/source.ts';
+/**
+ * The demo page: browse and search a catalogue, click, and watch the next-item
+ * recommendations follow, computed in a worker of this tab by the client API. The history
+ * lives in this browser's IndexedDB; "Your data" shows, exports and erases it.
+ */
+import {
+  createRecommender,
+  eraseLocalData,
+  type HistoryEvent,
+  type Recommender,
+} from '../../index.ts';
+import type { Catalogue, CatalogueItem } from './catalogue.ts';
+import { CatalogueView } from './catalogue-view.ts';
+import { DataPanel } from './data-panel.ts';
+import { byId } from './dom.ts';
+import { showLatency, showModel } from './engine-panel.ts';
+import { LoadProgress } from './load-progress.ts';
+import { showDataNotice } from './notice.ts';
+import { RecommendationsView } from './recommendations-view.ts';
+import { type DemoSource, ml1mSource, probeMl1mTitles, STOREFRONT } from './sources.ts';
 
-const MODEL_URL = '/models/storefront-markov/';
-const CATALOG_URL = '/storefront/catalog.json';
-const K = 6;
+const K = 8;
+const HISTORY_CAP = 1000;
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-function formatBytes(bytes: number): string {
-  return bytes < 1024 * 1024
-    ? `${(bytes / 1024).toFixed(1)} KiB`
-    : `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+/** The page's state for tests and CSS: loading, ready, erased or error. */
+function setState(state: 'loading' | 'ready' | 'erased' | 'error'): void {
+  document.body.dataset.state = state;
 }
 
-/** A product card; catalogue text only ever reaches the DOM as text, never as HTML. */
-function productCard(product: Product, onPick: (p: Product) => void): HTMLElement {
-  const button = document.createElement('button');
-  button.type = 'button';
-  button.className = 'card';
-  button.dataset.item = product.id;
-  const thumb = document.createElement('span');
-  thumb.className = 'thumb';
-  thumb.style.background = `linear-gradient(135deg, hsl(${product.hue} 70% 62%), hsl(${(product.hue + 40) % 360} 70% 45%))`;
-  thumb.textContent = product.name.slice(0, 1);
-  const name = document.createElement('span');
-  name.className = 'name';
-  name.textContent = product.name;
-  const meta = document.createElement('span');
-  meta.className = 'meta';
-  meta.textContent = `${product.category} · $${product.price.toFixed(2)}`;
-  button.append(thumb, name, meta);
-  button.addEventListener('click', () => onPick(product));
-  return button;
+async function chooseSource(): Promise<DemoSource> {
+  const wanted = new URLSearchParams(location.search).get('model');
+  const titles = probeMl1mTitles();
+  // The switch appears only where the dev server has the data; the storefront does not wait for it.
+  void titles.then((found) => {
+    if (found) showModelSwitch(wanted === 'ml-1m' ? 'ml-1m' : 'storefront');
+  });
+  if (wanted !== 'ml-1m') return STOREFRONT;
+  const found = await titles;
+  return found ? ml1mSource(found) : STOREFRONT;
+}
+
+function showModelSwitch(current: DemoSource['key']): void {
+  const select = byId<HTMLSelectElement>('model-select');
+  select.value = current;
+  select.addEventListener('change', () => {
+    const url = new URL(location.href);
+    if (select.value === 'ml-1m') url.searchParams.set('model', 'ml-1m');
+    else url.searchParams.delete('model');
+    location.assign(url);
+  });
+  byId('model-choice').hidden = false;
 }
 
 async function start(): Promise<void> {
-  const [catalog, pkg] = await Promise.all([
-    fetch(CATALOG_URL).then((r) => r.json() as Promise<Product[]>),
-    readModelPackage(urlSource(MODEL_URL)),
-  ]);
-  const model = markovFromPackage(pkg);
-  const { manifest } = pkg;
-  $('model-name').textContent = `${manifest.name} (${manifest.kind})`;
-  $('model-size').textContent = formatBytes(manifest.size.bytes);
-  $('model-compression').textContent = `${manifest.size.modelCompression.toFixed(1)}x vs dense`;
-  $('model-status').textContent = `verified: ${manifest.files.length} files, SHA-256`;
-  document.body.dataset.modelReady = 'true';
-
-  const indexOf = new Map(catalog.map((p, i) => [p.id, i + 1]));
-  // Browse order interleaves categories (each category's most popular first), so the
-  // first screen shows the whole shop rather than one aisle.
-  const rankInCategory = new Map<string, number>();
-  const browseOrder = catalog
-    .map((p) => {
-      const rank = rankInCategory.get(p.category) ?? 0;
-      rankInCategory.set(p.category, rank + 1);
-      return { p, rank };
-    })
-    .sort((a, b) => a.rank - b.rank)
-    .map(({ p }) => p);
-  const history: number[] = [];
-
-  const renderList = (list: HTMLElement, items: Product[]) => {
-    list.replaceChildren(
-      ...items.map((p) => {
-        const li = document.createElement('li');
-        li.append(productCard(p, pick));
-        return li;
+  setState('loading');
+  const source = await chooseSource();
+  document.body.dataset.source = source.key;
+  showDataNotice(source.key);
+  const progress = new LoadProgress();
+  let catalogue: Catalogue;
+  let rec: Recommender;
+  try {
+    [catalogue, rec] = await Promise.all([
+      source.loadCatalogue(),
+      createRecommender({
+        model: source.model,
+        user: source.user,
+        historyCap: HISTORY_CAP,
+        onProgress: ({ loaded, total }) => progress.update(loaded, total),
       }),
-    );
-  };
-
-  function recommend(): void {
-    const started = performance.now();
-    const scores = scoreMarkov(model, history);
-    for (const seen of history) scores[seen] = Number.NEGATIVE_INFINITY;
-    const top = [...scores.keys()]
-      .filter((i) => i > 0 && Number.isFinite(scores[i]))
-      .sort((a, b) => (scores[b] as number) - (scores[a] as number))
-      .slice(0, K);
-    $('latency').textContent = `${(performance.now() - started).toFixed(2)} ms`;
-    renderList(
-      $('recommendations'),
-      top.map((i) => catalog[i - 1] as Product),
-    );
-    const historyList = $('history');
-    historyList.replaceChildren(
-      ...history
-        .slice(-10)
-        .reverse()
-        .map((i) => {
-          const li = document.createElement('li');
-          li.textContent = (catalog[i - 1] as Product).name;
-          return li;
-        }),
-    );
+    ]);
+  } catch (error) {
+    progress.failed();
+    throw error;
   }
+  progress.done();
+  showModel(rec.info());
 
-  function pick(product: Product): void {
-    const item = indexOf.get(product.id);
-    if (item === undefined) return;
-    history.push(item);
-    recommend();
-  }
+  let events: HistoryEvent[] = await rec.history();
+  const seen = new Set(events.map((e) => e.item));
+  let erased = false;
+  let queue: Promise<void> = Promise.resolve();
 
-  const search = $<HTMLInputElement>('search');
-  const showCatalogue = () => {
-    const q = search.value.trim().toLowerCase();
-    const matches = browseOrder.filter(
-      (p) => !q || p.name.toLowerCase().includes(q) || p.category.toLowerCase().includes(q),
-    );
-    renderList($('catalogue'), matches.slice(0, 60));
+  const pick = (item: CatalogueItem) => {
+    queue = queue.then(() => (erased ? undefined : step(item))).catch(fail);
   };
-  search.addEventListener('input', showCatalogue);
-  $('clear').addEventListener('click', () => {
-    history.length = 0;
-    recommend();
+  const catalogueView = new CatalogueView(catalogue, source.noun, seen, pick);
+  const recommendations = new RecommendationsView(catalogue, source.noun, pick);
+  const dataPanel = new DataPanel(catalogue, rec.info().model.name, {
+    async erase() {
+      erased = true;
+      await queue;
+      try {
+        await eraseLocalData({ recommenders: [rec] });
+      } finally {
+        events = [];
+        seen.clear();
+        catalogueView.refresh();
+        recommendations.erased();
+        dataPanel.erased();
+        setState('erased');
+      }
+    },
   });
-  showCatalogue();
-  recommend();
+  byId('restart').addEventListener('click', () => location.reload());
+
+  async function recommend(): Promise<void> {
+    const top = await rec.recommend({ k: K });
+    recommendations.show(top, events.length);
+    showLatency(rec.info());
+  }
+
+  async function step(item: CatalogueItem): Promise<void> {
+    const event = await rec.track({ item: item.id, type: 'click' });
+    events = [...events, event].slice(-HISTORY_CAP);
+    seen.add(item.id);
+    catalogueView.markSeen(item.id);
+    dataPanel.show(events);
+    await recommend();
+    document.body.dataset.events = String(events.length);
+  }
+
+  dataPanel.show(events);
+  await recommend();
+  document.body.dataset.events = String(events.length);
+  setState('ready');
 }
 
-start().catch((error: unknown) => {
-  const box = $('error');
+function fail(error: unknown): void {
+  const box = byId('error');
   box.hidden = false;
-  box.textContent = `Could not start: ${error instanceof Error ? error.message : String(error)}`;
-  $('model-status').textContent = 'failed';
-  document.body.dataset.modelReady = 'error';
-});
+  box.textContent = describeError(error);
+  setState('error');
+}
+
+/** A message a visitor can act on; the error's own text names the file or item. */
+function describeError(error: unknown): string {
+  const e = error as { name?: string; code?: string; message?: string };
+  const message = e?.message ?? String(error);
+  if (e?.name === 'ModelPackageError') {
+    return `The model package failed verification and was not used: ${message}. Your history on this device is untouched.`;
+  }
+  if (e?.code === 'model-unavailable') {
+    return `The model could not be downloaded and there is no copy on this device: ${message}`;
+  }
+  return `Something went wrong: ${message}`;
+}
+
+start().catch(fail);

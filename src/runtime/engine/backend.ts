@@ -8,16 +8,25 @@
  * `navigator.gpu` exists at import, hence the dynamic import.
  */
 import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { useWasmBackend } from '../../kernels/wasm/backend.ts';
+import type { BackendName, BackendPreference } from './backend-preference.ts';
 
-export type BackendName = 'webgpu' | 'wasm' | 'cpu';
-export type BackendPreference = 'auto' | BackendName;
-export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+export {
+  BACKEND_PREFERENCES,
+  type BackendName,
+  type BackendPreference,
+} from './backend-preference.ts';
 
 export interface ActiveBackend {
   name: BackendName;
   /** The WebGPU adapter's architecture/vendor (e.g. 'swiftshader'), when on WebGPU. */
   adapter: string | null;
+  /**
+   * The WASM binary tfjs loaded, when on WASM: SIMD, and threads (the threaded binary
+   * needs a cross-origin isolated page; `threads` is the pool size it chose).
+   */
+  wasm: { simd: boolean; threaded: boolean; threads: number } | null;
   /** Why a backend earlier in the order was passed over. */
   fallbacks: string[];
 }
@@ -48,6 +57,14 @@ async function tryWebgpu(): Promise<string | null> {
   // Small ops would otherwise run on the CPU and copy back and forth every request.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   return null;
+}
+
+async function wasmFeatures(): Promise<NonNullable<ActiveBackend['wasm']>> {
+  const [simd, threaded] = await Promise.all([
+    tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+    tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+  ]);
+  return { simd: Boolean(simd), threaded: Boolean(simd && threaded), threads: getThreadsCount() };
 }
 
 async function tryWasm(wasmPaths: WasmPaths): Promise<string | null> {
@@ -84,7 +101,12 @@ export async function selectBackend(
             ? null
             : 'the tfjs CPU backend failed to initialise';
     if (problem === null) {
-      return { name, adapter: name === 'webgpu' ? webgpuAdapterInfo() : null, fallbacks };
+      return {
+        name,
+        adapter: name === 'webgpu' ? webgpuAdapterInfo() : null,
+        wasm: name === 'wasm' ? await wasmFeatures() : null,
+        fallbacks,
+      };
     }
     fallbacks.push(`${name}: ${problem}`);
   }

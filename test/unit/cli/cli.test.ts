@@ -39,9 +39,9 @@ describe('pocketrec info', () => {
     });
     expect(info.size).toEqual(manifest.size);
     const size = info.size as Manifest['size'];
-    expect(size.params).toBe(26807);
-    expect(size.bytes).toBe(107228);
-    expect(size.denseEquivalentBytes).toBe(1447208);
+    expect(size.params).toBe(149657);
+    expect(size.bytes).toBe(598628);
+    expect(size.denseEquivalentBytes).toBe(36036008);
     expect(size.modelCompression).toBeCloseTo(size.denseEquivalentBytes / size.bytes, 12);
     expect(size.embeddingCompression).toBe(1);
   });
@@ -50,9 +50,9 @@ describe('pocketrec info', () => {
     const { code, out } = await run('info', modelDir);
     expect(code).toBe(0);
     expect(out).toMatch(/^name +storefront-markov$/m);
-    expect(out).toMatch(/^params +26,807$/m);
-    expect(out).toMatch(/^bytes +107,228 \(104\.7 KiB\)$/m);
-    expect(out).toMatch(/^model compression +13\.50x$/m);
+    expect(out).toMatch(/^params +149,657$/m);
+    expect(out).toMatch(/^bytes +598,628 \(584\.6 KiB\)$/m);
+    expect(out).toMatch(/^model compression +60\.20x$/m);
   });
 
   it('refuses a damaged package instead of describing it', async () => {
@@ -75,7 +75,7 @@ describe('pocketrec verify', () => {
     expect(out).toMatch(/^ok: .*storefront-markov: 2 files, 4 tensors verified/);
     const json = await run('verify', modelDir, '--json');
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.out)).toMatchObject({ ok: true, files: 2, tensors: 4, itemIds: 600 });
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, files: 2, tensors: 4, itemIds: 3000 });
   });
 
   it('fails a truncated copy, naming the file', async () => {
@@ -84,7 +84,7 @@ describe('pocketrec verify', () => {
     expect(code).toBe(1);
     expect(out).toBe('');
     expect(err).toBe(
-      `pocketrec: ${join(dir, 'weights-0.bin')}: file is truncated: 107128 bytes, the manifest says 107228`,
+      `pocketrec: ${join(dir, 'weights-0.bin')}: file is truncated: 598536 bytes, the manifest says 598636`,
     );
   });
 

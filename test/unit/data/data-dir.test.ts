@@ -107,6 +107,7 @@ describe('data set registry', () => {
       'games',
       'tmall',
       'retailrocket',
+      'storefront',
       'frappe',
     ]);
     expect(getDataset('tmall').kind).toBe('session');

@@ -3,12 +3,12 @@
  * histories as internal row numbers and gets rows back, with the time spent in here.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readModelPackage } from '../src/package/reader.ts';
-import { urlSource } from '../src/package/source.ts';
-import type { BackendName } from '../src/runtime/engine/backend.ts';
-import { LayersBaseline } from './layers-baseline.ts';
+import { readModelPackage } from '../../../package/reader.ts';
+import { urlSource } from '../../../package/source.ts';
+import type { BackendName } from '../../../runtime/engine/backend.ts';
+import { LayersBaseline } from '../layers-baseline.ts';
+import { useStockBackend } from '../stock-backend.ts';
 import { serveRpc } from './rpc.ts';
-import { useStockBackend } from './stock-backend.ts';
 
 let baseline: LayersBaseline | null = null;
 let peakBytes = 0;

@@ -1,6 +1,7 @@
 /**
- * The baseline of `npm run bench:engine`: the same SASRec network as a pocketrec package,
- * written the way a developer would without pocketrec: a tfjs LayersModel (functional API)
+ * The baseline of bench.html and `npm run bench:engine`: the same SASRec network as a
+ * pocketrec package, written the way a developer would without pocketrec: a tfjs
+ * LayersModel (functional API)
  * with the item table materialised dense, stock tfjs kernels, and per request
  *
  *   model.predict(ids [1, maxLen], left-padded) → last hidden state
@@ -14,9 +15,9 @@
  * nothing for the real positions (they never attend to them) and saves the baseline work.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { SasrecConfig } from '../src/model/sasrec.ts';
-import { sequentialFromPackage } from '../src/model/sequential-package.ts';
-import type { ModelPackage } from '../src/package/reader.ts';
+import type { SasrecConfig } from '../../model/sasrec.ts';
+import { sequentialFromPackage } from '../../model/sequential-package.ts';
+import type { ModelPackage } from '../../package/reader.ts';
 
 const LAYER_NORM_EPSILON = 1e-6;
 
@@ -190,15 +191,21 @@ export class LayersBaseline {
   readonly numRows: number;
   readonly dim: number;
 
-  private constructor(
-    readonly model: tf.LayersModel,
-    /** The Embedding layer's matrix [numRows, d]: looked up and scored against. */
-    private readonly table: tf.Tensor2D,
-    config: SasrecConfig,
-  ) {
-    this.maxLen = config.maxLen;
-    this.numRows = table.shape[0];
-    this.dim = config.dim;
+  /** The Embedding layer's matrix [numRows, d]: looked up and scored against. */
+  private readonly table: tf.Tensor2D;
+
+  private constructor(readonly model: tf.LayersModel) {
+    this.table = model.getLayer('items').getWeights()[0] as tf.Tensor2D;
+    this.maxLen = model.inputs[0]?.shape[1] as number;
+    [this.numRows, this.dim] = this.table.shape;
+  }
+
+  /**
+   * A model saved with `model.save(...)` and loaded back with `tf.loadLayersModel`, as a
+   * developer would keep it (e.g. in `indexeddb://`).
+   */
+  static fromLayersModel(model: tf.LayersModel): LayersBaseline {
+    return new LayersBaseline(model);
   }
 
   static fromPackage(pkg: ModelPackage): LayersBaseline {
@@ -225,8 +232,7 @@ export class LayersBaseline {
     model.getLayer('norm').setWeights([e('norm.gamma'), e('norm.beta')]);
     // setWeights copied the values: the package's tensors are no longer needed.
     tf.dispose([dense, ...Object.values(encoder), ...Object.values(source.items.weights)]);
-    const table = model.getLayer('items').getWeights()[0] as tf.Tensor2D;
-    return new LayersBaseline(model, table, config);
+    return new LayersBaseline(model);
   }
 
   /** The best k rows after `history` (internal ids, oldest first), seen items left out. */

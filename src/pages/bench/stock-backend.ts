@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import type { BackendName } from '../src/runtime/engine/backend.ts';
-import { WASM_PATHS } from '../src/runtime/wasm-paths.ts';
+import type { BackendName } from '../../runtime/engine/backend.ts';
+import { WASM_PATHS } from '../../runtime/wasm-paths.ts';
 
 export async function useStockBackend(name: BackendName): Promise<string> {
   if (name === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');

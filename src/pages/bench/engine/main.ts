@@ -2,9 +2,9 @@
 // that the script calls with page.evaluate. They drive the client API exactly as a page
 // would, and the layers baseline in a worker of its own; every figure
 // goes back raw (one number per request) and the script does the statistics.
-import { createRecommender, type Recommender } from '../src/runtime/client.ts';
-import type { BackendName } from '../src/runtime/engine/backend.ts';
-import type { MemoryReport } from '../src/runtime/protocol.ts';
+import { createRecommender, type Recommender } from '../../../runtime/client.ts';
+import type { BackendName } from '../../../runtime/engine/backend.ts';
+import type { MemoryReport } from '../../../runtime/protocol.ts';
 import { type RpcClient, rpcClient } from './rpc.ts';
 
 export type Pattern = 'track' | 'repeat' | 'slide';
