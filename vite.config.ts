@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { benchPagePlugin } from './src/pages/bench/dev-server.ts';
+import { localDataPlugin } from './src/pages/dev-server/local-data.ts';
 import { WIDGET_FILE, widgetDevEntry } from './src/widget/vite-plugin.ts';
 
 // The CSP the pages run under: nothing may leave the device except requests back to
@@ -19,11 +19,7 @@ const headers = { 'Content-Security-Policy': contentSecurityPolicy };
 
 export default defineConfig({
   // Each surface adds its own dev-server or build plugin here (one file per plugin).
-  plugins: [
-    (await import('./src/pages/dev-server/local-data.ts')).localDataPlugin(),
-    widgetDevEntry(),
-    (await import('./src/pages/bench/dev-server.ts')).benchPagePlugin(),
-  ],
+  plugins: [localDataPlugin(), widgetDevEntry(), benchPagePlugin()],
   // Built files find each other relative to themselves (the dev server still uses '/'), so
   // dist/ works wherever a shop puts it, e.g. /static/pocketrec/pocketrec-widget.js.
   base: './',
@@ -33,9 +29,7 @@ export default defineConfig({
       input: {
         demo: 'index.html',
         storefront: 'storefront.html',
-        ...(existsSync(fileURLToPath(new URL('bench.html', import.meta.url)))
-          ? { bench: 'bench.html' }
-          : {}),
+        bench: 'bench.html',
         widget: 'src/widget/index.ts',
       },
       output: {
