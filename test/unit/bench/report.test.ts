@@ -7,6 +7,7 @@ import {
   markdownTable,
   pairedRows,
 } from '../../../src/pages/bench/compare.ts';
+import { notRun } from '../../../src/pages/bench/measurement.ts';
 import { DEFAULT_PARAMS } from '../../../src/pages/bench/params.ts';
 import {
   type BenchReport,
@@ -84,20 +85,7 @@ function report(label: string, browser: string): BenchReport {
     rows: [
       row('tt', 'cpu', 20),
       row('tt', 'wasm', 2),
-      {
-        ...row('tt', 'webgpu', 0),
-        status: 'unavailable',
-        reason: 'no adapter',
-        model: null,
-        ran: null,
-        open: null,
-        warm: null,
-        incremental: null,
-        memory: null,
-        correctness: null,
-        ratioToBaseline: { warmP50: null, incrementalP50: null },
-        samples: null,
-      },
+      notRun('tt', 'webgpu', 'unavailable', 'no adapter'),
       row('baseline', 'cpu', 30),
       row('baseline', 'wasm', 4),
     ],
