@@ -151,7 +151,12 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
     );
   }
   const checkpointDir = `${options.out}.checkpoint`;
-  const progress = trainingHooks('distill', data.validation, options, output);
+  const progress = trainingHooks(
+    'distill',
+    { cases: data.validation, maskHistory: data.maskHistory },
+    options,
+    output,
+  );
   const result = await distillStudent(teacher, data.train, config, {
     checkpointDir,
     validate: progress.validate,

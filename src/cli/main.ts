@@ -81,6 +81,10 @@ function buildProgram(output: Output): Command {
       "latest: each user's latest items; all: every window of the history",
     )
     .option('--users <n>', 'train on the first n users only (quick runs)')
+    .option(
+      '--init-from <dir>',
+      'start from a dense package trained on the same data set (fine-tuning; its architecture is kept)',
+    )
     .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
     .option('--json', 'print machine-readable JSON')
     .action((options: TrainCliOptions) => trainCommand(options, output));

@@ -8,8 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { POSITION_SCHEMES, type PositionScheme } from '../model/sasrec.ts';
-import { sequentialPackageSpec } from '../model/sequential-package.ts';
-import { writePackageDirectory } from '../package/node-fs.ts';
+import type { SequentialModel } from '../model/sequential.ts';
+import { sequentialFromPackage, sequentialPackageSpec } from '../model/sequential-package.ts';
+import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
+import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
 import { checkOutputFree, numberOption, windowPolicy } from './options.ts';
@@ -40,6 +42,7 @@ export interface TrainCliOptions {
   lrDecay?: string;
   users?: string;
   windows?: string;
+  initFrom?: string;
 }
 
 function positionScheme(value: string): PositionScheme {
@@ -85,29 +88,45 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   if (options.model !== 'sasrec') {
     throw new UsageError(`--model must be "sasrec" (the teacher), got "${options.model}"`);
   }
-  const config = trainConfigFrom(options);
   const data = await trainingData(options.dataset, options);
   await useWasmBackend();
+  const start = options.initFrom ? await startingPoint(options, data.numItems) : null;
+  const config = trainConfigFrom({ ...options, ...start?.architecture });
   const checkpointDir = `${options.out}.checkpoint`;
 
-  const progress = trainingHooks('train', data.validation, options, output);
+  const progress = trainingHooks(
+    'train',
+    { cases: data.validation, maskHistory: data.maskHistory },
+    options,
+    output,
+  );
   const started = performance.now();
-  const result = await trainSasrec(data.train, data.numItems, config, {
-    checkpointDir,
-    validate: progress.validate,
-    onBatch: progress.onBatch,
-    onEpoch: progress.onEpoch,
-  });
+  const result = await trainSasrec(
+    data.train,
+    data.numItems,
+    config,
+    {
+      checkpointDir,
+      validate: progress.validate,
+      onBatch: progress.onBatch,
+      onEpoch: progress.onEpoch,
+    },
+    start?.model,
+  );
   progress.stop();
+  const metrics = trainingMetrics(result.state);
+  // A fine-tuned model's training time includes the run it started from.
+  if (start) metrics.trainSeconds = (metrics.trainSeconds ?? 0) + start.trainSeconds;
 
   const built = await buildModelPackage(
     await sequentialPackageSpec(result.model, {
       name: options.out.split('/').filter(Boolean).pop() ?? 'sasrec',
       dataset: options.dataset,
       ...(data.itemIds ? { itemIds: data.itemIds } : {}),
-      metrics: trainingMetrics(result.state),
+      metrics,
       notes: JSON.stringify({
         command: commandLine('train', [], options),
+        ...(start ? { initFrom: start.record } : {}),
         config,
         sequences: data.train.length,
         history: trainingHistory(result.state),
@@ -136,4 +155,68 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
         `${result.state.bestScore.toFixed(4)} at epoch ${result.state.bestEpoch} of ${result.state.epoch} ` +
         `(${result.state.trainSeconds.toFixed(0)} s of training)`,
     );
+}
+
+/**
+ * `--init-from`: a dense package trained on the same data set, whose weights the run starts
+ * from. Its architecture is the run's: an architecture option that contradicts it is a
+ * usage error rather than silently ignored.
+ */
+async function startingPoint(
+  options: TrainCliOptions,
+  numItems: number,
+): Promise<{
+  model: SequentialModel;
+  architecture: Partial<TrainCliOptions>;
+  trainSeconds: number;
+  record: Record<string, unknown>;
+}> {
+  const dir = options.initFrom as string;
+  const pkg = await readModelPackage(directorySource(dir));
+  const { kind, training } = pkg.manifest;
+  if (kind !== 'sequential-dense') {
+    throw new UsageError(`--init-from must be a sequential-dense package, ${dir} is ${kind}`);
+  }
+  if (training.dataset !== options.dataset) {
+    throw new UsageError(
+      `--init-from ${dir} was trained on ${training.dataset}, not ${options.dataset}`,
+    );
+  }
+  const model = sequentialFromPackage(pkg);
+  const c = model.config;
+  if (c.numItems !== numItems) {
+    throw new UsageError(
+      `--init-from ${dir} knows ${c.numItems} items; ${options.dataset} has ${numItems}`,
+    );
+  }
+  const architecture = {
+    dim: String(c.dim),
+    maxLen: String(c.maxLen),
+    blocks: String(c.blocks),
+    heads: String(c.heads),
+    dropout: String(c.dropout),
+    positions: c.positions,
+  } satisfies Partial<TrainCliOptions>;
+  const flags: Record<keyof typeof architecture, string> = {
+    dim: '--dim',
+    maxLen: '--max-len',
+    blocks: '--blocks',
+    heads: '--heads',
+    dropout: '--dropout',
+    positions: '--positions',
+  };
+  for (const [key, value] of Object.entries(architecture) as [
+    keyof typeof architecture,
+    string,
+  ][]) {
+    const given = options[key];
+    if (given !== undefined && Number(given) !== Number(value) && given !== value) {
+      throw new UsageError(
+        `${flags[key]} ${given} contradicts --init-from ${dir}, which has ${value}`,
+      );
+    }
+  }
+  const trainSeconds = training.metrics.trainSeconds ?? 0;
+  const record = { package: dir, trainSeconds, epochs: training.metrics.epochs ?? null };
+  return { model, architecture, trainSeconds, record };
 }

@@ -9,11 +9,12 @@ import { progressBar } from './progress.ts';
 /**
  * What `train` and `distill` show while they run: a progress bar with the epoch, the batch
  * loss, the last validation NDCG@10 and seconds per epoch, a line per finished epoch on
- * stderr, and validation by full ranking (history masked) of the validation cases.
+ * stderr, and validation by full ranking of the validation cases, with the history masked
+ * where the data set's test protocol masks it (user data) and not where it does not (sessions).
  */
 export function trainingHooks(
   label: string,
-  validation: EvalCases,
+  validation: { cases: EvalCases; maskHistory: boolean },
   options: { json?: boolean },
   output: Output,
 ) {
@@ -25,9 +26,9 @@ export function trainingHooks(
   let shown = { epoch: '1', ndcg: '-', secs: '-' };
   return {
     validate: async (model: SequentialModel): Promise<number> => {
-      const result = await evaluate(sequentialScorer(model), validation, {
+      const result = await evaluate(sequentialScorer(model), validation.cases, {
         protocol: 'full',
-        maskHistory: true,
+        maskHistory: validation.maskHistory,
       });
       return result.metrics['NDCG@10'] as number;
     },

@@ -109,6 +109,8 @@ export async function trainSasrec(
   numItems: number,
   config: TrainConfig,
   hooks: TrainingHooks<SequentialModel>,
+  /** Weights to start from (fine-tuning a trained package) instead of a fresh draw. */
+  start?: SequentialModel,
 ): Promise<TrainResult> {
   const modelConfig: SasrecConfig = {
     numItems,
@@ -123,15 +125,26 @@ export async function trainSasrec(
     config.dim % config.heads === 0,
     () => `--dim ${config.dim} is not divisible by --heads ${config.heads}`,
   );
-  const encoder = asVariables(initEncoderWeights(modelConfig, config.seed));
+  if (start) {
+    const mismatch = (Object.keys(modelConfig) as (keyof SasrecConfig)[]).filter(
+      (k) => start.config[k] !== modelConfig[k],
+    );
+    tf.util.assert(
+      mismatch.length === 0 && start.items.kind === 'dense',
+      () => `the start model differs from the config in ${mismatch.join(', ') || 'its item table'}`,
+    );
+  }
+  const encoder = asVariables(start ? start.encoder : initEncoderWeights(modelConfig, config.seed));
   const tableVar = asVariables({
-    'items.table': tf.randomNormal(
-      [numItems + 1, config.dim],
-      0,
-      1 / Math.sqrt(config.dim),
-      'float32',
-      config.seed + 1000,
-    ),
+    'items.table': start
+      ? start.items.materialise()
+      : tf.randomNormal(
+          [numItems + 1, config.dim],
+          0,
+          1 / Math.sqrt(config.dim),
+          'float32',
+          config.seed + 1000,
+        ),
   });
   const model: SequentialModel = {
     config: modelConfig,

@@ -6,8 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { denseItemTable } from '../../../src/model/item-table.ts';
 import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
-import { sequentialPackageSpec } from '../../../src/model/sequential-package.ts';
-import { writePackageDirectory } from '../../../src/package/node-fs.ts';
+import {
+  sequentialFromPackage,
+  sequentialPackageSpec,
+} from '../../../src/model/sequential-package.ts';
+import { directorySource, writePackageDirectory } from '../../../src/package/node-fs.ts';
+import { readModelPackage } from '../../../src/package/reader.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { runCli as run } from './helpers.ts';
 
@@ -120,6 +124,21 @@ describe('pocketrec train: usage errors name the option', () => {
       /required option '--out <dir>' not specified/,
     );
   });
+
+  it('--init-from a package of another data set, item count or architecture', async () => {
+    await expectUsage(
+      train('--init-from', beautyTeacher),
+      /--init-from .*beauty-teacher was trained on beauty, not ml-1m/,
+    );
+    await expectUsage(
+      train('--init-from', smallTeacher),
+      /--init-from .*small-teacher knows 37 items; ml-1m has 3416/,
+    );
+    await expectUsage(
+      train('--init-from', teacher, '--dim', '16'),
+      /--dim 16 contradicts --init-from .*teacher, which has 8/,
+    );
+  });
 });
 
 describe('pocketrec distill: usage errors name the option', () => {
@@ -223,6 +242,31 @@ describe('pocketrec eval and report: usage errors', () => {
       ['report', '--dataset', 'ml-1m', '--out', join(scratch, 'x.txt')],
       /--out must name a \.md file, got .*x\.txt/,
     );
+  });
+});
+
+describe('pocketrec train --init-from', () => {
+  it('starts from the package and keeps its architecture', async () => {
+    const out = join(scratch, 'fine-tuned');
+    const { code, err } = await run(
+      ...['train', '--model', 'sasrec', '--dataset', 'ml-1m', '--out', out],
+      ...['--init-from', teacher, '--users', '40', '--epochs', '1', '--lr', '1e-7', '--json'],
+    );
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const pkg = await readModelPackage(directorySource(out));
+    const start = await readModelPackage(directorySource(teacher));
+    expect(pkg.manifest.architecture).toEqual(start.manifest.architecture);
+    const notes = JSON.parse(pkg.manifest.training.notes as string) as {
+      initFrom: { package: string };
+    };
+    expect(notes.initFrom.package).toBe(teacher);
+    // At lr 1e-7 one epoch leaves the weights where the package had them: Adam moves each
+    // weight by about lr per step, and 40 users make a handful of steps.
+    const tuned = sequentialFromPackage(pkg).items.materialise();
+    const original = sequentialFromPackage(start).items.materialise();
+    expect(tf.max(tf.abs(tuned.sub(original))).dataSync()[0]).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(original)).dataSync()[0]).toBeGreaterThan(0.1);
   });
 });
 
