@@ -6,6 +6,7 @@ import {
   loadCtrDataset,
   loadSessionDataset,
   loadUserSequences,
+  repeatShare,
   resolveDataDir,
 } from '../data/index.ts';
 import { type Output, printJson, table } from './output.ts';
@@ -27,6 +28,8 @@ function lengthStats(sequences: readonly ArrayLike<number>[]) {
   }
   return { min, max, mean: sequences.length > 0 ? sum / sequences.length : 0 };
 }
+
+const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 /** Loads a data set through the same loaders training uses and reports its counts. */
 export async function dataStatsCommand(
@@ -55,6 +58,9 @@ export async function dataStatsCommand(
       trainSamples: samples.targets.length,
       testCases: data.testTargets.length,
       sessionLength: lengthStats(data.trainSessions),
+      // Re-clicks: why session data is ranked without masking the history.
+      trainRepeatShare: round4(repeatShare(samples.prefixes, samples.targets)),
+      testRepeatShare: round4(repeatShare(data.testPrefixes, data.testTargets)),
     };
   } else {
     const data = await loadCtrDataset(name, { dataDir });

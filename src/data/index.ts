@@ -68,6 +68,7 @@ export {
   type PrefixTarget,
   readPrefixTargets,
   readSessions,
+  repeatShare,
   type SessionDataset,
 } from './sessions.ts';
 export {

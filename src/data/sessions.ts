@@ -91,6 +91,18 @@ export function augmentSessions(
   return { prefixes, targets };
 }
 
+/** Share of cases whose target already occurs in its input: re-clicks within a session. */
+export function repeatShare(
+  inputs: readonly ArrayLike<number>[],
+  targets: ArrayLike<number>,
+): number {
+  let repeats = 0;
+  for (let k = 0; k < inputs.length; k++) {
+    if (Array.prototype.includes.call(inputs[k], targets[k])) repeats++;
+  }
+  return inputs.length === 0 ? 0 : repeats / inputs.length;
+}
+
 /** Loads a training-session file and a prefix/target test file into memory. */
 export async function loadSessionFiles(
   dataset: string,

@@ -15,6 +15,7 @@ import {
   loadSessionFiles,
   readPrefixTargets,
   readSessions,
+  repeatShare,
 } from '../../../src/data/sessions.ts';
 import { PocketrecError } from '../../../src/errors.ts';
 import { collect, expectFormatError, useTempDir } from './helpers.ts';
@@ -186,6 +187,14 @@ describe('S3-Rec user lines', () => {
       const file = temp.write('beauty-bad.txt', content);
       await expectFormatError(() => collect(readS3recSequences(file)), file, line, problem);
     }
+  });
+});
+
+describe('repeatShare', () => {
+  it('counts the cases whose target is already in the input', () => {
+    const inputs = [Int32Array.of(1, 2, 3), Int32Array.of(4), Int32Array.of(5, 5), Int32Array.of()];
+    expect(repeatShare(inputs, Int32Array.of(2, 7, 5, 1))).toBe(0.5);
+    expect(repeatShare([], Int32Array.of())).toBe(0);
   });
 });
 

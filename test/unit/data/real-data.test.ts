@@ -15,7 +15,7 @@ import { readFrappeLog } from '../../../src/data/frappe.ts';
 import type { LibfmData } from '../../../src/data/libfm.ts';
 import { readMovies, readRatingsChrono, readUsers } from '../../../src/data/ml1m.ts';
 import type { UserSequences } from '../../../src/data/sequences.ts';
-import { augmentSessions } from '../../../src/data/sessions.ts';
+import { augmentSessions, repeatShare } from '../../../src/data/sessions.ts';
 import { collect } from './helpers.ts';
 
 let resolvedDataDir: string | undefined;
@@ -191,6 +191,9 @@ describe('session data sets', () => {
     expect(samples.prefixes).toHaveLength(351_268);
     expect(samples.targets).toHaveLength(351_268);
     expect(Array.from(loaded.trainSessions[0] ?? [])).toEqual([1, 2]);
+    // Re-clicks (the reason sessions are ranked without masking the history).
+    expect(repeatShare(samples.prefixes, samples.targets)).toBeCloseTo(0.4067, 4);
+    expect(repeatShare(loaded.testPrefixes, loaded.testTargets)).toBeCloseTo(0.4539, 4);
   });
 
   it("'retailrocket': 126,168 sessions, 685,984 clicks, 15,132 test, 36,968 items, 433,648 samples", async () => {
