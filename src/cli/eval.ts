@@ -135,6 +135,13 @@ export async function evalCommand(
     output.out(`\nlong tail (targets outside the 20% most frequent items):`);
     output.out(metricTable(result.tail.metrics, result.tail.cases, data.kind));
   }
+  if (result.byRepeat) {
+    const { repeat, fresh } = result.byRepeat;
+    output.out(`\nre-clicks (the target is already in the input):`);
+    output.out(metricTable(repeat.metrics, repeat.cases, data.kind));
+    output.out(`\nnew items (the target is not in the input):`);
+    output.out(metricTable(fresh.metrics, fresh.cases, data.kind));
+  }
 }
 
 function describe(result: EvaluationResult, data: EvalData): string {

@@ -43,7 +43,17 @@ export interface EvaluationResult {
   readonly cases: number;
   readonly metrics: Metrics;
   /** Cases whose target is not a hot item; null when no hot items were given. */
-  readonly tail: { readonly cases: number; readonly metrics: Metrics } | null;
+  readonly tail: EvaluationPart | null;
+  /**
+   * Unmasked full ranking only (sessions): cases whose target re-clicks an item of its own
+   * input, and the rest. A model can do well on one and badly on the other.
+   */
+  readonly byRepeat: { readonly repeat: EvaluationPart; readonly fresh: EvaluationPart } | null;
+}
+
+export interface EvaluationPart {
+  readonly cases: number;
+  readonly metrics: Metrics;
 }
 
 export const DEFAULT_BATCH_SIZE = 256;
@@ -63,6 +73,10 @@ export async function evaluate(
   const isHot = hotPredicate(options.hotItems);
   const all = new RankingMetrics(cutoffs);
   const tail = isHot === null ? null : { isHot, metrics: new RankingMetrics(cutoffs) };
+  const byRepeat =
+    protocol === 'full' && !maskHistory
+      ? { repeat: new RankingMetrics(cutoffs), fresh: new RankingMetrics(cutoffs) }
+      : null;
   const ranker: Ranker =
     protocol === 'full'
       ? new FullRanker(numItems, maskHistory)
@@ -100,6 +114,9 @@ export async function evaluate(
       const rank = ranker.rank(caseScores, histories[k] as Int32Array, target, above);
       all.add(rank);
       if (tail !== null && !tail.isHot(target)) tail.metrics.add(rank);
+      if (byRepeat !== null) {
+        (histories[k]?.includes(target) ? byRepeat.repeat : byRepeat.fresh).add(rank);
+      }
     }
     options.onProgress?.(end, total);
   }
@@ -109,9 +126,16 @@ export async function evaluate(
     masked: protocol === 'sampled100' || maskHistory,
     cases: all.count,
     metrics: all.result(),
-    tail: tail === null ? null : { cases: tail.metrics.count, metrics: tail.metrics.result() },
+    tail: tail === null ? null : part(tail.metrics),
+    byRepeat:
+      byRepeat === null ? null : { repeat: part(byRepeat.repeat), fresh: part(byRepeat.fresh) },
   };
 }
+
+const part = (metrics: RankingMetrics): EvaluationPart => ({
+  cases: metrics.count,
+  metrics: metrics.result(),
+});
 
 function checkArguments(
   cases: EvalCases,

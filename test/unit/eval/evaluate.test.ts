@@ -61,6 +61,24 @@ describe('full protocol', () => {
     expect(r.metrics['MRR@4']).toBeCloseTo((1 + 2 / 4) / 3, 12);
   });
 
+  it('without masking splits re-clicks (case 2, rank 3) from new items (ranks 3 and 0)', async () => {
+    const r = await evaluate(scorer, tiny, {
+      protocol: 'full',
+      maskHistory: false,
+      cutoffs: [1, 4],
+    });
+    const split = r.byRepeat as NonNullable<typeof r.byRepeat>;
+    expect(split.repeat.cases).toBe(1);
+    expect(split.repeat.metrics['HR@1']).toBe(0);
+    expect(split.repeat.metrics['MRR@4']).toBeCloseTo(1 / 4, 12);
+    expect(split.fresh.cases).toBe(2);
+    expect(split.fresh.metrics['HR@1']).toBeCloseTo(1 / 2, 12);
+    expect(split.fresh.metrics['MRR@4']).toBeCloseTo((1 / 4 + 1) / 2, 12);
+    // Masked ranking has no split: a masked history has nothing left to re-click but the target.
+    const masked = await evaluate(scorer, tiny, { protocol: 'full', maskHistory: true });
+    expect(masked.byRepeat).toBeNull();
+  });
+
   it('reports HR, NDCG and MRR at 5, 10 and 20 by default', async () => {
     const r = await evaluate(scorer, tiny, { protocol: 'full', maskHistory: true });
     expect(Object.keys(r.metrics).sort()).toEqual(
