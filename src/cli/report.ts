@@ -87,7 +87,6 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       continue;
     }
     const { manifest } = await readModelPackage(directorySource(model));
-    const notes = JSON.parse(manifest.training.notes ?? '{}') as { command?: string };
     rows.push({
       model: manifest.name,
       kind: manifest.kind,
@@ -99,7 +98,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       tail: result.tail?.metrics ?? null,
       trainSeconds: manifest.training.metrics.trainSeconds ?? null,
       epochs: epochsOf(manifest.training.metrics),
-      command: `${notes.command ?? '(command not recorded)'}; ${evalCommand}`,
+      command: `${(await trainingCommands(manifest.training.notes)).join('; ')}; ${evalCommand}`,
     });
   }
   const reportCommandLine = commandLine('report', [], options, ['json', 'dataDir']);
@@ -229,4 +228,26 @@ export function checkReportOptions(options: ReportCliOptions): void {
   if (options.out !== undefined && !options.out.endsWith('.md')) {
     throw new UsageError(`--out must name a .md file, got ${options.out}`);
   }
+}
+
+/**
+ * The commands that trained a package, oldest first: a fine-tuned package (`--init-from`)
+ * names the package it started from, whose own commands come before its own.
+ */
+async function trainingCommands(notesText: string | undefined, depth = 0): Promise<string[]> {
+  const notes = JSON.parse(notesText ?? '{}') as {
+    command?: string;
+    initFrom?: { package?: string };
+  };
+  const own = notes.command ?? '(command not recorded)';
+  const start = notes.initFrom?.package;
+  if (start === undefined || depth >= 8) return [own];
+  let before: string[];
+  try {
+    const pkg = await readModelPackage(directorySource(start));
+    before = await trainingCommands(pkg.manifest.training.notes, depth + 1);
+  } catch {
+    before = [`(started from ${start}, which cannot be read now)`];
+  }
+  return [...before, own];
 }

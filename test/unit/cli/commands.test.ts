@@ -267,6 +267,16 @@ describe('pocketrec train --init-from', () => {
     const original = sequentialFromPackage(start).items.materialise();
     expect(tf.max(tf.abs(tuned.sub(original))).dataSync()[0]).toBeLessThan(1e-5);
     expect(tf.max(tf.abs(original)).dataSync()[0]).toBeGreaterThan(0.1);
+    // The report names the commands of both runs, the start first.
+    const report = await run(
+      ...['report', '--dataset', 'ml-1m', '--users', '40', '--models', out, '--json'],
+    );
+    expect(report.code).toBe(0);
+    const rows = (JSON.parse(report.out) as { rows: { model: string; command: string }[] }).rows;
+    const command = rows.find((r) => r.model === 'fine-tuned')?.command ?? '';
+    expect(command).toMatch(
+      /^\(command not recorded\); npx pocketrec train .*--init-from \S*teacher.*; npx pocketrec eval /,
+    );
   });
 });
 
