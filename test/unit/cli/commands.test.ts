@@ -4,8 +4,6 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
-import { denseItemTable } from '../../../src/model/item-table.ts';
-import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
 import {
   sequentialFromPackage,
   sequentialPackageSpec,
@@ -13,7 +11,7 @@ import {
 import { directorySource, writePackageDirectory } from '../../../src/package/node-fs.ts';
 import { readModelPackage } from '../../../src/package/reader.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
-import { runCli as run } from './helpers.ts';
+import { runCli as run, tinyModel } from './helpers.ts';
 
 const ML1M_ITEMS = 3416;
 
@@ -22,20 +20,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** An untrained dense teacher package "trained" on `dataset`, written under scratch. */
 async function tinyTeacher(name: string, dataset: string, numItems: number): Promise<string> {
-  const config: SasrecConfig = {
-    numItems,
-    dim: 8,
-    maxLen: 6,
-    blocks: 1,
-    heads: 1,
-    dropout: 0,
-    positions: 'from-oldest',
-  };
-  const model = {
-    config,
-    encoder: initEncoderWeights(config, 1),
-    items: denseItemTable(tf.randomNormal([numItems + 1, 8], 0, 0.1, 'float32', 2)),
-  };
+  const model = tinyModel(numItems);
   const dir = join(scratch, name);
   const built = await buildModelPackage(await sequentialPackageSpec(model, { name, dataset }));
   await writePackageDirectory(dir, built.files);

@@ -1,5 +1,9 @@
+import * as tf from '@tensorflow/tfjs';
 import { main } from '../../../src/cli/main.ts';
 import type { Output } from '../../../src/cli/output.ts';
+import { denseItemTable } from '../../../src/model/item-table.ts';
+import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
+import type { SequentialModel } from '../../../src/model/sequential.ts';
 
 /** Runs the CLI in-process, capturing what it prints. */
 export async function runCli(
@@ -10,4 +14,22 @@ export async function runCli(
   const output: Output = { out: (s) => out.push(s), err: (s) => err.push(s) };
   const code = await main(argv, output);
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** An untrained dense model small enough for command tests: d 8, one block, length 6. */
+export function tinyModel(numItems: number, seed = 1, std = 0.1): SequentialModel {
+  const config: SasrecConfig = {
+    numItems,
+    dim: 8,
+    maxLen: 6,
+    blocks: 1,
+    heads: 1,
+    dropout: 0,
+    positions: 'from-oldest',
+  };
+  return {
+    config,
+    encoder: initEncoderWeights(config, seed),
+    items: denseItemTable(tf.randomNormal([numItems + 1, 8], 0, std, 'float32', seed + 1)),
+  };
 }

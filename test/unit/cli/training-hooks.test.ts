@@ -1,18 +1,11 @@
-/**
- * Validation during training ranks the way `pocketrec eval` tests: with the history masked
- * on user data, unmasked on sessions, where re-clicks are common next items.
- */
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainingData } from '../../../src/cli/training-data.ts';
 import { trainingHooks } from '../../../src/cli/training-hooks.ts';
 import { evaluate } from '../../../src/eval/evaluate.ts';
 import { sequentialScorer } from '../../../src/eval/sequential-scorer.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
-import { denseItemTable } from '../../../src/model/item-table.ts';
-import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
-import type { SequentialModel } from '../../../src/model/sequential.ts';
 import { dataDir } from '../eval/real-data.ts';
+import { tinyModel } from './helpers.ts';
 
 beforeAll(async () => {
   await useWasmBackend();
@@ -33,20 +26,7 @@ describe('training validation protocol', () => {
 
   it('validates with the masking it is given', async () => {
     const numItems = 30;
-    const config: SasrecConfig = {
-      numItems,
-      dim: 8,
-      maxLen: 6,
-      blocks: 1,
-      heads: 1,
-      dropout: 0,
-      positions: 'from-oldest',
-    };
-    const model: SequentialModel = {
-      config,
-      encoder: initEncoderWeights(config, 3),
-      items: denseItemTable(tf.randomNormal([numItems + 1, 8], 0, 1, 'float32', 4)),
-    };
+    const model = tinyModel(numItems, 3, 1);
     // Sessions that click around and come back: the target is an earlier item each time.
     const inputs = Array.from({ length: 40 }, (_, k) =>
       Int32Array.from({ length: 5 }, (_, j) => 1 + ((k * 7 + j * 3) % numItems)),
