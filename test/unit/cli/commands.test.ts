@@ -231,7 +231,7 @@ describe('pocketrec eval and report: usage errors', () => {
 });
 
 describe('pocketrec train --init-from', () => {
-  it('starts from the package and keeps its architecture', async () => {
+  it('starts from the package, keeps its architecture, and the report names both commands', async () => {
     const out = join(scratch, 'fine-tuned');
     const { code, err } = await run(
       ...['train', '--model', 'sasrec', '--dataset', 'ml-1m', '--out', out],
