@@ -16,7 +16,7 @@ import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { sequentialFromPackage } from '../model/sequential-package.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
-import { numberOption } from './options.ts';
+import { checkPackageFitsData, numberOption } from './options.ts';
 import { type Output, printJson, table } from './output.ts';
 import { progressBar } from './progress.ts';
 
@@ -84,16 +84,7 @@ export async function modelScorer(
     return { scorer: markovScorer(data.fitted, data.numItems), name: 'first-order Markov' };
   const pkg = await readModelPackage(directorySource(model));
   const { manifest } = pkg;
-  if (manifest.training.dataset !== options.dataset) {
-    throw new UsageError(
-      `${model} was trained on ${manifest.training.dataset}, not ${options.dataset}`,
-    );
-  }
-  if (manifest.items.count !== data.numItems) {
-    throw new UsageError(
-      `${model} knows ${manifest.items.count} items; ${options.dataset} has ${data.numItems}`,
-    );
-  }
+  checkPackageFitsData(model, manifest, options.dataset, data.numItems);
   await useWasmBackend();
   return { scorer: sequentialScorer(sequentialFromPackage(pkg)), name: manifest.name };
 }

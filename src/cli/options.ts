@@ -51,3 +51,23 @@ export function checkOutputFree(out: string, force: boolean | undefined): void {
     );
   }
 }
+
+/**
+ * A package given on the command line must have been trained on the data set the command
+ * works on, with its item count; `label` names it in the error (a path, or the option).
+ */
+export function checkPackageFitsData(
+  label: string,
+  manifest: { training: { dataset: string }; items: { count: number } },
+  dataset: string,
+  numItems: number,
+): void {
+  if (manifest.training.dataset !== dataset) {
+    throw new UsageError(`${label} was trained on ${manifest.training.dataset}, not ${dataset}`);
+  }
+  if (manifest.items.count !== numItems) {
+    throw new UsageError(
+      `${label} knows ${manifest.items.count} items; ${dataset} has ${numItems}`,
+    );
+  }
+}

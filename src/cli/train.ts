@@ -14,7 +14,7 @@ import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
-import { checkOutputFree, numberOption, windowPolicy } from './options.ts';
+import { checkOutputFree, checkPackageFitsData, numberOption, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
@@ -177,18 +177,9 @@ async function startingPoint(
   if (kind !== 'sequential-dense') {
     throw new UsageError(`--init-from must be a sequential-dense package, ${dir} is ${kind}`);
   }
-  if (training.dataset !== options.dataset) {
-    throw new UsageError(
-      `--init-from ${dir} was trained on ${training.dataset}, not ${options.dataset}`,
-    );
-  }
+  checkPackageFitsData(`--init-from ${dir}`, pkg.manifest, options.dataset, numItems);
   const model = sequentialFromPackage(pkg);
   const c = model.config;
-  if (c.numItems !== numItems) {
-    throw new UsageError(
-      `--init-from ${dir} knows ${c.numItems} items; ${options.dataset} has ${numItems}`,
-    );
-  }
   const architecture = {
     dim: String(c.dim),
     maxLen: String(c.maxLen),

@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Product } from '../../src/data/storefront-catalog.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
 import { STOREFRONT_MODEL } from '../../src/pages/demo/sources.ts';
 import { demoReady, itemsOf } from './demo-page.ts';
@@ -27,14 +28,6 @@ import {
 
 const ML1M_MODEL = 'models/ml-1m-tt2-r12-fo';
 const SCREENSHOTS = join(projectRoot, 'test-results/screenshots');
-
-interface Product {
-  id: string;
-  name: string;
-  category: string;
-  price: number;
-  hue: number;
-}
 
 let server: TestServer;
 let session: ChromiumSession;

@@ -16,6 +16,7 @@ import { extname, join, normalize } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Product } from '../../src/data/storefront-catalog.ts';
 import type { HistoryEvent } from '../../src/index.ts';
 import type { ErrorDetail, PocketrecWidgetApi, SelectDetail } from '../../src/widget/index.ts';
 import { contentSecurityPolicy } from '../../vite.config.ts';
@@ -34,14 +35,6 @@ import {
 const MODEL = '/models/storefront-markov';
 const CATALOG = '/storefront/catalog.json';
 const HOST_PAGE = '/__widget-test/host.html';
-
-interface Product {
-  id: string;
-  name: string;
-  category: string;
-  price: number;
-  hue: number;
-}
 
 interface BuiltSite {
   url: string;

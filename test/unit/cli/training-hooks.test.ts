@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainingData } from '../../../src/cli/training-data.ts';
 import { trainingHooks } from '../../../src/cli/training-hooks.ts';
+import { repeatShare } from '../../../src/data/sessions.ts';
 import { evaluate } from '../../../src/eval/evaluate.ts';
 import { sequentialScorer } from '../../../src/eval/sequential-scorer.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
@@ -20,8 +21,7 @@ describe('training validation protocol', () => {
     const sessions = await trainingData('tmall', { dataDir: dataDir() });
     expect(sessions.maskHistory).toBe(false);
     const { inputs, targets } = sessions.validation;
-    const repeats = inputs.filter((input, k) => input.includes(targets[k] as number)).length;
-    expect(repeats / inputs.length).toBeGreaterThan(0.2);
+    expect(repeatShare(inputs, targets)).toBeGreaterThan(0.2);
   });
 
   it('validates with the masking it is given', async () => {
