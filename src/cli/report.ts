@@ -4,13 +4,14 @@
  * its size, compression, accuracy, long-tail accuracy and training time, and the command
  * that made each model, so that every number in the file can be re-run.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { evaluate, type Metrics } from '../eval/evaluate.ts';
 import { hotItems } from '../eval/hot-items.ts';
 import type { MetricName } from '../model/metrics.ts';
+import { MANIFEST_FILE, parseManifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type EvalCliOptions, evalData, modelScorer } from './eval.ts';
@@ -244,8 +245,9 @@ async function trainingCommands(notesText: string | undefined, depth = 0): Promi
   if (start === undefined || depth >= 8) return [own];
   let before: string[];
   try {
-    const pkg = await readModelPackage(directorySource(start));
-    before = await trainingCommands(pkg.manifest.training.notes, depth + 1);
+    // Only its notes are wanted: the manifest, not the weights.
+    const manifest = await parseManifest(await readFile(join(start, MANIFEST_FILE)));
+    before = await trainingCommands(manifest.training.notes, depth + 1);
   } catch {
     before = [`(started from ${start}, which cannot be read now)`];
   }
