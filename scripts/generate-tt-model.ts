@@ -41,6 +41,7 @@ export async function generateTtModel(
     heads: 1,
     dropout: 0,
     positions: 'from-oldest',
+    readout: 'last',
   };
   // Row 0 pads, so 1,000,001 rows: 101 x 100 x 100 (100^3 is one short); other sizes get
   // autoTtShape's rows.

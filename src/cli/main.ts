@@ -69,6 +69,10 @@ function buildProgram(output: Output): Command {
       '--positions <scheme>',
       'position numbering: from-oldest (lets the browser reuse earlier positions) or from-latest',
     )
+    .option(
+      '--readout <kind>',
+      'the query: last (the latest hidden state) or attention (pooled over the session)',
+    )
     .option('--lr <rate>', 'Adam learning rate')
     .option('--batch <n>', 'users per batch')
     .option('--seed <n>', 'random seed')

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
-import { POSITION_SCHEMES, type PositionScheme } from '../model/sasrec.ts';
+import { POSITION_SCHEMES, type PositionScheme, READOUTS, type Readout } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
 import { sequentialFromPackage, sequentialPackageSpec } from '../model/sequential-package.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
@@ -32,6 +32,7 @@ export interface TrainCliOptions {
   heads?: string;
   dropout?: string;
   positions?: string;
+  readout?: string;
   lr?: string;
   batch?: string;
   seed?: string;
@@ -54,6 +55,13 @@ function positionScheme(value: string): PositionScheme {
   return value as PositionScheme;
 }
 
+function readout(value: string): Readout {
+  if (!(READOUTS as readonly string[]).includes(value)) {
+    throw new UsageError(`--readout must be one of ${READOUTS.join(', ')}, got "${value}"`);
+  }
+  return value as Readout;
+}
+
 export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
   const d = DEFAULT_TRAIN;
   const loss = options.loss ?? d.loss;
@@ -69,6 +77,7 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
     heads: numberOption(options.heads, 'heads', d.heads, { integer: true, min: 1 }),
     dropout: numberOption(options.dropout, 'dropout', d.dropout, { min: 0, max: 0.95 }),
     positions: positionScheme(options.positions ?? d.positions),
+    readout: readout(options.readout ?? d.readout),
     lr: numberOption(options.lr, 'lr', d.lr, { min: 1e-7, max: 1 }),
     batchSize: numberOption(options.batch, 'batch', d.batchSize, { integer: true, min: 1 }),
     seed: numberOption(options.seed, 'seed', d.seed, { integer: true, min: 0 }),
@@ -187,6 +196,7 @@ async function startingPoint(
     heads: String(c.heads),
     dropout: String(c.dropout),
     positions: c.positions,
+    readout: c.readout,
   } satisfies Partial<TrainCliOptions>;
   const flags: Record<keyof typeof architecture, string> = {
     dim: '--dim',
@@ -195,6 +205,7 @@ async function startingPoint(
     heads: '--heads',
     dropout: '--dropout',
     positions: '--positions',
+    readout: '--readout',
   };
   for (const [key, value] of Object.entries(architecture) as [
     keyof typeof architecture,

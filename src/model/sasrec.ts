@@ -27,7 +27,18 @@ export interface SasrecConfig {
    * before this option existed are 'from-latest'.
    */
   positions: PositionScheme;
+  /**
+   * What a position's query is. 'last': the final hidden state there (SASRec). 'attention':
+   * a learned soft-attention pooling of the hidden states up to there (OD-Rec's teacher),
+   * which keeps the session's own items close to the query: about 40% of next clicks in
+   * the session data sets repeat an item of the session, and the last state copies poorly.
+   * Packages written before this option existed are 'last'.
+   */
+  readout: Readout;
 }
+
+export type Readout = 'last' | 'attention';
+export const READOUTS: readonly Readout[] = ['last', 'attention'];
 
 export type PositionScheme = 'from-oldest' | 'from-latest';
 export const POSITION_SCHEMES: readonly PositionScheme[] = ['from-oldest', 'from-latest'];
@@ -39,6 +50,7 @@ export const DEFAULT_SASREC: Omit<SasrecConfig, 'numItems'> = {
   heads: 1,
   dropout: 0.2,
   positions: 'from-oldest',
+  readout: 'last',
 };
 
 export type Weights = Record<string, tf.Tensor>;
@@ -71,6 +83,14 @@ export function encoderWeightShapes(config: SasrecConfig): [string, number[]][] 
     );
   }
   shapes.push(['norm.gamma', [d]], ['norm.beta', [d]]);
+  if (config.readout === 'attention') {
+    shapes.push(
+      ['readout.item.kernel', [d, d]],
+      ['readout.item.bias', [d]],
+      ['readout.session.kernel', [d, d]],
+      ['readout.score.kernel', [d, 1]],
+    );
+  }
   return shapes;
 }
 
@@ -78,7 +98,7 @@ export function encoderParamCount(config: SasrecConfig): number {
   return encoderWeightShapes(config).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Glorot-uniform kernels, zero biases, unit LayerNorm gains; positions like the item table. */
+/** Glorot-uniform kernels, zero biases, unit LayerNorm gains, small random positions. */
 export function initEncoderWeights(config: SasrecConfig, seed: number): Weights {
   const weights: Weights = {};
   let s = seed;
@@ -86,6 +106,10 @@ export function initEncoderWeights(config: SasrecConfig, seed: number): Weights 
     if (name.endsWith('.gamma')) weights[name] = tf.ones(shape);
     else if (name.endsWith('.beta') || name.endsWith('.bias')) weights[name] = tf.zeros(shape);
     else if (name === 'positions') weights[name] = tf.randomNormal(shape, 0, 0.02, 'float32', s++);
+    // β starts near σ's mean, 1/2, at every position: the readout begins as a scaled sum of
+    // the session's states, a sensible query, instead of a mix of random signs.
+    else if (name === 'readout.score.kernel')
+      weights[name] = tf.fill(shape, 1 / (shape[0] as number));
     else {
       const limit = Math.sqrt(6 / ((shape[0] as number) + (shape[1] as number)));
       weights[name] = tf.randomUniform(shape, -limit, limit, 'float32', s++);
@@ -247,9 +271,46 @@ export function encode(
     x = x.add(dropout(dense(context, weights, `${p}.attention.output`)));
     x = feedForward(x, weights, p, dropout).mul(keep) as tf.Tensor2D;
   }
-  return layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta'))
+  const hidden = layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta'))
     .mul(keep)
     .reshape([batch, length, d]) as tf.Tensor3D;
+  if (config.readout === 'last') return hidden;
+  const sees = causal.reshape([1, length, length]).mul(keep.reshape([batch, 1, length]));
+  return attentionReadout(weights, hidden, sees as tf.Tensor3D);
+}
+
+/**
+ * The 'attention' readout of every position at once: position t's query is
+ * Σ_{i ≤ t} β_ti h_i, with β_ti = wᵀ σ(A tanh(h_i) + a + B m_t) and m_t the mean of the
+ * hidden states up to t (OD-Rec pools a whole session the same way; taking only i ≤ t makes
+ * every position's query that of its own prefix, so training scores every position).
+ * The weights β are not normalised, as in OD-Rec: how much a session weighs is learnt too.
+ * `sees` [batch, length, length] is 1 where row t may pool position i (causal, no padding).
+ */
+function attentionReadout(weights: Weights, hidden: tf.Tensor3D, sees: tf.Tensor3D): tf.Tensor3D {
+  const [batch, length, d] = hidden.shape;
+  const flat = hidden.reshape([batch * length, d]) as tf.Tensor2D;
+  const counts = sees.sum(-1, true).maximum(1);
+  const prefixMean = tf
+    .matMul(sees, hidden)
+    .div(counts)
+    .reshape([batch * length, d]);
+  const item = dense(flat.tanh() as tf.Tensor2D, weights, 'readout.item').reshape([
+    batch,
+    1,
+    length,
+    d,
+  ]);
+  const session = (prefixMean as tf.Tensor2D)
+    .matMul(weight(weights, 'readout.session.kernel') as tf.Tensor2D)
+    .reshape([batch, length, 1, d]);
+  const beta = tf
+    .sigmoid(item.add(session))
+    .reshape([batch * length * length, d])
+    .matMul(weight(weights, 'readout.score.kernel') as tf.Tensor2D)
+    .reshape([batch, length, length])
+    .mul(sees);
+  return tf.matMul(beta as tf.Tensor3D, hidden);
 }
 
 /** Every block's keys and values of one history's earlier positions: [1, heads, length, hd]. */
@@ -281,8 +342,8 @@ export function encodeNext(
   cache: KeyValueCache,
   itemRow: tf.Tensor2D,
 ): { hidden: tf.Tensor2D; cache: KeyValueCache } {
-  if (config.positions !== 'from-oldest') {
-    throw new Error('incremental encoding needs from-oldest positions');
+  if (config.positions !== 'from-oldest' || config.readout !== 'last') {
+    throw new Error('incremental encoding needs from-oldest positions and the last-state readout');
   }
   const position = cache.length;
   if (position >= (cache.capacity ?? config.maxLen) || position >= config.maxLen) {

@@ -22,6 +22,8 @@ import {
   encoderWeightShapes,
   POSITION_SCHEMES,
   type PositionScheme,
+  READOUTS,
+  type Readout,
   type SasrecConfig,
 } from './sasrec.ts';
 import type { SequentialModel } from './sequential.ts';
@@ -71,6 +73,7 @@ export async function sequentialPackageSpec(
       heads: config.heads,
       dropout: config.dropout,
       positions: config.positions,
+      readout: config.readout,
       ...meta.architecture,
     },
     items: { count: config.numItems, ...(meta.itemIds ? { ids: meta.itemIds } : {}) },
@@ -110,12 +113,21 @@ export function sasrecConfigOf(pkg: ModelPackage): SasrecConfig {
     dropout: typeof arch.dropout === 'number' ? arch.dropout : 0,
     // Packages from before the option were all trained right-aligned.
     positions: (arch.positions ?? 'from-latest') as PositionScheme,
+    // And scored from the last position.
+    readout: (arch.readout ?? 'last') as Readout,
   };
   if (!POSITION_SCHEMES.includes(config.positions)) {
     throw new ModelPackageError(
       'bad-shape',
       pkg.manifest.name,
       `architecture.positions must be one of ${POSITION_SCHEMES.join(', ')}, got ${JSON.stringify(arch.positions)}`,
+    );
+  }
+  if (!READOUTS.includes(config.readout)) {
+    throw new ModelPackageError(
+      'bad-shape',
+      pkg.manifest.name,
+      `architecture.readout must be one of ${READOUTS.join(', ')}, got ${JSON.stringify(arch.readout)}`,
     );
   }
   if (config.numItems !== pkg.manifest.items.count) {

@@ -120,6 +120,7 @@ export async function trainSasrec(
     heads: config.heads,
     dropout: config.dropout,
     positions: config.positions,
+    readout: config.readout,
   };
   tf.util.assert(
     config.dim % config.heads === 0,

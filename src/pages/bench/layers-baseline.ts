@@ -145,6 +145,11 @@ tf.serialization.registerClass(CausalSelfAttention);
 
 /** The SASRec LayersModel, ids [batch, maxLen] → hidden states [batch, maxLen, d]. */
 export function buildLayersSasrec(config: SasrecConfig, numRows: number): tf.LayersModel {
+  if (config.readout !== 'last') {
+    throw new Error(
+      `the tf.layers baseline has only the last-state readout, not '${config.readout}'`,
+    );
+  }
   const d = config.dim;
   const ids = tf.input({ shape: [config.maxLen], dtype: 'int32', name: 'ids' });
   const items = tf.layers

@@ -69,7 +69,11 @@ export class SessionEncoder {
   ) {
     const table = options.table;
     this.lookup = table ? (ids) => tf.gather(table, ids) : (ids) => model.items.lookup(ids);
-    this.incremental = options.incremental && model.config.positions === 'from-oldest';
+    // Appending an item changes an 'attention' readout's weights over every earlier state.
+    this.incremental =
+      options.incremental &&
+      model.config.positions === 'from-oldest' &&
+      model.config.readout === 'last';
     this.fixedShapes = options.fixedShapes ?? false;
   }
 

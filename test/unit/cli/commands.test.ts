@@ -71,6 +71,7 @@ describe('pocketrec train: usage errors name the option', () => {
     [['--loss', 'hinge'], /--loss must be "full" or "sampled", got "hinge"/],
     [['--dropout', '1'], /--dropout must be a number >= 0 <= 0\.95, got "1"/],
     [['--users', '2'], /--users must be an integer >= 3, got "2"/],
+    [['--readout', 'mean'], /--readout must be one of last, attention, got "mean"/],
   ])('%j', async (options, message) => {
     await expectUsage(train(...options), message);
   });
@@ -122,6 +123,10 @@ describe('pocketrec train: usage errors name the option', () => {
     await expectUsage(
       train('--init-from', teacher, '--dim', '16'),
       /--dim 16 contradicts --init-from .*teacher, which has 8/,
+    );
+    await expectUsage(
+      train('--init-from', teacher, '--readout', 'attention'),
+      /--readout attention contradicts --init-from .*teacher, which has last/,
     );
   });
 });

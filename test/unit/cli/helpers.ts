@@ -26,6 +26,7 @@ export function tinyModel(numItems: number, seed = 1, std = 0.1): SequentialMode
     heads: 1,
     dropout: 0,
     positions: 'from-oldest',
+    readout: 'last',
   };
   return {
     config,

@@ -17,7 +17,10 @@ beforeAll(async () => {
   await useWasmBackend();
 });
 
-const config = (positions: SasrecConfig['positions']): SasrecConfig => ({
+const config = (
+  positions: SasrecConfig['positions'],
+  readout: SasrecConfig['readout'] = 'last',
+): SasrecConfig => ({
   numItems: 30,
   dim: 8,
   maxLen: 8,
@@ -25,6 +28,7 @@ const config = (positions: SasrecConfig['positions']): SasrecConfig => ({
   heads: 2,
   dropout: 0,
   positions,
+  readout,
 });
 
 /** Hidden states of each history, padding rows dropped: [history][position][dim]. */
@@ -162,5 +166,94 @@ describe('encodeNext (incremental encoding)', () => {
     expect(() =>
       encodeNext(c, weights, { keys: [], values: [], length: 0 }, tf.zeros([1, c.dim])),
     ).toThrow(/from-oldest/);
+  });
+});
+
+describe("the 'attention' readout", () => {
+  const history = [7, 3, 30, 1, 12, 12, 5];
+
+  it("adds its weights to the encoder's, and only it", () => {
+    const names = (r: SasrecConfig['readout']) =>
+      Object.keys(initEncoderWeights(config('from-oldest', r), 1));
+    const extra = names('attention').filter((n) => !names('last').includes(n));
+    expect(extra.sort()).toEqual([
+      'readout.item.bias',
+      'readout.item.kernel',
+      'readout.score.kernel',
+      'readout.session.kernel',
+    ]);
+  });
+
+  it('from-oldest: every position pools only its own prefix, so training scores them all', () => {
+    const c = config('from-oldest', 'attention');
+    const weights = initEncoderWeights(c, 4);
+    const table = denseItemTable(tf.randomNormal([c.numItems + 1, c.dim], 0, 0.3, 'float32', 8));
+    const [whole] = hiddenStatesWith(c, weights, table, [history]);
+    const prefixes = hiddenStatesWith(
+      c,
+      weights,
+      table,
+      history.map((_, t) => history.slice(0, t + 1)),
+    );
+    const lastOfEach = prefixes.map((states) => states[states.length - 1] as number[]);
+    expect(maxDifference(whole as number[][], lastOfEach)).toBeLessThan(1e-5);
+  });
+
+  it.each(POSITION_SCHEMES)('%s: left padding does not change a short history', (scheme) => {
+    const c = config(scheme, 'attention');
+    const [alone] = hiddenStates(c, [[4, 17, 2]]);
+    const [, padded] = hiddenStates(c, [
+      [1, 2, 3, 4, 5, 6, 7],
+      [4, 17, 2],
+    ]);
+    expect(maxDifference(alone as number[][], padded as number[][])).toBeLessThan(1e-5);
+  });
+
+  it("pools the last-state readout's hidden states as the formula says", () => {
+    const c = config('from-oldest', 'attention');
+    const weights = initEncoderWeights(c, 6);
+    // Random readout weights, so that no term hides behind the initial constant.
+    weights['readout.score.kernel'] = tf.randomNormal([c.dim, 1], 0, 0.5, 'float32', 11);
+    weights['readout.item.bias'] = tf.randomNormal([c.dim], 0, 0.5, 'float32', 12);
+    const table = denseItemTable(tf.randomNormal([c.numItems + 1, c.dim], 0, 0.3, 'float32', 8));
+    const [h] = hiddenStatesWith({ ...c, readout: 'last' }, weights, table, [history]);
+    const [pooled] = hiddenStatesWith(c, weights, table, [history]);
+    const value = (name: string) => (weights[name] as tf.Tensor).arraySync();
+    const A = value('readout.item.kernel') as number[][];
+    const a = value('readout.item.bias') as number[];
+    const B = value('readout.session.kernel') as number[][];
+    const w = (value('readout.score.kernel') as number[][]).map((r) => r[0] as number);
+    const states = h as number[][];
+    const times = (v: number[], m: number[][]) =>
+      m[0]?.map((_, j) => v.reduce((s, x, k) => s + x * (m[k]?.[j] as number), 0)) as number[];
+    const expected = states.map((_, t) => {
+      const upTo = states.slice(0, t + 1);
+      const mean = upTo[0]?.map(
+        (_, j) => upTo.reduce((s, r) => s + (r[j] as number), 0) / (t + 1),
+      ) as number[];
+      const session = times(mean, B);
+      const out = new Array<number>(c.dim).fill(0);
+      for (const hi of upTo) {
+        const item = times(hi.map(Math.tanh), A);
+        const beta = item.reduce(
+          (s, x, j) =>
+            s + (w[j] as number) / (1 + Math.exp(-(x + (a[j] as number) + (session[j] as number)))),
+          0,
+        );
+        hi.forEach((x, j) => {
+          out[j] = (out[j] as number) + beta * x;
+        });
+      }
+      return out;
+    });
+    expect(maxDifference(pooled as number[][], expected)).toBeLessThan(1e-4);
+  });
+
+  it('has no incremental encoding: a new item re-weighs every earlier state', () => {
+    const c = config('from-oldest', 'attention');
+    const weights = initEncoderWeights(c, 5);
+    expect(() =>
+      encodeNext(c, weights, { keys: [], values: [], length: 0 }, tf.zeros([1, c.dim])),
+    ).toThrow(/readout/);
   });
 });

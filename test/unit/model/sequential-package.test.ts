@@ -41,6 +41,7 @@ const CONFIG: SasrecConfig = {
   heads: 2,
   dropout: 0.2,
   positions: 'from-latest',
+  readout: 'last',
 };
 const ROWS = CONFIG.numItems + 1;
 const DENSE_EMBEDDING = ROWS * CONFIG.dim;
@@ -206,6 +207,24 @@ describe('sequential model packages round trip', () => {
     });
   });
 
+  it('attention readout: same scores, its weights and architecture.readout kept', async () => {
+    const config = { ...CONFIG, readout: 'attention' as const };
+    const model = denseModel(config, 5);
+    const files = await build(model);
+    const reloaded = await expectSameScores(model, files);
+    expect(reloaded.config.readout).toBe('attention');
+    const { manifest } = await read(files);
+    expect(manifest.architecture).toMatchObject({ readout: 'attention' });
+    expect(manifest.tensors.map((t) => t.name)).toContain('readout.score.kernel');
+  });
+
+  it('a package from before the readout option reads as the last-state readout', async () => {
+    const files = await withManifest(await build(denseModel(CONFIG, 6)), (m) => {
+      delete m.architecture.readout;
+    });
+    expect(sequentialFromPackage(await read(files)).config.readout).toBe('last');
+  });
+
   it('dense with one block and one head', async () => {
     const config = { ...CONFIG, blocks: 1, heads: 1 };
     const model = denseModel(config, 2);
@@ -319,6 +338,24 @@ describe('sequential model packages that verify but do not fit the model', () =>
       else set(m.architecture, key, value);
     });
     await expectRefused(files, 'bad-shape', problem);
+  });
+
+  it('an unknown readout', async () => {
+    const files = await withManifest(dense, (m) => {
+      m.architecture.readout = 'mean';
+    });
+    await expectRefused(
+      files,
+      'bad-shape',
+      /architecture\.readout must be one of last, attention, got "mean"/,
+    );
+  });
+
+  it('an attention readout whose weights are missing', async () => {
+    const files = await withManifest(dense, (m) => {
+      m.architecture.readout = 'attention';
+    });
+    await expectRefused(files, 'bad-shape', /tensor "readout\.item\.kernel" is missing/);
   });
 
   it('an unknown kind', async () => {

@@ -24,8 +24,20 @@ import { topK } from '../../../src/runtime/engine/top-k.ts';
 const NUM_ITEMS = 60;
 const SHAPE: TtShape = { rows: [8, 8], cols: [4, 4], rank: 4, stp: 2 };
 
-function config(positions: SasrecConfig['positions']): SasrecConfig {
-  return { numItems: NUM_ITEMS, dim: 16, maxLen: 12, blocks: 2, heads: 2, dropout: 0, positions };
+function config(
+  positions: SasrecConfig['positions'],
+  readout: SasrecConfig['readout'] = 'last',
+): SasrecConfig {
+  return {
+    numItems: NUM_ITEMS,
+    dim: 16,
+    maxLen: 12,
+    blocks: 2,
+    heads: 2,
+    dropout: 0,
+    positions,
+    readout,
+  };
 }
 
 async function packaged(model: SequentialModel, tt: boolean): Promise<ModelPackage> {
@@ -37,8 +49,12 @@ async function packaged(model: SequentialModel, tt: boolean): Promise<ModelPacka
   return readModelPackage(memorySource((await buildModelPackage(spec)).files));
 }
 
-function sequentialModel(positions: SasrecConfig['positions'], tt: boolean): SequentialModel {
-  const c = config(positions);
+function sequentialModel(
+  positions: SasrecConfig['positions'],
+  tt: boolean,
+  readout: SasrecConfig['readout'] = 'last',
+): SequentialModel {
+  const c = config(positions, readout);
   return {
     config: c,
     encoder: initEncoderWeights(c, 11),
@@ -83,88 +99,93 @@ async function expectSameAsReference(engine: Engine, model: SequentialModel, q: 
 }
 
 describe.each([
-  ['wasm', 'from-oldest', false],
-  ['wasm', 'from-oldest', true],
-  ['wasm', 'from-latest', true],
-  ['cpu', 'from-oldest', true],
-] as const)('engine on %s, %s positions, tensor-train %s', (backend, positions, tt) => {
-  let model: SequentialModel;
-  let engines: Engine[];
+  ['wasm', 'from-oldest', false, 'last'],
+  ['wasm', 'from-oldest', true, 'last'],
+  ['wasm', 'from-latest', true, 'last'],
+  ['cpu', 'from-oldest', true, 'last'],
+  ['wasm', 'from-oldest', true, 'attention'],
+] as const)(
+  'engine on %s, %s positions, tensor-train %s, %s readout',
+  (backend, positions, tt, readout) => {
+    // Earlier positions can be reused only where appending an item changes none of them.
+    const incremental = positions === 'from-oldest' && readout === 'last';
+    let model: SequentialModel;
+    let engines: Engine[];
 
-  beforeAll(async () => {
-    await useWasmBackend();
-    const pkg = await packaged(sequentialModel(positions, tt), tt);
-    engines = [
-      await Engine.create(pkg, { backend, incremental: true, materialiseRows: 1_000 }),
-      await Engine.create(pkg, { backend, incremental: false, materialiseRows: 1_000 }),
-      // materialiseRows 0: a tensor-train table is contracted, never built.
-      await Engine.create(pkg, { backend, incremental: true, materialiseRows: 0 }),
-    ];
-    // Reference on the same backend the engine selected.
-    model = sequentialModel(positions, tt);
-  });
+    beforeAll(async () => {
+      await useWasmBackend();
+      const pkg = await packaged(sequentialModel(positions, tt, readout), tt);
+      engines = [
+        await Engine.create(pkg, { backend, incremental: true, materialiseRows: 1_000 }),
+        await Engine.create(pkg, { backend, incremental: false, materialiseRows: 1_000 }),
+        // materialiseRows 0: a tensor-train table is contracted, never built.
+        await Engine.create(pkg, { backend, incremental: true, materialiseRows: 0 }),
+      ];
+      // Reference on the same backend the engine selected.
+      model = sequentialModel(positions, tt, readout);
+    });
 
-  afterAll(() => {
-    for (const e of engines) e.dispose();
-  });
+    afterAll(() => {
+      for (const e of engines) e.dispose();
+    });
 
-  it('selects the backend asked for', () => {
-    expect(tf.getBackend()).toBe(backend);
-    expect(engines[0]?.backend.name).toBe(backend);
-  });
+    it('selects the backend asked for', () => {
+      expect(tf.getBackend()).toBe(backend);
+      expect(engines[0]?.backend.name).toBe(backend);
+    });
 
-  it('events appended one at a time, past maxLen, match the whole-history reference', async () => {
-    const random = seededRandom(8);
-    const history: number[] = [];
-    let reusedSomewhere = false;
-    for (let n = 0; n < 20; n++) {
-      history.push(1 + Math.floor(random() * NUM_ITEMS));
-      for (const engine of engines) {
-        const got = await expectSameAsReference(engine, model, query(history));
-        if (got.reused > 0) reusedSomewhere = true;
+    it('events appended one at a time, past maxLen, match the whole-history reference', async () => {
+      const random = seededRandom(8);
+      const history: number[] = [];
+      let reusedSomewhere = false;
+      for (let n = 0; n < 20; n++) {
+        history.push(1 + Math.floor(random() * NUM_ITEMS));
+        for (const engine of engines) {
+          const got = await expectSameAsReference(engine, model, query(history));
+          if (got.reused > 0) reusedSomewhere = true;
+        }
       }
-    }
-    // Earlier positions are reused only where the positions allow it.
-    expect(reusedSomewhere).toBe(positions === 'from-oldest');
-    expect(engines[0]?.info().incremental).toBe(positions === 'from-oldest');
-  });
+      expect(reusedSomewhere).toBe(incremental);
+      expect(engines[0]?.info().incremental).toBe(incremental);
+    });
 
-  it('switching between users re-encodes, and still matches', async () => {
-    const random = seededRandom(9);
-    for (let u = 0; u < 6; u++) {
-      const length = 1 + Math.floor(random() * 15);
-      const history = Array.from({ length }, () => 1 + Math.floor(random() * NUM_ITEMS));
-      await expectSameAsReference(engines[0] as Engine, model, query(history));
-    }
-  });
+    it('switching between users re-encodes, and still matches', async () => {
+      const random = seededRandom(9);
+      for (let u = 0; u < 6; u++) {
+        const length = 1 + Math.floor(random() * 15);
+        const history = Array.from({ length }, () => 1 + Math.floor(random() * NUM_ITEMS));
+        await expectSameAsReference(engines[0] as Engine, model, query(history));
+      }
+    });
 
-  it('exclude, candidates and excludeSeen', async () => {
-    const engine = engines[2] as Engine;
-    const history = [5, 9, 5, 33];
-    const all = { k: NUM_ITEMS };
-    const seenKept = await expectSameAsReference(
-      engine,
-      model,
-      query(history, { ...all, excludeSeen: false }),
-    );
-    const seenDropped = await expectSameAsReference(engine, model, query(history, all));
-    expect(seenKept.rows.length).toBe(NUM_ITEMS);
-    expect(seenDropped.rows.length).toBe(NUM_ITEMS - 3);
-    expect([...seenDropped.rows].some((r) => history.includes(r))).toBe(false);
-    const exclude = Int32Array.from(seenDropped.rows.slice(0, 3));
-    const excluded = await expectSameAsReference(engine, model, query(history, { exclude }));
-    expect([...excluded.rows].some((r) => exclude.includes(r))).toBe(false);
-    const candidates = Int32Array.of(2, 5, 7, 11, 40, 59);
-    const only = await expectSameAsReference(engine, model, query(history, { candidates, k: 4 }));
-    expect([...only.rows].every((r) => candidates.includes(r) && r !== 5)).toBe(true);
-    expect(only.rows.length).toBe(4);
-  });
+    it('exclude, candidates and excludeSeen', async () => {
+      const engine = engines[2] as Engine;
+      const history = [5, 9, 5, 33];
+      const all = { k: NUM_ITEMS };
+      const seenKept = await expectSameAsReference(
+        engine,
+        model,
+        query(history, { ...all, excludeSeen: false }),
+      );
+      const seenDropped = await expectSameAsReference(engine, model, query(history, all));
+      expect(seenKept.rows.length).toBe(NUM_ITEMS);
+      expect(seenDropped.rows.length).toBe(NUM_ITEMS - 3);
+      expect([...seenDropped.rows].some((r) => history.includes(r))).toBe(false);
+      const exclude = Int32Array.from(seenDropped.rows.slice(0, 3));
+      const excluded = await expectSameAsReference(engine, model, query(history, { exclude }));
+      expect([...excluded.rows].some((r) => exclude.includes(r))).toBe(false);
+      const candidates = Int32Array.of(2, 5, 7, 11, 40, 59);
+      const only = await expectSameAsReference(engine, model, query(history, { candidates, k: 4 }));
+      expect([...only.rows].every((r) => candidates.includes(r) && r !== 5)).toBe(true);
+      expect(only.rows.length).toBe(4);
+    });
 
-  it('an empty history gets no recommendations rather than noise', async () => {
-    const got = await (engines[0] as Engine).recommend(query([]));
-    expect(got.rows.length).toBe(0);
-  });
-});
+    it('an empty history gets no recommendations rather than noise', async () => {
+      const got = await (engines[0] as Engine).recommend(query([]));
+      expect(got.rows.length).toBe(0);
+    });
+  },
+);
 
 describe('engine with a Markov model', () => {
   it('scores as scoreMarkov does, with the same masking', async () => {
