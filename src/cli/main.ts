@@ -8,6 +8,7 @@ import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput } from './output.ts';
 import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
 import { type TrainCliOptions, trainCommand } from './train.ts';
+import { type TuneRepeatsCliOptions, tuneRepeatsCommand } from './tune-repeats.ts';
 import { verifyCommand } from './verify.ts';
 
 const NEXT_ITEM_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind !== 'ctr').join(', ');
@@ -132,6 +133,22 @@ function buildProgram(output: Output): Command {
     .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
     .option('--json', 'print machine-readable JSON')
     .action((options: DistillCliOptions) => distillCommand(options, output));
+
+  program
+    .command('tune-repeats')
+    .description(
+      "fit a session model's bonus for items already in the session on validation, and write it again with it",
+    )
+    .argument('<model>', 'model package directory (teacher or student)')
+    .requiredOption('--dataset <name>', 'session data set the model was trained on')
+    .requiredOption('--out <dir>', 'model package directory to write')
+    .option('--force', 'write over a model package that is already there')
+    .option('--users <n>', 'validate on the first n sessions only (quick runs)')
+    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
+    .option('--json', 'print machine-readable JSON')
+    .action((model: string, options: TuneRepeatsCliOptions) =>
+      tuneRepeatsCommand(model, options, output),
+    );
 
   program
     .command('eval')

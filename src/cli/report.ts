@@ -233,15 +233,17 @@ export function checkReportOptions(options: ReportCliOptions): void {
 
 /**
  * The commands that trained a package, oldest first: a fine-tuned package (`--init-from`)
- * names the package it started from, whose own commands come before its own.
+ * or a tuned one (`tune-repeats`) names the package it started from, whose own commands
+ * come before its own.
  */
 async function trainingCommands(notesText: string | undefined, depth = 0): Promise<string[]> {
   const notes = JSON.parse(notesText ?? '{}') as {
     command?: string;
     initFrom?: { package?: string };
+    tunedFrom?: { package?: string };
   };
   const own = notes.command ?? '(command not recorded)';
-  const start = notes.initFrom?.package;
+  const start = notes.initFrom?.package ?? notes.tunedFrom?.package;
   if (start === undefined || depth >= 8) return [own];
   let before: string[];
   try {

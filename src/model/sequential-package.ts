@@ -74,6 +74,7 @@ export async function sequentialPackageSpec(
       dropout: config.dropout,
       positions: config.positions,
       readout: config.readout,
+      ...(model.repeatBonus ? { repeatBonus: model.repeatBonus } : {}),
       ...meta.architecture,
     },
     items: { count: config.numItems, ...(meta.itemIds ? { ids: meta.itemIds } : {}) },
@@ -236,5 +237,19 @@ export function sequentialFromPackage(pkg: ModelPackage): SequentialModel {
       `kind "${pkg.manifest.kind}" is not a sequential model this reader knows`,
     );
   }
-  return { config, encoder, items };
+  const repeatBonus = repeatBonusOf(pkg);
+  return { config, encoder, items, ...(repeatBonus > 0 ? { repeatBonus } : {}) };
+}
+
+/** architecture.repeatBonus: absent (packages before it, or never tuned) is 0. */
+function repeatBonusOf(pkg: ModelPackage): number {
+  const v = pkg.manifest.architecture.repeatBonus ?? 0;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new ModelPackageError(
+      'bad-shape',
+      pkg.manifest.name,
+      `architecture.repeatBonus must be a number >= 0, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
 }

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ttScoreTopK } from '../../kernels/webgpu/tt-score-topk/register.ts';
 import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
-import type { SequentialModel } from '../../model/sequential.ts';
+import { type SequentialModel, windowItems } from '../../model/sequential.ts';
 import { sequentialFromPackage } from '../../model/sequential-package.ts';
 import { ttScoreAll } from '../../model/tt-matrix.ts';
 import type { ModelPackage } from '../../package/reader.ts';
@@ -30,7 +30,7 @@ import {
 } from './backend.ts';
 import { blockTopK } from './block-top-k.ts';
 import { SessionEncoder } from './session-encoder.ts';
-import { topK } from './top-k.ts';
+import { type Ranked, topK } from './top-k.ts';
 
 export interface EngineOptions {
   backend: BackendPreference;
@@ -341,23 +341,68 @@ export class Engine {
     const encodeStart = performance.now();
     const { query: q, reused } = scorer.encoder.encode(query.history, query.reuseEncoding ?? true);
     this.encodeMs = performance.now() - encodeStart;
+    // Items of the encoded window get the model's repeat bonus (SequentialModel.repeatBonus).
+    const bonus = scorer.model.repeatBonus ?? 0;
+    const numRows = scorer.model.items.numRows;
+    const repeats =
+      bonus > 0
+        ? windowItems(query.history, scorer.model.config.maxLen).filter(
+            (row) => row > 0 && row < numRows && !excluded.has(row),
+          )
+        : [];
     if (query.candidates) {
       const rows = query.candidates;
-      const scores = tf.tidy(() => {
-        const vectors = scorer.model.items.lookup(tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
-        return tf.matMul(q, vectors.transpose()).reshape([-1]);
-      });
-      const values = (await scores.data()) as Float32Array;
-      scores.dispose();
+      const values = await this.scoreRows(q, rows);
+      const lifted = new Set(repeats);
+      for (let i = 0; i < rows.length; i++) {
+        if (lifted.has(rows[i] as number)) values[i] = (values[i] as number) + bonus;
+      }
       return { ...topK(values, k, excluded, { rows }), reused };
     }
-    if (scorer.scoring === 'tt-webgpu-kernel')
-      return { ...(await this.kernelTopK(q, k, excluded)), reused };
-    if (scorer.paddingMask) return { ...(await this.contractedTopK(q, k, excluded)), reused };
+    if (repeats.length === 0) return { ...(await this.rankAll(q, k, excluded)), reused };
+    // The rest of the catalogue is ranked without the window's items, which are scored on
+    // their own with the bonus: the best k of the two lists is the best k of all.
+    const rest = await this.rankAll(q, k, new Set([...excluded, ...repeats]));
+    const rows = Int32Array.from(repeats);
+    const lifted = (await this.scoreRows(q, rows)).map((v) => v + bonus);
+    return { ...mergeRanked(rest, { rows, scores: lifted }, k), reused };
+  }
+
+  /** Scores of the given rows only. */
+  private async scoreRows(q: tf.Tensor2D, rows: Int32Array): Promise<Float32Array> {
+    const scorer = this.scorer as Scorer;
+    const scores = tf.tidy(() => {
+      const vectors = scorer.model.items.lookup(tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+      return tf.matMul(q, vectors.transpose()).reshape([-1]);
+    });
+    const values = (await scores.data()) as Float32Array;
+    scores.dispose();
+    return values;
+  }
+
+  /** The best k of the whole catalogue, on whichever path the table and backend allow. */
+  private async rankAll(q: tf.Tensor2D, k: number, excluded: ReadonlySet<number>): Promise<Ranked> {
+    const scorer = this.scorer as Scorer;
+    if (scorer.scoring === 'tt-webgpu-kernel') return this.kernelTopK(q, k, excluded);
+    if (scorer.paddingMask) return this.contractedTopK(q, k, excluded);
     const scores = tf.tidy(() => tf.matMul(q, scorer.tableT as tf.Tensor2D));
     const values = (await scores.data()) as Float32Array;
     scores.dispose();
-    const ranked = topK(values, k, excluded, { from: 1 });
-    return { ...ranked, reused };
+    return topK(values, k, excluded, { from: 1 });
   }
+}
+
+/** The best k of two rankings of disjoint rows: best score first, ties to the lower row. */
+function mergeRanked(a: Ranked, b: Ranked, k: number): Ranked {
+  const all = [
+    ...Array.from(a.rows, (row, i) => ({ row, score: a.scores[i] as number })),
+    ...Array.from(b.rows, (row, i) => ({ row, score: b.scores[i] as number })),
+  ]
+    .filter(({ score }) => Number.isFinite(score))
+    .sort((x, y) => y.score - x.score || x.row - y.row)
+    .slice(0, k);
+  return {
+    rows: Int32Array.from(all, ({ row }) => row),
+    scores: Float32Array.from(all, ({ score }) => score),
+  };
 }

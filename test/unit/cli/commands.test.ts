@@ -14,6 +14,7 @@ import { buildModelPackage } from '../../../src/package/writer.ts';
 import { runCli as run, tinyModel } from './helpers.ts';
 
 const ML1M_ITEMS = 3416;
+const TMALL_ITEMS = 40727;
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-commands-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -322,5 +323,53 @@ describe('pocketrec eval', () => {
     expect(Object.keys(tail.metrics).sort()).toEqual(Object.keys(report.metrics).sort());
     // MostPop ranks the popular items first, so it does worse on the tail.
     expect(tail.metrics['HR@10']).toBeLessThanOrEqual(report.metrics['HR@10'] as number);
+  });
+});
+
+describe('pocketrec tune-repeats', () => {
+  it('refuses a user data set, whose ranking masks the history', async () => {
+    await expectUsage(
+      ['tune-repeats', teacher, '--dataset', 'ml-1m', '--out', join(scratch, 'never-written')],
+      /tune-repeats is for session data sets; ml-1m ranks with the user's history masked/,
+    );
+  });
+
+  it('writes the package again with the bonus that validates best, weights unchanged', async () => {
+    const source = await tinyTeacher('tmall-teacher', 'tmall', TMALL_ITEMS);
+    const out = join(scratch, 'tmall-tuned');
+    const { code, out: printed } = await run(
+      'tune-repeats',
+      source,
+      '--dataset',
+      'tmall',
+      '--users',
+      '300',
+      '--out',
+      out,
+      '--json',
+    );
+    expect(code).toBe(0);
+    const result = JSON.parse(printed) as {
+      chosen: { bonus: number; 'HR@20': number };
+      sweep: { bonus: number; 'HR@20': number }[];
+    };
+    const bestHr = Math.max(...result.sweep.map((s) => s['HR@20']));
+    expect(result.chosen['HR@20']).toBe(bestHr);
+    // Untrained scores rank the session's items nowhere in particular: lifting them helps.
+    expect(bestHr).toBeGreaterThan(result.sweep[0]?.['HR@20'] as number);
+
+    const tuned = await readModelPackage(directorySource(out));
+    expect(tuned.manifest.architecture.repeatBonus).toBe(result.chosen.bonus);
+    expect(JSON.parse(tuned.manifest.training.notes ?? '{}').tunedFrom).toEqual({
+      package: source,
+    });
+    const before = sequentialFromPackage(await readModelPackage(directorySource(source)));
+    const after = sequentialFromPackage(tuned);
+    expect(after.repeatBonus).toBe(result.chosen.bonus);
+    expect(before.repeatBonus).toBeUndefined();
+    for (const [name, t] of Object.entries(before.encoder)) {
+      expect(after.encoder[name]?.dataSync()).toEqual(t.dataSync());
+    }
+    expect(after.items.materialise().dataSync()).toEqual(before.items.materialise().dataSync());
   });
 });

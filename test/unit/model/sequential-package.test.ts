@@ -218,6 +218,24 @@ describe('sequential model packages round trip', () => {
     expect(manifest.tensors.map((t) => t.name)).toContain('readout.score.kernel');
   });
 
+  it('a repeat bonus: kept in architecture.repeatBonus, and in the scores', async () => {
+    const model = { ...denseModel(CONFIG, 8), repeatBonus: 2.5 };
+    const files = await build(model);
+    const reloaded = await expectSameScores(model, files);
+    expect(reloaded.repeatBonus).toBe(2.5);
+    expect(parse(files).architecture.repeatBonus).toBe(2.5);
+    const history = [3, 9, 3];
+    const [plain] = await scoreHistories({ ...reloaded, repeatBonus: 0 }, [history]);
+    const [lifted] = await scoreHistories(reloaded, [history]);
+    for (let item = 1; item <= CONFIG.numItems; item++) {
+      const bonus = history.includes(item) ? 2.5 : 0;
+      expect((lifted as Float32Array)[item]).toBeCloseTo(
+        ((plain as Float32Array)[item] as number) + bonus,
+        5,
+      );
+    }
+  });
+
   it('a package from before the readout option reads as the last-state readout', async () => {
     const files = await withManifest(await build(denseModel(CONFIG, 6)), (m) => {
       delete m.architecture.readout;
@@ -338,6 +356,13 @@ describe('sequential model packages that verify but do not fit the model', () =>
       else set(m.architecture, key, value);
     });
     await expectRefused(files, 'bad-shape', problem);
+  });
+
+  it.each([[-1], ['2']])('a bad architecture.repeatBonus (%j)', async (value) => {
+    const files = await withManifest(dense, (m) => {
+      set(m.architecture, 'repeatBonus', value);
+    });
+    await expectRefused(files, 'bad-shape', /architecture\.repeatBonus must be a number >= 0/);
   });
 
   it('an unknown readout', async () => {

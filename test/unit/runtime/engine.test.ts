@@ -53,9 +53,11 @@ function sequentialModel(
   positions: SasrecConfig['positions'],
   tt: boolean,
   readout: SasrecConfig['readout'] = 'last',
+  repeatBonus = 0,
 ): SequentialModel {
   const c = config(positions, readout);
   return {
+    ...(repeatBonus > 0 ? { repeatBonus } : {}),
     config: c,
     encoder: initEncoderWeights(c, 11),
     items: tt
@@ -99,14 +101,16 @@ async function expectSameAsReference(engine: Engine, model: SequentialModel, q: 
 }
 
 describe.each([
-  ['wasm', 'from-oldest', false, 'last'],
-  ['wasm', 'from-oldest', true, 'last'],
-  ['wasm', 'from-latest', true, 'last'],
-  ['cpu', 'from-oldest', true, 'last'],
-  ['wasm', 'from-oldest', true, 'attention'],
+  ['wasm', 'from-oldest', false, 'last', 0],
+  ['wasm', 'from-oldest', true, 'last', 0],
+  ['wasm', 'from-latest', true, 'last', 0],
+  ['cpu', 'from-oldest', true, 'last', 0],
+  ['wasm', 'from-oldest', true, 'attention', 0],
+  ['wasm', 'from-oldest', true, 'last', 6],
+  ['wasm', 'from-oldest', false, 'last', 6],
 ] as const)(
-  'engine on %s, %s positions, tensor-train %s, %s readout',
-  (backend, positions, tt, readout) => {
+  'engine on %s, %s positions, tensor-train %s, %s readout, repeat bonus %s',
+  (backend, positions, tt, readout, repeatBonus: number) => {
     // Earlier positions can be reused only where appending an item changes none of them.
     const incremental = positions === 'from-oldest' && readout === 'last';
     let model: SequentialModel;
@@ -114,7 +118,7 @@ describe.each([
 
     beforeAll(async () => {
       await useWasmBackend();
-      const pkg = await packaged(sequentialModel(positions, tt, readout), tt);
+      const pkg = await packaged(sequentialModel(positions, tt, readout, repeatBonus), tt);
       engines = [
         await Engine.create(pkg, { backend, incremental: true, materialiseRows: 1_000 }),
         await Engine.create(pkg, { backend, incremental: false, materialiseRows: 1_000 }),
@@ -122,7 +126,7 @@ describe.each([
         await Engine.create(pkg, { backend, incremental: true, materialiseRows: 0 }),
       ];
       // Reference on the same backend the engine selected.
-      model = sequentialModel(positions, tt, readout);
+      model = sequentialModel(positions, tt, readout, repeatBonus);
     });
 
     afterAll(() => {
@@ -178,6 +182,26 @@ describe.each([
       const only = await expectSameAsReference(engine, model, query(history, { candidates, k: 4 }));
       expect([...only.rows].every((r) => candidates.includes(r) && r !== 5)).toBe(true);
       expect(only.rows.length).toBe(4);
+    });
+
+    it("with the history kept, the window's items get the package's repeat bonus", async () => {
+      const history = [5, 9, 5, 33, 17, 2, 40, 9];
+      for (const engine of engines) {
+        const got = await expectSameAsReference(
+          engine,
+          model,
+          query(history, { excludeSeen: false }),
+        );
+        const repeated = [...got.rows].filter((r) => history.includes(r)).length;
+        if (repeatBonus > 0) expect(repeated).toBeGreaterThan(0);
+      }
+      // Candidates get it too.
+      const candidates = Int32Array.of(2, 3, 5, 7, 11, 40, 59);
+      await expectSameAsReference(
+        engines[0] as Engine,
+        model,
+        query(history, { candidates, k: 5, excludeSeen: false }),
+      );
     });
 
     it('an empty history gets no recommendations rather than noise', async () => {
