@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The session data sets of the paper (Tmall and RetailRocket, docs/results/<name>.md): a
 # dense teacher, a 2-core tensor-train student distilled from it (rank 32, STP t=2: about
-# 40x smaller item tables), the same student without distillation, and the report.
+# 40x smaller item tables), the same student without distillation, each of them again with
+# its repeat bonus fitted on validation (pocketrec tune-repeats, suffix -rb), and the report.
 # Usage: scripts/pipeline-sessions.sh [tmall] [retailrocket]   (both by default)
 # Resumable like pipeline-ml1m.sh; JOBS=2 trains the two students at once.
 set -euo pipefail
@@ -33,6 +34,9 @@ for dataset in "${datasets[@]}"; do
   run student "$dataset-tt-r32-nokd" --no-kd --no-contrastive --no-predictive \
     --init-cores gaussian --init-encoder random
   while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done
+  for model in "$teacher" "$OUT/$dataset-tt-r32-nokd" "$OUT/$dataset-tt-r32"; do
+    [ -f "$model-rb/manifest.json" ] || pr tune-repeats "$model" --dataset "$dataset" --out "$model-rb"
+  done
   pr report --dataset "$dataset" --out "docs/results/$dataset.md" \
-    --models "$teacher,$OUT/$dataset-tt-r32-nokd,$OUT/$dataset-tt-r32"
+    --models "$teacher,$OUT/$dataset-tt-r32-nokd,$OUT/$dataset-tt-r32,$teacher-rb,$OUT/$dataset-tt-r32-nokd-rb,$OUT/$dataset-tt-r32-rb"
 done
