@@ -74,7 +74,7 @@ export function windowItems(history: ArrayLike<number>, maxLen: number): number[
 }
 
 /** scores[item] += the model's repeat bonus, for each item of the history's window. */
-export function addRepeatBonus(
+function addRepeatBonus(
   scores: Float32Array,
   history: ArrayLike<number>,
   model: SequentialModel,
