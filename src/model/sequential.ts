@@ -58,7 +58,14 @@ export async function scoreHistories(
   scores.dispose();
   return Array.from({ length: batch }, (_, b) => {
     const row = flat.slice(b * numRows, (b + 1) * numRows);
-    if (model.repeatBonus) addRepeatBonus(row, histories[b] as ArrayLike<number>, model);
+    if (model.repeatBonus) {
+      addRepeatBonus(
+        row,
+        histories[b] as ArrayLike<number>,
+        model.config.maxLen,
+        model.repeatBonus,
+      );
+    }
     row[0] = Number.NEGATIVE_INFINITY;
     return row;
   });
@@ -73,15 +80,14 @@ export function windowItems(history: ArrayLike<number>, maxLen: number): number[
   return [...items];
 }
 
-/** scores[item] += the model's repeat bonus, for each item of the history's window. */
+/** scores[item] += bonus, for each item of the history's window. */
 function addRepeatBonus(
   scores: Float32Array,
   history: ArrayLike<number>,
-  model: SequentialModel,
+  maxLen: number,
+  bonus: number,
 ): void {
-  const bonus = model.repeatBonus ?? 0;
-  if (bonus === 0) return;
-  for (const item of windowItems(history, model.config.maxLen)) {
+  for (const item of windowItems(history, maxLen)) {
     if (item > 0 && item < scores.length) scores[item] = (scores[item] as number) + bonus;
   }
 }
