@@ -1,10 +1,12 @@
 /**
  * `npm run bench:train`: seconds per training step and epoch of the ML-1M teacher on tfjs's
- * WASM backend, the GFLOP/s the step achieves, against this machine's matmul peak measured
- * in the same run, and against tfjs's stock WASM kernels run side by side (each variant in
- * its own process, alternating, medians over repeats). Prints a table and JSON.
+ * WASM backend, the GFLOP/s the step achieves, against this machine's one-thread matmul peak
+ * measured in the same run, against tfjs's stock WASM kernels, and with the batch shared by
+ * `--threads` threads (train/data-parallel.ts), all run side by side (each variant in its
+ * own process, alternating, medians over repeats). Prints a table and JSON.
  *
- *   npm run bench:train -- [--max-len 50] [--steps 6] [--rounds 2] [--loss full|sampled] [--json]
+ *   npm run bench:train -- [--max-len 50] [--batch 32] [--threads 2] [--steps 6] [--rounds 2]
+ *                          [--loss full|sampled] [--json]
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +14,16 @@ import * as tf from '@tensorflow/tfjs';
 import { loadUserSequences } from '../src/data/index.ts';
 import { leaveOneOut } from '../src/eval/splits.ts';
 import { useWasmBackend } from '../src/kernels/wasm/backend.ts';
-import { denseItemTable } from '../src/model/item-table.ts';
-import { DEFAULT_SASREC, initEncoderWeights, type SasrecConfig } from '../src/model/sasrec.ts';
+import { DEFAULT_SASREC, type SasrecConfig } from '../src/model/sasrec.ts';
 import { seededRandom } from '../src/random.ts';
-import { type SequenceBatch, sequenceBatches, trainingWindows } from '../src/train/batches.ts';
-import { asVariables, nextItemLoss } from '../src/train/train-sasrec.ts';
+import {
+  type SequenceBatch,
+  sequenceBatches,
+  splitBatch,
+  trainingWindows,
+} from '../src/train/batches.ts';
+import { dataParallelStep, GradientWorkers } from '../src/train/data-parallel.ts';
+import { type SasrecTaskArgs, sasrecTask } from '../src/train/train-sasrec.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -24,6 +31,8 @@ const option = (name: string, fallback: string): string => {
   return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
 };
 const maxLen = Number(option('max-len', '50'));
+const batchSize = Number(option('batch', '32'));
+const threads = Number(option('threads', '2'));
 const steps = Number(option('steps', '6'));
 const rounds = Number(option('rounds', '2'));
 const loss = option('loss', 'full') as 'full' | 'sampled';
@@ -46,9 +55,11 @@ function stepFlops(config: SasrecConfig, batch: SequenceBatch): number {
   return 3 * (config.blocks * perBlock + 2 * scored * candidates * d);
 }
 
-async function measure(variant: 'stock' | 'pocketrec'): Promise<Record<string, number>> {
+type Variant = 'stock' | 'pocketrec' | 'threads';
+
+async function measure(variant: Variant): Promise<Record<string, number>> {
   await useWasmBackend(undefined, { stockKernels: variant === 'stock' });
-  // Peak: one large 2-D product, the best case for XNNPACK.
+  // Peak: one large 2-D product on one thread, the best case for XNNPACK.
   const a = tf.randomNormal([1024, 1024]);
   const b = tf.randomNormal([1024, 1024]);
   const peakTimes: number[] = [];
@@ -62,32 +73,48 @@ async function measure(variant: 'stock' | 'pocketrec'): Promise<Record<string, n
   const data = await loadUserSequences('ml-1m', {});
   const train = leaveOneOut(data.sequences).train;
   const config: SasrecConfig = { ...DEFAULT_SASREC, numItems: data.numItems, maxLen };
-  const encoder = asVariables(initEncoderWeights(config, 1));
-  const table = tf.variable(tf.randomNormal([data.numItems + 1, config.dim], 0, 0.125));
-  const model = { config, encoder, items: denseItemTable(table as tf.Tensor as tf.Tensor2D) };
+  const taskArgs: SasrecTaskArgs = { modelConfig: config, loss, negatives, seed: 1 };
+  const task = sasrecTask(taskArgs);
+  const workers =
+    variant === 'threads'
+      ? await GradientWorkers.start(threads - 1, {
+          module: new URL('../src/train/train-sasrec.ts', import.meta.url).href,
+          builder: 'sasrecTask',
+          args: taskArgs,
+        })
+      : null;
   const optimizer = tf.train.adam(1e-3);
   const windows = trainingWindows(train, maxLen, 'all');
-  const batches = sequenceBatches(windows, { maxLen, batchSize: 128, random: seededRandom(1) });
+  const batches = sequenceBatches(windows, { maxLen, batchSize, random: seededRandom(1) });
   // Full-length batches, the common case with 'all' windows, so variants see the same work.
-  const full = batches.filter((x) => x.length === maxLen && x.size === 128).slice(0, steps + 1);
+  const full = batches
+    .filter((x) => x.length === maxLen && x.size === batchSize)
+    .slice(0, steps + 1);
   const times: number[] = [];
   let flops = 0;
-  full.forEach((batch, i) => {
+  for (const [i, batch] of full.entries()) {
     const t0 = performance.now();
-    const cost = optimizer.minimize(
-      () => nextItemLoss(model, batch, { loss, negatives, seed: i }),
-      true,
-    );
-    cost?.dataSync();
-    cost?.dispose();
+    if (workers) {
+      const parallel = {
+        workers,
+        split: splitBatch,
+        weight: (x: SequenceBatch) => x.targets.length,
+      };
+      await dataParallelStep(parallel, task.variables, optimizer, task.loss, batch, i);
+    } else {
+      const cost = optimizer.minimize(() => task.loss(batch, i), true);
+      cost?.dataSync();
+      cost?.dispose();
+    }
     if (i > 0) {
       times.push(performance.now() - t0);
       flops += stepFlops(config, batch);
     }
-  });
+  }
+  await workers?.close();
   const stepSeconds = median(times) / 1000;
   const epochTokens = batches.reduce((n, x) => n + x.size * x.length, 0);
-  const stepTokens = 128 * maxLen;
+  const stepTokens = batchSize * maxLen;
   return {
     peakGflops,
     stepSeconds,
@@ -98,16 +125,19 @@ async function measure(variant: 'stock' | 'pocketrec'): Promise<Record<string, n
 }
 
 if (args.includes('--variant')) {
-  const variant = option('variant', 'pocketrec') as 'stock' | 'pocketrec';
+  const variant = option('variant', 'pocketrec') as Variant;
   process.stdout.write(`${JSON.stringify(await measure(variant))}\n`);
 } else {
   const self = fileURLToPath(import.meta.url);
-  const results: Record<'stock' | 'pocketrec', Record<string, number>[]> = {
+  const variants: Variant[] =
+    threads > 1 ? ['pocketrec', 'threads', 'stock'] : ['pocketrec', 'stock'];
+  const results: Record<Variant, Record<string, number>[]> = {
     stock: [],
     pocketrec: [],
+    threads: [],
   };
   for (let round = 0; round < rounds; round++) {
-    for (const variant of ['pocketrec', 'stock'] as const) {
+    for (const variant of variants) {
       const out = execFileSync(
         process.execPath,
         [
@@ -116,57 +146,66 @@ if (args.includes('--variant')) {
           self,
           '--variant',
           variant,
-          '--max-len',
-          String(maxLen),
-          '--steps',
-          String(steps),
-          '--loss',
-          loss,
+          ...['--max-len', String(maxLen), '--batch', String(batchSize)],
+          ...['--threads', String(threads), '--steps', String(steps), '--loss', loss],
         ],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
       );
       results[variant].push(JSON.parse(out.trim().split('\n').pop() as string));
     }
   }
-  const summary = (rs: Record<string, number>[]) => ({
-    stepSeconds: median(rs.map((r) => r.stepSeconds as number)),
-    gflops: median(rs.map((r) => r.gflops as number)),
-    peakGflops: median(rs.map((r) => r.peakGflops as number)),
-    epochSecondsEstimate: median(rs.map((r) => r.epochSecondsEstimate as number)),
-  });
+  const summary = (rs: Record<string, number>[]) => {
+    const r = {
+      stepSeconds: median(rs.map((x) => x.stepSeconds as number)),
+      gflops: median(rs.map((x) => x.gflops as number)),
+      peakGflops: median(rs.map((x) => x.peakGflops as number)),
+      epochSecondsEstimate: median(rs.map((x) => x.epochSecondsEstimate as number)),
+    };
+    return { ...r, ofPeak: r.gflops / r.peakGflops };
+  };
   const ours = summary(results.pocketrec);
   const stock = summary(results.stock);
+  const shared = threads > 1 ? summary(results.threads) : null;
   const report = {
     benchmark: 'train-step',
     config: {
       dataset: 'ml-1m',
       maxLen,
-      batch: 128,
+      batch: batchSize,
       dim: DEFAULT_SASREC.dim,
       blocks: DEFAULT_SASREC.blocks,
       loss,
       windows: 'all',
+      threads,
     },
     rounds,
     stepsPerRound: steps,
-    pocketrec: { ...ours, ofPeak: ours.gflops / ours.peakGflops },
-    stock: { ...stock, ofPeak: stock.gflops / stock.peakGflops },
+    pocketrec: ours,
+    stock,
+    ...(shared ? { threads: shared } : {}),
     speedup: stock.stepSeconds / ours.stepSeconds,
+    ...(shared ? { threadSpeedup: ours.stepSeconds / shared.stepSeconds } : {}),
   };
   if (args.includes('--json')) console.log(JSON.stringify(report, null, 2));
   else {
     console.log(
-      `ML-1M teacher step (batch 128 x ${maxLen}, ${loss} softmax), medians of ${rounds} rounds x ${steps} steps`,
+      `ML-1M teacher step (batch ${batchSize} x ${maxLen}, ${loss} softmax), medians of ${rounds} rounds x ${steps} steps; peak = one thread's 1024x1024 matmul`,
     );
-    for (const [name, r] of [
-      ['pocketrec kernels', report.pocketrec],
-      ['stock tfjs WASM', report.stock],
-    ] as const) {
+    const rows: [string, ReturnType<typeof summary>][] = [
+      ['pocketrec, 1 thread', ours],
+      ...(shared ? [[`pocketrec, ${threads} threads`, shared] as [string, typeof shared]] : []),
+      ['stock tfjs WASM', stock],
+    ];
+    for (const [name, r] of rows) {
       console.log(
-        `${name.padEnd(18)} ${r.stepSeconds.toFixed(3)} s/step  ~${r.epochSecondsEstimate.toFixed(0)} s/epoch  ${r.gflops.toFixed(2)} GFLOP/s = ${(100 * r.ofPeak).toFixed(0)}% of the ${r.peakGflops.toFixed(1)} GFLOP/s matmul peak`,
+        `${name.padEnd(22)} ${r.stepSeconds.toFixed(3)} s/step  ~${r.epochSecondsEstimate.toFixed(0)} s/epoch  ${r.gflops.toFixed(2)} GFLOP/s = ${(100 * r.ofPeak).toFixed(0)}% of the ${r.peakGflops.toFixed(1)} GFLOP/s peak`,
       );
     }
-    console.log(`speedup over stock: ${report.speedup.toFixed(2)}x`);
+    console.log(`pocketrec kernels over stock: ${report.speedup.toFixed(2)}x`);
+    if (shared)
+      console.log(
+        `${threads} threads over 1: ${(ours.stepSeconds / shared.stepSeconds).toFixed(2)}x`,
+      );
     console.log(JSON.stringify(report));
   }
 }

@@ -2,26 +2,29 @@
 # The whole ML-1M pipeline of docs/results/ml-1m.md: the dense teacher, tensor-train
 # students with distillation at three ranks, one without, and the report.
 # Each step checkpoints after every epoch; rerunning the script resumes where it stopped
-# and skips models that are already exported. JOBS=2 runs two students at once (each
-# training process keeps one core busy; tfjs's WASM backend has no threads in Node).
+# and skips models that are already exported. Each training shares its batches between
+# THREADS threads (pocketrec's --threads); JOBS students train at once. JOBS x THREADS
+# should not exceed the cores: the defaults suit a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-models}
-JOBS=${JOBS:-2}
+JOBS=${JOBS:-1}
+THREADS=${THREADS:-2}
 TEACHER="$OUT/ml-1m-teacher"
 pr() { npx pocketrec "$@"; }
 
 # 15 epochs is the shipped teacher's run (models/ml-1m-teacher); TEACHER_EPOCHS=60 lets
 # patience decide instead.
 [ -f "$TEACHER/manifest.json" ] || pr train --model sasrec --dataset ml-1m --out "$TEACHER" \
-  --max-len 50 --loss full --lr 0.002 --batch 32 --epochs ${TEACHER_EPOCHS:-15} --patience 3 --lr-decay 0.5 --windows all
+  --max-len 50 --loss full --lr 0.002 --batch 32 --epochs ${TEACHER_EPOCHS:-15} --patience 3 --lr-decay 0.5 --windows all \
+  --threads "$THREADS"
 
 # Ranks 8, 12 and 16 with STP t=2 on 16x16x14:4x4x4 give about 133x, 67x and 41x smaller item tables.
 student() { # name, then distill options
   local name=$1
   shift
   [ -f "$OUT/$name/manifest.json" ] || pr distill --teacher "$TEACHER" --out "$OUT/$name" \
-    --tt-shape auto --cores 3 --stp 2 --epochs ${STUDENT_EPOCHS:-20} --patience 2 --lr 0.004 "$@"
+    --tt-shape auto --cores 3 --stp 2 --epochs ${STUDENT_EPOCHS:-20} --patience 2 --lr 0.004 --threads "$THREADS" "$@"
 }
 run() { # runs "$@" in the background, at most $JOBS at once
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done

@@ -4,11 +4,13 @@
 # 40x smaller item tables), the same student without distillation, each of them again with
 # its repeat bonus fitted on validation (pocketrec tune-repeats, suffix -rb), and the report.
 # Usage: scripts/pipeline-sessions.sh [tmall] [retailrocket]   (both by default)
-# Resumable like pipeline-ml1m.sh; JOBS=2 trains the two students at once.
+# Resumable like pipeline-ml1m.sh, with the same JOBS and THREADS (JOBS x THREADS should
+# not exceed the cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs}
-JOBS=${JOBS:-2}
+JOBS=${JOBS:-1}
+THREADS=${THREADS:-2}
 pr() { npx pocketrec "$@"; }
 run() {
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
@@ -22,13 +24,13 @@ for dataset in "${datasets[@]}"; do
   # Sessions are short (Tmall averages 6.4 clicks), so a batch holds twice as many as on ML-1M.
   [ -f "$teacher/manifest.json" ] || pr train --model sasrec --dataset "$dataset" --out "$teacher" \
     --max-len 50 --loss full --lr 0.002 --batch 64 --epochs ${TEACHER_EPOCHS:-12} --patience 2 \
-    --lr-decay 0.5 --windows all
+    --lr-decay 0.5 --windows all --threads "$THREADS"
   student() {
     local name=$1
     shift
     [ -f "$OUT/$name/manifest.json" ] || pr distill --teacher "$teacher" --out "$OUT/$name" \
       --tt-shape auto --cores 2 --rank 32 --stp 2 --batch 64 --epochs ${STUDENT_EPOCHS:-8} \
-      --patience 2 --lr 0.004 "$@"
+      --patience 2 --lr 0.004 --threads "$THREADS" "$@"
   }
   run student "$dataset-tt-r32"
   run student "$dataset-tt-r32-nokd" --no-kd --no-contrastive --no-predictive \

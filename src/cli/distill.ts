@@ -20,7 +20,7 @@ import { autoTtShape, parseTtShape, type TtShape, ttCoreShapes } from '../model/
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
-import { checkOutputFree, numberOption, windowPolicy } from './options.ts';
+import { checkOutputFree, numberOption, trainingWorkers, windowPolicy } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
@@ -55,6 +55,7 @@ export interface DistillCliOptions {
   predictive: boolean;
   users?: string;
   windows?: string;
+  threads?: string;
 }
 
 function coreStart(value: string): 'teacher-fit' | 'gaussian' {
@@ -133,6 +134,7 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
 
 export async function distillCommand(options: DistillCliOptions, output: Output): Promise<void> {
   checkOutputFree(options.out, options.force);
+  const workers = trainingWorkers(options.threads);
   const teacherPackage = await readModelPackage(directorySource(options.teacher));
   if (teacherPackage.manifest.kind !== 'sequential-dense') {
     throw new UsageError(
@@ -159,6 +161,7 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
   );
   const result = await distillStudent(teacher, data.train, config, {
     checkpointDir,
+    workers,
     validate: progress.validate,
     onBatch: progress.onBatch,
     onEpoch: progress.onEpoch,

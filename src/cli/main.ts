@@ -85,6 +85,10 @@ function buildProgram(output: Output): Command {
       '--windows <policy>',
       "latest: each user's latest items; all: every window of the history",
     )
+    .option(
+      '--threads <n>',
+      'threads that share each batch, the main one included (at most the cores)',
+    )
     .option('--users <n>', 'train on the first n users only (quick runs)')
     .option(
       '--init-from <dir>',
@@ -128,6 +132,10 @@ function buildProgram(output: Output): Command {
     .option(
       '--windows <policy>',
       "latest: each user's latest items; all: every window of the history",
+    )
+    .option(
+      '--threads <n>',
+      'threads that share each batch, the main one included (at most the cores)',
     )
     .option('--users <n>', 'train on the first n users only (quick runs)')
     .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')

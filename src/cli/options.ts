@@ -71,3 +71,11 @@ export function checkPackageFitsData(
     );
   }
 }
+
+/**
+ * `--threads n`: how many threads share each training batch (train/data-parallel.ts); the
+ * main thread is one of them, so the workers to start are n - 1.
+ */
+export function trainingWorkers(value: string | undefined): number {
+  return numberOption(value, 'threads', 1, { integer: true, min: 1, max: 64 }) - 1;
+}

@@ -14,7 +14,13 @@ import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
-import { checkOutputFree, checkPackageFitsData, numberOption, windowPolicy } from './options.ts';
+import {
+  checkOutputFree,
+  checkPackageFitsData,
+  numberOption,
+  trainingWorkers,
+  windowPolicy,
+} from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
@@ -43,6 +49,7 @@ export interface TrainCliOptions {
   lrDecay?: string;
   users?: string;
   windows?: string;
+  threads?: string;
   initFrom?: string;
 }
 
@@ -94,6 +101,7 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
 
 export async function trainCommand(options: TrainCliOptions, output: Output): Promise<void> {
   checkOutputFree(options.out, options.force);
+  const workers = trainingWorkers(options.threads);
   if (options.model !== 'sasrec') {
     throw new UsageError(`--model must be "sasrec" (the teacher), got "${options.model}"`);
   }
@@ -116,6 +124,7 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
     config,
     {
       checkpointDir,
+      workers,
       validate: progress.validate,
       onBatch: progress.onBatch,
       onEpoch: progress.onEpoch,

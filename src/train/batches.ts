@@ -104,3 +104,35 @@ function buildBatch(
     users: Int32Array.from(users),
   };
 }
+
+/**
+ * Splits a batch by rows into at most `count` parts of nearly equal size (none empty), for
+ * data-parallel training: each part keeps its rows' positions and targets.
+ */
+export function splitBatch(batch: SequenceBatch, count: number): SequenceBatch[] {
+  const parts = Math.max(1, Math.min(count, batch.size));
+  const out: SequenceBatch[] = [];
+  for (let k = 0; k < parts; k++) {
+    const lo = Math.floor((k * batch.size) / parts);
+    const hi = Math.floor(((k + 1) * batch.size) / parts);
+    const first = lo * batch.length;
+    const end = hi * batch.length;
+    const positions: number[] = [];
+    const targets: number[] = [];
+    batch.positions.forEach((p, i) => {
+      if (p >= first && p < end) {
+        positions.push(p - first);
+        targets.push(batch.targets[i] as number);
+      }
+    });
+    out.push({
+      ids: batch.ids.slice(first, end),
+      size: hi - lo,
+      length: batch.length,
+      positions: Int32Array.from(positions),
+      targets: Int32Array.from(targets),
+      users: batch.users.slice(lo, hi),
+    });
+  }
+  return out;
+}

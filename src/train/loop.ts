@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { PocketrecError } from '../errors.ts';
 import { type EpochRecord, type LoopState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { type DataParallel, dataParallelStep } from './data-parallel.ts';
 
 /** What a caller of a trainer supplies: validation, progress, and where to checkpoint. */
 export interface TrainingHooks<M> {
@@ -14,6 +15,11 @@ export interface TrainingHooks<M> {
   checkpointDir?: string;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (record: EpochRecord, state: LoopState) => void;
+  /**
+   * Worker threads that share each batch with the main thread (data-parallel.ts); 0 or
+   * absent trains on the main thread alone. A resumed run may use another number.
+   */
+  workers?: number;
 }
 
 export interface LoopOptions<B> {
@@ -37,6 +43,8 @@ export interface LoopOptions<B> {
   config: Record<string, unknown>;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (record: EpochRecord, state: LoopState) => void;
+  /** Gradient workers to spread each batch over; the main thread alone when absent. */
+  parallel?: DataParallel<B>;
 }
 
 export interface LoopResult {
@@ -136,9 +144,21 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
     let lossSum = 0;
     for (let i = 0; i < batches.length; i++) {
       const batch = batches[i] as B;
-      const cost = optimizer.minimize(() => options.loss(batch, step), true) as tf.Scalar;
-      const value = (await cost.data())[0] as number;
-      cost.dispose();
+      let value: number;
+      if (options.parallel) {
+        value = await dataParallelStep(
+          options.parallel,
+          variables,
+          optimizer,
+          options.loss,
+          batch,
+          step,
+        );
+      } else {
+        const cost = optimizer.minimize(() => options.loss(batch, step), true) as tf.Scalar;
+        value = (await cost.data())[0] as number;
+        cost.dispose();
+      }
       if (!Number.isFinite(value))
         throw new PocketrecError(
           'diverged',

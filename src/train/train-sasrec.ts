@@ -15,6 +15,7 @@ import {
   trainingWindows,
   type WindowPolicy,
 } from './batches.ts';
+import { type GradientTask, type TrainingTask, withSequenceWorkers } from './data-parallel.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from './item-softmax.ts';
 import { type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
 
@@ -100,6 +101,99 @@ export function nextItemLoss(
   return sampledItemCrossEntropy(rows, table, batch.targets, negatives);
 }
 
+export interface SasrecTaskArgs {
+  modelConfig: SasrecConfig;
+  loss: 'full' | 'sampled';
+  negatives: number;
+  seed: number;
+}
+
+/**
+ * The teacher's variables and batch loss. Training builds it here, and so does every
+ * data-parallel worker (data-parallel.ts), whose variables take the main thread's weights
+ * before each step, so their start is irrelevant.
+ */
+export function sasrecTask(
+  args: SasrecTaskArgs,
+  start?: SequentialModel,
+): TrainingTask<SequenceBatch> & { model: SequentialModel } {
+  const { modelConfig, seed } = args;
+  const encoder = asVariables(start ? start.encoder : initEncoderWeights(modelConfig, seed));
+  const tableVar = asVariables({
+    'items.table': start
+      ? start.items.materialise()
+      : tf.randomNormal(
+          [modelConfig.numItems + 1, modelConfig.dim],
+          0,
+          1 / Math.sqrt(modelConfig.dim),
+          'float32',
+          seed + 1000,
+        ),
+  });
+  const model: SequentialModel = {
+    config: modelConfig,
+    encoder,
+    items: denseItemTable(tableVar['items.table'] as tf.Variable as tf.Tensor2D),
+  };
+  return {
+    model,
+    variables: { ...encoder, ...tableVar },
+    loss: (batch, step) =>
+      nextItemLoss(model, batch, {
+        loss: args.loss,
+        negatives: args.negatives,
+        seed: seed * 7919 + step,
+      }),
+  };
+}
+
+/** What the loop over a sequential model's windows reads of a trainer's config. */
+interface LoopConfig extends Record<string, unknown> {
+  lr: number;
+  epochs: number;
+  patience: number;
+  lrDecay: number;
+  batchSize: number;
+  seed: number;
+}
+
+/**
+ * The training loop over a sequential model's windows with Adam, spread over
+ * `hooks.workers` worker threads that build `gradientTask` (the same task as `task`).
+ * `config` is stored with the checkpoint as it is.
+ */
+export function trainSequenceTask(
+  task: TrainingTask<SequenceBatch>,
+  gradientTask: GradientTask,
+  windows: { windows: Int32Array[]; maxLen: number },
+  config: LoopConfig,
+  validate: () => Promise<number>,
+  hooks: TrainingHooks<SequentialModel>,
+): Promise<LoopResult> {
+  return withSequenceWorkers(hooks.workers, gradientTask, (parallel) =>
+    runTrainingLoop<SequenceBatch>({
+      variables: task.variables,
+      optimizer: tf.train.adam(config.lr, 0.9, 0.98),
+      epochs: config.epochs,
+      patience: config.patience,
+      lrDecay: config.lrDecay,
+      config,
+      checkpointDir: hooks.checkpointDir,
+      batches: (epoch) =>
+        sequenceBatches(windows.windows, {
+          maxLen: windows.maxLen,
+          batchSize: config.batchSize,
+          random: seededRandom(config.seed * 1009 + epoch),
+        }),
+      loss: task.loss,
+      validate,
+      onBatch: hooks.onBatch,
+      onEpoch: hooks.onEpoch,
+      ...(parallel ? { parallel } : {}),
+    }),
+  );
+}
+
 export interface TrainResult extends LoopResult {
   model: SequentialModel;
 }
@@ -135,49 +229,20 @@ export async function trainSasrec(
       () => `the start model differs from the config in ${mismatch.join(', ') || 'its item table'}`,
     );
   }
-  const encoder = asVariables(start ? start.encoder : initEncoderWeights(modelConfig, config.seed));
-  const tableVar = asVariables({
-    'items.table': start
-      ? start.items.materialise()
-      : tf.randomNormal(
-          [numItems + 1, config.dim],
-          0,
-          1 / Math.sqrt(config.dim),
-          'float32',
-          config.seed + 1000,
-        ),
-  });
-  const model: SequentialModel = {
-    config: modelConfig,
-    encoder,
-    items: denseItemTable(tableVar['items.table'] as tf.Variable as tf.Tensor2D),
+  const args: SasrecTaskArgs = {
+    modelConfig,
+    loss: config.loss,
+    negatives: config.negatives,
+    seed: config.seed,
   };
-  const variables = { ...encoder, ...tableVar };
-  const optimizer = tf.train.adam(config.lr, 0.9, 0.98);
-  const windows = trainingWindows(train, config.maxLen, config.windows);
-  const result = await runTrainingLoop<SequenceBatch>({
-    variables,
-    optimizer,
-    epochs: config.epochs,
-    patience: config.patience,
-    lrDecay: config.lrDecay,
-    config: { ...config, numItems },
-    checkpointDir: hooks.checkpointDir,
-    batches: (epoch) =>
-      sequenceBatches(windows, {
-        maxLen: config.maxLen,
-        batchSize: config.batchSize,
-        random: seededRandom(config.seed * 1009 + epoch),
-      }),
-    loss: (batch, step) =>
-      nextItemLoss(model, batch, {
-        loss: config.loss,
-        negatives: config.negatives,
-        seed: config.seed * 7919 + step,
-      }),
-    validate: () => hooks.validate(model),
-    onBatch: hooks.onBatch,
-    onEpoch: hooks.onEpoch,
-  });
-  return { ...result, model };
+  const task = sasrecTask(args, start);
+  const result = await trainSequenceTask(
+    task,
+    { module: import.meta.url, builder: 'sasrecTask', args },
+    { windows: trainingWindows(train, config.maxLen, config.windows), maxLen: config.maxLen },
+    { ...config, numItems },
+    () => hooks.validate(task.model),
+    hooks,
+  );
+  return { ...result, model: task.model };
 }

@@ -13,21 +13,17 @@
  * for the next item. Every weight is configurable and 0 switches a term off (ablations).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ttItemTable } from '../../model/item-table.ts';
+import { denseItemTable, ttItemTable } from '../../model/item-table.ts';
 import { gatherRows } from '../../model/ops/gather-rows.ts';
-import { encode, initEncoderWeights } from '../../model/sasrec.ts';
+import { encode, encoderWeightShapes, initEncoderWeights } from '../../model/sasrec.ts';
 import type { SequentialModel } from '../../model/sequential.ts';
 import { initTtCores, type TtShape } from '../../model/tt-matrix.ts';
 import { seededRandom } from '../../random.ts';
-import {
-  type SequenceBatch,
-  sequenceBatches,
-  trainingWindows,
-  type WindowPolicy,
-} from '../../train/batches.ts';
+import { type SequenceBatch, trainingWindows, type WindowPolicy } from '../../train/batches.ts';
+import type { TrainingTask } from '../../train/data-parallel.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from '../../train/item-softmax.ts';
-import { type LoopResult, runTrainingLoop, type TrainingHooks } from '../../train/loop.ts';
-import { asVariables, drawNegatives } from '../../train/train-sasrec.ts';
+import type { LoopResult, TrainingHooks } from '../../train/loop.ts';
+import { asVariables, drawNegatives, trainSequenceTask } from '../../train/train-sasrec.ts';
 import { fitTtCores } from './fit-cores.ts';
 import { distilledCrossEntropy, infoNce } from './kd-losses.ts';
 
@@ -115,34 +111,74 @@ export interface DistillResult extends LoopResult {
   coreFitError: number | null;
 }
 
-export async function distillStudent(
+/**
+ * A dense teacher as plain arrays, to hand to data-parallel workers (structured cloning
+ * copies typed arrays, not tensors).
+ */
+export interface TeacherArrays {
+  config: SequentialModel['config'];
+  encoder: Record<string, Float32Array>;
+  table: Float32Array;
+}
+
+export interface DistillTaskArgs {
+  teacher: TeacherArrays;
+  /** 1 for hot items (hotItemMask), by item id. */
+  hot: Float32Array;
+  config: DistillConfig;
+}
+
+function teacherArrays(teacher: SequentialModel): TeacherArrays {
+  return {
+    config: teacher.config,
+    encoder: Object.fromEntries(
+      Object.entries(teacher.encoder).map(([k, v]) => [k, v.dataSync() as Float32Array]),
+    ),
+    table: teacher.items.materialise().dataSync() as Float32Array,
+  };
+}
+
+function teacherFromArrays(arrays: TeacherArrays): SequentialModel {
+  const config = arrays.config;
+  return {
+    config,
+    encoder: Object.fromEntries(
+      encoderWeightShapes(config).map(([name, shape]) => [
+        name,
+        tf.tensor(arrays.encoder[name] as Float32Array, shape),
+      ]),
+    ),
+    items: denseItemTable(tf.tensor2d(arrays.table, [config.numItems + 1, config.dim])),
+  };
+}
+
+/**
+ * What a data-parallel worker (train/data-parallel.ts) builds: the same loss as the main
+ * thread's. Its start is irrelevant, since the worker takes the main thread's weights
+ * before every step, so the cores start at a cheap Gaussian instead of the teacher fit.
+ */
+export function distillationWorkerTask(args: DistillTaskArgs): TrainingTask<SequenceBatch> {
+  const teacher = teacherFromArrays(args.teacher);
+  const cores = initTtCores(args.config.shape, { seed: 0, std: 0.1 });
+  return distillationTask(teacher, args.hot, args.config, { encoder: teacher.encoder, cores });
+}
+
+/** The student's variables and the batch loss of the header's formula. */
+export function distillationTask(
   teacher: SequentialModel,
-  train: readonly Int32Array[],
+  hot: Float32Array,
   config: DistillConfig,
-  hooks: TrainingHooks<SequentialModel>,
-): Promise<DistillResult> {
+  start: { encoder: Record<string, tf.Tensor>; cores: readonly tf.Tensor[] },
+): TrainingTask<SequenceBatch> & { student: SequentialModel } {
   const modelConfig = teacher.config;
   const numRows = modelConfig.numItems + 1;
   const teacherTable = teacher.items.materialise();
-  const encoderInit =
-    config.initEncoder === 'teacher'
-      ? Object.fromEntries(Object.entries(teacher.encoder).map(([k, v]) => [k, v.clone()]))
-      : initEncoderWeights(modelConfig, config.seed);
-  const encoder = asVariables(encoderInit);
-  const fit =
-    config.initCores === 'teacher-fit'
-      ? fitTtCores(config.shape, teacherTable, {
-          seed: config.seed,
-          steps: CORE_FIT_STEPS,
-          lr: 0.01,
-        })
-      : null;
-  const start = fit
-    ? fit.cores
-    : // TT-Rec's sampled Gaussian, at the spread the dense teacher's table starts from, so
-      // that a student trained this way owes nothing to the teacher's weights.
-      initTtCores(config.shape, { seed: config.seed, std: 1 / Math.sqrt(modelConfig.dim) });
-  const cores = start.map((c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`));
+  const encoder = asVariables(
+    Object.fromEntries(Object.entries(start.encoder).map(([k, v]) => [k, v.clone()])),
+  );
+  const cores = start.cores.map((c, k) =>
+    tf.variable(c, true, `items.tt.core${k}#${Math.random()}`),
+  );
   const student: SequentialModel = {
     config: modelConfig,
     encoder,
@@ -174,14 +210,12 @@ export async function distillStudent(
       .relu()
       .matMul(projection['projection.outer.kernel'] as tf.Tensor2D)
       .add(projection['projection.outer.bias'] as tf.Tensor) as tf.Tensor2D;
-  const hot = hotItemMask(train, modelConfig.numItems, config.hotFraction);
   const cores0 = Object.fromEntries(cores.map((c, k) => [`items.tt.core${k}`, c]));
   const variables = {
     ...encoder,
     ...cores0,
     ...(config.beta > 0 || config.gamma > 0 ? projection : {}),
   };
-
   const batchLoss = (batch: SequenceBatch, step: number): tf.Scalar => {
     const seed = config.seed * 7919 + step;
     const ids = tf.tensor2d(batch.ids, [batch.size, batch.length], 'int32');
@@ -249,28 +283,53 @@ export async function distillStudent(
     return loss;
   };
 
-  const optimizer = tf.train.adam(config.lr, 0.9, 0.98);
-  const windows = trainingWindows(train, modelConfig.maxLen, config.windows);
-  const result = await runTrainingLoop<SequenceBatch>({
-    variables,
-    optimizer,
-    epochs: config.epochs,
-    patience: config.patience,
-    lrDecay: config.lrDecay,
-    config: { ...config, numItems: modelConfig.numItems },
-    checkpointDir: hooks.checkpointDir,
-    batches: (epoch) =>
-      sequenceBatches(windows, {
-        maxLen: modelConfig.maxLen,
-        batchSize: config.batchSize,
-        random: seededRandom(config.seed * 1009 + epoch),
-      }),
-    loss: batchLoss,
-    validate: () => hooks.validate(student),
-    onBatch: hooks.onBatch,
-    onEpoch: hooks.onEpoch,
-  });
-  return { ...result, model: student, coreFitError: fit?.relativeError ?? null };
+  return { student, variables, loss: batchLoss };
+}
+
+export async function distillStudent(
+  teacher: SequentialModel,
+  train: readonly Int32Array[],
+  config: DistillConfig,
+  hooks: TrainingHooks<SequentialModel>,
+): Promise<DistillResult> {
+  const modelConfig = teacher.config;
+  const fit =
+    config.initCores === 'teacher-fit'
+      ? fitTtCores(config.shape, teacher.items.materialise(), {
+          seed: config.seed,
+          steps: CORE_FIT_STEPS,
+          lr: 0.01,
+        })
+      : null;
+  const start = {
+    encoder:
+      config.initEncoder === 'teacher'
+        ? teacher.encoder
+        : initEncoderWeights(modelConfig, config.seed),
+    cores: fit
+      ? fit.cores
+      : // TT-Rec's sampled Gaussian, at the spread the dense teacher's table starts from, so
+        // that a student trained this way owes nothing to the teacher's weights.
+        initTtCores(config.shape, { seed: config.seed, std: 1 / Math.sqrt(modelConfig.dim) }),
+  };
+  const hot = hotItemMask(train, modelConfig.numItems, config.hotFraction);
+  const task = distillationTask(teacher, hot, config, start);
+  const result = await trainSequenceTask(
+    task,
+    {
+      module: import.meta.url,
+      builder: 'distillationWorkerTask',
+      args: { teacher: teacherArrays(teacher), hot, config } satisfies DistillTaskArgs,
+    },
+    {
+      windows: trainingWindows(train, modelConfig.maxLen, config.windows),
+      maxLen: modelConfig.maxLen,
+    },
+    { ...config, numItems: modelConfig.numItems },
+    () => hooks.validate(task.student),
+    hooks,
+  );
+  return { ...result, model: task.student, coreFitError: fit?.relativeError ?? null };
 }
 
 /** The next item after each session's whole input: the target at its last position. */

@@ -73,6 +73,7 @@ describe('pocketrec train: usage errors name the option', () => {
     [['--dropout', '1'], /--dropout must be a number >= 0 <= 0\.95, got "1"/],
     [['--users', '2'], /--users must be an integer >= 3, got "2"/],
     [['--readout', 'mean'], /--readout must be one of last, attention, got "mean"/],
+    [['--threads', '0'], /--threads must be an integer >= 1 <= 64, got "0"/],
   ])('%j', async (options, message) => {
     await expectUsage(train(...options), message);
   });

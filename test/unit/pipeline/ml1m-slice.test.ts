@@ -89,6 +89,9 @@ describe('train, distill, export and evaluate on the first 300 ML-1M users', () 
       '0.01',
       '--batch',
       '64',
+      // Two threads share each batch (train/data-parallel.ts), as the pipeline scripts run.
+      '--threads',
+      '2',
       '--json',
     );
     expect(distilled.err).toBe('');

@@ -1,0 +1,243 @@
+/**
+ * Data-parallel training on worker threads. tfjs's WASM backend runs one thread in Node, so
+ * a training process keeps one core busy however many the machine has. With workers, every
+ * batch is split by rows: each worker thread takes the gradient of its part at the same
+ * weights, the main thread takes its own part's, and the parts are combined into the whole
+ * batch's gradient before the main thread alone takes the optimizer step. A batch's loss is
+ * the mean over its targets, so weighting each part's mean by its number of targets gives
+ * the whole batch's loss and gradient exactly, for every term that is a mean over targets
+ * (dropout masks aside). Terms that compare the rows of a batch with each other, such as
+ * the distillation's InfoNCE with in-batch negatives, see each part's rows only.
+ *
+ * A worker builds its loss from a GradientTask: a module, the name of a builder it exports,
+ * and arguments that survive structured cloning. The main thread builds its own loss with
+ * the same builder, so both compute one function.
+ */
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { PocketrecError } from '../errors.ts';
+import { type SequenceBatch, splitBatch } from './batches.ts';
+
+export interface GradientTask {
+  /** URL of the module that exports the builder (its `import.meta.url`). */
+  module: string;
+  /** Name of an exported `(args) => TrainingTask<B> | Promise<TrainingTask<B>>`. */
+  builder: string;
+  args: unknown;
+}
+
+/** What a worker needs to take gradients: the variables by name, and the batch loss. */
+export interface TrainingTask<B> {
+  variables: Record<string, tf.Variable>;
+  loss: (batch: B, step: number) => tf.Scalar;
+}
+
+export interface PartGradient {
+  loss: number;
+  /** By the variable's key in the task's `variables`; a variable the loss missed is absent. */
+  grads: Record<string, Float32Array>;
+}
+
+type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'gradient'; loss: number; grads: Record<string, Float32Array> }
+  | { type: 'error'; message: string };
+
+const WORKER_MODULE = new URL('./gradient-worker.ts', import.meta.url).href;
+
+/**
+ * The worker's first module is plain JavaScript that registers tsx (as bin/pocketrec.js
+ * does), since a worker thread does not inherit the main thread's loader hooks.
+ */
+function bootCode(): string {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return (
+    `import { register } from ${JSON.stringify(tsx)};\n` +
+    `register();\n` +
+    `await import(${JSON.stringify(WORKER_MODULE)});\n`
+  );
+}
+
+function workerFailed(message: string, cause?: unknown): PocketrecError {
+  return new PocketrecError('worker-failed', `a training worker failed: ${message}`, { cause });
+}
+
+/** One worker thread and the reply it owes, if any. */
+class GradientWorker {
+  private pending: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+
+  constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: WorkerReply) => this.settle((p) => p.resolve(reply)));
+    worker.on('error', (error) => this.fail(workerFailed(error.message, error)));
+    worker.on('exit', (code) => this.fail(workerFailed(`its thread exited with code ${code}`)));
+  }
+
+  private settle(action: (p: NonNullable<GradientWorker['pending']>) => void): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) action(pending);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.settle((p) => p.reject(error));
+  }
+
+  /** Posts `message` (if any) and waits for the next reply. */
+  request(message?: unknown): Promise<WorkerReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      if (message !== undefined) this.worker.postMessage(message);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.failure ??= workerFailed('it was closed');
+    await this.worker.terminate();
+  }
+}
+
+export class GradientWorkers {
+  private constructor(private readonly workers: GradientWorker[]) {}
+
+  /** Starts `count` worker threads, each building `task`; resolves once all are ready. */
+  static async start(count: number, task: GradientTask): Promise<GradientWorkers> {
+    const boot = bootCode();
+    const workers = Array.from(
+      { length: count },
+      () => new GradientWorker(new Worker(boot, { eval: true, workerData: task })),
+    );
+    const pool = new GradientWorkers(workers);
+    try {
+      for (const reply of await Promise.all(workers.map((w) => w.request()))) {
+        if (reply.type === 'error') throw workerFailed(reply.message);
+      }
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * The loss and gradient of each part at `weights`, one part per worker (at most `size`
+   * parts). The messages are posted before this returns its promise, so the caller can
+   * take its own part's gradient while the workers take theirs.
+   */
+  gradients(
+    parts: readonly unknown[],
+    step: number,
+    weights: Record<string, Float32Array>,
+  ): Promise<PartGradient[]> {
+    if (parts.length > this.workers.length) {
+      throw new PocketrecError(
+        'invalid-argument',
+        `${parts.length} batch parts for ${this.workers.length} training workers`,
+      );
+    }
+    return Promise.all(
+      parts.map(async (batch, k) => {
+        const reply = await (this.workers[k] as GradientWorker).request({ batch, step, weights });
+        if (reply.type === 'error') throw workerFailed(reply.message);
+        if (reply.type !== 'gradient') throw workerFailed(`unexpected reply "${reply.type}"`);
+        return { loss: reply.loss, grads: reply.grads };
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
+/** What the training loop needs to spread a batch over the workers. */
+export interface DataParallel<B> {
+  workers: GradientWorkers;
+  /** Splits a batch into at most `count` non-empty parts. */
+  split: (batch: B, count: number) => B[];
+  /** How many targets a part's mean loss is over. */
+  weight: (batch: B) => number;
+}
+
+/**
+ * One optimizer step on `batch` with its parts' gradients taken in parallel; returns the
+ * batch's loss. `loss` is the main thread's own copy of the task's loss.
+ */
+export async function dataParallelStep<B>(
+  parallel: DataParallel<B>,
+  variables: Record<string, tf.Variable>,
+  optimizer: tf.Optimizer,
+  loss: (batch: B, step: number) => tf.Scalar,
+  batch: B,
+  step: number,
+): Promise<number> {
+  const parts = parallel.split(batch, parallel.workers.size + 1);
+  const names = Object.keys(variables);
+  const weights: Record<string, Float32Array> = {};
+  for (const name of names) {
+    weights[name] = (variables[name] as tf.Variable).dataSync() as Float32Array;
+  }
+  const remote = parallel.workers.gradients(parts.slice(1), step, weights);
+  // Handled below; without this a worker failing during the local part would be unhandled.
+  remote.catch(() => {});
+  const local = tf.variableGrads(
+    () => loss(parts[0] as B, step),
+    names.map((n) => variables[n] as tf.Variable),
+  );
+  let others: PartGradient[];
+  try {
+    others = await remote;
+  } catch (error) {
+    tf.dispose([local.value, ...Object.values(local.grads)]);
+    throw error;
+  }
+  const share = parts.map((p) => parallel.weight(p));
+  const total = share.reduce((a, b) => a + b, 0);
+  const grads: tf.NamedTensorMap = tf.tidy(() => {
+    const out: tf.NamedTensorMap = {};
+    for (const name of names) {
+      const variable = variables[name] as tf.Variable;
+      const terms: tf.Tensor[] = [];
+      const own = local.grads[variable.name];
+      if (own) terms.push(own.mul((share[0] as number) / total));
+      others.forEach((part, k) => {
+        const values = part.grads[name];
+        if (values)
+          terms.push(tf.tensor(values, variable.shape).mul((share[k + 1] as number) / total));
+      });
+      if (terms.length > 0) out[variable.name] = tf.addN(terms);
+    }
+    return out;
+  });
+  optimizer.applyGradients(grads);
+  const value =
+    ((local.value.dataSync()[0] as number) * (share[0] as number) +
+      others.reduce((s, part, k) => s + part.loss * (share[k + 1] as number), 0)) /
+    total;
+  tf.dispose([local.value, ...Object.values(local.grads), ...Object.values(grads)]);
+  return value;
+}
+
+/**
+ * Runs `train` with `workers` gradient workers building `task` (none when 0 or absent),
+ * splitting sequence batches by rows, and closes them however training ends.
+ */
+export async function withSequenceWorkers<T>(
+  workers: number | undefined,
+  task: GradientTask,
+  train: (parallel?: DataParallel<SequenceBatch>) => Promise<T>,
+): Promise<T> {
+  if (!workers) return train();
+  const pool = await GradientWorkers.start(workers, task);
+  try {
+    return await train({ workers: pool, split: splitBatch, weight: (b) => b.targets.length });
+  } finally {
+    await pool.close();
+  }
+}
