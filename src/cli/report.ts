@@ -41,6 +41,10 @@ export interface ReportRow {
   epochs: { trained: number; best: number } | null;
   /** The package's repeat bonus (0: none; null: a baseline). */
   repeatBonus: number | null;
+  /** The name the model was trained under: a tuned copy's source package's name. */
+  trainedAs: string | null;
+  /** A distilled student's teacher, by the name it was trained under (as its notes say). */
+  teacher: string | null;
   command: string;
 }
 
@@ -86,6 +90,8 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
         trainSeconds: null,
         epochs: null,
         repeatBonus: null,
+        trainedAs: null,
+        teacher: null,
         command: evalCommand,
       });
       continue;
@@ -103,6 +109,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       trainSeconds: manifest.training.metrics.trainSeconds ?? null,
       epochs: epochsOf(manifest.training.metrics),
       repeatBonus: Number(manifest.architecture.repeatBonus ?? 0),
+      ...(await lineage(manifest.name, manifest.training.notes)),
       command: `${(await trainingCommands(manifest.training.notes)).join('; ')}; ${evalCommand}`,
     });
   }
@@ -138,12 +145,17 @@ const tuned = (r: ReportRow) => (r.repeatBonus ?? 0) > 0;
 
 /**
  * Each compressed model's headline metrics as a share of the dense teacher's, the figures
- * the method's claims are about: the first dense model scored the same way (with a repeat
- * bonus or without), so that the bonus's own gain is not counted as the student's.
+ * the method's claims are about: its own teacher (or, when its notes name none listed,
+ * the first dense model) scored the same way (with a repeat bonus or without), so that
+ * the bonus's own gain is not counted as the student's.
  */
-function againstTeacher(rows: readonly ReportRow[], session: boolean): string[] {
-  const teacherOf = (student: ReportRow) =>
-    rows.find((r) => r.kind === 'sequential-dense' && tuned(r) === tuned(student));
+export function againstTeacher(rows: readonly ReportRow[], session: boolean): string[] {
+  const teacherOf = (student: ReportRow) => {
+    const teachers = rows.filter(
+      (r) => r.kind === 'sequential-dense' && tuned(r) === tuned(student),
+    );
+    return teachers.find((r) => r.trainedAs === student.teacher) ?? teachers[0];
+  };
   const students = rows.filter((r) => r.kind === 'sequential-tt' && teacherOf(r));
   if (students.length === 0) return [];
   const metrics: MetricName[] = session ? ['HR@20', 'MRR@20'] : ['NDCG@10', 'HR@10'];
@@ -245,6 +257,31 @@ export function checkReportOptions(options: ReportCliOptions): void {
  * or a tuned one (`tune-repeats`) names the package it started from, whose own commands
  * come before its own.
  */
+/**
+ * The name a package was trained under and, for a student, its teacher's: a package that
+ * `tune-repeats` wrote takes both from the package it was tuned from.
+ */
+async function lineage(
+  name: string,
+  notesText: string | undefined,
+  depth = 0,
+): Promise<{ trainedAs: string; teacher: string | null }> {
+  const notes = JSON.parse(notesText ?? '{}') as {
+    teacher?: string;
+    tunedFrom?: { package?: string };
+  };
+  const source = notes.tunedFrom?.package;
+  if (source !== undefined && depth < 8) {
+    try {
+      const manifest = await parseManifest(await readFile(join(source, MANIFEST_FILE)));
+      return await lineage(manifest.name, manifest.training.notes, depth + 1);
+    } catch {
+      // The source is gone: the package's own name is the best there is.
+    }
+  }
+  return { trainedAs: name, teacher: notes.teacher ?? null };
+}
+
 async function trainingCommands(notesText: string | undefined, depth = 0): Promise<string[]> {
   const notes = JSON.parse(notesText ?? '{}') as {
     command?: string;
