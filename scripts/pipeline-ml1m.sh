@@ -2,13 +2,14 @@
 # The whole ML-1M pipeline of docs/results/ml-1m.md: the dense teacher, tensor-train
 # students with distillation at three ranks, one without, and the report.
 # Each step checkpoints after every epoch; rerunning the script resumes where it stopped
-# and skips models that are already exported. Each training shares its batches between
-# THREADS threads (pocketrec's --threads); JOBS students train at once. JOBS x THREADS
-# should not exceed the cores: the defaults suit a 2-core machine.
+# and skips models that are already exported. The teacher trains alone, so it shares each
+# batch between THREADS threads (pocketrec's --threads); then JOBS students train at once,
+# one thread each. The defaults suit a 2-core machine (npm run bench:train measures what
+# a second thread gains at batch 32, where it is little: docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-models}
-JOBS=${JOBS:-1}
+JOBS=${JOBS:-2}
 THREADS=${THREADS:-2}
 TEACHER="$OUT/ml-1m-teacher"
 pr() { npx pocketrec "$@"; }
@@ -24,7 +25,7 @@ student() { # name, then distill options
   local name=$1
   shift
   [ -f "$OUT/$name/manifest.json" ] || pr distill --teacher "$TEACHER" --out "$OUT/$name" \
-    --tt-shape auto --cores 3 --stp 2 --epochs ${STUDENT_EPOCHS:-20} --patience 2 --lr 0.004 --threads "$THREADS" "$@"
+    --tt-shape auto --cores 3 --stp 2 --epochs ${STUDENT_EPOCHS:-20} --patience 2 --lr 0.004 "$@"
 }
 run() { # runs "$@" in the background, at most $JOBS at once
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done

@@ -4,12 +4,12 @@
 # 40x smaller item tables), the same student without distillation, each of them again with
 # its repeat bonus fitted on validation (pocketrec tune-repeats, suffix -rb), and the report.
 # Usage: scripts/pipeline-sessions.sh [tmall] [retailrocket]   (both by default)
-# Resumable like pipeline-ml1m.sh, with the same JOBS and THREADS (JOBS x THREADS should
-# not exceed the cores).
+# Resumable like pipeline-ml1m.sh, with the same THREADS (the teacher's) and JOBS (students
+# at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs}
-JOBS=${JOBS:-1}
+JOBS=${JOBS:-2}
 THREADS=${THREADS:-2}
 pr() { npx pocketrec "$@"; }
 run() {
@@ -30,7 +30,7 @@ for dataset in "${datasets[@]}"; do
     shift
     [ -f "$OUT/$name/manifest.json" ] || pr distill --teacher "$teacher" --out "$OUT/$name" \
       --tt-shape auto --cores 2 --rank 32 --stp 2 --batch 64 --epochs ${STUDENT_EPOCHS:-8} \
-      --patience 2 --lr 0.004 --threads "$THREADS" "$@"
+      --patience 2 --lr 0.004 "$@"
   }
   run student "$dataset-tt-r32"
   run student "$dataset-tt-r32-nokd" --no-kd --no-contrastive --no-predictive \
