@@ -253,11 +253,6 @@ export function checkReportOptions(options: ReportCliOptions): void {
 }
 
 /**
- * The commands that trained a package, oldest first: a fine-tuned package (`--init-from`)
- * or a tuned one (`tune-repeats`) names the package it started from, whose own commands
- * come before its own.
- */
-/**
  * The name a package was trained under and, for a student, its teacher's: a package that
  * `tune-repeats` wrote takes both from the package it was tuned from.
  */
@@ -282,6 +277,11 @@ async function lineage(
   return { trainedAs: name, teacher: notes.teacher ?? null };
 }
 
+/**
+ * The commands that trained a package, oldest first: a fine-tuned package (`--init-from`)
+ * or a tuned one (`tune-repeats`) names the package it started from, whose own commands
+ * come before its own.
+ */
 async function trainingCommands(notesText: string | undefined, depth = 0): Promise<string[]> {
   const notes = JSON.parse(notesText ?? '{}') as {
     command?: string;
