@@ -16,13 +16,8 @@ import { leaveOneOut } from '../src/eval/splits.ts';
 import { useWasmBackend } from '../src/kernels/wasm/backend.ts';
 import { DEFAULT_SASREC, type SasrecConfig } from '../src/model/sasrec.ts';
 import { seededRandom } from '../src/random.ts';
-import {
-  type SequenceBatch,
-  sequenceBatches,
-  splitBatch,
-  trainingWindows,
-} from '../src/train/batches.ts';
-import { dataParallelStep, GradientWorkers } from '../src/train/data-parallel.ts';
+import { type SequenceBatch, sequenceBatches, trainingWindows } from '../src/train/batches.ts';
+import { dataParallelStep, GradientWorkers, sequenceParallel } from '../src/train/data-parallel.ts';
 import { type SasrecTaskArgs, sasrecTask } from '../src/train/train-sasrec.ts';
 
 const args = process.argv.slice(2);
@@ -83,6 +78,7 @@ async function measure(variant: Variant): Promise<Record<string, number>> {
           args: taskArgs,
         })
       : null;
+  const parallel = workers ? sequenceParallel(workers) : null;
   const optimizer = tf.train.adam(1e-3);
   const windows = trainingWindows(train, maxLen, 'all');
   const batches = sequenceBatches(windows, { maxLen, batchSize, random: seededRandom(1) });
@@ -94,12 +90,7 @@ async function measure(variant: Variant): Promise<Record<string, number>> {
   let flops = 0;
   for (const [i, batch] of full.entries()) {
     const t0 = performance.now();
-    if (workers) {
-      const parallel = {
-        workers,
-        split: splitBatch,
-        weight: (x: SequenceBatch) => x.targets.length,
-      };
+    if (parallel) {
       await dataParallelStep(parallel, task.variables, optimizer, task.loss, batch, i);
     } else {
       const cost = optimizer.minimize(() => task.loss(batch, i), true);

@@ -97,6 +97,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       continue;
     }
     const { manifest } = await readModelPackage(directorySource(model));
+    const origin = await provenance(manifest.name, manifest.training.notes);
     rows.push({
       model: manifest.name,
       kind: manifest.kind,
@@ -109,8 +110,9 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       trainSeconds: manifest.training.metrics.trainSeconds ?? null,
       epochs: epochsOf(manifest.training.metrics),
       repeatBonus: Number(manifest.architecture.repeatBonus ?? 0),
-      ...(await lineage(manifest.name, manifest.training.notes)),
-      command: `${(await trainingCommands(manifest.training.notes)).join('; ')}; ${evalCommand}`,
+      trainedAs: origin.trainedAs,
+      teacher: origin.teacher,
+      command: `${origin.commands.join('; ')}; ${evalCommand}`,
     });
   }
   const reportCommandLine = commandLine('report', [], options, ['json', 'dataDir']);
@@ -253,51 +255,40 @@ export function checkReportOptions(options: ReportCliOptions): void {
 }
 
 /**
- * The name a package was trained under and, for a student, its teacher's: a package that
- * `tune-repeats` wrote takes both from the package it was tuned from.
+ * How a package came to be, from its notes: the commands that trained it, oldest first (a
+ * fine-tuned package, `--init-from`, or a tuned one, `tune-repeats`, names the package it
+ * started from, whose own commands come before its own); the name it was trained under and,
+ * for a student, its teacher's (a tuned copy takes both from the package it was tuned from).
  */
-async function lineage(
+async function provenance(
   name: string,
   notesText: string | undefined,
   depth = 0,
-): Promise<{ trainedAs: string; teacher: string | null }> {
-  const notes = JSON.parse(notesText ?? '{}') as {
-    teacher?: string;
-    tunedFrom?: { package?: string };
-  };
-  const source = notes.tunedFrom?.package;
-  if (source !== undefined && depth < 8) {
-    try {
-      const manifest = await parseManifest(await readFile(join(source, MANIFEST_FILE)));
-      return await lineage(manifest.name, manifest.training.notes, depth + 1);
-    } catch {
-      // The source is gone: the package's own name is the best there is.
-    }
-  }
-  return { trainedAs: name, teacher: notes.teacher ?? null };
-}
-
-/**
- * The commands that trained a package, oldest first: a fine-tuned package (`--init-from`)
- * or a tuned one (`tune-repeats`) names the package it started from, whose own commands
- * come before its own.
- */
-async function trainingCommands(notesText: string | undefined, depth = 0): Promise<string[]> {
+): Promise<{ commands: string[]; trainedAs: string; teacher: string | null }> {
   const notes = JSON.parse(notesText ?? '{}') as {
     command?: string;
+    teacher?: string;
     initFrom?: { package?: string };
     tunedFrom?: { package?: string };
   };
-  const own = notes.command ?? '(command not recorded)';
+  const own = {
+    commands: [notes.command ?? '(command not recorded)'],
+    trainedAs: name,
+    teacher: notes.teacher ?? null,
+  };
   const start = notes.initFrom?.package ?? notes.tunedFrom?.package;
-  if (start === undefined || depth >= 8) return [own];
-  let before: string[];
+  if (start === undefined || depth >= 8) return own;
   try {
     // Only its notes are wanted: the manifest, not the weights.
     const manifest = await parseManifest(await readFile(join(start, MANIFEST_FILE)));
-    before = await trainingCommands(manifest.training.notes, depth + 1);
+    const before = await provenance(manifest.name, manifest.training.notes, depth + 1);
+    const commands = [...before.commands, ...own.commands];
+    return notes.tunedFrom ? { ...before, commands } : { ...own, commands };
   } catch {
-    before = [`(started from ${start}, which cannot be read now)`];
+    // The start is gone: the package's own name is the best there is.
+    return {
+      ...own,
+      commands: [`(started from ${start}, which cannot be read now)`, ...own.commands],
+    };
   }
-  return [...before, own];
 }

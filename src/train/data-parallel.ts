@@ -224,6 +224,11 @@ export async function dataParallelStep<B>(
   return value;
 }
 
+/** Sequence batches spread over `workers`: split by rows, each part weighted by its targets. */
+export function sequenceParallel(workers: GradientWorkers): DataParallel<SequenceBatch> {
+  return { workers, split: splitBatch, weight: (b) => b.targets.length };
+}
+
 /**
  * Runs `train` with `workers` gradient workers building `task` (none when 0 or absent),
  * splitting sequence batches by rows, and closes them however training ends.
@@ -236,7 +241,7 @@ export async function withSequenceWorkers<T>(
   if (!workers) return train();
   const pool = await GradientWorkers.start(workers, task);
   try {
-    return await train({ workers: pool, split: splitBatch, weight: (b) => b.targets.length });
+    return await train(sequenceParallel(pool));
   } finally {
     await pool.close();
   }

@@ -14,10 +14,10 @@ import { initTtCores } from '../../../src/model/tt-matrix.ts';
 import { seededRandom } from '../../../src/random.ts';
 import { type SequenceBatch, sequenceBatches, splitBatch } from '../../../src/train/batches.ts';
 import {
-  type DataParallel,
   dataParallelStep,
   type GradientTask,
   GradientWorkers,
+  sequenceParallel,
   type TrainingTask,
 } from '../../../src/train/data-parallel.ts';
 import { type SasrecTaskArgs, sasrecTask } from '../../../src/train/train-sasrec.ts';
@@ -99,13 +99,8 @@ async function bothSteps(
   const lossAlone = tf.train.sgd(0.5).minimize(() => alone.loss(batch, 0), true) as tf.Scalar;
   const pool = await GradientWorkers.start(workers, gradientTask);
   try {
-    const parallel: DataParallel<SequenceBatch> = {
-      workers: pool,
-      split: splitBatch,
-      weight: (b) => b.targets.length,
-    };
     const lossShared = await dataParallelStep(
-      parallel,
+      sequenceParallel(pool),
       shared.variables,
       tf.train.sgd(0.5),
       shared.loss,
