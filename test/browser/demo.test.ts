@@ -26,7 +26,7 @@ import {
   type TestServer,
 } from './harness.ts';
 
-const ML1M_MODEL = 'models/ml-1m-tt2-r12-fo';
+const ML1M_MODEL = 'models/ml-1m-d128-tt2-r16';
 const SCREENSHOTS = join(projectRoot, 'test-results/screenshots');
 
 let server: TestServer;

@@ -14,7 +14,7 @@ import { formatPrice } from './format.ts';
 /** The storefront's model package. The one place to name it. */
 export const STOREFRONT_MODEL = '/models/storefront-tt';
 
-export const ML1M_MODEL = '/models/ml-1m-tt2-r12-fo';
+export const ML1M_MODEL = '/models/ml-1m-d128-tt2-r16';
 
 /** The storefront catalogue: [{ id, name, category, price, hue }], ids as in the model's items.txt. */
 const STOREFRONT_CATALOG = '/storefront/catalog.json';

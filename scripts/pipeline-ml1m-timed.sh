@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The issue's speed target for ML-1M: teacher plus distillation, end to end, on this
+# machine's cores. One teacher (d = 128, 10 epochs, both threads) and one student (2 cores,
+# rank 16, STP 2, 6 epochs, both threads), each then evaluated; prints each step's seconds
+# and the total. Starts from nothing: it refuses to run over packages already in OUT.
+# The full pipeline-ml1m.sh trains longer and more students; this is the short recipe.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-runs}
+THREADS=${THREADS:-2}
+TEACHER="$OUT/ml-1m-timed-teacher"
+STUDENT="$OUT/ml-1m-timed-tt2-r16"
+for dir in "$TEACHER" "$STUDENT" "$TEACHER.checkpoint" "$STUDENT.checkpoint"; do
+  if [ -e "$dir" ]; then echo "$dir exists: a timed run starts from nothing" >&2; exit 1; fi
+done
+pr() { npx pocketrec "$@"; }
+start=$SECONDS
+step() { # label, then the command
+  local label=$1 t=$SECONDS
+  shift
+  "$@"
+  echo "timed: $label $((SECONDS - t)) s" >&2
+}
+step teacher pr train --model sasrec --dataset ml-1m --out "$TEACHER" --dim 128 --max-len 50 \
+  --loss full --lr 0.002 --batch 32 --epochs ${TEACHER_EPOCHS:-10} --patience 3 --lr-decay 0.5 \
+  --windows all --threads "$THREADS"
+step student pr distill --teacher "$TEACHER" --out "$STUDENT" --tt-shape auto --cores 2 --rank 16 \
+  --stp 2 --epochs ${STUDENT_EPOCHS:-6} --patience 2 --lr-decay 0.5 --lr 0.004 --threads "$THREADS"
+echo "timed: teacher and student trained in $((SECONDS - start)) s" >&2
+step eval-teacher pr eval "$TEACHER" --dataset ml-1m
+step eval-student pr eval "$STUDENT" --dataset ml-1m
+echo "timed: total with evaluation $((SECONDS - start)) s" >&2
