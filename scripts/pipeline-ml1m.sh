@@ -22,7 +22,8 @@ pr() { npx pocketrec "$@"; }
   --lr-decay 0.5 --windows all --threads "$THREADS"
 
 # 2 cores (59x58:8x16) with STP t=2: ranks 10, 16 and 32 give item tables 62x, 39x and 19x
-# smaller than the teacher's. 2-core students beat 3-core ones at the same size (docs/training.md).
+# smaller than the teacher's. (The d = 64 students of earlier versions had 3 cores; the
+# session pipelines and the ML-1M runs since use 2.)
 student() { # name, rank, then distill options
   local name=$1 rank=$2
   shift 2
