@@ -13,7 +13,7 @@ STUDENT="$OUT/ml-1m-timed-tt2-r16"
 for dir in "$TEACHER" "$STUDENT" "$TEACHER.checkpoint" "$STUDENT.checkpoint"; do
   if [ -e "$dir" ]; then echo "$dir exists: a timed run starts from nothing" >&2; exit 1; fi
 done
-pr() { npx pocketrec "$@"; }
+source scripts/ml1m-recipe.sh
 start=$SECONDS
 step() { # label, then the command
   local label=$1 t=$SECONDS
@@ -21,12 +21,9 @@ step() { # label, then the command
   "$@"
   echo "timed: $label $((SECONDS - t)) s" >&2
 }
-step teacher pr train --model sasrec --dataset ml-1m --out "$TEACHER" --dim 128 --max-len 50 \
-  --loss full --lr 0.002 --batch 32 --epochs ${TEACHER_EPOCHS:-10} --patience 3 --lr-decay 0.5 \
-  --windows all --threads "$THREADS"
-step student pr distill --teacher "$TEACHER" --out "$STUDENT" --tt-shape auto --cores 2 --rank 16 \
-  --stp 2 --epochs ${STUDENT_EPOCHS:-6} --patience 2 --lr-decay 0.5 --lr 0.004 --threads "$THREADS"
+step teacher ml1m_teacher "$TEACHER" "${TEACHER_EPOCHS:-10}" "$THREADS"
+step student ml1m_student "$TEACHER" "$STUDENT" 16 "${STUDENT_EPOCHS:-6}" --threads "$THREADS"
 echo "timed: teacher and student trained in $((SECONDS - start)) s" >&2
-step eval-teacher pr eval "$TEACHER" --dataset ml-1m
-step eval-student pr eval "$STUDENT" --dataset ml-1m
+step eval-teacher npx pocketrec eval "$TEACHER" --dataset ml-1m
+step eval-student npx pocketrec eval "$STUDENT" --dataset ml-1m
 echo "timed: total with evaluation $((SECONDS - start)) s" >&2

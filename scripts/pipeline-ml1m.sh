@@ -14,22 +14,15 @@ OUT=${OUT:-models}
 JOBS=${JOBS:-2}
 THREADS=${THREADS:-2}
 TEACHER="$OUT/ml-1m-teacher-d128"
-pr() { npx pocketrec "$@"; }
+source scripts/ml1m-recipe.sh
 
-# d = 128 is what meets the teacher target (NDCG@10 >= 0.16); the d = 64 teacher reached 0.158.
-[ -f "$TEACHER/manifest.json" ] || pr train --model sasrec --dataset ml-1m --out "$TEACHER" \
-  --dim 128 --max-len 50 --loss full --lr 0.002 --batch 32 --epochs ${TEACHER_EPOCHS:-15} --patience 3 \
-  --lr-decay 0.5 --windows all --threads "$THREADS"
+[ -f "$TEACHER/manifest.json" ] || ml1m_teacher "$TEACHER" "${TEACHER_EPOCHS:-15}" "$THREADS"
 
-# 2 cores (59x58:8x16) with STP t=2: ranks 10, 16 and 32 give item tables 62x, 39x and 19x
-# smaller than the teacher's. (The d = 64 students of earlier versions had 3 cores; the
-# session pipelines and the ML-1M runs since use 2.)
 student() { # name, rank, then distill options
   local name=$1 rank=$2
   shift 2
-  [ -f "$OUT/$name/manifest.json" ] || pr distill --teacher "$TEACHER" --out "$OUT/$name" \
-    --tt-shape auto --cores 2 --rank "$rank" --stp 2 --epochs ${STUDENT_EPOCHS:-12} --patience 2 \
-    --lr-decay 0.5 --lr 0.004 "$@"
+  [ -f "$OUT/$name/manifest.json" ] ||
+    ml1m_student "$TEACHER" "$OUT/$name" "$rank" "${STUDENT_EPOCHS:-12}" "$@"
 }
 run() { # runs "$@" in the background, at most $JOBS at once
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
@@ -44,5 +37,5 @@ run student ml-1m-d128-tt2-r32 32
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done
 
 d64="models/ml-1m-teacher,models/ml-1m-tt-r16-nokd,models/ml-1m-tt-r16,models/ml-1m-tt-r12"
-pr report --dataset ml-1m --out docs/results/ml-1m.md \
+npx pocketrec report --dataset ml-1m --out docs/results/ml-1m.md \
   --models "$d64,$TEACHER,$OUT/ml-1m-d128-tt2-r16-nokd,$OUT/ml-1m-d128-tt2-r10,$OUT/ml-1m-d128-tt2-r16,$OUT/ml-1m-d128-tt2-r32"
