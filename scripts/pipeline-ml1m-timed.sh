@@ -3,7 +3,8 @@
 # machine's cores. One teacher (d = 128, 12 epochs, both threads) and one student (2 cores,
 # rank 16, STP 2, 5 epochs, both threads), each then evaluated; prints each step's seconds
 # and the total. A 10-epoch teacher fell short of NDCG@10 0.16: its learning rate had not
-# been halved yet (docs/training.md, "Where the time goes"). Starts from nothing: it refuses to run over packages already in OUT.
+# been halved yet (docs/training.md, "Where the time goes"). Starts from nothing: it
+# refuses to run over packages already in OUT.
 # The full pipeline-ml1m.sh trains longer and more students; this is the short recipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
