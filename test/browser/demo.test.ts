@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Product } from '../../src/data/storefront-catalog.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
-import { STOREFRONT_MODEL } from '../../src/pages/demo/sources.ts';
+import { ML1M_MODEL, STOREFRONT_MODEL } from '../../src/pages/demo/sources.ts';
 import { demoReady, itemsOf } from './demo-page.ts';
 import {
   type ChromiumSession,
@@ -26,7 +26,6 @@ import {
   type TestServer,
 } from './harness.ts';
 
-const ML1M_MODEL = 'models/ml-1m-d128-tt2-r16';
 const SCREENSHOTS = join(projectRoot, 'test-results/screenshots');
 
 let server: TestServer;
