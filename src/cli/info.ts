@@ -1,14 +1,17 @@
+import { checkModelStructure } from '../model/package-structure.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { formatBytes, type Output, printJson, table } from './output.ts';
 
-/** Prints what a package is and how small it is; reading it verifies it too. */
+/** Prints what a package is and how small it is; reading it verifies it too, format and structure. */
 export async function infoCommand(
   dir: string,
   options: { json?: boolean },
   output: Output,
 ): Promise<void> {
-  const { manifest } = await readModelPackage(directorySource(dir));
+  const pkg = await readModelPackage(directorySource(dir));
+  checkModelStructure(pkg);
+  const { manifest } = pkg;
   const { size } = manifest;
   if (options.json) {
     printJson(output, {

@@ -5,8 +5,9 @@ import { dataListCommand, dataStatsCommand } from './data.ts';
 import { type DistillCliOptions, distillCommand } from './distill.ts';
 import { type EvalCliOptions, evalCommand } from './eval.ts';
 import { infoCommand } from './info.ts';
-import { EXIT, type Output, processOutput } from './output.ts';
+import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
 import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
+import { oneLine } from './terminal-text.ts';
 import { type TrainCliOptions, trainCommand } from './train.ts';
 import { type TuneRepeatsCliOptions, tuneRepeatsCommand } from './tune-repeats.ts';
 import { verifyCommand } from './verify.ts';
@@ -207,8 +208,10 @@ const USAGE_CODES = new Set(['usage', 'unknown-dataset']);
 /** Runs the CLI and returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(
   argv: readonly string[],
-  output: Output = processOutput,
+  given: Output = processOutput,
 ): Promise<number> {
+  // Whatever Output the caller passes, commands and commander write through the escaping one.
+  const output = terminalSafeOutput(given);
   const program = buildProgram(output);
   if (argv.length === 0) {
     program.outputHelp();
@@ -226,7 +229,9 @@ export async function main(
       return ok ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof PocketrecError) {
-      output.err(`pocketrec: ${error.message}`);
+      // One line by design, yet it may quote a package's strings: a newline in them must not
+      // forge a line of output.
+      output.err(`pocketrec: ${oneLine(error.message)}`);
       // A data set name that does not exist is a mistake on the command line, like a bad flag.
       return USAGE_CODES.has(error.code) ? EXIT.usage : EXIT.failure;
     }

@@ -1,3 +1,5 @@
+import { jsonTerminalSafe, oneLine, terminalSafe } from './terminal-text.ts';
+
 /** Exit codes: 0 ok, 1 the command failed, 2 it was called wrongly. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -6,19 +8,37 @@ export interface Output {
   err(text: string): void;
 }
 
-export const processOutput: Output = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
-};
-
-export function printJson(output: Output, value: unknown): void {
-  output.out(JSON.stringify(value, null, 2));
+/**
+ * Escapes, at the sink, what a terminal would act on, so that no command can forget to
+ * (text from a model package is whatever its maker wrote). main() wraps the Output it is
+ * given, and processOutput is wrapped too for callers that skip main(); wrapping twice is
+ * harmless because terminalSafe is idempotent.
+ */
+export function terminalSafeOutput(output: Output): Output {
+  return {
+    out: (text) => output.out(terminalSafe(text)),
+    err: (text) => output.err(terminalSafe(text)),
+  };
 }
 
-/** Two aligned columns, for human-readable reports. */
+export const processOutput: Output = terminalSafeOutput({
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+});
+
+export function printJson(output: Output, value: unknown): void {
+  // Escaped here in JSON's syntax, before the sink would escape it in a way JSON cannot parse.
+  output.out(jsonTerminalSafe(JSON.stringify(value, null, 2)));
+}
+
+/**
+ * Two aligned columns, for human-readable reports. Each cell is one line: a newline or tab
+ * in a value (a package's name, say) is shown escaped rather than forging rows.
+ */
 export function table(rows: readonly (readonly [string, string])[]): string {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+  const cells = rows.map(([k, v]) => [oneLine(k), oneLine(v)] as const);
+  const width = Math.max(...cells.map(([k]) => k.length));
+  return cells.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress';
+import { oneLine } from './terminal-text.ts';
 
 export interface Progress {
   update(done: number, total: number, payload?: Record<string, string | number>): void;
@@ -15,10 +16,20 @@ export function progressBar(
 ): Progress {
   const enabled = (options.enabled ?? true) && process.stderr.isTTY === true;
   if (!enabled) return { update: () => undefined, stop: () => undefined };
+  // The bar writes its own escape sequences straight to stderr, past the Output sink, so the
+  // text it shows is escaped here: the label can be a package's name (report). The label
+  // goes in as a payload value rather than into the format, where braces in it would be
+  // read as placeholders.
+  const safe = (payload: Record<string, string | number> = {}) => ({
+    label: oneLine(label),
+    ...Object.fromEntries(
+      Object.entries(payload).map(([k, v]) => [k, typeof v === 'string' ? oneLine(v) : v]),
+    ),
+  });
   const bar = new SingleBar({
     format:
       options.format ??
-      `${label} [{bar}] {percentage}% {value}/{total} ${options.unit ?? ''} eta {eta}s`,
+      `{label} [{bar}] {percentage}% {value}/{total} ${options.unit ?? ''} eta {eta}s`,
     stream: process.stderr,
     hideCursor: true,
     clearOnComplete: true,
@@ -27,11 +38,11 @@ export function progressBar(
   return {
     update(done, total, payload) {
       if (!started) {
-        bar.start(total, done, payload);
+        bar.start(total, done, safe(payload));
         started = true;
       }
       bar.setTotal(total);
-      bar.update(done, payload);
+      bar.update(done, safe(payload));
     },
     stop: () => started && bar.stop(),
   };

@@ -1,3 +1,4 @@
+import { checkModelStructure } from '../model/package-structure.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type Output, printJson } from './output.ts';
@@ -10,9 +11,11 @@ export async function verifyCommand(
   output: Output,
 ): Promise<void> {
   const progress = progressBar('verifying', { enabled: !options.json, unit: 'bytes' });
-  const { manifest, tensors, itemIds } = await readModelPackage(directorySource(dir), {
+  const pkg = await readModelPackage(directorySource(dir), {
     onProgress: (done, total) => progress.update(done, total),
   }).finally(() => progress.stop());
+  const { manifest, tensors, itemIds } = pkg;
+  const structure = checkModelStructure(pkg);
   const summary = {
     ok: true,
     package: dir,
@@ -26,6 +29,7 @@ export async function verifyCommand(
       'size figures',
       'finite weights',
       'item id map',
+      `model structure (${structure})`,
     ],
   };
   if (options.json) printJson(output, summary);

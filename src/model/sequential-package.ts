@@ -17,16 +17,9 @@ import {
   ttCoreName,
   ttItemTable,
 } from './item-table.ts';
-import {
-  encoderParamCount,
-  encoderWeightShapes,
-  POSITION_SCHEMES,
-  type PositionScheme,
-  READOUTS,
-  type Readout,
-  type SasrecConfig,
-} from './sasrec.ts';
+import { encoderParamCount, encoderWeightShapes } from './sasrec.ts';
 import type { SequentialModel } from './sequential.ts';
+import { checkSequentialStructure } from './sequential-structure.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
 
 export interface SequentialPackageMeta {
@@ -91,63 +84,6 @@ export async function sequentialPackageSpec(
   };
 }
 
-/** Reads the encoder configuration from a package's architecture. */
-export function sasrecConfigOf(pkg: ModelPackage): SasrecConfig {
-  const arch = pkg.manifest.architecture;
-  const int = (key: string, min: number): number => {
-    const v = arch[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new ModelPackageError(
-        'bad-shape',
-        pkg.manifest.name,
-        `${pkg.manifest.kind}: architecture.${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`,
-      );
-    }
-    return v;
-  };
-  const config: SasrecConfig = {
-    numItems: int('numItems', 1),
-    dim: int('dim', 1),
-    maxLen: int('maxLen', 1),
-    blocks: int('blocks', 0),
-    heads: int('heads', 1),
-    dropout: typeof arch.dropout === 'number' ? arch.dropout : 0,
-    // Packages from before the option were all trained right-aligned.
-    positions: (arch.positions ?? 'from-latest') as PositionScheme,
-    // And scored from the last position.
-    readout: (arch.readout ?? 'last') as Readout,
-  };
-  if (!POSITION_SCHEMES.includes(config.positions)) {
-    throw new ModelPackageError(
-      'bad-shape',
-      pkg.manifest.name,
-      `architecture.positions must be one of ${POSITION_SCHEMES.join(', ')}, got ${JSON.stringify(arch.positions)}`,
-    );
-  }
-  if (!READOUTS.includes(config.readout)) {
-    throw new ModelPackageError(
-      'bad-shape',
-      pkg.manifest.name,
-      `architecture.readout must be one of ${READOUTS.join(', ')}, got ${JSON.stringify(arch.readout)}`,
-    );
-  }
-  if (config.numItems !== pkg.manifest.items.count) {
-    throw new ModelPackageError(
-      'bad-shape',
-      pkg.manifest.name,
-      `architecture.numItems ${config.numItems} differs from items.count ${pkg.manifest.items.count}`,
-    );
-  }
-  if (config.dim % config.heads !== 0) {
-    throw new ModelPackageError(
-      'bad-shape',
-      pkg.manifest.name,
-      `dim ${config.dim} is not divisible by heads ${config.heads}`,
-    );
-  }
-  return config;
-}
-
 /** A tensor of the package with exactly the expected shape, as a float32 tf tensor. */
 export function packageTensor(
   pkg: ModelPackage,
@@ -177,72 +113,33 @@ export function ttArchitecture(shape: TtShape): Record<string, ArchitectureValue
   return { ttRows: shape.rows, ttCols: shape.cols, ttRank: shape.rank, ttStp: shape.stp };
 }
 
-function ttTableFromPackage(pkg: ModelPackage, config: SasrecConfig): ItemTable {
-  const arch = pkg.manifest.architecture;
-  const fail = (problem: string): never => {
-    throw new ModelPackageError('bad-shape', pkg.manifest.name, `sequential-tt: ${problem}`);
-  };
-  const ints = (key: string): number[] => {
-    const v = arch[key];
-    if (
-      !Array.isArray(v) ||
-      v.length < 2 ||
-      v.length > 3 ||
-      !v.every((x) => Number.isInteger(x) && (x as number) > 0)
-    ) {
-      return fail(
-        `architecture.${key} must list 2 or 3 positive integers, got ${JSON.stringify(v)}`,
-      );
-    }
-    return v as number[];
-  };
-  let shape: TtShape;
-  try {
-    shape = {
-      rows: ints('ttRows'),
-      cols: ints('ttCols'),
-      rank: Number(arch.ttRank),
-      stp: Number(arch.ttStp),
-    };
-    const coreShapes = ttCoreShapes(shape);
-    if (shape.cols.reduce((a, b) => a * b, 1) !== config.dim)
-      fail(`ttCols multiply to ${shape.cols.reduce((a, b) => a * b, 1)}, not dim ${config.dim}`);
-    const cores = coreShapes.map((coreShape, k) => packageTensor(pkg, ttCoreName(k), coreShape));
-    return ttItemTable(cores, shape, config.numItems + 1);
-  } catch (error) {
-    if (error instanceof ModelPackageError) throw error;
-    // An impossible shape (rank, STP factor, too few rows) is a package problem here.
-    return fail((error as Error).message);
-  }
-}
-
-/** Builds a model from a verified package, checking every tensor the kind needs. */
+/**
+ * Builds a model from a verified package. The manifest's structure is checked first
+ * (sequential-structure.ts), so no tensor is built for a package that does not fit.
+ */
 export function sequentialFromPackage(pkg: ModelPackage): SequentialModel {
-  const config = sasrecConfigOf(pkg);
+  const { config, table } = checkSequentialStructure(pkg.manifest);
+  const repeatBonus = repeatBonusOf(pkg);
   const encoder: Record<string, tf.Tensor> = {};
   for (const [name, shape] of encoderWeightShapes(config)) {
     encoder[name] = packageTensor(pkg, name, shape);
   }
   let items: ItemTable;
-  if (pkg.manifest.kind === 'sequential-dense') {
+  if (table.kind === 'dense') {
     items = denseItemTable(
       packageTensor(pkg, DENSE_TABLE, [config.numItems + 1, config.dim]) as tf.Tensor2D,
     );
-  } else if (pkg.manifest.kind === 'sequential-tt') {
-    items = ttTableFromPackage(pkg, config);
   } else {
-    throw new ModelPackageError(
-      'bad-manifest',
-      pkg.manifest.name,
-      `kind "${pkg.manifest.kind}" is not a sequential model this reader knows`,
+    const cores = ttCoreShapes(table.shape).map((shape, k) =>
+      packageTensor(pkg, ttCoreName(k), shape),
     );
+    items = ttItemTable(cores, table.shape, config.numItems + 1);
   }
-  const repeatBonus = repeatBonusOf(pkg);
   return { config, encoder, items, ...(repeatBonus > 0 ? { repeatBonus } : {}) };
 }
 
 /** architecture.repeatBonus: absent (packages before it, or never tuned) is 0. */
-function repeatBonusOf(pkg: ModelPackage): number {
+export function repeatBonusOf(pkg: ModelPackage): number {
   const v = pkg.manifest.architecture.repeatBonus ?? 0;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
     throw new ModelPackageError(

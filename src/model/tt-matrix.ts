@@ -90,6 +90,27 @@ function coreDims(shape: TtShape): CoreDims[] {
   });
 }
 
+/**
+ * Why `rows` pads a table of `numRows` rows too much, or null. The padded rows P = ∏ I_k
+ * must cover the table with fewer than P / max I_k to spare: no factor could be one
+ * smaller and still cover it. That keeps P under numRows · max/(max − 1) (at most twice
+ * the table, and within one slice of the largest factor for any real one), so a package
+ * cannot make a reader compute and hold 8192 x 8192 rows for a few thousand items.
+ * autoTtShape's shapes always pass.
+ */
+export function ttPaddingProblem(rows: readonly number[], numRows: number): string | null {
+  const padded = product(rows);
+  if (padded < numRows) {
+    return `tensor-train rows ${rows.join('x')} = ${padded} cannot hold ${numRows} table rows`;
+  }
+  const spare = padded - numRows;
+  const slice = padded / Math.max(...rows);
+  if (spare >= slice) {
+    return `tensor-train rows ${rows.join('x')} = ${padded} pad ${numRows} table rows with ${spare} more (at most ${Math.ceil(slice) - 1}: no factor may be one larger than the table needs)`;
+  }
+  return null;
+}
+
 /** 'I1xI2[xI3]:J1xJ2[xJ3]', e.g. '40x50x50:4x4x4'. */
 export function parseTtShape(text: string, rank: number, stp: number): TtShape {
   const match = /^\s*(\d+(?:x\d+){1,2})\s*:\s*(\d+(?:x\d+){1,2})\s*$/i.exec(text);

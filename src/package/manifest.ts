@@ -6,6 +6,16 @@ import { ModelPackageError } from './errors.ts';
 export const MANIFEST_FILE = 'manifest.json';
 export const FORMAT_NAME = 'pocketrec-model';
 export const FORMAT_VERSION = 1;
+/** A manifest larger than this is refused before it is parsed (ours are a few KiB). */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+/**
+ * The most items a package may have: a tensor-train table states its item count rather
+ * than storing a row per item, so the count itself must be bounded (a score row of this
+ * many items is 16 MiB). Far above any catalogue an on-device model serves.
+ */
+export const MAX_ITEMS = 2 ** 22;
+/** Objects and arrays nested deeper than this are refused before the digest recurses into them. */
+export const MAX_MANIFEST_DEPTH = 64;
 
 /** Known kinds; the format accepts any lower-case kind so new model families need no format change. */
 export type ModelKind =
@@ -94,12 +104,23 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
  * checked by the reader; this only trusts nothing about the JSON.
  */
 export async function parseManifest(bytes: Uint8Array, where = MANIFEST_FILE): Promise<Manifest> {
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+    throw new ModelPackageError(
+      'bad-manifest',
+      where,
+      `manifest is larger than ${MAX_MANIFEST_BYTES} bytes, the most this reader accepts`,
+    );
+  }
+  let text: string;
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    json = JSON.parse(text);
   } catch (error) {
     throw new ModelPackageError('bad-manifest', where, `not valid UTF-8 JSON (${String(error)})`);
   }
+  const problem = jsonStructureProblem(text);
+  if (problem) throw new ModelPackageError('bad-manifest', where, problem);
   const check = new ManifestChecker(where);
   const root = check.object(json, 'manifest');
   if (root.format !== FORMAT_NAME) {
@@ -124,6 +145,47 @@ export async function parseManifest(bytes: Uint8Array, where = MANIFEST_FILE): P
   }
   return manifest;
 }
+
+/**
+ * What JSON.parse lets through and the format forbids: nesting deeper than
+ * MAX_MANIFEST_DEPTH, and a key twice in one object (JSON.parse keeps the last, so the
+ * digest and a reader that kept the first would see different manifests). One pass over
+ * valid JSON text, no recursion. Null when there is neither.
+ */
+export function jsonStructureProblem(text: string): string | null {
+  const objects: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const keys = objects[objects.length - 1];
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (keys.has(key)) return `key ${JSON.stringify(key)} appears twice in one object`;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === '{' || c === '[') {
+      objects.push(c === '{' ? new Set() : null);
+      if (objects.length > MAX_MANIFEST_DEPTH) {
+        return `nested more than ${MAX_MANIFEST_DEPTH} levels deep`;
+      }
+      expectKey = c === '{';
+    } else if (c === '}' || c === ']') {
+      objects.pop();
+      expectKey = false;
+    } else if (c === ',') {
+      expectKey = objects[objects.length - 1] instanceof Set;
+    }
+  }
+  return null;
+}
+
+/** Quantised dtypes and the largest magnitude one of their stored values can have. */
+const QUANTIZED_RANGE = { int8: 128 } as const;
 
 const SAFE_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -192,7 +254,7 @@ class ManifestChecker {
       name: this.string(root.name, 'name'),
       createdAt: this.string(root.createdAt, 'createdAt'),
       architecture: architecture as Record<string, ArchitectureValue>,
-      items: { count: this.count(items.count, 'items.count'), idMap },
+      items: { count: this.itemCount(items.count), idMap },
       training: {
         dataset: this.string(training.dataset, 'training.dataset'),
         metrics: metrics as Record<string, number>,
@@ -207,6 +269,13 @@ class ManifestChecker {
     };
     this.crossReferences(manifest);
     return manifest;
+  }
+
+  itemCount(value: unknown): number {
+    const count = this.count(value, 'items.count');
+    if (count > MAX_ITEMS)
+      this.fail(`"items.count" ${count} is above the limit of ${MAX_ITEMS} items`);
+    return count;
   }
 
   architectureValue(value: unknown, field: string): void {
@@ -267,18 +336,25 @@ class ManifestChecker {
       if (entry.role !== 'item-embedding') this.fail(`"${field}.role" must be "item-embedding"`);
       tensor.role = entry.role;
     }
-    if (entry.dtype === 'int8') {
+    const range = QUANTIZED_RANGE[entry.dtype as keyof typeof QUANTIZED_RANGE];
+    if (range !== undefined) {
       const scale = entry.scale;
-      if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
+      // Every stored value times the scale must decode to a finite float32.
+      if (
+        typeof scale !== 'number' ||
+        !Number.isFinite(scale) ||
+        scale <= 0 ||
+        Math.fround(scale * range) === Number.POSITIVE_INFINITY
+      ) {
         throw new ModelPackageError(
           'bad-quantization',
           this.where,
-          `int8 tensor "${name}" needs a finite positive "scale", found ${JSON.stringify(scale)}`,
+          `${entry.dtype} tensor "${name}" needs a positive "scale" whose product with ${range} is a finite float32, found ${JSON.stringify(scale)}`,
         );
       }
       tensor.scale = scale;
     } else if (entry.scale !== undefined) {
-      this.fail(`"${field}.scale" is only allowed on int8 tensors`);
+      this.fail(`"${field}.scale" is only allowed on quantised (int8) tensors`);
     }
     return tensor;
   }

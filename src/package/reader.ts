@@ -3,6 +3,7 @@ import { BYTES_PER_ELEMENT, type Dtype, type StoredArray, toFloat32, viewAs } fr
 import { ModelPackageError } from './errors.ts';
 import {
   MANIFEST_FILE,
+  MAX_MANIFEST_BYTES,
   type Manifest,
   parseManifest,
   type SizeFigures,
@@ -43,14 +44,17 @@ export async function readModelPackage(
   options: { onProgress?: (loadedBytes: number, totalBytes: number) => void } = {},
 ): Promise<ModelPackage> {
   const manifestWhere = source.locate(MANIFEST_FILE);
-  const manifest = await parseManifest(await source.read(MANIFEST_FILE), manifestWhere);
+  const manifest = await parseManifest(
+    await source.read(MANIFEST_FILE, MAX_MANIFEST_BYTES),
+    manifestWhere,
+  );
   const totalBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
   let loadedBytes = 0;
 
   const contents = new Map<string, Uint8Array>();
   for (const file of manifest.files) {
     const where = source.locate(file.path);
-    const bytes = await source.read(file.path);
+    const bytes = await source.read(file.path, file.bytes);
     if (bytes.byteLength < file.bytes) {
       throw new ModelPackageError(
         'truncated',
@@ -59,10 +63,11 @@ export async function readModelPackage(
       );
     }
     if (bytes.byteLength > file.bytes) {
+      // Sources stop one byte past the stated length, so how much longer is not known.
       throw new ModelPackageError(
         'oversized',
         where,
-        `file has ${bytes.byteLength - file.bytes} bytes more than the manifest says (${file.bytes})`,
+        `file is longer than the ${file.bytes} bytes the manifest says`,
       );
     }
     const digest = await sha256Hex(bytes);

@@ -2,13 +2,19 @@ import { ModelPackageError } from './errors.ts';
 
 /**
  * Where a package's files come from: a directory (Node), a URL (browser), IndexedDB
- * records or memory. The reader only ever asks for whole files by name.
+ * records or memory. The reader only ever asks for whole files by name, and says how long
+ * it expects each to be.
  */
 export interface PackageSource {
   /** How to name a file of this package in an error message. */
   locate(path: string): string;
-  /** The file's bytes; rejects with ModelPackageError('missing-file') when it does not exist. */
-  read(path: string): Promise<Uint8Array>;
+  /**
+   * The file's bytes, but never more than `limit + 1` of them: a source stops reading
+   * there, so a file longer than the manifest says costs one byte over its stated length,
+   * not its real one, and the reader still sees that it is too long. Rejects with
+   * ModelPackageError('missing-file') when the file does not exist (or is not a plain file).
+   */
+  read(path: string, limit: number): Promise<Uint8Array>;
 }
 
 export function memorySource(
@@ -17,22 +23,80 @@ export function memorySource(
 ): PackageSource {
   return {
     locate: (path) => `${label}/${path}`,
-    async read(path) {
+    async read(path, limit) {
       const bytes = files.get(path);
       if (!bytes)
         throw new ModelPackageError('missing-file', `${label}/${path}`, 'file is missing');
-      return bytes;
+      return bytes.byteLength > limit + 1 ? bytes.subarray(0, limit + 1) : bytes;
     },
   };
 }
 
-/** Fetches files relative to a base URL (a directory URL, with or without the trailing slash). */
+/**
+ * A package's file URLs, resolved with the URL API: `model` names the package directory
+ * (with or without a trailing slash); its query string travels with every file request
+ * (signed or versioned URLs) and its fragment with none.
+ */
+export function packageFileUrl(model: string, path: string): string {
+  const directory = new URL(model);
+  directory.hash = '';
+  if (!directory.pathname.endsWith('/')) directory.pathname += '/';
+  const file = new URL(path, directory);
+  file.search = directory.search;
+  return file.href;
+}
+
+/**
+ * A response body read chunk by chunk up to `limit + 1` bytes, then cancelled: a server
+ * that sends more than the manifest says is caught after one byte too many, however much
+ * it would have sent. `onChunk` sees each chunk's length as it arrives.
+ */
+export async function readResponseBody(
+  response: Response,
+  limit: number,
+  onChunk: (bytes: number) => void = () => {},
+): Promise<Uint8Array> {
+  const cap = limit + 1;
+  if (!response.body) {
+    // Only a response built by hand lacks a stream; it is in memory already.
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const kept = bytes.byteLength > cap ? bytes.slice(0, cap) : bytes;
+    onChunk(kept.byteLength);
+    return kept;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < cap) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const kept = length + value.byteLength > cap ? value.subarray(0, cap - length) : value;
+      chunks.push(kept);
+      length += kept.byteLength;
+      onChunk(kept.byteLength);
+    }
+  } finally {
+    if (length >= cap) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  // One exact buffer: structured clone stores a view's whole buffer, not just the view.
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** Fetches files relative to a package URL (see packageFileUrl). */
 export function urlSource(base: string, fetchImpl: typeof fetch = fetch): PackageSource {
-  const root = base.endsWith('/') ? base : `${base}/`;
+  const absolute = new URL(base, globalThis.location?.href).href;
   return {
-    locate: (path) => `${root}${path}`,
-    async read(path) {
-      const url = `${root}${path}`;
+    locate: (path) => packageFileUrl(absolute, path),
+    async read(path, limit) {
+      const url = packageFileUrl(absolute, path);
       let response: Response;
       try {
         response = await fetchImpl(url);
@@ -46,7 +110,7 @@ export function urlSource(base: string, fetchImpl: typeof fetch = fetch): Packag
           `could not be fetched (HTTP ${response.status})`,
         );
       }
-      return new Uint8Array(await response.arrayBuffer());
+      return readResponseBody(response, limit);
     },
   };
 }

@@ -18,6 +18,7 @@ import { ttScoreTopK } from '../../kernels/webgpu/tt-score-topk/register.ts';
 import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
 import { type SequentialModel, windowItems } from '../../model/sequential.ts';
 import { sequentialFromPackage } from '../../model/sequential-package.ts';
+import { isSequentialKind } from '../../model/sequential-structure.ts';
 import { ttScoreAll } from '../../model/tt-matrix.ts';
 import type { ModelPackage } from '../../package/reader.ts';
 import { RuntimeError } from '../errors.ts';
@@ -113,7 +114,7 @@ function itemRowsOf(excluded: ReadonlySet<number>, numRows: number): Int32Array 
 }
 
 function isSequential(pkg: ModelPackage): boolean {
-  return pkg.manifest.kind === 'sequential-dense' || pkg.manifest.kind === 'sequential-tt';
+  return isSequentialKind(pkg.manifest.kind);
 }
 
 export class Engine {

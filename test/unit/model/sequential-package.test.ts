@@ -297,14 +297,14 @@ describe('sequential model packages that verify but do not fit the model', () =>
     tt = await build(ttModel(CONFIG, ttShape, 4), ttShape);
   });
 
-  it('a missing encoder tensor', async () => {
+  it('a missing encoder tensor: the block count no longer matches the block tensors', async () => {
     const files = await withManifest(dense, (m) => {
       m.tensors = m.tensors.filter((t) => t.name !== 'blocks.1.attention.query.kernel');
     });
     await expectRefused(
       files,
       'bad-shape',
-      /sequential-dense: tensor "blocks\.1\.attention\.query\.kernel" is missing/,
+      /sequential-dense: architecture\.blocks is 2, but the package has 31 block tensors/,
     );
   });
 
@@ -322,7 +322,7 @@ describe('sequential model packages that verify but do not fit the model', () =>
     await expectRefused(
       files,
       'bad-shape',
-      /tensor "positions" has shape \[8,6\], expected \[6,8\]/,
+      /tensor "positions" has shape \[8,6\], but architecture\.maxLen and dim say \[6,8\]/,
     );
   });
 

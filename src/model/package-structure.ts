@@ -1,0 +1,35 @@
+/**
+ * The structural checks of each model kind, for `pocketrec verify` and `info`: what a
+ * loader of that kind checks before it builds anything (architecture against tensors,
+ * tensor-train padding, sparse indices), run without building the model.
+ */
+import { ModelPackageError } from '../package/errors.ts';
+import type { ModelPackage } from '../package/reader.ts';
+import { markovFromPackage } from './markov.ts';
+import { repeatBonusOf } from './sequential-package.ts';
+import { checkSequentialStructure, isSequentialKind } from './sequential-structure.ts';
+
+export const LOADABLE_KINDS = ['sequential-dense', 'sequential-tt', 'sequential-markov'] as const;
+
+/** What was checked, in words; a ModelPackageError when the package does not fit its kind. */
+export function checkModelStructure(pkg: ModelPackage): string {
+  const { kind } = pkg.manifest;
+  if (isSequentialKind(kind)) {
+    const { config, table } = checkSequentialStructure(pkg.manifest);
+    repeatBonusOf(pkg);
+    const items =
+      table.kind === 'dense'
+        ? 'dense item table'
+        : `tensor-train item table of ${table.shape.rows.join('x')} rows for ${config.numItems + 1}`;
+    return `${kind}: ${config.blocks} blocks, dim ${config.dim}, maxLen ${config.maxLen} against their tensors; ${items}`;
+  }
+  if (kind === 'sequential-markov') {
+    const model = markovFromPackage(pkg);
+    return `sequential-markov: ${model.indices.length} transitions over ${model.numItems} items, indices in range`;
+  }
+  throw new ModelPackageError(
+    'bad-manifest',
+    pkg.manifest.name,
+    `kind "${kind}" is not a model this pocketrec can load (${LOADABLE_KINDS.join(', ')})`,
+  );
+}

@@ -1,0 +1,193 @@
+/**
+ * The structure a `sequential-dense` or `sequential-tt` package must have, checked on the
+ * manifest alone: no weight is read, and nothing is allocated in proportion to a number the
+ * manifest merely states. Every architecture number is tied to tensors that are present
+ * (and so to bytes that were hashed): `dim` and `maxLen` to the position table, `blocks`
+ * to the block tensors found, the item count to the item table, a tensor-train's padded
+ * rows to the item count. Only then is the list of expected tensors built and compared,
+ * shape by shape, with the manifest's.
+ *
+ * `pocketrec verify` runs this; every sequential loader (the toolkit's commands and the
+ * browser engine) runs it before it builds a tensor.
+ */
+import { ModelPackageError } from '../package/errors.ts';
+import type { Manifest, TensorEntry } from '../package/manifest.ts';
+import { DENSE_TABLE, ttCoreName } from './item-table.ts';
+import {
+  encoderWeightShapes,
+  POSITION_SCHEMES,
+  type PositionScheme,
+  READOUTS,
+  type Readout,
+  type SasrecConfig,
+} from './sasrec.ts';
+import { type TtShape, ttCoreShapes, ttPaddingProblem } from './tt-matrix.ts';
+
+export const SEQUENTIAL_KINDS = ['sequential-dense', 'sequential-tt'] as const;
+
+export type SequentialItemTable = { kind: 'dense' } | { kind: 'tt'; shape: TtShape };
+
+export interface SequentialStructure {
+  config: SasrecConfig;
+  table: SequentialItemTable;
+}
+
+/** Element types a weight may be stored in (decoded to float32 on use). */
+const WEIGHT_DTYPES: readonly string[] = ['float32', 'float16', 'int8'];
+
+export function isSequentialKind(kind: string): kind is (typeof SEQUENTIAL_KINDS)[number] {
+  return (SEQUENTIAL_KINDS as readonly string[]).includes(kind);
+}
+
+/** Checks the manifest against the model it describes; a ModelPackageError('bad-shape') names the first mismatch. */
+export function checkSequentialStructure(manifest: Manifest): SequentialStructure {
+  const fail = (problem: string): never => {
+    throw new ModelPackageError('bad-shape', manifest.name, `${manifest.kind}: ${problem}`);
+  };
+  if (!isSequentialKind(manifest.kind)) {
+    throw new ModelPackageError(
+      'bad-manifest',
+      manifest.name,
+      `kind "${manifest.kind}" is not a sequential model this reader knows`,
+    );
+  }
+  const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
+  const config = configOf(manifest, fail);
+
+  // The position table fixes dim and maxLen to stored bytes before any list is built.
+  const positions = entries.get('positions');
+  if (!positions) fail('tensor "positions" is missing');
+  else if (!sameShape(positions.shape, [config.maxLen, config.dim])) {
+    fail(
+      `tensor "positions" has shape [${positions.shape}], but architecture.maxLen and dim say [${config.maxLen},${config.dim}]`,
+    );
+  }
+  // And the block count to the block tensors present.
+  const perBlock =
+    encoderWeightShapes({ ...config, blocks: 1 }).length -
+    encoderWeightShapes({ ...config, blocks: 0 }).length;
+  const blockTensors = manifest.tensors.filter((t) => t.name.startsWith('blocks.')).length;
+  if (blockTensors !== config.blocks * perBlock) {
+    fail(
+      `architecture.blocks is ${config.blocks}, but the package has ${blockTensors} block tensors (${perBlock} per block)`,
+    );
+  }
+
+  const table = itemTableOf(manifest, config, fail);
+  const expected: [string, readonly number[]][] = [
+    ...encoderWeightShapes(config),
+    ...(table.kind === 'dense'
+      ? [[DENSE_TABLE, [config.numItems + 1, config.dim]] as [string, number[]]]
+      : ttCoreShapes(table.shape).map((s, k) => [ttCoreName(k), s] as [string, number[]])),
+  ];
+  for (const [name, shape] of expected) {
+    const entry = entries.get(name);
+    if (!entry) return fail(`tensor "${name}" is missing`);
+    checkWeight(entry, shape, fail);
+    entries.delete(name);
+  }
+  const extra = [...entries.keys()];
+  if (extra.length > 0) {
+    fail(`tensor "${extra[0]}" is not part of this model (${extra.length} unexpected in all)`);
+  }
+  return { config, table };
+}
+
+function checkWeight(
+  entry: TensorEntry,
+  shape: readonly number[],
+  fail: (problem: string) => never,
+): void {
+  if (!sameShape(entry.shape, shape)) {
+    fail(`tensor "${entry.name}" has shape [${entry.shape}], expected [${shape}]`);
+  }
+  if (!WEIGHT_DTYPES.includes(entry.dtype)) {
+    fail(`tensor "${entry.name}" is ${entry.dtype}; weights are ${WEIGHT_DTYPES.join(', ')}`);
+  }
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** The encoder's configuration as the architecture states it, each number checked for type and range. */
+function configOf(manifest: Manifest, fail: (problem: string) => never): SasrecConfig {
+  const arch = manifest.architecture;
+  const int = (key: string, min: number): number => {
+    const v = arch[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      return fail(`architecture.${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const config: SasrecConfig = {
+    numItems: int('numItems', 1),
+    dim: int('dim', 1),
+    maxLen: int('maxLen', 1),
+    blocks: int('blocks', 0),
+    heads: int('heads', 1),
+    dropout: typeof arch.dropout === 'number' ? arch.dropout : 0,
+    // Packages from before the option were all trained right-aligned.
+    positions: (arch.positions ?? 'from-latest') as PositionScheme,
+    // And scored from the last position.
+    readout: (arch.readout ?? 'last') as Readout,
+  };
+  if (!POSITION_SCHEMES.includes(config.positions)) {
+    fail(
+      `architecture.positions must be one of ${POSITION_SCHEMES.join(', ')}, got ${JSON.stringify(arch.positions)}`,
+    );
+  }
+  if (!READOUTS.includes(config.readout)) {
+    fail(
+      `architecture.readout must be one of ${READOUTS.join(', ')}, got ${JSON.stringify(arch.readout)}`,
+    );
+  }
+  if (config.numItems !== manifest.items.count) {
+    fail(
+      `architecture.numItems ${config.numItems} differs from items.count ${manifest.items.count}`,
+    );
+  }
+  if (config.heads > config.dim || config.dim % config.heads !== 0) {
+    fail(`dim ${config.dim} is not divisible by heads ${config.heads}`);
+  }
+  return config;
+}
+
+function itemTableOf(
+  manifest: Manifest,
+  config: SasrecConfig,
+  fail: (problem: string) => never,
+): SequentialItemTable {
+  if (manifest.kind === 'sequential-dense') return { kind: 'dense' };
+  const arch = manifest.architecture;
+  const factors = (key: string): number[] => {
+    const v = arch[key];
+    if (
+      !Array.isArray(v) ||
+      v.length < 2 ||
+      v.length > 3 ||
+      !v.every((x) => Number.isSafeInteger(x) && (x as number) > 0)
+    ) {
+      return fail(
+        `architecture.${key} must list 2 or 3 positive integers, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v as number[];
+  };
+  const shape: TtShape = {
+    rows: factors('ttRows'),
+    cols: factors('ttCols'),
+    rank: Number(arch.ttRank),
+    stp: Number(arch.ttStp),
+  };
+  try {
+    ttCoreShapes(shape);
+  } catch (error) {
+    // An impossible shape (rank, STP factor) is a package problem here.
+    fail((error as Error).message);
+  }
+  const dim = shape.cols.reduce((a, b) => a * b, 1);
+  if (dim !== config.dim) fail(`ttCols multiply to ${dim}, not dim ${config.dim}`);
+  const padding = ttPaddingProblem(shape.rows, config.numItems + 1);
+  if (padding) fail(padding);
+  return { kind: 'tt', shape };
+}
