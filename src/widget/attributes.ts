@@ -10,6 +10,17 @@ export const DEFAULT_K = 6;
 export const MAX_K = 50;
 export const DEFAULT_HEADING = 'Recommended for you';
 export const DEFAULT_NOTE = 'Picked in your browser. Your history stays on this device.';
+/**
+ * No other origin: which images a list shows follows from the shopper's history, so a
+ * request to an image host tells it something derived from that history. Only the page's own
+ * origin, which serves the catalogue anyway, is trusted without the host saying so.
+ */
+export const DEFAULT_IMAGE_ORIGINS = '';
+/** In `image-origins`, any http(s) origin. */
+export const ANY_IMAGE_ORIGIN = '*';
+
+/** Origins (`https://cdn.shop.example`, no path) the host lets images come from; may hold '*'. */
+export type ImageOrigins = ReadonlySet<string>;
 
 export interface WidgetConfig {
   model: string;
@@ -22,12 +33,53 @@ export interface WidgetConfig {
   heading: string;
   note: string;
   currency: string;
+  /** Other origins catalogue images may come from (the page's own always may). */
+  imageOrigins: ImageOrigins;
 }
 
 /** Attributes whose change needs a new recommender (a new model or another user's history). */
 export const RESTART_ATTRIBUTES = ['model', 'backend', 'user'] as const;
 /** Attributes whose change only needs the list drawn again. */
-export const RENDER_ATTRIBUTES = ['k', 'catalog', 'heading', 'note', 'currency'] as const;
+export const RENDER_ATTRIBUTES = [
+  'k',
+  'catalog',
+  'heading',
+  'note',
+  'currency',
+  'image-origins',
+] as const;
+
+/**
+ * `image-origins`: space-separated http(s) origins, or `*`. A token with a path, a query or
+ * credentials is refused rather than cut down to its origin, so that a host who wrote
+ * `https://cdn.example/shop/` does not believe the rest of that origin is still shut.
+ */
+export function parseImageOrigins(text: string | null): ImageOrigins {
+  const origins = new Set<string>();
+  for (const token of (text ?? DEFAULT_IMAGE_ORIGINS).split(/\s+/)) {
+    if (token === '') continue;
+    if (token === ANY_IMAGE_ORIGIN) {
+      origins.add(token);
+      continue;
+    }
+    const bad = () =>
+      new WidgetError(
+        'bad-attribute',
+        `<pocket-recs image-origins="${text}">: "${token}" is not an http(s) origin ` +
+          '(such as https://cdn.shop.example) or *',
+      );
+    let url: URL;
+    try {
+      url = new URL(token);
+    } catch {
+      throw bad();
+    }
+    const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !bare) throw bad();
+    origins.add(url.origin);
+  }
+  return origins;
+}
 
 export function readConfig(element: Element): WidgetConfig {
   const model = element.getAttribute('model')?.trim() ?? '';
@@ -61,5 +113,6 @@ export function readConfig(element: Element): WidgetConfig {
     heading: element.getAttribute('heading') ?? DEFAULT_HEADING,
     note: element.getAttribute('note') ?? DEFAULT_NOTE,
     currency,
+    imageOrigins: parseImageOrigins(element.getAttribute('image-origins')),
   };
 }

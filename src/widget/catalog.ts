@@ -3,6 +3,7 @@
  * hue?, image? } (public/storefront/catalog.json is one). Fetched once per URL and shared
  * by every element on the page; a host can also hand the element an array directly.
  */
+import { ANY_IMAGE_ORIGIN, type ImageOrigins } from './attributes.ts';
 import { WidgetError } from './errors.ts';
 
 export interface CatalogProduct {
@@ -13,7 +14,10 @@ export interface CatalogProduct {
   price?: number;
   /** Hue (0-360) of the generated thumbnail, when there is no image. */
   hue?: number;
-  /** A thumbnail URL (the host page's CSP img-src decides where it may come from). */
+  /**
+   * A thumbnail URL, made absolute against the catalogue's URL (the page's for a catalogue
+   * given as a property). Shown only if imageSource allows it, and the page's CSP img-src.
+   */
   image?: string;
 }
 
@@ -21,8 +25,13 @@ export type Catalog = ReadonlyMap<string, CatalogProduct>;
 
 const cache = new Map<string, Promise<Catalog>>();
 
-/** Checks every entry; the first bad one is named, so a broken export is found at once. */
-export function parseCatalog(data: unknown, source: string): Catalog {
+/**
+ * Checks every entry; the first bad one is named, so a broken export is found at once.
+ * Relative `image` URLs are resolved against `base` here, where the catalogue's URL is known.
+ * An image that will never be shown (javascript:, unparsable) is not a bad entry: the rule
+ * is the widget's, applied when drawing (imageSource), and one row must not sink the list.
+ */
+export function parseCatalog(data: unknown, source: string, base: string): Catalog {
   if (!Array.isArray(data)) {
     throw new WidgetError('bad-catalog', `catalog ${source}: expected a JSON array of products`);
   }
@@ -46,7 +55,8 @@ export function parseCatalog(data: unknown, source: string): Catalog {
     if (category !== undefined) product.category = category;
     if (price !== undefined) product.price = price;
     if (hue !== undefined) product.hue = hue;
-    if (image !== undefined) product.image = image;
+    // An empty image would resolve to the catalogue's own URL: it means none.
+    if (image !== undefined && image !== '') product.image = absoluteUrl(image, base);
     products.set(product.id, product);
   });
   return products;
@@ -68,7 +78,7 @@ async function fetchCatalog(url: string): Promise<Catalog> {
   } catch (cause) {
     throw new WidgetError('bad-catalog', `catalog ${url}: not JSON`, { cause });
   }
-  return parseCatalog(data, url);
+  return parseCatalog(data, url, url);
 }
 
 /** The catalogue at `url` (resolved against the page), fetched once; a failure is not kept. */
@@ -81,4 +91,54 @@ export function loadCatalog(url: string): Promise<Catalog> {
     pending.catch(() => cache.delete(absolute));
   }
   return pending;
+}
+
+function absoluteUrl(url: string, base: string): string {
+  try {
+    return new URL(url, base).href;
+  } catch {
+    // Kept as given: imageSource refuses what the URL API cannot read.
+    return url;
+  }
+}
+
+/** Whether a catalogue image is requested: its URL, or why not. */
+export type ImageSource =
+  | { allowed: true; url: string }
+  | {
+      allowed: false;
+      /** What was refused, once per which a host is told: an origin, a scheme, or 'invalid'. */
+      key: string;
+      reason: string;
+    };
+
+/**
+ * Decides whether `image` (absolute, see parseCatalog) is requested. Only http: and https:
+ * are: a javascript: URL must never reach a sink, and data:, blob: or file: ones are either
+ * a way round the origin rule or a path into the shopper's machine. The page's own origin
+ * may serve images (it serves the catalogue anyway); any other must be in `allowed`, since
+ * which images a list fetches follows from the shopper's history.
+ */
+export function imageSource(image: string, pageOrigin: string, allowed: ImageOrigins): ImageSource {
+  let url: URL;
+  try {
+    url = new URL(image);
+  } catch {
+    return { allowed: false, key: 'invalid', reason: `image ${image} is not a URL` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return {
+      allowed: false,
+      key: url.protocol,
+      reason: `a ${url.protocol} image is never loaded, only http(s) ones`,
+    };
+  }
+  if (url.origin === pageOrigin || allowed.has(ANY_IMAGE_ORIGIN) || allowed.has(url.origin)) {
+    return { allowed: true, url: url.href };
+  }
+  return {
+    allowed: false,
+    key: url.origin,
+    reason: `images from ${url.origin} are not loaded unless image-origins lists that origin`,
+  };
 }

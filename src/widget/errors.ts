@@ -10,7 +10,12 @@ export type WidgetProblem =
   /** The catalogue could not be fetched (network, HTTP status). */
   | 'catalog-unavailable'
   /** The catalogue is not a JSON array of products with an id and a name. */
-  | 'bad-catalog';
+  | 'bad-catalog'
+  /**
+   * A catalogue image the widget does not request (not http(s), or from an origin missing
+   * from image-origins). Not fatal: the card shows its generated thumbnail instead.
+   */
+  | 'image-refused';
 
 export class WidgetError extends PocketrecError {
   declare readonly code: WidgetProblem;

@@ -17,7 +17,14 @@ import {
   readConfig,
   type WidgetConfig,
 } from './attributes.ts';
-import { type Catalog, type CatalogProduct, loadCatalog, parseCatalog } from './catalog.ts';
+import {
+  type Catalog,
+  type CatalogProduct,
+  imageSource,
+  loadCatalog,
+  parseCatalog,
+} from './catalog.ts';
+import { WidgetError } from './errors.ts';
 import {
   ERROR_EVENT,
   type ErrorDetail,
@@ -56,6 +63,8 @@ export class PocketRecsElement extends HTMLElement implements TrackTarget {
   #drawn = 0;
   /** Bumped by every start and stop, so a start that was overtaken does nothing more. */
   #generation = 0;
+  /** Origins and schemes already reported as refused: every redraw would repeat them. */
+  readonly #refusedImages = new Set<string>();
 
   constructor() {
     super();
@@ -88,7 +97,9 @@ export class PocketRecsElement extends HTMLElement implements TrackTarget {
   }
 
   set catalog(products: readonly CatalogProduct[] | null) {
-    this.#catalogProperty = products ? parseCatalog(products, '(catalog property)') : null;
+    this.#catalogProperty = products
+      ? parseCatalog(products, '(catalog property)', document.baseURI)
+      : null;
     if (this.#started) void this.refresh().catch(() => {});
   }
 
@@ -242,8 +253,22 @@ export class PocketRecsElement extends HTMLElement implements TrackTarget {
             currency: config.currency,
             locale: document.documentElement.lang || undefined,
             onSelect: (entry, rank) => this.#select(entry, rank),
+            imageUrl: (product) => this.#imageUrl(product, config),
           });
     this.#root.replaceChildren(frame(config, body));
+  }
+
+  #imageUrl(product: CatalogProduct, config: WidgetConfig): string | null {
+    if (product.image === undefined) return null;
+    const source = imageSource(product.image, window.origin, config.imageOrigins);
+    if (source.allowed) return source.url;
+    if (!this.#refusedImages.has(source.key)) {
+      this.#refusedImages.add(source.key);
+      this.reportError(
+        new WidgetError('image-refused', `catalog item ${product.id}: ${source.reason}`),
+      );
+    }
+    return null;
   }
 
   #select(entry: RecommendedItem, rank: number): void {

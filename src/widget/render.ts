@@ -3,6 +3,7 @@
  * reaches the DOM through textContent and attribute setters, never as HTML, so a product
  * name such as `<img src=x onerror=...>` is shown as those characters and runs nothing.
  */
+import type { CatalogProduct } from './catalog.ts';
 import type { RecommendedItem } from './events.ts';
 
 export interface Frame {
@@ -14,6 +15,8 @@ export interface ListOptions {
   currency: string;
   locale: string | undefined;
   onSelect: (entry: RecommendedItem, rank: number) => void;
+  /** The URL to load for the product's image, or null for the generated thumbnail. */
+  imageUrl: (product: CatalogProduct) => string | null;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -54,22 +57,37 @@ export function message(text: string, kind: 'info' | 'error'): HTMLElement {
   return p;
 }
 
-function thumbnail(entry: RecommendedItem): HTMLElement {
+function thumbnail(entry: RecommendedItem, options: ListOptions): HTMLElement {
   const thumb = el('span', 'thumb');
   const product = entry.product;
-  if (product?.image) {
+  const src = product?.image === undefined ? null : options.imageUrl(product);
+  if (src !== null) {
     const img = document.createElement('img');
     img.alt = '';
+    // All set before src, which starts the request: the image host learns which products
+    // were shown, and not also the page they were shown on (no Referer), nor who the shopper
+    // is (crossOrigin 'anonymous' sends another origin no cookies and takes none back; the
+    // host must answer with Access-Control-Allow-Origin, or the drawn thumbnail is shown).
+    img.referrerPolicy = 'no-referrer';
+    img.crossOrigin = 'anonymous';
     img.loading = 'lazy';
-    img.src = product.image;
+    // A broken, blocked or refused image (404, CSP, CORS) leaves the drawn thumbnail, not a hole.
+    img.addEventListener('error', () => drawnThumbnail(thumb, entry), { once: true });
+    img.src = src;
     thumb.append(img);
   } else {
-    // A custom property set through the CSSOM, which a CSP without 'unsafe-inline' allows.
-    if (product?.hue !== undefined) thumb.style.setProperty('--_hue', String(product.hue));
-    thumb.textContent = (product?.name ?? entry.item).trim().slice(0, 1).toUpperCase();
+    drawnThumbnail(thumb, entry);
   }
   thumb.setAttribute('aria-hidden', 'true');
   return thumb;
+}
+
+/** The generated thumbnail: the name's first letter on the product's hue. */
+function drawnThumbnail(thumb: HTMLElement, entry: RecommendedItem): void {
+  const product = entry.product;
+  // A custom property set through the CSSOM, which a CSP without 'unsafe-inline' allows.
+  if (product?.hue !== undefined) thumb.style.setProperty('--_hue', String(product.hue));
+  thumb.textContent = (product?.name ?? entry.item).trim().slice(0, 1).toUpperCase();
 }
 
 function price(entry: RecommendedItem, options: ListOptions): HTMLElement | null {
@@ -92,7 +110,7 @@ export function recommendationList(items: RecommendedItem[], options: ListOption
     card.dataset.item = entry.item;
     const name = el('span', 'name');
     name.textContent = entry.product?.name ?? entry.item;
-    card.append(thumbnail(entry), name);
+    card.append(thumbnail(entry, options), name);
     if (entry.product?.category) {
       const category = el('span', 'meta');
       category.textContent = entry.product.category;

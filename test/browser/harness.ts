@@ -8,10 +8,13 @@
  * - collectErrors(): console errors + uncaught page errors, to assert there were none.
  * - recordRequests(): every network request (method, url, postData), to assert nothing leaves
  *   the origin.
+ * - startRecordingServer(): a second origin on 127.0.0.1 (say, an image host) that records what
+ *   it receives: path, query, Referer, Cookie and Origin.
  *
  * `npm run test:browser` runs scripts/ensure-chromium.js first, which installs the browser.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -338,4 +341,75 @@ function isFavicon(e: CollectedError): boolean {
 
 function isPage(target: Page | BrowserContext): target is Page {
   return typeof (target as Page).goto === 'function';
+}
+
+// ---------------------------------------------------------------------------------------------
+// A second origin
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  /** The query string with its `?`, or '' when there is none. */
+  query: string;
+  /** The headers that could carry something about the page or the shopper; null if absent. */
+  referer: string | null;
+  cookie: string | null;
+  origin: string | null;
+}
+
+export interface RecordingServer {
+  /** Origin of the server, e.g. `http://127.0.0.1:41235` (another origin than startServer's). */
+  url: string;
+  /** Every request it received, in order (live array). */
+  readonly requests: ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * A plain HTTP server on 127.0.0.1 and a free port, standing for a third party (an image
+ * host): it records every request as the server sees it, which is what that party learns,
+ * and answers each with `respond`'s status, headers and body (default: 404).
+ */
+export async function startRecordingServer(
+  respond: (request: ReceivedRequest) => {
+    status: number;
+    headers?: Record<string, string>;
+    body?: string | Uint8Array;
+  } = () => ({ status: 404 }),
+): Promise<RecordingServer> {
+  const requests: ReceivedRequest[] = [];
+  const header = (value: string | string[] | undefined) =>
+    value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  const http = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://recording.invalid');
+    const received: ReceivedRequest = {
+      method: req.method ?? '',
+      path: url.pathname,
+      query: url.search,
+      referer: header(req.headers.referer),
+      cookie: header(req.headers.cookie),
+      origin: header(req.headers.origin),
+    };
+    requests.push(received);
+    const { status, headers, body } = respond(received);
+    res.writeHead(status, headers);
+    res.end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = http.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => {
+      closed ??= new Promise((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      });
+      return closed;
+    },
+  };
 }
