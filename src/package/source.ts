@@ -90,6 +90,21 @@ export async function readResponseBody(
   return bytes;
 }
 
+/**
+ * Why a response does not carry the file asked for, or null. Besides an HTTP error: an HTML
+ * page, which static hosts and dev servers with a single-page-app fallback send with status
+ * 200 for a path they do not have. No package file is HTML, so it is reported as missing,
+ * not as a file of the wrong length.
+ */
+export function missingFileProblem(response: Response): string | null {
+  if (!response.ok) return `could not be fetched (HTTP ${response.status})`;
+  const type = response.headers.get('content-type') ?? '';
+  if (/^\s*text\/html\b/i.test(type)) {
+    return 'the server answered with an HTML page, not this file (a fallback page for a missing path?)';
+  }
+  return null;
+}
+
 /** Fetches files relative to a package URL (see packageFileUrl). */
 export function urlSource(base: string, fetchImpl: typeof fetch = fetch): PackageSource {
   const absolute = new URL(base, globalThis.location?.href).href;
@@ -103,13 +118,8 @@ export function urlSource(base: string, fetchImpl: typeof fetch = fetch): Packag
       } catch (error) {
         throw new ModelPackageError('missing-file', url, `could not be fetched (${String(error)})`);
       }
-      if (!response.ok) {
-        throw new ModelPackageError(
-          'missing-file',
-          url,
-          `could not be fetched (HTTP ${response.status})`,
-        );
-      }
+      const missing = missingFileProblem(response);
+      if (missing) throw new ModelPackageError('missing-file', url, missing);
       return readResponseBody(response, limit);
     },
   };

@@ -17,8 +17,15 @@ import {
   openHistoryStore,
   type TrackInput,
 } from './history-store.ts';
-import type { MemoryReport, OpenResult, RecommendResult, WorkerEvent } from './protocol.ts';
-import { WorkerConnection } from './worker-connection.ts';
+import type {
+  BuildDebug,
+  MemoryReport,
+  OpenResult,
+  RecommendResult,
+  UpdateResult,
+  WorkerEvent,
+} from './protocol.ts';
+import { type Refusal, WorkerConnection } from './worker-connection.ts';
 
 export interface RecommenderOptions {
   /** The model package's URL (a directory holding manifest.json). */
@@ -39,8 +46,12 @@ export interface RecommenderOptions {
   openTimeoutMs?: number;
   /** IndexedDB database names, to keep separate apps (or tests) apart. */
   databases?: { models?: string; history?: string };
-  /** Exposes `rec.debug`, which can break the worker and the GPU on purpose (tests). */
-  debug?: boolean;
+  /**
+   * Exposes `rec.debug`, which can break the worker and the GPU on purpose (tests). An
+   * object also sets `crashBuildingVersion` for the open (and its replays after a crash):
+   * see `debug.crashWhenBuilding`.
+   */
+  debug?: boolean | BuildDebug;
   /** Starts the worker; the default is the bundled one. */
   spawnWorker?: () => Worker;
 }
@@ -90,6 +101,11 @@ export interface RecommenderInfo {
   };
   /** Everything that went wrong without stopping the recommender. */
   warnings: string[];
+  /**
+   * Package versions that crashed the worker twice in a row while being loaded: never
+   * tried again by this recommender, which keeps serving its last good model.
+   */
+  refused: Refusal[];
   workerRestarts: number;
   /** Requests answered, and history positions whose encoding was reused rather than redone. */
   stats: { requests: number; reusedPositions: number };
@@ -102,7 +118,12 @@ export interface Recommender {
   /** Erases this user's history on this device. */
   clear(): Promise<void>;
   info(): RecommenderInfo;
-  /** Looks for a new model version; switches to it once it is downloaded and verified. */
+  /**
+   * Looks for a new model version; switches to it once it is downloaded, verified and
+   * warmed up. Resolves false when there is none, or when the server's version is one this
+   * recommender refused (a warning says so). Rejects with 'model-refused' when the new
+   * version crashes the worker twice during this call; the old model keeps serving.
+   */
   update(): Promise<boolean>;
   dispose(): void;
   readonly debug?: {
@@ -111,6 +132,12 @@ export interface Recommender {
     hangWorker(): Promise<void>;
     /** The worker's tfjs bytes and tensors, and the peak bytes of a recommend. */
     memory(): Promise<MemoryReport>;
+    /**
+     * Later updates make the worker throw an uncaught error where it would build an
+     * engine from this version ('any': any version; null: none), as running out of memory
+     * there would.
+     */
+    crashWhenBuilding(version: string | null): void;
   };
 }
 
@@ -182,32 +209,64 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     backendNow = { name, adapter, wasm };
     for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
   };
+  const warn = (warning: string) => {
+    if (!warnings.includes(warning)) warnings.push(warning);
+  };
   const onEvent = (event: WorkerEvent) => {
-    if (event.event === 'progress')
-      options.onProgress?.({ loaded: event.loaded, total: event.total });
-    else {
-      const { name, adapter, wasm } = event.backend;
-      backendNow = { name, adapter, wasm };
-      warnings.push(`switched to ${event.backend.name}: ${event.reason}`);
+    switch (event.event) {
+      case 'progress':
+        options.onProgress?.({ loaded: event.loaded, total: event.total });
+        break;
+      case 'backend-change': {
+        const { name, adapter, wasm } = event.backend;
+        backendNow = { name, adapter, wasm };
+        warnings.push(`switched to ${event.backend.name}: ${event.reason}`);
+        break;
+      }
+      case 'building':
+        // The connection's business (it blames crashes on the version).
+        break;
     }
   };
+  const refusalWarning = (url: string, version: string | null) =>
+    version === null
+      ? `model ${url} crashed the inference worker twice before its version was known; it is not retried`
+      : `version ${version} of model ${url} crashed the inference worker twice while loading and is refused; the recommender keeps its last good model`;
   const connection = new WorkerConnection({
     spawn: options.spawnWorker ?? defaultWorker,
     callTimeoutMs: options.callTimeoutMs ?? 30_000,
     openTimeoutMs: options.openTimeoutMs ?? 300_000,
     onEvent,
     onRestart: (result) => adopt(result as OpenResult),
+    onRefused: (refusal) => warn(refusalWarning(refusal.url, refusal.version)),
   });
+  let model: string;
+  try {
+    model = new URL(options.model, globalThis.location?.href).href;
+  } catch (error) {
+    throw new RuntimeError('bad-request', `model ${JSON.stringify(options.model)} is not a URL`, {
+      cause: error,
+    });
+  }
+  // Only a debug recommender's requests carry a crash trigger.
+  let crashBuilding =
+    typeof options.debug === 'object' ? options.debug.crashBuildingVersion : undefined;
+  const buildDebug = (): { debug?: BuildDebug } =>
+    options.debug && crashBuilding !== undefined
+      ? { debug: { crashBuildingVersion: crashBuilding } }
+      : {};
 
   adopt(
     await connection
       .call<OpenResult>({
         type: 'open',
-        model: new URL(options.model, globalThis.location?.href).href,
+        // Absolute, query and fragment as given: the model store keys and resolves it.
+        model,
         backend,
         incremental: options.incremental ?? true,
         materialiseRows: options.materialiseRows ?? 100_000,
         ...(options.databases?.models ? { modelDb: options.databases.models } : {}),
+        ...buildDebug(),
       })
       .catch((error) => {
         connection.close();
@@ -310,16 +369,18 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
           lastScoreMs,
         },
         warnings: [...warnings],
+        refused: connection.refused.map((r) => ({ ...r })),
         workerRestarts: connection.restarts,
         stats: { ...stats },
       };
     },
 
     async update() {
-      const result = await connection.call<{ updated: boolean; open?: OpenResult }>({
-        type: 'update',
-      });
+      const result = await connection.call<UpdateResult>({ type: 'update', ...buildDebug() });
       if (result.open) adopt(result.open);
+      // Already reported (the call that refused it rejected): a page that polls for
+      // updates is told once, not on every poll.
+      if (result.refused !== undefined) warn(refusalWarning(model, result.refused));
       return result.updated;
     },
 
@@ -339,6 +400,9 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
               await connection.call({ type: 'debug', action: 'hang' });
             },
             memory: () => connection.call<MemoryReport>({ type: 'debug', action: 'memory' }),
+            crashWhenBuilding: (version: string | null) => {
+              crashBuilding = version ?? undefined;
+            },
           },
         }
       : {}),

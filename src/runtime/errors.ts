@@ -21,6 +21,11 @@ export type RuntimeProblem =
   | 'model-unavailable'
   /** The worker died while the call was in flight; the client has started a new one. */
   | 'worker-crashed'
+  /**
+   * A package version crashed the worker twice while being loaded or built (out of memory,
+   * say): it is not tried again by this recommender, which keeps its last good model.
+   */
+  | 'model-refused'
   /** The call got no answer in time; the worker is treated as dead and replaced. */
   | 'timeout'
   /** The recommender was disposed. */

@@ -5,15 +5,29 @@
  * a download), so a disk error, a half-finished write or a meddling extension can only
  * cost a re-download, never a model that silently scores wrong. Versions are swapped
  * atomically: the files of a new version and the pointer to it are written in one
- * transaction, so a reader sees the old version or the new one, never a mix. Storage is
- * a cache, not a requirement: without it (private modes, quota, a blocked upgrade) the
- * verified package is still returned, from memory, with a warning.
+ * transaction, so a reader sees the old version or the new one, never a mix. And a
+ * downloaded version is stored only when the caller commits it (commitModel), after an
+ * engine built from it has worked: one that crashes the worker while being built never
+ * takes the place of the last good copy. Storage is a cache, not a requirement: without
+ * it (private modes, quota, a blocked upgrade) the verified package is still returned,
+ * from memory, with a warning.
  */
 import { type DBSchema, type IDBPDatabase, wrap } from 'idb';
 import { ModelPackageError } from '../package/errors.ts';
-import { MANIFEST_FILE, type Manifest, parseManifest } from '../package/manifest.ts';
+import {
+  MANIFEST_FILE,
+  MAX_MANIFEST_BYTES,
+  type Manifest,
+  parseManifest,
+} from '../package/manifest.ts';
 import { type ModelPackage, readModelPackage } from '../package/reader.ts';
-import { memorySource } from '../package/source.ts';
+import {
+  memorySource,
+  missingFileProblem,
+  type PackageSource,
+  packageFileUrl,
+  readResponseBody,
+} from '../package/source.ts';
 import { RuntimeError } from './errors.ts';
 import { abortQuietly, errorSummary, openDatabase } from './idb-open.ts';
 
@@ -26,23 +40,59 @@ export interface ModelStoreOptions {
   fetch?: typeof fetch;
   /** Bytes of the package's files (manifest.json excluded) as they arrive; never decreases. */
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /**
+   * Called once the version is known (the manifest read, or the stored copy's pointer) and
+   * before anything is built from it, so the worker can name the version a crash is to be
+   * blamed on, or refuse one. What it throws rejects the load.
+   */
+  onVersion?: (version: string) => void;
 }
 
-export interface LoadedModel {
+/**
+ * A verified package that is not (yet) the stored copy: from the network it is only
+ * stored by commitModel, once the caller knows the model works (an engine built from it
+ * warmed up), so a package that crashes the worker never replaces the last good one.
+ */
+export type PreparedModel = {
   /** Verified: every hash, shape and offset checked, whichever way it came. */
   pkg: ModelPackage;
-  from: 'network' | 'indexeddb';
   /** manifest.manifestSha256: it changes whenever any byte of the package does. */
+  version: string;
+  /** What went wrong without stopping the load (storage problems, a damaged stored copy). */
+  warnings: string[];
+} & (
+  | {
+      from: 'network';
+      /** Every file as fetched, manifest.json included: what commitModel stores. */
+      files: ReadonlyMap<string, Uint8Array>;
+      /**
+       * False when the database could not be opened to look for a stored copy (the
+       * warnings say why): commitModel does not try again, since an open queued behind
+       * an upgrade that another tab blocks would wait as long as that tab does.
+       */
+      storable: boolean;
+    }
+  | { from: 'indexeddb' }
+);
+
+/** What loadModel returns: a PreparedModel once committed. */
+export interface LoadedModel {
+  pkg: ModelPackage;
+  from: 'network' | 'indexeddb';
   version: string;
   /** False when it lives in memory only and the next visit downloads it again. */
   persistent: boolean;
-  /** What went wrong without stopping the load (storage problems, a damaged stored copy). */
   warnings: string[];
 }
 
+/** What the server has, against the version in use (see prepareUpdate). */
+export type UpdateCheck =
+  | { status: 'current' | 'refused'; version: string }
+  | { status: 'new'; version: string; model: PreparedModel & { from: 'network' } };
+
 const DEFAULT_DB_NAME = 'pocketrec-models';
 
-/** One record per package url: the version the files store holds completely. */
+/** One record per package (see packageRoot): the version the files store holds completely. */
 interface PackageRecord {
   url: string;
   version: string;
@@ -60,79 +110,102 @@ interface ModelDb extends DBSchema {
 
 type ModelDatabase = IDBPDatabase<ModelDb>;
 
-interface Download {
-  pkg: ModelPackage;
-  version: string;
-  /** Every file as fetched, manifest.json included: what gets stored. */
-  files: Map<string, Uint8Array>;
+/**
+ * The model at `url`, from IndexedDB when a complete copy verifies (no network at all),
+ * else from the network, verified but NOT stored: commitModel stores it once it has been
+ * shown to work. Rejects with RuntimeError('model-unavailable') when the package cannot be
+ * fetched and nothing usable is stored, with the ModelPackageError itself when the fetched
+ * package fails verification (its code names the problem), and with whatever onVersion
+ * throws. Storage never makes it fail.
+ */
+export async function prepareModel(
+  url: string,
+  options: ModelStoreOptions = {},
+): Promise<PreparedModel> {
+  const root = packageRoot(url);
+  const warnings: string[] = [];
+  const db = await openStorage(options, warnings);
+  if (db) {
+    try {
+      const stored = await loadStoredCopy(db, root, warnings, options.onVersion);
+      if (stored) return { from: 'indexeddb', ...stored, warnings };
+    } finally {
+      db.close();
+    }
+  }
+  const fetchImpl = fetchFunction(root, options);
+  const remote = await fetchManifest(root, fetchImpl);
+  options.onVersion?.(remote.manifest.manifestSha256);
+  const download = await downloadFiles(root, fetchImpl, remote, options.onProgress);
+  return { from: 'network', ...download, storable: db !== null, warnings };
 }
 
 /**
- * The model at `url`, from IndexedDB when a complete copy verifies (no network at all),
- * else from the network, then stored. Rejects with RuntimeError('model-unavailable') when
- * the package cannot be fetched and nothing usable is stored, and with the
- * ModelPackageError itself when the fetched package fails verification (its code names
- * the problem). Storage never makes it fail.
+ * Asks the server for its version of `url`. The same as `current` (the version in use) or
+ * one of `refused`: nothing is downloaded. Otherwise the new version is downloaded and
+ * verified, and stored by nobody: the stored copy stays the version in use until
+ * commitModel. A failed download rejects with the ModelPackageError.
+ */
+export async function prepareUpdate(
+  url: string,
+  options: ModelStoreOptions & { current: string | null; refused?: readonly string[] },
+): Promise<UpdateCheck> {
+  const root = packageRoot(url);
+  const fetchImpl = fetchFunction(root, options);
+  const remote = await fetchManifest(root, fetchImpl);
+  const version = remote.manifest.manifestSha256;
+  if (version === options.current) return { status: 'current', version };
+  if (options.refused?.includes(version)) return { status: 'refused', version };
+  options.onVersion?.(version);
+  const download = await downloadFiles(root, fetchImpl, remote, options.onProgress);
+  return {
+    status: 'new',
+    version,
+    model: { from: 'network', ...download, storable: true, warnings: [] },
+  };
+}
+
+/**
+ * Makes a prepared model the stored copy of `url`: its files and the pointer in one
+ * transaction, then the other versions removed. A model read from IndexedDB is stored
+ * already. Never rejects: `persistent` false and a warning when it could not be stored.
+ */
+export async function commitModel(
+  url: string,
+  model: PreparedModel,
+  options: Pick<ModelStoreOptions, 'indexedDB' | 'dbName'> = {},
+): Promise<{ persistent: boolean; warnings: string[] }> {
+  if (model.from === 'indexeddb') return { persistent: true, warnings: [] };
+  if (!model.storable) return { persistent: false, warnings: [] };
+  const root = packageRoot(url);
+  const warnings: string[] = [];
+  const db = await openStorage(options, warnings);
+  if (!db) return { persistent: false, warnings };
+  try {
+    const persistent = await storeVersion(db, root, model.version, model.files, warnings);
+    return { persistent, warnings };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * prepareModel and commitModel at once, for a caller with nothing to try the model on
+ * first. The worker keeps them apart (see worker.ts).
  */
 export async function loadModel(
   url: string,
   options: ModelStoreOptions = {},
 ): Promise<LoadedModel> {
-  const root = packageRoot(url);
-  const warnings: string[] = [];
-  const db = await openStorage(options, warnings);
-  try {
-    if (db) {
-      const stored = await loadStoredCopy(db, root, warnings);
-      if (stored) {
-        return {
-          pkg: stored.pkg,
-          from: 'indexeddb',
-          version: stored.version,
-          persistent: true,
-          warnings,
-        };
-      }
-    }
-    const fetchImpl = fetchFunction(root, options);
-    const remote = await fetchManifest(root, fetchImpl);
-    const download = await downloadFiles(root, fetchImpl, remote, options.onProgress);
-    const persistent = db ? await storeVersion(db, root, download, warnings) : false;
-    return { pkg: download.pkg, from: 'network', version: download.version, persistent, warnings };
-  } finally {
-    db?.close();
-  }
-}
-
-/**
- * Brings the stored copy up to the version the server has. The new version is downloaded
- * and verified in full while the old one stays the one loadModel returns; only then does
- * one transaction switch to it. A failed download (a file missing or corrupt) leaves the
- * old version in place and rejects with the ModelPackageError. `version` is the server's
- * version; `updated` says whether the stored copy became it just now.
- */
-export async function updateModel(
-  url: string,
-  options: ModelStoreOptions = {},
-): Promise<{ updated: boolean; version: string; warnings: string[] }> {
-  const root = packageRoot(url);
-  const warnings: string[] = [];
-  const db = await openStorage(options, warnings);
-  try {
-    const fetchImpl = fetchFunction(root, options);
-    const remote = await fetchManifest(root, fetchImpl);
-    const version = remote.manifest.manifestSha256;
-    // Without storage there is no copy to bring up to date: loadModel downloads the newest anyway.
-    if (!db) return { updated: false, version, warnings };
-    if ((await storedVersion(db, root, warnings)) === version) {
-      return { updated: false, version, warnings };
-    }
-    const download = await downloadFiles(root, fetchImpl, remote, options.onProgress);
-    const updated = await storeVersion(db, root, download, warnings);
-    return { updated, version, warnings };
-  } finally {
-    db?.close();
-  }
+  const prepared = await prepareModel(url, options);
+  const saved = await commitModel(url, prepared, options);
+  return {
+    pkg: prepared.pkg,
+    from: prepared.from,
+    version: prepared.version,
+    persistent: saved.persistent,
+    warnings: [...prepared.warnings, ...saved.warnings],
+  };
 }
 
 /**
@@ -176,13 +249,45 @@ export async function deleteModel(url: string, options: ModelStoreOptions = {}):
 }
 
 /**
- * One key per package whichever way the page spells its url: resolved against the page
- * (relative urls) and always with exactly one trailing slash.
+ * The package's key in IndexedDB, and the directory its file URLs are resolved against
+ * (packageFileUrl): one key per package whichever way the page spells its url. Resolved
+ * against the page; the fragment dropped (no server ever sees it); the path with exactly
+ * one trailing slash. The query stays in the key: `?v=2` or another signed path may be
+ * another build at the same path, and a stored copy is used with no request at all, so
+ * one key for both would serve a page asking for `?v=2` the copy another page stored for
+ * `?v=1`. (A token that changes on every visit therefore costs a download per visit.)
  */
-function packageRoot(url: string): string {
-  const base = globalThis.location?.href;
-  const absolute = base === undefined ? url : new URL(url, base).href;
-  return `${absolute.replace(/\/+$/, '')}/`;
+export function packageRoot(url: string): string {
+  let resolved: URL;
+  try {
+    resolved = new URL(url, globalThis.location?.href);
+  } catch (error) {
+    throw new RuntimeError('bad-request', `model ${JSON.stringify(url)} is not a URL`, {
+      cause: error,
+    });
+  }
+  resolved.hash = '';
+  resolved.pathname = `${resolved.pathname.replace(/\/+$/, '')}/`;
+  return resolved.href;
+}
+
+/** A package held in memory, its files named where they came from (query and all). */
+function heldSource(
+  files: ReadonlyMap<string, Uint8Array>,
+  locate: (path: string) => string,
+): PackageSource {
+  const memory = memorySource(files);
+  return {
+    locate,
+    read(path, limit) {
+      if (!files.has(path)) {
+        return Promise.reject(
+          new ModelPackageError('missing-file', locate(path), 'file is missing'),
+        );
+      }
+      return memory.read(path, limit);
+    },
+  };
 }
 
 function fetchFunction(root: string, options: ModelStoreOptions): typeof fetch {
@@ -204,6 +309,7 @@ async function loadStoredCopy(
   db: ModelDatabase,
   root: string,
   warnings: string[],
+  onVersion: ModelStoreOptions['onVersion'],
 ): Promise<{ pkg: ModelPackage; version: string } | null> {
   let stored: { version: string; files: Map<string, Uint8Array> } | null;
   try {
@@ -213,14 +319,15 @@ async function loadStoredCopy(
     return null;
   }
   if (!stored) return null;
+  // Outside the try below: a refused version is not a damaged copy, and is not deleted.
+  onVersion?.(stored.version);
+  const locate = (path: string) => `indexeddb:${packageFileUrl(root, path)}`;
   try {
-    const pkg = await readModelPackage(
-      memorySource(stored.files, `indexeddb:${root.slice(0, -1)}`),
-    );
+    const pkg = await readModelPackage(heldSource(stored.files, locate));
     if (pkg.manifest.manifestSha256 !== stored.version) {
       throw new ModelPackageError(
         'manifest-digest',
-        `indexeddb:${root}${MANIFEST_FILE}`,
+        locate(MANIFEST_FILE),
         `stored as version ${stored.version} but the manifest is version ${pkg.manifest.manifestSha256}`,
       );
     }
@@ -269,20 +376,6 @@ async function readStoredFiles(
   return { version, files };
 }
 
-async function storedVersion(
-  db: ModelDatabase,
-  root: string,
-  warnings: string[],
-): Promise<string | null> {
-  try {
-    const record = await db.get('packages', root);
-    return record ? String(record.version) : null;
-  } catch (error) {
-    warnings.push(`the stored copy of ${root} could not be read (${errorSummary(error)})`);
-    return null;
-  }
-}
-
 /** Drops one version's files, and the pointer only if it still names that version. */
 async function deleteVersion(db: ModelDatabase, root: string, version: string): Promise<void> {
   const tx = db.transaction(['packages', 'files'], 'readwrite');
@@ -304,10 +397,10 @@ async function fetchManifest(
   root: string,
   fetchImpl: typeof fetch,
 ): Promise<{ manifest: Manifest; bytes: Uint8Array }> {
-  const where = `${root}${MANIFEST_FILE}`;
   let bytes: Uint8Array;
   try {
-    bytes = await fetchFile(root, MANIFEST_FILE, fetchImpl, () => {});
+    // A larger manifest is refused by parseManifest: one byte past the cap is enough to see it.
+    bytes = await fetchFile(root, MANIFEST_FILE, MAX_MANIFEST_BYTES, fetchImpl, () => {});
   } catch (error) {
     // No manifest means no package to judge: the model is unavailable, not broken.
     if (error instanceof ModelPackageError) {
@@ -321,7 +414,7 @@ async function fetchManifest(
     }
     throw error;
   }
-  return { manifest: await parseManifest(bytes, where), bytes };
+  return { manifest: await parseManifest(bytes, packageFileUrl(root, MANIFEST_FILE)), bytes };
 }
 
 /** Every file the manifest lists, with progress in bytes, then the full verification. */
@@ -330,24 +423,28 @@ async function downloadFiles(
   fetchImpl: typeof fetch,
   remote: { manifest: Manifest; bytes: Uint8Array },
   onProgress: ModelStoreOptions['onProgress'],
-): Promise<Download> {
+): Promise<{ pkg: ModelPackage; version: string; files: Map<string, Uint8Array> }> {
   const totalBytes = remote.manifest.files.reduce((sum, f) => sum + f.bytes, 0);
-  let loadedBytes = 0;
+  let doneBytes = 0;
   onProgress?.(0, totalBytes);
   const files = new Map<string, Uint8Array>([[MANIFEST_FILE, remote.bytes]]);
   for (const file of remote.manifest.files) {
-    const bytes = await fetchFile(root, file.path, fetchImpl, (chunkBytes) => {
-      loadedBytes += chunkBytes;
-      // A file longer than the manifest says fails verification below; progress never overshoots.
-      onProgress?.(Math.min(loadedBytes, totalBytes), totalBytes);
+    let fileBytes = 0;
+    // Each file is read to its stated length plus one byte (then the reader calls it
+    // oversized), and counted up to its stated length only: progress never overshoots.
+    const bytes = await fetchFile(root, file.path, file.bytes, fetchImpl, (chunkBytes) => {
+      fileBytes += chunkBytes;
+      onProgress?.(doneBytes + Math.min(fileBytes, file.bytes), totalBytes);
     });
+    doneBytes += Math.min(bytes.byteLength, file.bytes);
     files.set(file.path, bytes);
   }
-  const pkg = await readModelPackage(memorySource(files, root.slice(0, -1)));
+  const pkg = await readModelPackage(heldSource(files, (path) => packageFileUrl(root, path)));
   return { pkg, version: pkg.manifest.manifestSha256, files };
 }
 
 /**
+ * At most `limit + 1` bytes of one file (readResponseBody cancels the rest of the body).
  * A network failure (fetch rejects, the body breaks off) is 'model-unavailable' with the
  * underlying error as its cause; an HTTP error means the server lacks a file the package
  * needs, a ModelPackageError('missing-file') like the reader's own sources raise.
@@ -355,10 +452,11 @@ async function downloadFiles(
 async function fetchFile(
   root: string,
   path: string,
+  limit: number,
   fetchImpl: typeof fetch,
   onChunk: (bytes: number) => void,
 ): Promise<Uint8Array> {
-  const url = `${root}${path}`;
+  const url = packageFileUrl(root, path);
   const unavailable = (error: unknown) =>
     new RuntimeError(
       'model-unavailable',
@@ -371,45 +469,13 @@ async function fetchFile(
   } catch (error) {
     throw unavailable(error);
   }
-  if (!response.ok) {
-    throw new ModelPackageError(
-      'missing-file',
-      url,
-      `could not be fetched (HTTP ${response.status})`,
-    );
-  }
+  const missing = missingFileProblem(response);
+  if (missing) throw new ModelPackageError('missing-file', url, missing);
   try {
-    return await readBody(response, onChunk);
+    return await readResponseBody(response, limit, onChunk);
   } catch (error) {
     throw unavailable(error);
   }
-}
-
-/** The body chunk by chunk, so progress moves during a large file, not only after it. */
-async function readBody(response: Response, onChunk: (bytes: number) => void): Promise<Uint8Array> {
-  if (!response.body) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    onChunk(bytes.byteLength);
-    return bytes;
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    length += value.byteLength;
-    onChunk(value.byteLength);
-  }
-  // One exact buffer: structured clone stores a view's whole buffer, not just the view.
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,11 +485,12 @@ async function readBody(response: Response, onChunk: (bytes: number) => void): P
 async function storeVersion(
   db: ModelDatabase,
   root: string,
-  download: Download,
+  version: string,
+  files: ReadonlyMap<string, Uint8Array>,
   warnings: string[],
 ): Promise<boolean> {
   try {
-    await writeVersion(db, root, download);
+    await writeVersion(db, root, version, files);
   } catch (error) {
     warnings.push(
       `the model from ${root} could not be stored in IndexedDB (${errorSummary(error)}): it is kept in memory only and will be downloaded again next time`,
@@ -437,21 +504,24 @@ async function storeVersion(
 }
 
 /** All files and the pointer in one transaction: it commits whole or not at all. */
-async function writeVersion(db: ModelDatabase, root: string, download: Download): Promise<void> {
+async function writeVersion(
+  db: ModelDatabase,
+  root: string,
+  version: string,
+  files: ReadonlyMap<string, Uint8Array>,
+): Promise<void> {
   const tx = db.transaction(['packages', 'files'], 'readwrite');
   const committed = tx.done;
   // Kept one by one: when a put throws (quota), the requests already made reject with
   // AbortError as the transaction unwinds, and those rejections must not go unhandled.
   const requests: Promise<unknown>[] = [];
   try {
-    const files = tx.objectStore('files');
-    for (const [path, bytes] of download.files) {
-      requests.push(files.put(bytes, [root, download.version, path]));
-    }
+    const store = tx.objectStore('files');
+    for (const [path, bytes] of files) requests.push(store.put(bytes, [root, version, path]));
     const record: PackageRecord = {
       url: root,
-      version: download.version,
-      paths: [...download.files.keys()],
+      version,
+      paths: [...files.keys()],
       storedAt: Date.now(),
     };
     requests.push(tx.objectStore('packages').put(record));

@@ -23,6 +23,40 @@ export interface OpenRequest {
   wasmPaths?: Record<string, string>;
   /** IndexedDB database of the model store (tests isolate themselves with it). */
   modelDb?: string;
+  /**
+   * Versions of this package that crashed the worker twice: the worker never builds them
+   * (it rejects with 'model-refused'). The connection fills this in on every send.
+   */
+  refused?: string[];
+  /** Test aids, sent only by a recommender created with `debug`. */
+  debug?: BuildDebug;
+}
+
+/** Asks the worker to look for a new version of the open package and switch to it. */
+export interface UpdateRequest {
+  type: 'update';
+  /** As in OpenRequest: the server's version is not downloaded when it is one of these. */
+  refused?: string[];
+  debug?: BuildDebug;
+}
+
+/**
+ * `crashBuildingVersion`: the worker throws an uncaught error where it would build an
+ * engine from this package version ('any': from any version), as running out of memory
+ * there would. For testing the crash-restart path only.
+ */
+export interface BuildDebug {
+  crashBuildingVersion?: string;
+}
+
+export interface UpdateResult {
+  /** Whether the worker switched to a new version just now. */
+  updated: boolean;
+  /** The server's version. */
+  version: string;
+  /** Set when the server's version is one of the refused ones: nothing was downloaded. */
+  refused?: string;
+  open?: OpenResult;
 }
 
 export interface RecommendRequest {
@@ -53,7 +87,7 @@ export interface MemoryReport {
   peakBytes: number | null;
 }
 
-export type WorkerRequest = (OpenRequest | RecommendRequest | DebugRequest | { type: 'update' }) & {
+export type WorkerRequest = (OpenRequest | RecommendRequest | DebugRequest | UpdateRequest) & {
   id: number;
 };
 
@@ -108,7 +142,12 @@ export type WorkerReply =
 /** Unsolicited messages from the worker. */
 export type WorkerEvent =
   | { event: 'progress'; loaded: number; total: number }
-  | { event: 'backend-change'; backend: ActiveBackend; reason: string };
+  | { event: 'backend-change'; backend: ActiveBackend; reason: string }
+  /**
+   * Request `id` (an open or update) now works on this version of the package at `url`:
+   * a crash from here until its reply is blamed on that version (worker-connection.ts).
+   */
+  | { event: 'building'; id: number; url: string; version: string };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof ModelPackageError) {

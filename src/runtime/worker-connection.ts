@@ -6,6 +6,16 @@
  * outlives its time limit). Either way every call in flight is rejected at once with an
  * error that says so (none is left hanging), the worker is terminated, and the next call
  * starts a fresh one and replays the last `open` before it runs.
+ *
+ * A package can be what kills it: building an engine from a version too large for this
+ * device runs the worker out of memory. So a death while an `open` or `update` is running
+ * is blamed on the version that call announced (the worker's `building` event; before
+ * that, on the package url alone). The first such crash is retried once on a new worker,
+ * transparently (a crash can be bad luck); a second in a row on the same version refuses
+ * it: the call rejects with 'model-refused', and every later open or update carries the
+ * refused versions so no worker builds them again. Since a version is stored only once an
+ * engine built from it has worked (worker.ts), the replayed `open` finds the last good one.
+ * A hang is not retried (the call had its whole time already) but counts the same way.
  */
 import { RuntimeError } from './errors.ts';
 import {
@@ -22,12 +32,30 @@ type Body = WorkerRequest extends infer R
     : never
   : never;
 
+/** A package version (or, when it died before naming one, a package) this connection gave up on. */
+export interface Refusal {
+  /** The package url as opened. */
+  url: string;
+  /** null: the worker died twice before it could say which version it was loading. */
+  version: string | null;
+  /** What the last crash said. */
+  reason: string;
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout>;
-  type: string;
+  body: Body;
+  transfer: Transferable[];
+  /** For an open or update: the package url a death is blamed on. */
+  url: string | null;
+  /** The version the worker said this call is loading (its `building` event). */
+  version: string | null;
 }
+
+/** How many crashes in a row while loading one version make it refused. */
+const CRASHES_TO_REFUSE = 2;
 
 export interface WorkerConnectionOptions {
   /** Starts a worker (the default is the bundled inference worker). */
@@ -39,24 +67,41 @@ export interface WorkerConnectionOptions {
   onEvent: (event: WorkerEvent) => void;
   /** After a replacement worker has re-opened the model. */
   onRestart: (result: unknown) => void;
+  /** A version was refused (see Refusal); the call that was running rejects with 'model-refused'. */
+  onRefused?: (refusal: Refusal) => void;
 }
 
 export class WorkerConnection {
   private worker: Worker | null = null;
+  /** The worker on which `lastOpen` succeeded; any other needs it replayed first. */
+  private openedOn: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private lastOpen: Omit<OpenRequest, 'id'> | null = null;
   private starting: Promise<void> | null = null;
   private closed = false;
+  /** Crashes per package url and version ('' before the version was known). */
+  private readonly crashes = new Map<string, number>();
+  private readonly refusals: Refusal[] = [];
   /** Workers that died, for info(). */
   restarts = 0;
 
   constructor(private readonly options: WorkerConnectionOptions) {}
 
+  /** What this connection refused, oldest first. */
+  get refused(): readonly Refusal[] {
+    return this.refusals;
+  }
+
   async call<T>(body: Body, transfer: Transferable[] = []): Promise<T> {
     if (this.closed) throw new RuntimeError('disposed', 'the recommender was disposed');
-    if (body.type === 'open') this.lastOpen = body as Omit<OpenRequest, 'id'>;
-    else await this.ensureWorker();
+    if (body.type === 'open') {
+      this.lastOpen = body;
+      const result = await this.send<T>(body, transfer);
+      this.openedOn = this.worker;
+      return result;
+    }
+    await this.ensureWorker();
     return this.send<T>(body, transfer);
   }
 
@@ -72,6 +117,11 @@ export class WorkerConnection {
     worker.onmessage = (event: MessageEvent<WorkerReply | WorkerEvent>) => {
       const data = event.data;
       if ('event' in data) {
+        if (data.event === 'building') {
+          const call = this.pending.get(data.id);
+          if (call) call.version = data.version;
+          return;
+        }
         this.options.onEvent(data);
         return;
       }
@@ -79,6 +129,12 @@ export class WorkerConnection {
       if (!call) return;
       this.pending.delete(data.id);
       clearTimeout(call.timer);
+      // That version loaded: earlier crashes on it were bad luck, not the package. (Not
+      // the url's count: a replay of the old version succeeding between two crashes of an
+      // update that died before naming its version must not let it retry for ever.)
+      if (data.ok && call.url !== null && call.version !== null) {
+        this.crashes.delete(crashKey(call.url, call.version));
+      }
       if (data.ok) call.resolve(data.result);
       else call.reject(deserializeError(data.error));
     };
@@ -106,15 +162,15 @@ export class WorkerConnection {
 
   /** A worker exists, and has the model open if one was opened before it died. */
   private async ensureWorker(): Promise<void> {
-    if (this.worker) return;
+    if (this.worker && (!this.lastOpen || this.openedOn === this.worker)) return;
     if (!this.starting) {
       this.starting = (async () => {
         if (!this.lastOpen) {
           this.worker = this.spawn();
           return;
         }
-        this.restarts++;
         const result = await this.send(this.lastOpen);
+        this.openedOn = this.worker;
         this.options.onRestart(result);
       })().finally(() => {
         this.starting = null;
@@ -124,43 +180,144 @@ export class WorkerConnection {
   }
 
   private send<T>(body: Body, transfer: Transferable[] = []): Promise<T> {
+    // A retry can come after close().
+    if (this.closed) {
+      return Promise.reject(new RuntimeError('disposed', 'the recommender was disposed'));
+    }
     if (!this.worker) this.worker = this.spawn();
     const worker = this.worker;
     const id = this.nextId++;
-    const slow = body.type === 'open' || body.type === 'update';
-    const limit = slow ? this.options.openTimeoutMs : this.options.callTimeoutMs;
+    const url = this.packageOf(body);
+    const limit = url === null ? this.options.callTimeoutMs : this.options.openTimeoutMs;
+    // Sent with every open and update, replays included, so no worker builds them again.
+    const message =
+      url === null ? { ...body, id } : { ...body, id, refused: this.refusedVersions(url) };
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new RuntimeError(
-            'timeout',
-            `the inference worker did not answer "${body.type}" within ${limit} ms; it is replaced`,
-          ),
-        );
         this.died(
           worker,
           new RuntimeError(
             'worker-crashed',
             `the inference worker stopped answering during "${body.type}"`,
           ),
+          {
+            id,
+            error: new RuntimeError(
+              'timeout',
+              `the inference worker did not answer "${body.type}" within ${limit} ms; it is replaced`,
+            ),
+          },
         );
       }, limit);
       this.pending.set(id, {
         resolve: resolve as (v: unknown) => void,
         reject,
         timer,
-        type: body.type,
+        body,
+        transfer,
+        url,
+        version: null,
       });
-      worker.postMessage({ ...body, id }, transfer);
+      worker.postMessage(message, transfer);
     });
   }
 
-  private died(worker: Worker, error: RuntimeError): void {
-    if (this.worker !== worker) return;
+  /** The package an open or update works on; null for any other call. */
+  private packageOf(body: Body): string | null {
+    if (body.type === 'open') return body.model;
+    if (body.type === 'update') return this.lastOpen?.model ?? null;
+    return null;
+  }
+
+  private refusedVersions(url: string): string[] {
+    return this.refusals.flatMap((r) => (r.url === url && r.version !== null ? [r.version] : []));
+  }
+
+  /**
+   * `timedOut`: the call whose time ran out, and its error; the worker is presumed hung
+   * rather than crashed, so nothing is retried (it already had its full time).
+   */
+  private died(
+    worker: Worker,
+    error: RuntimeError,
+    timedOut?: { id: number; error: RuntimeError },
+  ): void {
+    if (this.worker !== worker) {
+      if (timedOut) this.rejectCall(timedOut.id, timedOut.error);
+      return;
+    }
     worker.terminate();
     this.worker = null;
+    this.restarts++;
+    // The worker answers in order, so the oldest call in flight is the one it was running.
+    const oldest = this.pending.entries().next().value;
+    let running: { id: number; call: Pending; url: string } | null = null;
+    if (oldest) {
+      const [id, call] = oldest;
+      if (call.url !== null) {
+        running = { id, call, url: call.url };
+        this.pending.delete(id);
+        clearTimeout(call.timer);
+      }
+    }
+    // The others first: a retry of the running call must not be failed with them.
+    if (timedOut && running?.id !== timedOut.id) this.rejectCall(timedOut.id, timedOut.error);
     this.fail(error);
+    if (running) {
+      const { id, call, url } = running;
+      this.blame(call, url, timedOut?.id === id ? timedOut.error : error, !timedOut);
+    }
+  }
+
+  private rejectCall(id: number, error: RuntimeError): void {
+    const call = this.pending.get(id);
+    if (!call) return;
+    this.pending.delete(id);
+    clearTimeout(call.timer);
+    call.reject(error);
+  }
+
+  /** Counts a death against the version an open or update was loading; retries or refuses. */
+  private blame(call: Pending, url: string, error: RuntimeError, retry: boolean): void {
+    const key = crashKey(url, call.version);
+    const crashes = (this.crashes.get(key) ?? 0) + 1;
+    this.crashes.set(key, crashes);
+    if (crashes >= CRASHES_TO_REFUSE) {
+      const what =
+        call.version === null
+          ? `model ${url} (before its version was known)`
+          : `version ${call.version} of model ${url}`;
+      if (!this.refusals.some((r) => r.url === url && r.version === call.version)) {
+        const refusal: Refusal = { url, version: call.version, reason: error.message };
+        this.refusals.push(refusal);
+        this.options.onRefused?.(refusal);
+      }
+      call.reject(
+        new RuntimeError(
+          'model-refused',
+          `${what} stopped the inference worker ${crashes} times while "${call.body.type}" was loading it (${error.message}); it is not tried again`,
+        ),
+      );
+      return;
+    }
+    if (!retry) {
+      call.reject(
+        error.code === 'timeout'
+          ? error
+          : new RuntimeError(
+              error.code,
+              `${error.message} (call "${call.body.type}" was in flight)`,
+            ),
+      );
+      return;
+    }
+    // Once more, on a new worker: an open as it was; an update after the model it
+    // updates has been opened again (the replay).
+    const again =
+      call.body.type === 'open'
+        ? this.send(call.body, call.transfer)
+        : this.ensureWorker().then(() => this.send(call.body, call.transfer));
+    again.then(call.resolve, call.reject);
   }
 
   private fail(error: RuntimeError): void {
@@ -168,8 +325,12 @@ export class WorkerConnection {
       clearTimeout(call.timer);
       this.pending.delete(id);
       call.reject(
-        new RuntimeError(error.code, `${error.message} (call "${call.type}" was in flight)`),
+        new RuntimeError(error.code, `${error.message} (call "${call.body.type}" was in flight)`),
       );
     }
   }
+}
+
+function crashKey(url: string, version: string | null): string {
+  return `${url}\n${version ?? ''}`;
 }

@@ -9,8 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { destroyWebgpuDevice } from './engine/backend.ts';
 import { Engine } from './engine/engine.ts';
 import { RuntimeError } from './errors.ts';
-import { loadModel, updateModel } from './model-store.ts';
+import { commitModel, type PreparedModel, prepareModel, prepareUpdate } from './model-store.ts';
 import type {
+  BuildDebug,
   DebugRequest,
   MemoryReport,
   ModelSummary,
@@ -18,6 +19,8 @@ import type {
   OpenResult,
   RecommendRequest,
   RecommendResult,
+  UpdateRequest,
+  UpdateResult,
   WorkerEvent,
   WorkerReply,
   WorkerRequest,
@@ -32,6 +35,8 @@ const scope = globalThis as unknown as {
 
 let engine: Engine | null = null;
 let opened: OpenRequest | null = null;
+/** The version the engine was built from. */
+let openedVersion: string | null = null;
 /** The latest recommend, which the debug action 'memory' profiles again. */
 let lastRecommend: RecommendRequest | null = null;
 let peakBytes: number | null = null;
@@ -40,11 +45,7 @@ function emit(event: WorkerEvent): void {
   scope.postMessage(event);
 }
 
-function summary(
-  url: string,
-  version: string,
-  pkg: Awaited<ReturnType<typeof loadModel>>['pkg'],
-): ModelSummary {
+function summary(url: string, version: string, pkg: PreparedModel['pkg']): ModelSummary {
   const { manifest } = pkg;
   return {
     name: manifest.name,
@@ -60,16 +61,62 @@ function summary(
   };
 }
 
-async function open(request: OpenRequest): Promise<OpenResult> {
+function storeOptions(request: OpenRequest): { dbName?: string } {
+  return request.modelDb ? { dbName: request.modelDb } : {};
+}
+
+/**
+ * Called as soon as request `id` knows which version it is about to load: a refused one
+ * goes no further, any other is announced, so that if this worker dies from here on the
+ * connection knows which version to blame.
+ */
+function claim(id: number, url: string, refused: readonly string[] | undefined) {
+  return (version: string): void => {
+    if (refused?.includes(version)) {
+      throw new RuntimeError(
+        'model-refused',
+        `version ${version} of model ${url} crashed the inference worker twice while being loaded; it is not tried again`,
+      );
+    }
+    emit({ event: 'building', id, url, version });
+  };
+}
+
+/** The debug trigger: an uncaught error, as running out of memory while building would be. */
+function crashIfAsked(debug: BuildDebug | undefined, version: string): Promise<void> {
+  const target = debug?.crashBuildingVersion;
+  if (target === undefined || (target !== 'any' && target !== version)) return Promise.resolve();
+  setTimeout(() => {
+    throw new Error(`pocketrec worker: crash requested while building version ${version}`);
+  }, 0);
+  return new Promise<void>(() => {});
+}
+
+async function open(request: OpenRequest, id: number): Promise<OpenResult> {
   const started = performance.now();
-  const loaded = await loadModel(request.model, {
-    ...(request.modelDb ? { dbName: request.modelDb } : {}),
+  const prepared = await prepareModel(request.model, {
+    ...storeOptions(request),
     onProgress: (loadedBytes, totalBytes) =>
       emit({ event: 'progress', loaded: loadedBytes, total: totalBytes }),
+    onVersion: claim(id, request.model, request.refused),
   });
-  const loadMs = performance.now() - started;
+  return build(request, prepared, performance.now() - started, request.debug);
+}
+
+/**
+ * An engine from a prepared package; only once it has warmed up is the package stored
+ * (and the older version removed) and the old engine let go. A crash before that leaves
+ * the stored copy as it was: the last model that worked.
+ */
+async function build(
+  request: OpenRequest,
+  prepared: PreparedModel,
+  loadMs: number,
+  debug: BuildDebug | undefined,
+): Promise<OpenResult> {
+  await crashIfAsked(debug, prepared.version);
   const initStart = performance.now();
-  const next = await Engine.create(loaded.pkg, {
+  const next = await Engine.create(prepared.pkg, {
     backend: request.backend,
     wasmPaths: request.wasmPaths ?? WASM_PATHS,
     incremental: request.incremental,
@@ -78,18 +125,25 @@ async function open(request: OpenRequest): Promise<OpenResult> {
   });
   const initMs = performance.now() - initStart;
   const warmStart = performance.now();
-  await next.warmUp();
+  try {
+    await next.warmUp();
+  } catch (error) {
+    next.dispose();
+    throw error;
+  }
   const warmupMs = performance.now() - warmStart;
+  const saved = await commitModel(request.model, prepared, storeOptions(request));
   // The old engine served until this one was ready.
   engine?.dispose();
   engine = next;
   opened = request;
+  openedVersion = prepared.version;
   return {
-    model: summary(request.model, loaded.version, loaded.pkg),
-    from: loaded.from,
-    persistent: loaded.persistent,
+    model: summary(request.model, prepared.version, prepared.pkg),
+    from: prepared.from,
+    persistent: saved.persistent,
     engine: next.info(),
-    warnings: [...loaded.warnings, ...next.backend.fallbacks],
+    warnings: [...prepared.warnings, ...saved.warnings, ...next.backend.fallbacks],
     loadMs,
     initMs,
     warmupMs,
@@ -112,11 +166,32 @@ async function recommend(request: RecommendRequest): Promise<RecommendResult> {
   };
 }
 
-async function update(): Promise<{ updated: boolean; open?: OpenResult }> {
-  if (!opened) throw new RuntimeError('model-unavailable', 'no model is open in the worker');
-  const outcome = await updateModel(opened.model, opened.modelDb ? { dbName: opened.modelDb } : {});
-  if (!outcome.updated) return { updated: false };
-  return { updated: true, open: await open(opened) };
+/**
+ * The server's version against the one in use (not the stored one: another tab may have
+ * stored a newer version that this engine does not run yet).
+ */
+async function update(request: UpdateRequest, id: number): Promise<UpdateResult> {
+  const current = opened;
+  if (!current || !openedVersion) {
+    throw new RuntimeError('model-unavailable', 'no model is open in the worker');
+  }
+  const started = performance.now();
+  const check = await prepareUpdate(current.model, {
+    ...storeOptions(current),
+    current: openedVersion,
+    refused: request.refused ?? [],
+    onVersion: claim(id, current.model, request.refused),
+  });
+  switch (check.status) {
+    case 'current':
+      return { updated: false, version: check.version };
+    case 'refused':
+      return { updated: false, version: check.version, refused: check.version };
+    case 'new': {
+      const result = await build(current, check.model, performance.now() - started, request.debug);
+      return { updated: true, version: check.version, open: result };
+    }
+  }
 }
 
 /** tfjs's bytes now, and the peak of one profiled recommend on the latest history. */
@@ -157,11 +232,11 @@ function debug(request: DebugRequest): Promise<boolean | MemoryReport> {
 function handle(request: WorkerRequest): Promise<unknown> {
   switch (request.type) {
     case 'open':
-      return open(request);
+      return open(request, request.id);
     case 'recommend':
       return recommend(request);
     case 'update':
-      return update();
+      return update(request, request.id);
     case 'debug':
       return debug(request);
   }

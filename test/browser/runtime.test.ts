@@ -1,7 +1,10 @@
 // The client API and its worker in real Chromium: first open from the network and later
 // opens from IndexedDB with the network cut, errors that cross the worker boundary typed,
-// and recovery from a crashed worker, a hung worker and a lost WebGPU device with the
-// history intact.
+// recovery from a crashed worker, a hung worker and a lost WebGPU device with the
+// history intact, and a package version that crashes the worker while it is built.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type ChromiumSession,
@@ -9,6 +12,7 @@ import {
   launchChromium,
   launchPersistentChromium,
   makeTempDir,
+  projectRoot,
   recordRequests,
   removeDir,
   startServer,
@@ -275,4 +279,145 @@ describe('client API in Chromium', () => {
     expect(info.warnings.join('\n')).toMatch(/webgpu: /);
     expect(errors.lines()).toEqual([]);
   });
+
+  test('a new version that crashes the worker while building: refused, the old one serves and stays stored', async () => {
+    const session = await launchChromium();
+    sessions.push(session);
+    const page = await session.newPage();
+    const swap = await servePackage(page, 'ml-1m-tt-r12');
+    const versionA = await packageVersion('ml-1m-tt-r12');
+    const versionB = await packageVersion('ml-1m-tt-r16');
+    await page.goto(server.url + PAGE);
+    await page.waitForSelector('body[data-ready="true"]');
+    const options = {
+      // A query and a fragment: files are fetched with ?v=1, stored under one key.
+      model: '/models/swap?v=1#top',
+      backend: 'wasm' as const,
+      debug: true,
+      databases: { models: 'crash-building', history: 'crash-building' },
+    };
+
+    const before = await page.evaluate(async (options) => {
+      const rec = await window.pocketrec.createRecommender(options);
+      window.pocketrec.recommender = rec;
+      await rec.track({ item: '1193' });
+      await rec.track({ item: '2355' });
+      return { top: await rec.recommend({ k: 5 }), version: rec.info().model.version };
+    }, options);
+    expect(before.version).toBe(versionA);
+    expect(swap.requests).toContain('/models/swap/manifest.json?v=1');
+    expect(swap.requests.every((r) => r.endsWith('?v=1'))).toBe(true);
+
+    swap.serve('ml-1m-tt-r16');
+    const after = await page.evaluate(async (versionB) => {
+      const rec = window.pocketrec.recommender;
+      if (!rec?.debug) throw new Error('no debug recommender');
+      rec.debug.crashWhenBuilding(versionB);
+      const update = await rec.update().then(
+        (updated) => `resolved ${updated}`,
+        (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+      );
+      const top = await rec.recommend({ k: 5 });
+      const info = rec.info();
+      rec.debug.crashWhenBuilding(null);
+      const again = await rec.update();
+      const history = (await rec.history()).map((e) => e.item);
+      rec.dispose();
+      return { update, top, info, again, history, warnings: rec.info().warnings };
+    }, versionB);
+
+    expect(after.update).toMatch(
+      new RegExp(`^model-refused: version ${versionB} of model .*/models/swap\\?v=1#top`),
+    );
+    expect(after.update).toMatch(/crash requested while building/);
+    expect(after.top).toEqual(before.top);
+    expect(after.info.model.version).toBe(versionA);
+    expect(after.info.refused).toEqual([
+      {
+        url: `${server.url}/models/swap?v=1#top`,
+        version: versionB,
+        reason: expect.stringMatching(/crash requested while building/),
+      },
+    ]);
+    expect(after.info.warnings.filter((w) => w.includes(versionB))).toHaveLength(1);
+    // Two crashes, and the worker that answered the recommend.
+    expect(after.info.workerRestarts).toBe(2);
+    // Asked again, the worker sees the refused version on the server and builds nothing.
+    expect(after.again).toBe(false);
+    expect(after.warnings.filter((w) => w.includes(versionB))).toHaveLength(1);
+    expect(after.history).toEqual(['1193', '2355']);
+
+    // A new page load: the stored copy is still A, whatever the server has now.
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    const reloaded = await page.evaluate(async (options) => {
+      const rec = await window.pocketrec.createRecommender({ ...options, debug: false });
+      const result = {
+        source: rec.info().source,
+        version: rec.info().model.version,
+        top: await rec.recommend({ k: 5 }),
+      };
+      rec.dispose();
+      return result;
+    }, options);
+    expect(reloaded).toEqual({ source: 'indexeddb', version: versionA, top: before.top });
+  });
+
+  test('a first open that crashes the worker twice rejects with model-refused', async () => {
+    const session = await launchChromium();
+    sessions.push(session);
+    const { page } = await openPage(session);
+    const failure = await page.evaluate(async (model) => {
+      try {
+        await window.pocketrec.createRecommender({
+          model,
+          backend: 'wasm',
+          debug: { crashBuildingVersion: 'any' },
+          databases: { models: 'crash-first-open', history: 'crash-first-open' },
+        });
+        return null;
+      } catch (error) {
+        const e = error as { code: string; message: string };
+        return `${e.code}: ${e.message}`;
+      }
+    }, TT_MODEL);
+    expect(failure).toMatch(/^model-refused: version [0-9a-f]{64} of model .*ml-1m-tt-r12/);
+  });
 });
+
+/** The manifest digest: the version the runtime names a package by. */
+async function packageVersion(dir: string): Promise<string> {
+  const manifest = JSON.parse(
+    await readFile(join(projectRoot, 'models', dir, 'manifest.json'), 'utf8'),
+  );
+  return manifest.manifestSha256;
+}
+
+/**
+ * Serves /models/swap/* from one of the shipped packages, switchable mid-test as a server
+ * publishing a new version at the same URL would; records each request's path and query.
+ */
+async function servePackage(page: Page, dir: string) {
+  let serving = dir;
+  const requests: string[] = [];
+  await page.route(
+    (url) => url.pathname.startsWith('/models/swap/'),
+    async (route) => {
+      const url = new URL(route.request().url());
+      requests.push(url.pathname + url.search);
+      const name = url.pathname.slice('/models/swap/'.length);
+      try {
+        const body = await readFile(join(projectRoot, 'models', serving, name));
+        await route.fulfill({ status: 200, body, contentType: 'application/octet-stream' });
+      } catch {
+        await route.fulfill({ status: 404, body: 'not found' });
+      }
+    },
+  );
+  return {
+    requests,
+    serve(next: string) {
+      serving = next;
+    },
+  };
+}

@@ -13,10 +13,14 @@ import { type ModelPackage, tensorValues } from '../../../src/package/reader.ts'
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { RuntimeError } from '../../../src/runtime/errors.ts';
 import {
+  commitModel,
   deleteModel,
   type LoadedModel,
   loadModel,
-  updateModel,
+  packageRoot,
+  prepareModel,
+  prepareUpdate,
+  type UpdateCheck,
 } from '../../../src/runtime/model-store.ts';
 
 type Files = Map<string, Uint8Array>;
@@ -296,8 +300,77 @@ describe('damaged stored copies are detected, deleted and fetched again', () => 
   });
 });
 
-describe('updateModel', () => {
-  it('switches to a new version served at the same url, and removes the old files', async () => {
+/** The downloaded model of an update check that found a new version. */
+function newVersion(check: UpdateCheck) {
+  if (check.status !== 'new') throw new Error(`expected a new version, got ${check.status}`);
+  return check.model;
+}
+
+describe('prepareModel, then commitModel', () => {
+  it('downloads and verifies without storing; the commit stores it; a stored copy needs none', async () => {
+    const files = await tinyPackage(20);
+    const server = fakeServer();
+    server.publish(URL_BASE, files);
+    const indexedDB = new IDBFactory();
+
+    const prepared = await prepareModel(URL_BASE, { indexedDB, fetch: server.fetch });
+    expect(prepared).toMatchObject({ from: 'network', version: versionOf(files), warnings: [] });
+    expectSameTensors(prepared.pkg, files);
+    expect(await storedKeys(indexedDB)).toEqual({ packages: [], files: [] });
+
+    expect(await commitModel(URL_BASE, prepared, { indexedDB })).toEqual({
+      persistent: true,
+      warnings: [],
+    });
+    const stored = await prepareModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
+    expect(stored).toMatchObject({ from: 'indexeddb', version: versionOf(files) });
+    expect(await commitModel(URL_BASE, stored, { indexedDB })).toEqual({
+      persistent: true,
+      warnings: [],
+    });
+    expect((await storedKeys(indexedDB)).files).toHaveLength(files.size);
+  });
+
+  it('a first download that is never committed (its build crashed) leaves nothing stored', async () => {
+    const files = await tinyPackage(21);
+    const server = fakeServer();
+    server.publish(URL_BASE, files);
+    const indexedDB = new IDBFactory();
+    await prepareModel(URL_BASE, { indexedDB, fetch: server.fetch });
+    expect(await storedKeys(indexedDB)).toEqual({ packages: [], files: [] });
+    const error = await rejectionOf(prepareModel(URL_BASE, { indexedDB, fetch: offlineFetch() }));
+    expect((error as RuntimeError).code).toBe('model-unavailable');
+  });
+
+  it('names the version before reading any file but the manifest; what onVersion throws stops the load', async () => {
+    const files = await tinyPackage(22);
+    const server = fakeServer();
+    server.publish(URL_BASE, files);
+    const indexedDB = new IDBFactory();
+    const seen: [string, number][] = [];
+    await loadModel(URL_BASE, {
+      indexedDB,
+      fetch: server.fetch,
+      onVersion: (version) => seen.push([version, server.requests.length]),
+    });
+    expect(seen).toEqual([[versionOf(files), 1]]);
+
+    // From IndexedDB too; a refusal there is not damage: the stored copy stays.
+    const refuse = () => {
+      throw new RuntimeError('model-refused', 'refused');
+    };
+    const error = await rejectionOf(
+      prepareModel(URL_BASE, { indexedDB, fetch: offlineFetch(), onVersion: refuse }),
+    );
+    expect((error as RuntimeError).code).toBe('model-refused');
+    expect((await storedKeys(indexedDB)).files).toHaveLength(files.size);
+    const again = await prepareModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
+    expect(again.from).toBe('indexeddb');
+  });
+});
+
+describe('prepareUpdate and commitModel', () => {
+  it('switches to a new version served at the same url once committed, and removes the old files', async () => {
     const v1 = await tinyPackage(3);
     const v2 = await tinyPackage(4);
     const server = fakeServer();
@@ -305,26 +378,69 @@ describe('updateModel', () => {
     const indexedDB = new IDBFactory();
     await loadModel(URL_BASE, { indexedDB, fetch: server.fetch });
 
-    const same = await updateModel(URL_BASE, { indexedDB, fetch: server.fetch });
-    expect(same).toEqual({ updated: false, version: versionOf(v1), warnings: [] });
+    const same = await prepareUpdate(URL_BASE, { fetch: server.fetch, current: versionOf(v1) });
+    expect(same).toEqual({ status: 'current', version: versionOf(v1) });
 
     server.publish(URL_BASE, v2);
     const progress: number[] = [];
-    const result = await updateModel(URL_BASE, {
-      indexedDB,
-      fetch: server.fetch,
-      onProgress: (loaded) => progress.push(loaded),
-    });
-    expect(result).toEqual({ updated: true, version: versionOf(v2), warnings: [] });
+    const model = newVersion(
+      await prepareUpdate(URL_BASE, {
+        fetch: server.fetch,
+        current: versionOf(v1),
+        onProgress: (loaded) => progress.push(loaded),
+      }),
+    );
+    expect(model).toMatchObject({ from: 'network', version: versionOf(v2) });
     expect(versionOf(v2)).not.toBe(versionOf(v1));
     expect(progress.at(-1)).toBe(payloadBytes(v2));
+    // Not stored before the commit.
+    const before = await loadModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
+    expect(before.version).toBe(versionOf(v1));
 
+    expect(await commitModel(URL_BASE, model, { indexedDB })).toEqual({
+      persistent: true,
+      warnings: [],
+    });
     const loaded = await loadModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
     expect(loaded).toMatchObject({ from: 'indexeddb', version: versionOf(v2) });
     expect(loaded.pkg.manifest.name).toBe('tiny-4');
     const keys = await storedKeys(indexedDB);
     expect(keys.files.every((k) => k.includes(`|${versionOf(v2)}|`))).toBe(true);
     expect(keys.files).toHaveLength(v2.size);
+  });
+
+  it('an update never committed (the worker crashed building it) leaves the good version stored', async () => {
+    const v1 = await tinyPackage(23);
+    const v2 = await tinyPackage(24);
+    const server = fakeServer();
+    server.publish(URL_BASE, v1);
+    const indexedDB = new IDBFactory();
+    await loadModel(URL_BASE, { indexedDB, fetch: server.fetch });
+    const keysBefore = await storedKeys(indexedDB);
+    server.publish(URL_BASE, v2);
+
+    newVersion(await prepareUpdate(URL_BASE, { fetch: server.fetch, current: versionOf(v1) }));
+
+    expect(await storedKeys(indexedDB)).toEqual(keysBefore);
+    const loaded = await loadModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
+    expect(loaded).toMatchObject({ from: 'indexeddb', version: versionOf(v1), warnings: [] });
+  });
+
+  it('a refused version is not downloaded', async () => {
+    const v1 = await tinyPackage(25);
+    const v2 = await tinyPackage(26);
+    const server = fakeServer();
+    server.publish(URL_BASE, v2);
+    const onVersion = vi.fn();
+    const check = await prepareUpdate(URL_BASE, {
+      fetch: server.fetch,
+      current: versionOf(v1),
+      refused: [versionOf(v2)],
+      onVersion,
+    });
+    expect(check).toEqual({ status: 'refused', version: versionOf(v2) });
+    expect(server.requests).toEqual([`${URL_BASE}manifest.json`]);
+    expect(onVersion).not.toHaveBeenCalled();
   });
 
   it('keeps serving the old version while the new one downloads', async () => {
@@ -337,13 +453,13 @@ describe('updateModel', () => {
     server.publish(URL_BASE, v2);
     const release = server.gate(`${URL_BASE}weights-1.bin`);
 
-    const update = updateModel(URL_BASE, { indexedDB, fetch: server.fetch });
+    const update = prepareUpdate(URL_BASE, { fetch: server.fetch, current: versionOf(v1) });
     await vi.waitFor(() => expect(server.requests).toContain(`${URL_BASE}weights-1.bin`));
     const during = await loadModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
     expect(during.version).toBe(versionOf(v1));
 
     release();
-    expect((await update).updated).toBe(true);
+    await commitModel(URL_BASE, newVersion(await update), { indexedDB });
     const after = await loadModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
     expect(after.version).toBe(versionOf(v2));
   });
@@ -363,7 +479,9 @@ describe('updateModel', () => {
       server.routes.clear();
       server.publish(URL_BASE, damage(v2));
 
-      const error = await rejectionOf(updateModel(URL_BASE, { indexedDB, fetch: server.fetch }));
+      const error = await rejectionOf(
+        prepareUpdate(URL_BASE, { fetch: server.fetch, current: versionOf(v1) }),
+      );
       expect(error).toBeInstanceOf(ModelPackageError);
       expect((error as ModelPackageError).code).toBe(code);
 
@@ -374,16 +492,14 @@ describe('updateModel', () => {
     },
   );
 
-  it('with nothing stored yet, downloads and stores the version', async () => {
+  it('with nothing in use yet, downloads the version; the commit stores it', async () => {
     const files = await tinyPackage(9);
     const server = fakeServer();
     server.publish(URL_BASE, files);
     const indexedDB = new IDBFactory();
-    expect(await updateModel(URL_BASE, { indexedDB, fetch: server.fetch })).toEqual({
-      updated: true,
-      version: versionOf(files),
-      warnings: [],
-    });
+    const model = newVersion(await prepareUpdate(URL_BASE, { fetch: server.fetch, current: null }));
+    expect(model.version).toBe(versionOf(files));
+    await commitModel(URL_BASE, model, { indexedDB });
     const loaded = await loadModel(URL_BASE, { indexedDB, fetch: offlineFetch() });
     expect(loaded.from).toBe('indexeddb');
   });
@@ -447,10 +563,6 @@ describe('storage problems never stop a load', () => {
       expect(loaded.warnings).toEqual([expect.stringMatching(/indexedDB: null.*memory only/)]);
     }
     expect(server.requests).toHaveLength(2 * files.size);
-    expect(await updateModel(URL_BASE, { indexedDB: null, fetch: server.fetch })).toMatchObject({
-      updated: false,
-      version: versionOf(files),
-    });
   });
 
   it('no global indexedDB: memory only, with a warning', async () => {
@@ -572,5 +684,176 @@ describe('deleteModel', () => {
     const error = await rejectionOf(deleteModel(URL_BASE, { indexedDB: refusing }));
     expect((error as RuntimeError).code).toBe('storage-unavailable');
     expect((error as Error).message).toContain(URL_BASE);
+  });
+});
+
+/** A body of `total` bytes made on demand in 4 KiB chunks, counting what the reader pulled. */
+function endlessBody(total: number, fill = 0x41) {
+  const chunk = new Uint8Array(4096).fill(fill);
+  const counts = { pulled: 0, cancelled: false };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (counts.pulled >= total) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(chunk.slice());
+      counts.pulled += chunk.byteLength;
+    },
+    cancel() {
+      counts.cancelled = true;
+    },
+  });
+  return { stream, counts };
+}
+
+describe('downloads stop one byte past the stated length', () => {
+  it('a 16-byte file streamed as 512 MiB: cut after 17 bytes, oversized, a few KiB pulled', async () => {
+    const built = await buildModelPackage({
+      kind: 'sequential-test',
+      name: 'sixteen',
+      architecture: { dims: 4 },
+      items: { count: 3, ids: ['a', 'b', 'c'] },
+      training: { dataset: 'unit' },
+      denseEquivalent: { params: 36, embeddingParams: 16 },
+      shardBytes: 64,
+      createdAt: new Date('2026-01-01T00:00:00Z'),
+      tensors: [
+        { name: 'items', dtype: 'float32', shape: [4, 4], data: new Float32Array(16) },
+        { name: 'bias', dtype: 'float32', shape: [4], data: new Float32Array(4) },
+      ],
+    });
+    const manifest = JSON.parse(new TextDecoder().decode(built.files.get(MANIFEST_FILE)));
+    const sixteen = manifest.files.find((f: { bytes: number }) => f.bytes === 16).path;
+    const server = fakeServer();
+    server.publish(URL_BASE, built.files);
+    const body = endlessBody(512 * 1024 * 1024);
+    const fetchImpl = (async (input: RequestInfo | URL) =>
+      String(input) === `${URL_BASE}${sixteen}`
+        ? new Response(body.stream)
+        : server.fetch(input)) as typeof fetch;
+    const indexedDB = new IDBFactory();
+    const progress: [number, number][] = [];
+
+    const error = await rejectionOf(
+      loadModel(URL_BASE, {
+        indexedDB,
+        fetch: fetchImpl,
+        onProgress: (loaded, total) => progress.push([loaded, total]),
+      }),
+    );
+
+    expect(error).toBeInstanceOf(ModelPackageError);
+    expect((error as ModelPackageError).code).toBe('oversized');
+    expect((error as ModelPackageError).file).toBe(`${URL_BASE}${sixteen}`);
+    expect(body.counts.cancelled).toBe(true);
+    expect(body.counts.pulled).toBeLessThanOrEqual(4 * 4096);
+    const total = payloadBytes(built.files);
+    for (const [loaded, of] of progress) {
+      expect(of).toBe(total);
+      expect(loaded).toBeLessThanOrEqual(total);
+    }
+    expect(await storedKeys(indexedDB)).toEqual({ packages: [], files: [] });
+  });
+
+  it('a manifest streamed past 1 MiB: cut after 1 MiB + 1 byte and refused as bad-manifest', async () => {
+    const body = endlessBody(64 * 1024 * 1024, 0x20);
+    const requests: string[] = [];
+    const fetchImpl = (async (input: RequestInfo | URL) => {
+      requests.push(String(input));
+      return new Response(body.stream);
+    }) as typeof fetch;
+
+    const error = await rejectionOf(
+      loadModel(URL_BASE, { indexedDB: new IDBFactory(), fetch: fetchImpl }),
+    );
+
+    expect(error).toBeInstanceOf(ModelPackageError);
+    expect((error as ModelPackageError).code).toBe('bad-manifest');
+    expect((error as Error).message).toMatch(/larger than 1048576 bytes/);
+    expect(requests).toEqual([`${URL_BASE}manifest.json`]);
+    expect(body.counts.cancelled).toBe(true);
+    expect(body.counts.pulled).toBeLessThanOrEqual(1024 * 1024 + 4 * 4096);
+  });
+});
+
+describe('package urls with a query or a fragment', () => {
+  it('fetches manifest.json and every file with the query, never the fragment', async () => {
+    const files = await tinyPackage(30);
+    const server = fakeServer();
+    for (const [path, bytes] of files) {
+      server.routes.set(`https://cdn.test/models/tiny/${path}?v=2`, bytes);
+    }
+    const indexedDB = new IDBFactory();
+
+    const loaded = await loadModel('https://cdn.test/models/tiny?v=2#x', {
+      indexedDB,
+      fetch: server.fetch,
+    });
+
+    expect(loaded).toMatchObject({ from: 'network', persistent: true, warnings: [] });
+    expect(server.requests).toEqual([
+      'https://cdn.test/models/tiny/manifest.json?v=2',
+      ...[...files.keys()]
+        .filter((p) => p !== MANIFEST_FILE)
+        .map((p) => `https://cdn.test/models/tiny/${p}?v=2`),
+    ]);
+    expect((await storedKeys(indexedDB)).packages).toEqual(['https://cdn.test/models/tiny/?v=2']);
+  });
+
+  it('one stored copy per package and query, however the page spells the url', async () => {
+    expect(
+      new Set([
+        packageRoot('https://cdn.test/models/tiny?v=2'),
+        packageRoot('https://cdn.test/models/tiny/?v=2'),
+        packageRoot('https://cdn.test/models/tiny?v=2#x'),
+        packageRoot('https://cdn.test/models/tiny//?v=2#'),
+      ]),
+    ).toEqual(new Set(['https://cdn.test/models/tiny/?v=2']));
+    expect(packageRoot('https://cdn.test/models/tiny#x')).toBe(URL_BASE);
+    expect(packageRoot('https://cdn.test/models/tiny?v=3')).not.toBe(
+      packageRoot('https://cdn.test/models/tiny?v=2'),
+    );
+
+    const files = await tinyPackage(31);
+    const server = fakeServer();
+    for (const [path, bytes] of files) {
+      server.routes.set(`https://cdn.test/models/tiny/${path}?v=2`, bytes);
+    }
+    const indexedDB = new IDBFactory();
+    await loadModel('https://cdn.test/models/tiny?v=2', { indexedDB, fetch: server.fetch });
+    const again = await loadModel('https://cdn.test/models/tiny/?v=2#top', {
+      indexedDB,
+      fetch: offlineFetch(),
+    });
+    expect(again.from).toBe('indexeddb');
+    // Another query may be another build: not served from this copy.
+    const other = await rejectionOf(
+      loadModel('https://cdn.test/models/tiny?v=3', { indexedDB, fetch: offlineFetch() }),
+    );
+    expect((other as RuntimeError).code).toBe('model-unavailable');
+  });
+
+  it('names stored files with the query when a stored copy is damaged', async () => {
+    const files = await tinyPackage(32);
+    const server = fakeServer();
+    for (const [path, bytes] of files) {
+      server.routes.set(`https://cdn.test/models/tiny/${path}?v=2`, bytes);
+    }
+    const indexedDB = new IDBFactory();
+    const first = await loadModel('https://cdn.test/models/tiny?v=2', {
+      indexedDB,
+      fetch: server.fetch,
+    });
+    const db = await rawDb(indexedDB);
+    await db.delete('files', ['https://cdn.test/models/tiny/?v=2', first.version, 'items.txt']);
+    db.close();
+    const healed = await loadModel('https://cdn.test/models/tiny?v=2', {
+      indexedDB,
+      fetch: server.fetch,
+    });
+    expect(healed.warnings[0]).toContain(
+      'missing-file: indexeddb:https://cdn.test/models/tiny/items.txt?v=2',
+    );
   });
 });
