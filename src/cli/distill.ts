@@ -16,7 +16,13 @@ import {
   sequentialPackageSpec,
   ttArchitecture,
 } from '../model/sequential-package.ts';
-import { autoTtShape, parseTtShape, type TtShape, ttCoreShapes } from '../model/tt-matrix.ts';
+import {
+  autoTtShape,
+  parseTtShape,
+  type TtShape,
+  ttCoreShapes,
+  ttPaddingProblem,
+} from '../model/tt-matrix.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
@@ -86,11 +92,9 @@ export function ttShapeFrom(options: DistillCliOptions, numRows: number, dim: nu
     }
     throw error;
   }
-  if (shape.rows.reduce((a, b) => a * b, 1) < numRows) {
-    throw new UsageError(
-      `--tt-shape rows ${shape.rows.join('x')} cannot hold ${numRows} table rows`,
-    );
-  }
+  // The same rule every reader applies: a package it would refuse is not worth training.
+  const padding = ttPaddingProblem(shape.rows, numRows);
+  if (padding) throw new UsageError(`--tt-shape: ${padding}`);
   if (shape.cols.reduce((a, b) => a * b, 1) !== dim) {
     throw new UsageError(
       `--tt-shape columns ${shape.cols.join('x')} must multiply to the teacher's dim ${dim}`,

@@ -146,13 +146,21 @@ describe('pocketrec distill: usage errors name the option', () => {
   it('--tt-shape rows that cannot hold the teacher items', async () => {
     await expectUsage(
       distill('--tt-shape', '3x3:4x4', '--rank', '4'),
-      /--tt-shape rows 3x3 cannot hold 3417 table rows/,
+      /--tt-shape: tensor-train rows 3x3 = 9 cannot hold 3417 table rows/,
+    );
+  });
+
+  it('--tt-shape rows that pad the teacher items far more than needed', async () => {
+    // 100 x 100 rows for 3,417: 58 x 59 would do; readers refuse such a package, so distill does too.
+    await expectUsage(
+      distill('--tt-shape', '100x100:2x4', '--rank', '4'),
+      /--tt-shape: tensor-train rows 100x100 = 10000 pad 3417 table rows with 6583 more/,
     );
   });
 
   it("--tt-shape columns that do not multiply to the teacher's dim", async () => {
     await expectUsage(
-      distill('--tt-shape', '60x60:4x4', '--rank', '4'),
+      distill('--tt-shape', '59x58:4x4', '--rank', '4'),
       /--tt-shape columns 4x4 must multiply to the teacher's dim 8/,
     );
   });

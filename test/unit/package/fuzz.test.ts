@@ -1,11 +1,15 @@
-// Seeded mutation fuzzing of the shipped model package. Every mutant must be rejected with a
-// ModelPackageError or read back exactly; nothing may crash with another error or hang.
+// Seeded mutation fuzzing of the shipped model package, part of the hostile-package suite
+// (test/fixtures/hostile): every mutant must be rejected with a ModelPackageError or read back
+// exactly and then load in every path (the structural check of verify and info, the Markov
+// loader, the runtime engine); nothing may crash with another error, hang, or pass the
+// corpus's time and memory budget.
 // Each failure prints the mutant's seed and the base seed; FUZZ_SEED=<base> reruns the same set.
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { markovFromPackage } from '../../../src/model/markov.ts';
+import { checkModelStructure } from '../../../src/model/package-structure.ts';
 import { canonicalJson, sha256Hex } from '../../../src/package/digest.ts';
 import { asBytes, DTYPES } from '../../../src/package/dtypes.ts';
 import { ModelPackageError } from '../../../src/package/errors.ts';
@@ -18,6 +22,8 @@ import {
 import { type ModelPackage, readModelPackage } from '../../../src/package/reader.ts';
 import { memorySource } from '../../../src/package/source.ts';
 import { seededRandom } from '../../../src/random.ts';
+import { Engine } from '../../../src/runtime/engine/engine.ts';
+import { HOSTILE_BUDGET, peakBytesOf } from '../../fixtures/hostile/budget.ts';
 
 type Files = Map<string, Uint8Array>;
 
@@ -573,6 +579,74 @@ interface Tally {
   modelRejected: number;
 }
 
+/**
+ * Reads the mutant and, when it is accepted, loads it in every path that takes a package:
+ * the structural check `verify` and `info` run, the toolkit's Markov loader, and the
+ * runtime engine with one request. The first thing wrong, or null.
+ */
+async function checkMutant(
+  mutant: Mutant,
+  where: string,
+  changesHashed: boolean,
+  tally: Tally,
+): Promise<string | null> {
+  let pkg: ModelPackage;
+  try {
+    pkg = await withTimeout(readModelPackage(memorySource(mutant.files, LABEL)), where);
+  } catch (error) {
+    if (!(error instanceof ModelPackageError)) {
+      return `${where}: threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+    }
+    tally.rejected[error.code] = (tally.rejected[error.code] ?? 0) + 1;
+    if (!error.file.startsWith(`${LABEL}/`) || !error.message.startsWith(`${error.file}: `)) {
+      return `${where}: error does not name the file: ${error.message}`;
+    }
+    if (mutant.mustAccept) return `${where}: rejected: ${error.message}`;
+    return null;
+  }
+
+  tally.accepted++;
+  if (changesHashed) return `${where}: accepted although a hashed file changed`;
+  if (!mutant.resealed) {
+    const problem = identicalToOriginal(pkg);
+    if (problem) return `${where}: accepted with different content: ${problem}`;
+    // Without a new seal, only changes the digest cannot see (whitespace, key order) may pass.
+    const text = new TextDecoder().decode(mutant.files.get(MANIFEST_FILE));
+    const parsed = JSON.parse(text) as Manifest;
+    if (canonicalJson({ ...parsed, manifestSha256: undefined }) !== canonicalOriginal) {
+      return `${where}: accepted an unsealed manifest edit`;
+    }
+  } else {
+    const problem = consistentWithItself(pkg, mutant.files);
+    if (problem) return `${where}: accepted inconsistently: ${problem}`;
+  }
+  try {
+    checkModelStructure(pkg);
+    const model = markovFromPackage(pkg);
+    if (model.indptr.length !== model.numItems + 2) return `${where}: model inconsistent`;
+    const engine = await Engine.create(pkg, ENGINE_OPTIONS);
+    try {
+      await engine.recommend(QUERY);
+    } finally {
+      engine.dispose();
+    }
+  } catch (error) {
+    if (!(error instanceof ModelPackageError)) return `${where}: a loader threw ${String(error)}`;
+    tally.modelRejected++;
+    if (!mutant.resealed) return `${where}: the original content no longer loads as a model`;
+  }
+  return null;
+}
+
+const ENGINE_OPTIONS = { backend: 'wasm', incremental: true, materialiseRows: 100_000 } as const;
+const QUERY = {
+  history: Int32Array.of(1, 2),
+  k: 5,
+  exclude: new Int32Array(0),
+  candidates: null,
+  excludeSeen: true,
+};
+
 const tallies = new Map<string, Tally>();
 
 async function runClass(
@@ -597,47 +671,16 @@ async function runClass(
       !mutant.resealed && HASHED.some((p) => !same(mutant.files.get(p), original.get(p)));
     if (changesHashed) tally.hashedChanged++;
 
-    let pkg: ModelPackage;
-    try {
-      pkg = await withTimeout(readModelPackage(memorySource(mutant.files, LABEL)), where);
-    } catch (error) {
-      if (!(error instanceof ModelPackageError)) {
-        failures.push(
-          `${where}: threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
-        );
-        continue;
-      }
-      if (!error.file.startsWith(`${LABEL}/`) || !error.message.startsWith(`${error.file}: `)) {
-        failures.push(`${where}: error does not name the file: ${error.message}`);
-      }
-      if (mutant.mustAccept) failures.push(`${where}: rejected: ${error.message}`);
-      tally.rejected[error.code] = (tally.rejected[error.code] ?? 0) + 1;
-      continue;
-    }
-
-    tally.accepted++;
-    if (changesHashed) failures.push(`${where}: accepted although a hashed file changed`);
-    if (!mutant.resealed) {
-      const problem = identicalToOriginal(pkg);
-      if (problem) failures.push(`${where}: accepted with different content: ${problem}`);
-      // Without a new seal, only changes the digest cannot see (whitespace, key order) may pass.
-      const text = new TextDecoder().decode(mutant.files.get(MANIFEST_FILE));
-      const parsed = JSON.parse(text) as Manifest;
-      if (canonicalJson({ ...parsed, manifestSha256: undefined }) !== canonicalOriginal) {
-        failures.push(`${where}: accepted an unsealed manifest edit`);
-      }
-    } else {
-      const problem = consistentWithItself(pkg, mutant.files);
-      if (problem) failures.push(`${where}: accepted inconsistently: ${problem}`);
-    }
-    try {
-      const model = markovFromPackage(pkg);
-      if (model.indptr.length !== model.numItems + 2) failures.push(`${where}: model inconsistent`);
-    } catch (error) {
-      if (error instanceof ModelPackageError) tally.modelRejected++;
-      else failures.push(`${where}: markovFromPackage threw ${String(error)}`);
-      if (!mutant.resealed)
-        failures.push(`${where}: the original content no longer loads as a model`);
+    const declaredBytes = [...mutant.files.values()].reduce((n, b) => n + b.byteLength, 0);
+    const started = performance.now();
+    const { value: failure, peakBytes } = await peakBytesOf(() =>
+      checkMutant(mutant, where, changesHashed, tally),
+    );
+    const ms = performance.now() - started;
+    if (failure) failures.push(failure);
+    // The hostile corpus's budget (test/fixtures/hostile/budget.ts) holds for every mutant too.
+    if (ms > HOSTILE_BUDGET.ms || peakBytes > declaredBytes + HOSTILE_BUDGET.extraBytes) {
+      failures.push(`${where}: ${Math.round(ms)} ms, peak ${peakBytes} bytes: over budget`);
     }
   }
   tallies.set(name, tally);
