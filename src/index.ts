@@ -15,3 +15,4 @@ export type { BackendPreference } from './runtime/engine/backend.ts';
 export { type EraseOptions, type EraseResult, eraseLocalData } from './runtime/erase.ts';
 export { RuntimeError, type RuntimeProblem } from './runtime/errors.ts';
 export type { HistoryEvent, TrackInput } from './runtime/history-store.ts';
+export type { Refusal } from './runtime/worker-connection.ts';
