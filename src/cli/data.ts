@@ -1,3 +1,4 @@
+import { loadCtrFields } from '../data/ctr/index.ts';
 import {
   augmentSessions,
   DATASET_NAMES,
@@ -9,6 +10,7 @@ import {
   repeatShare,
   resolveDataDir,
 } from '../data/index.ts';
+import type { CtrField, CtrRows } from '../model/ctr/schema.ts';
 import { type Output, printJson, table } from './output.ts';
 
 export function dataListCommand(options: { json?: boolean }, output: Output): void {
@@ -62,6 +64,8 @@ export async function dataStatsCommand(
       trainRepeatShare: round4(repeatShare(samples.prefixes, samples.targets)),
       testRepeatShare: round4(repeatShare(data.testPrefixes, data.testTargets)),
     };
+  } else if (spec.format !== 'libfm') {
+    stats = await ctrFieldStats(name, dataDir);
   } else {
     const data = await loadCtrDataset(name, { dataDir });
     const split = (d: { numRows: number; labels: Uint8Array }) => ({
@@ -96,5 +100,34 @@ export async function dataStatsCommand(
             .map(([k, x]) => `${k} ${show(x)}`)
             .join(', ')
         : String(v);
-  output.out(table(Object.entries(report).map(([k, v]) => [k, show(v)])));
+  // A list (the fields, the notes) gets a row per entry rather than one unreadable line.
+  const rows = Object.entries(report).flatMap(([k, v]) =>
+    Array.isArray(v)
+      ? v.map((x, i) => [i === 0 ? k : '', show(x)] as const)
+      : [[k, show(v)] as const],
+  );
+  output.out(table(rows));
+}
+
+/** Rows and positive rate per split, and each field's kind and vocabulary (id 0 included). */
+async function ctrFieldStats(name: string, dataDir: string | undefined) {
+  const data = await loadCtrFields(name, { dataDir });
+  const split = (rows: CtrRows) => ({
+    rows: rows.numRows,
+    positiveRate: round4(rows.labels.reduce((n, l) => n + l, 0) / Math.max(1, rows.numRows)),
+  });
+  const field = ({ name, kind, vocabularySize, maxValues, boundaries }: CtrField) => ({
+    name,
+    kind,
+    vocabularySize,
+    ...(maxValues === undefined ? {} : { maxValues }),
+    ...(boundaries === undefined ? {} : { buckets: boundaries.length + 1 }),
+  });
+  return {
+    train: split(data.train),
+    validation: split(data.validation),
+    test: split(data.test),
+    fields: data.schema.fields.map(field),
+    notes: data.notes ?? [],
+  };
 }

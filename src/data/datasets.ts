@@ -50,6 +50,7 @@ export interface SessionDatasetSpec {
 export interface CtrDatasetSpec {
   readonly kind: 'ctr';
   readonly description: string;
+  readonly format: 'libfm';
   readonly trainFile: string;
   readonly validationFile: string;
   readonly testFile: string;
@@ -58,11 +59,36 @@ export interface CtrDatasetSpec {
   readonly logFile: string;
 }
 
+/**
+ * CTR data built from raw logs (src/data/ctr/): fields encoded with vocabularies fitted on
+ * a seeded random train split. Still kind 'ctr', so that everything that tells next-item
+ * data from CTR data keeps doing so; `format` says which loader reads it.
+ */
+export interface MovieLensCtrDatasetSpec {
+  readonly kind: 'ctr';
+  readonly description: string;
+  /** ML-1M ratings joined with users.dat and movies.dat (src/data/ctr/movielens.ts). */
+  readonly format: 'movielens-ratings';
+  readonly ratingsFile: string;
+  readonly usersFile: string;
+  readonly moviesFile: string;
+}
+
+/** A comma-separated log with a header (src/data/ctr/csv.ts has the layouts). */
+export interface CsvCtrDatasetSpec {
+  readonly kind: 'ctr';
+  readonly description: string;
+  readonly format: 'criteo-csv' | 'avazu-csv';
+  readonly file: string;
+}
+
 export type DatasetSpec =
   | SequentialDatasetSpec
   | GeneratedDatasetSpec
   | SessionDatasetSpec
-  | CtrDatasetSpec;
+  | CtrDatasetSpec
+  | MovieLensCtrDatasetSpec
+  | CsvCtrDatasetSpec;
 
 export const DATASETS = {
   'ml-1m': {
@@ -117,11 +143,35 @@ export const DATASETS = {
     kind: 'ctr',
     description:
       'frappe app usage, NFM libfm split (validation/test exact, train reconstructed), 10 fields',
+    format: 'libfm',
     trainFile: 'frappe/frappe.train.reconstructed.libfm',
     validationFile: 'frappe/frappe.validation.libfm',
     testFile: 'frappe/frappe.test.libfm',
     featureMapFile: 'frappe/frappe.libfm_feature_map.tsv',
     logFile: 'frappe/frappe.csv',
+  },
+  'ml-1m-ctr': {
+    kind: 'ctr',
+    description:
+      'MovieLens-1M ratings as clicks (RecBole ml-1m context setup: 3 dropped, 4-5 positive, 1-2 negative; 739,012 rows), 8 fields with genres multi-valued, seeded random 8:1:1 split',
+    format: 'movielens-ratings',
+    ratingsFile: 'ml-1m/ratings_chrono.tsv',
+    usersFile: 'ml-1m/users.dat',
+    moviesFile: 'ml-1m/movies.dat',
+  },
+  'criteo-sample': {
+    kind: 'ctr',
+    description:
+      'Criteo Kaggle, DeepCTR 200-row sample: 13 numeric + 26 categorical fields, seeded random 8:1:1 split; tiny fixture: too small for accuracy claims',
+    format: 'criteo-csv',
+    file: 'ctr-small-samples/deepctr_criteo_sample.txt',
+  },
+  'avazu-sample': {
+    kind: 'ctr',
+    description:
+      'Avazu, DeepCTR 100-row sample: 23 categorical fields (id dropped, hour as hour_of_day + weekday), seeded random 8:1:1 split; tiny fixture: too small for accuracy claims',
+    format: 'avazu-csv',
+    file: 'ctr-small-samples/deepctr_avazu_sample.txt',
   },
 } as const satisfies Record<string, DatasetSpec>;
 
@@ -212,6 +262,12 @@ export async function loadSessionDataset(
 
 export async function loadCtrDataset(name: string, options: LoadOptions = {}): Promise<CtrDataset> {
   const spec = specOfKind(name, 'ctr', 'loadCtrDataset');
+  if (spec.format !== 'libfm') {
+    throw new PocketrecError(
+      'wrong-dataset-kind',
+      `loadCtrDataset reads one-hot libfm data sets; '${name}' is ${spec.format} data: use loadCtrFields`,
+    );
+  }
   const dataDir = resolveDataDir(options.dataDir);
   const featureMap = await loadFeatureMap(dataFile(dataDir, spec.featureMapFile));
   const load = (file: string) => loadLibfm(dataFile(dataDir, file), { featureMap });
@@ -227,7 +283,7 @@ export async function loadCtrDataset(name: string, options: LoadOptions = {}): P
 const LOADER_FOR_KIND = {
   sequential: 'loadUserSequences',
   session: 'loadSessionDataset',
-  ctr: 'loadCtrDataset',
+  ctr: 'loadCtrDataset (libfm) or loadCtrFields (any ctr data set)',
 } as const;
 
 function specOfKind<K extends DatasetSpec['kind']>(

@@ -109,6 +109,9 @@ describe('data set registry', () => {
       'retailrocket',
       'storefront',
       'frappe',
+      'ml-1m-ctr',
+      'criteo-sample',
+      'avazu-sample',
     ]);
     expect(getDataset('tmall').kind).toBe('session');
   });
