@@ -1,0 +1,38 @@
+/**
+ * One type for every CTR model, and one forward pass that dispatches on its kind, so that
+ * training, evaluation, the package and the runtime handle FM, DeepFM and DCNv2 alike.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import * as dcnv2 from './dcnv2.ts';
+import * as deepfm from './deepfm.ts';
+import type { CtrBatch } from './field-embedding.ts';
+import * as fm from './fm.ts';
+import type { CtrForwardOptions } from './layers.ts';
+
+export type CtrModel = fm.FmModel | deepfm.DeepFmModel | dcnv2.Dcnv2Model;
+export type CtrModelKind = CtrModel['kind'];
+export const CTR_MODEL_KINDS: readonly CtrModelKind[] = ['fm', 'deepfm', 'dcnv2'];
+
+/** Logits [batch] of any CTR model. */
+export function ctrForward(
+  model: CtrModel,
+  batch: CtrBatch,
+  options: CtrForwardOptions,
+): tf.Tensor1D {
+  switch (model.kind) {
+    case 'fm':
+      return fm.ctrLogits(model, batch, options);
+    case 'deepfm':
+      return deepfm.ctrLogits(model, batch, options);
+    case 'dcnv2':
+      return dcnv2.ctrLogits(model, batch, options);
+  }
+}
+
+/**
+ * The same model reading another embedding table (a pruned, masked or codebook-filled one,
+ * [totalRows, dim]): a shallow copy sharing every other tensor.
+ */
+export function withEmbedding<M extends CtrModel>(model: M, table: tf.Tensor2D): M {
+  return { ...model, weights: { ...model.weights, embedding: table } };
+}
