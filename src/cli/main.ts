@@ -1,18 +1,22 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { DATASET_NAMES, DATASETS } from '../data/index.ts';
+import { DATASET_NAMES, DATASETS, isDatasetName } from '../data/index.ts';
 import { PocketrecError } from '../errors.ts';
+import { DEFAULT_CTR_TRAIN } from '../train/train-ctr.ts';
 import { dataListCommand, dataStatsCommand } from './data.ts';
 import { type DistillCliOptions, distillCommand } from './distill.ts';
 import { type EvalCliOptions, evalCommand } from './eval.ts';
+import { evalCtrCommand } from './eval-ctr.ts';
 import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
 import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
 import { oneLine } from './terminal-text.ts';
-import { type TrainCliOptions, trainCommand } from './train.ts';
+import { trainCommand } from './train.ts';
+import { isCtrModelKind, type TrainCtrCliOptions, trainCtrCommand } from './train-ctr.ts';
 import { type TuneRepeatsCliOptions, tuneRepeatsCommand } from './tune-repeats.ts';
 import { verifyCommand } from './verify.ts';
 
 const NEXT_ITEM_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind !== 'ctr').join(', ');
+const CTR_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind === 'ctr').join(', ');
 
 function buildProgram(output: Output): Command {
   const program = new Command('pocketrec')
@@ -56,13 +60,31 @@ function buildProgram(output: Output): Command {
 
   program
     .command('train')
-    .description('train the dense SASRec teacher on a user data set and export it as a package')
-    .requiredOption('--model <model>', 'model to train: sasrec')
-    .requiredOption('--dataset <name>', `user or session data set (${NEXT_ITEM_NAMES})`)
+    .description(
+      'train the dense SASRec teacher on a user or session data set, or a CTR model (FM, DeepFM, DCNv2) on a CTR data set, and export it as a package',
+    )
+    .requiredOption('--model <model>', 'model to train: sasrec, fm, deepfm or dcnv2')
+    .requiredOption(
+      '--dataset <name>',
+      `user or session data set for sasrec (${NEXT_ITEM_NAMES}); CTR data set for the others (${CTR_NAMES})`,
+    )
     .requiredOption('--out <dir>', 'model package directory to write')
     .option('--force', 'write over a model package that is already there')
     .option('--epochs <n>', 'most epochs (early stopping may end sooner)')
     .option('--dim <n>', 'embedding and hidden size')
+    .option(
+      '--mlp <widths>',
+      `CTR: hidden layer widths (default ${DEFAULT_CTR_TRAIN.mlp.join(',')})`,
+    )
+    .option(
+      '--norm <kind>',
+      `CTR: batch, layer or none after each hidden layer (default ${DEFAULT_CTR_TRAIN.norm})`,
+    )
+    .option('--cross-layers <n>', `DCNv2: cross layers (default ${DEFAULT_CTR_TRAIN.crossLayers})`)
+    .option(
+      '--embedding-l2 <f>',
+      `CTR: λ of the L2 penalty λ/2·‖E‖² on the embedding table (default ${DEFAULT_CTR_TRAIN.embeddingL2})`,
+    )
     .option('--max-len <n>', 'latest items the encoder sees')
     .option('--blocks <n>', 'self-attention blocks')
     .option('--heads <n>', 'attention heads')
@@ -97,7 +119,11 @@ function buildProgram(output: Output): Command {
     )
     .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
     .option('--json', 'print machine-readable JSON')
-    .action((options: TrainCliOptions) => trainCommand(options, output));
+    .action((options: TrainCtrCliOptions) =>
+      isCtrModelKind(options.model)
+        ? trainCtrCommand(options.model, options, output)
+        : trainCommand(options, output),
+    );
 
   program
     .command('distill')
@@ -162,7 +188,7 @@ function buildProgram(output: Output): Command {
   program
     .command('eval')
     .description(
-      'rank every item for held-out targets: HR, NDCG, MRR at 5, 10, 20, and the long tail',
+      'next-item models: rank every item for held-out targets (HR, NDCG, MRR at 5, 10, 20, the long tail); CTR models: AUC, LogLoss and field coverage of a split',
     )
     .argument('<model>', 'model package directory, or a baseline: mostpop, markov')
     .requiredOption('--dataset <name>', 'data set to evaluate on')
@@ -182,7 +208,11 @@ function buildProgram(output: Output): Command {
     .option('--users <n>', 'evaluate the first n users only (quick runs)')
     .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
     .option('--json', 'print machine-readable JSON')
-    .action((model: string, options: EvalCliOptions) => evalCommand(model, options, output));
+    .action((model: string, options: EvalCliOptions) =>
+      isDatasetName(options.dataset) && DATASETS[options.dataset].kind === 'ctr'
+        ? evalCtrCommand(model, options, output)
+        : evalCommand(model, options, output),
+    );
 
   program
     .command('report')

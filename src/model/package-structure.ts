@@ -1,15 +1,23 @@
 /**
  * The structural checks of each model kind, for `pocketrec verify` and `info`: what a
  * loader of that kind checks before it builds anything (architecture against tensors,
- * tensor-train padding, sparse indices), run without building the model.
+ * tensor-train padding, sparse indices, CTR schema against the embedding table), run
+ * without building the model.
  */
 import { ModelPackageError } from '../package/errors.ts';
 import type { ModelPackage } from '../package/reader.ts';
+import { checkCtrPackage } from './ctr/package.ts';
+import { isCtrPackageKind } from './ctr/structure.ts';
 import { markovFromPackage } from './markov.ts';
 import { repeatBonusOf } from './sequential-package.ts';
 import { checkSequentialStructure, isSequentialKind } from './sequential-structure.ts';
 
-export const LOADABLE_KINDS = ['sequential-dense', 'sequential-tt', 'sequential-markov'] as const;
+export const LOADABLE_KINDS = [
+  'sequential-dense',
+  'sequential-tt',
+  'sequential-markov',
+  'ctr-dense',
+] as const;
 
 /** What was checked, in words; a ModelPackageError when the package does not fit its kind. */
 export function checkModelStructure(pkg: ModelPackage): string {
@@ -26,6 +34,11 @@ export function checkModelStructure(pkg: ModelPackage): string {
   if (kind === 'sequential-markov') {
     const model = markovFromPackage(pkg);
     return `sequential-markov: ${model.indices.length} transitions over ${model.numItems} items, indices in range`;
+  }
+  if (isCtrPackageKind(kind)) {
+    const { kind: model, config, schema } = checkCtrPackage(pkg);
+    const rows = schema.fields.reduce((n, f) => n + f.vocabularySize, 0);
+    return `${kind}: ${model} over ${schema.fields.length} fields, ${rows} embedding rows of dim ${config.dim}, every tensor against the architecture`;
   }
   throw new ModelPackageError(
     'bad-manifest',

@@ -8,6 +8,7 @@ import * as deepfm from './deepfm.ts';
 import type { CtrBatch } from './field-embedding.ts';
 import * as fm from './fm.ts';
 import type { CtrForwardOptions } from './layers.ts';
+import type { CtrSchema } from './schema.ts';
 
 export type CtrModel = fm.FmModel | deepfm.DeepFmModel | dcnv2.Dcnv2Model;
 export type CtrModelKind = CtrModel['kind'];
@@ -35,4 +36,38 @@ export function ctrForward(
  */
 export function withEmbedding<M extends CtrModel>(model: M, table: tf.Tensor2D): M {
   return { ...model, weights: { ...model.weights, embedding: table } };
+}
+
+/** Which model and its architecture: a CtrModel without its weights. */
+export type CtrArchitecture =
+  | { kind: 'fm'; config: fm.FmConfig }
+  | { kind: 'deepfm'; config: deepfm.DeepFmConfig }
+  | { kind: 'dcnv2'; config: dcnv2.Dcnv2Config };
+
+/** A model of `architecture` for `schema`, with fresh weights from `seed`. */
+export function initCtrModel(
+  architecture: CtrArchitecture,
+  schema: CtrSchema,
+  seed: number,
+): CtrModel {
+  switch (architecture.kind) {
+    case 'fm':
+      return {
+        ...architecture,
+        schema,
+        weights: fm.initFmWeights(architecture.config, schema, seed),
+      };
+    case 'deepfm':
+      return {
+        ...architecture,
+        schema,
+        weights: deepfm.initDeepFmWeights(architecture.config, schema, seed),
+      };
+    case 'dcnv2':
+      return {
+        ...architecture,
+        schema,
+        weights: dcnv2.initDcnv2Weights(architecture.config, schema, seed),
+      };
+  }
 }

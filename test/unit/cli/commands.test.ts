@@ -223,10 +223,10 @@ describe('pocketrec eval and report: usage errors', () => {
     );
   });
 
-  it('a CTR data set', async () => {
+  it('a next-item baseline on a CTR data set', async () => {
     await expectUsage(
       ['eval', 'mostpop', '--dataset', 'frappe'],
-      /eval ranks next items; frappe is a ctr data set/,
+      /mostpop is a next-item baseline; frappe is a CTR data set: give a CTR package/,
     );
   });
 

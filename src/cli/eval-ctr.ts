@@ -1,0 +1,91 @@
+/**
+ * `pocketrec eval <ctr package> --dataset <ctr data set>`: AUC (exact, ties averaged) and
+ * LogLoss of the package's click probabilities on a split, and how much of each field of
+ * that split the training vocabulary covers.
+ */
+import { loadCtrFields } from '../data/ctr/index.ts';
+import { UsageError } from '../errors.ts';
+import { auc, fieldCoverage, logLoss } from '../eval/ctr-metrics.ts';
+import { useWasmBackend } from '../kernels/wasm/backend.ts';
+import { ctrFromPackage } from '../model/ctr/package.ts';
+import type { CtrSchema } from '../model/ctr/schema.ts';
+import { directorySource } from '../package/node-fs.ts';
+import { readModelPackage } from '../package/reader.ts';
+import { scoreRows } from '../train/train-ctr.ts';
+import { BASELINES, type EvalCliOptions } from './eval.ts';
+import { type Output, printJson, table } from './output.ts';
+
+export async function evalCtrCommand(
+  model: string,
+  options: EvalCliOptions,
+  output: Output,
+): Promise<void> {
+  if ((BASELINES as readonly string[]).includes(model)) {
+    throw new UsageError(
+      `${model} is a next-item baseline; ${options.dataset} is a CTR data set: give a CTR package`,
+    );
+  }
+  if (options.protocol !== 'full' || options.users !== undefined) {
+    throw new UsageError('--protocol and --users are for next-item data sets, not CTR ones');
+  }
+  const pkg = await readModelPackage(directorySource(model));
+  const { manifest } = pkg;
+  if (manifest.training.dataset !== options.dataset) {
+    throw new UsageError(
+      `${model} was trained on ${manifest.training.dataset}, not ${options.dataset}`,
+    );
+  }
+  const data = await loadCtrFields(
+    options.dataset,
+    options.dataDir ? { dataDir: options.dataDir } : {},
+  );
+  await useWasmBackend();
+  const ctr = ctrFromPackage(pkg);
+  checkSameSchema(model, ctr.schema, data.schema);
+  const rows = options.split === 'test' ? data.test : data.validation;
+  const started = performance.now();
+  const probabilities = await scoreRows(ctr, rows);
+  const seconds = (performance.now() - started) / 1000;
+  const result = {
+    model: manifest.name,
+    package: model,
+    dataset: options.dataset,
+    split: options.split,
+    rows: rows.numRows,
+    metrics: { AUC: auc(probabilities, rows.labels), LogLoss: logLoss(probabilities, rows.labels) },
+    coverage: fieldCoverage(data.schema, rows),
+    seconds,
+  };
+  if (options.json) {
+    printJson(output, result);
+    return;
+  }
+  output.out(
+    table([
+      ['model', `${result.model} (${model})`],
+      [
+        'data',
+        `${options.dataset}, ${options.split} split, ${rows.numRows.toLocaleString('en-US')} rows`,
+      ],
+      ['AUC', result.metrics.AUC.toFixed(5)],
+      ['LogLoss', result.metrics.LogLoss.toFixed(5)],
+      ...result.coverage.map(
+        (c) => [`  coverage ${c.field}`, `${(c.share * 100).toFixed(2)}%`] as const,
+      ),
+    ]),
+  );
+}
+
+/**
+ * The data set encodes its fields again on every load (vocabularies fitted on train); a
+ * package trained on another encoding would read the wrong rows.
+ */
+function checkSameSchema(model: string, packaged: CtrSchema, loaded: CtrSchema): void {
+  const describe = (schema: CtrSchema) =>
+    schema.fields.map((f) => `${f.name}:${f.kind}:${f.vocabularySize}`).join(',');
+  if (describe(packaged) !== describe(loaded)) {
+    throw new UsageError(
+      `${model}'s fields (${describe(packaged)}) differ from the data set's (${describe(loaded)})`,
+    );
+  }
+}

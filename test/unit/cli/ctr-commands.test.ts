@@ -1,0 +1,99 @@
+// `pocketrec train --model fm|deepfm|dcnv2` and `pocketrec eval` on a CTR package, end to
+// end on the Criteo sample (200 rows: fast, and too small for any accuracy claim).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli as run } from './helpers.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-ctr-commands-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const QUICK = ['--epochs', '2', '--batch', '32', '--mlp', '16,16', '--dim', '4'];
+
+async function train(model: string, out: string, ...extra: string[]) {
+  return run(
+    'train',
+    '--model',
+    model,
+    '--dataset',
+    'criteo-sample',
+    '--out',
+    out,
+    ...QUICK,
+    ...extra,
+    '--json',
+  );
+}
+
+describe('pocketrec train and eval, CTR models', () => {
+  for (const model of ['fm', 'deepfm', 'dcnv2']) {
+    it(`${model}: writes a ctr-dense package that verifies and evaluates`, async () => {
+      const out = join(scratch, model);
+      const trained = await train(model, out);
+      expect(trained.err).toBe('');
+      expect(trained.code).toBe(0);
+      const summary = JSON.parse(trained.out) as {
+        model: string;
+        epochs: number;
+        validationAuc: number;
+      };
+      expect(summary.model).toBe(model);
+      expect(summary.epochs).toBe(2);
+      expect(summary.validationAuc).toBeGreaterThanOrEqual(0);
+      expect(summary.validationAuc).toBeLessThanOrEqual(1);
+
+      const verified = await run('verify', out, '--json');
+      expect(verified.code).toBe(0);
+      expect(JSON.parse(verified.out).checked.at(-1)).toMatch(/ctr-dense: /);
+
+      const evaluated = await run('eval', out, '--dataset', 'criteo-sample', '--json');
+      expect(evaluated.code).toBe(0);
+      const result = JSON.parse(evaluated.out) as {
+        rows: number;
+        metrics: { AUC: number; LogLoss: number };
+        coverage: { field: string; share: number }[];
+      };
+      expect(result.rows).toBe(20);
+      expect(result.metrics.AUC).toBeGreaterThanOrEqual(0);
+      expect(result.metrics.LogLoss).toBeGreaterThan(0);
+      expect(result.coverage).toHaveLength(39);
+      for (const c of result.coverage) expect(c.share).toBeGreaterThanOrEqual(0);
+    });
+  }
+
+  it('the package records the command and the validation metrics', async () => {
+    const out = join(scratch, 'recorded');
+    expect((await train('fm', out)).code).toBe(0);
+    const info = JSON.parse((await run('info', out, '--json')).out) as {
+      kind: string;
+      metrics: Record<string, number>;
+    };
+    expect(info.kind).toBe('ctr-dense');
+    expect(Object.keys(info.metrics)).toEqual(
+      expect.arrayContaining(['validation/AUC', 'validation/LogLoss', 'epochs', 'bestEpoch']),
+    );
+  });
+
+  it('refuses options that do not apply, by name', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--mlp', '400,x'], /--mlp must list layer widths/],
+      [['--norm', 'group'], /--norm must be one of batch, layer, none/],
+      [['--max-len', '50'], /--max-len is for the next-item models, not deepfm/],
+      [['--threads', '2'], /--threads: CTR models train on one thread for now/],
+    ];
+    for (const [extra, message] of cases) {
+      const result = await train('deepfm', join(scratch, 'never'), ...extra);
+      expect(result.err).toMatch(message);
+      expect(result.code).toBe(2);
+    }
+  });
+
+  it('eval refuses a package trained on another data set', async () => {
+    const out = join(scratch, 'other');
+    expect((await train('fm', out)).code).toBe(0);
+    const result = await run('eval', out, '--dataset', 'avazu-sample');
+    expect(result.err).toMatch(/was trained on criteo-sample, not avazu-sample/);
+    expect(result.code).toBe(2);
+  });
+});
