@@ -15,7 +15,7 @@ import { ctrPackageSpec } from '../model/ctr/package.ts';
 import { writePackageDirectory } from '../package/node-fs.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { type CtrTrainConfig, DEFAULT_CTR_TRAIN, scoreRows, trainCtr } from '../train/train-ctr.ts';
-import { checkOutputFree, numberOption } from './options.ts';
+import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
 import type { TrainCliOptions } from './train.ts';
@@ -106,6 +106,7 @@ export async function trainCtrCommand(
     );
   }
   const config = ctrTrainConfigFrom(model, options);
+  const workers = trainingWorkers(options.threads);
   const data = await loadCtrFields(
     options.dataset,
     options.dataDir ? { dataDir: options.dataDir } : {},
@@ -121,6 +122,7 @@ export async function trainCtrCommand(
   const started = performance.now();
   const result = await trainCtr(data, config, {
     checkpointDir,
+    workers,
     onBatch: (done, total, loss) => bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
     onEpoch: (record, state) => {
       shown = {

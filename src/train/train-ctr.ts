@@ -21,6 +21,7 @@ import { type CtrModel, type CtrModelKind, ctrForward, initCtrModel } from '../m
 import type { CtrRows, CtrSchema } from '../model/ctr/schema.ts';
 import { seededRandom } from '../random.ts';
 import type { LoopState } from './checkpoint.ts';
+import { type DataParallel, GradientWorkers, type TrainingTask } from './data-parallel.ts';
 import { type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
 
 export interface CtrTrainConfig {
@@ -131,19 +132,26 @@ export interface CtrTrainResult extends LoopResult {
   state: LoopState;
 }
 
+/** What a data-parallel worker needs to rebuild the task: all of it structured-cloneable. */
+export interface CtrTaskArgs {
+  schema: CtrSchema;
+  train: CtrRows;
+  config: CtrTrainConfig;
+}
+
 /**
- * Trains from fresh weights. `hooks.validate` is not used: validation is the AUC of the
- * validation split, which this function computes itself (higher is better).
+ * The model's variables and batch loss (a batch is row indices into `train`). Training
+ * builds it here and so does every data-parallel worker, whose variables take the main
+ * thread's weights before each step. Batch norm's moving statistics are variables too (not
+ * trainable), so they are checkpointed and shipped to workers; each thread updates its own
+ * copy from its part of the batch, and the main thread's are the ones kept.
  */
-export async function trainCtr(
-  data: CtrSplits,
-  config: CtrTrainConfig,
-  hooks: Omit<TrainingHooks<CtrModel>, 'validate' | 'workers'>,
-): Promise<CtrTrainResult> {
-  const initial = modelOf(config, data.schema);
+export function ctrTask(args: CtrTaskArgs): TrainingTask<Int32Array> & { model: CtrModel } {
+  const { schema, train, config } = args;
+  const initial = modelOf(config, schema);
   const variables: Record<string, tf.Variable> = {};
   for (const [name, tensor] of Object.entries(initial.weights)) {
-    variables[name] = tf.variable(tensor, !isMovingStatistic(name), `ctr/${name}`);
+    variables[name] = tf.variable(tensor, !isMovingStatistic(name));
     tensor.dispose();
   }
   const weights: Weights = variables;
@@ -151,42 +159,85 @@ export async function trainCtr(
   const updateStatistics = movingStatisticsUpdater(weights);
   const embedding = variables.embedding;
   if (!embedding) throw new Error('a CTR model without an embedding table');
-  const labels = data.validation.labels;
-
-  const result = await runTrainingLoop<Int32Array>({
-    variables,
-    optimizer: tf.train.adam(config.lr),
-    epochs: config.epochs,
-    patience: config.patience,
-    lrDecay: config.lrDecay,
-    batches: (epoch) => epochBatches(data.train.numRows, config.batchSize, config.seed + epoch),
-    loss: (indices, step) => {
-      const batch = ctrBatch(data.schema, data.train, indices);
-      try {
-        return tf.tidy(() => {
-          const logits = ctrForward(model, batch, {
-            training: true,
-            seed: config.seed * 100_003 + step,
-            onBatchStatistics: updateStatistics,
-          });
-          const loss = binaryCrossEntropy(logits, batch.labels);
-          if (config.embeddingL2 === 0) return loss;
-          return loss.add(
-            embedding
-              .square()
-              .sum()
-              .mul(config.embeddingL2 / 2),
-          );
+  const loss = (indices: Int32Array, step: number): tf.Scalar => {
+    const batch = ctrBatch(schema, train, indices);
+    try {
+      return tf.tidy(() => {
+        const logits = ctrForward(model, batch, {
+          training: true,
+          seed: config.seed * 100_003 + step,
+          onBatchStatistics: updateStatistics,
         });
-      } finally {
-        disposeBatch(batch);
+        const bce = binaryCrossEntropy(logits, batch.labels);
+        if (config.embeddingL2 === 0) return bce;
+        // A whole-table term: every part of a split batch adds it, and the parts' weights sum to 1.
+        return bce.add(
+          embedding
+            .square()
+            .sum()
+            .mul(config.embeddingL2 / 2),
+        );
+      });
+    } finally {
+      disposeBatch(batch);
+    }
+  };
+  return { model, variables, loss };
+}
+
+/** Index batches spread over `workers`: split by rows, each part weighted by its rows. */
+function rowParallel(workers: GradientWorkers): DataParallel<Int32Array> {
+  return {
+    workers,
+    split: (batch, count) => {
+      const size = Math.ceil(batch.length / count);
+      const parts: Int32Array[] = [];
+      for (let start = 0; start < batch.length; start += size) {
+        parts.push(batch.subarray(start, Math.min(batch.length, start + size)));
       }
+      return parts;
     },
-    validate: async () => auc(await scoreRows(model, data.validation), labels),
-    ...(hooks.checkpointDir ? { checkpointDir: hooks.checkpointDir } : {}),
-    config: { ...config },
-    ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
-    ...(hooks.onEpoch ? { onEpoch: hooks.onEpoch } : {}),
+    weight: (batch) => batch.length,
+  };
+}
+
+/**
+ * Trains from fresh weights, on `hooks.workers` worker threads besides the main one.
+ * Validation is the AUC of the validation split (higher is better).
+ */
+export async function trainCtr(
+  data: CtrSplits,
+  config: CtrTrainConfig,
+  hooks: Omit<TrainingHooks<CtrModel>, 'validate'>,
+): Promise<CtrTrainResult> {
+  const args: CtrTaskArgs = { schema: data.schema, train: data.train, config };
+  const task = ctrTask(args);
+  const labels = data.validation.labels;
+  const train = (parallel?: DataParallel<Int32Array>) =>
+    runTrainingLoop<Int32Array>({
+      variables: task.variables,
+      optimizer: tf.train.adam(config.lr),
+      epochs: config.epochs,
+      patience: config.patience,
+      lrDecay: config.lrDecay,
+      batches: (epoch) => epochBatches(data.train.numRows, config.batchSize, config.seed + epoch),
+      loss: task.loss,
+      validate: async () => auc(await scoreRows(task.model, data.validation), labels),
+      ...(hooks.checkpointDir ? { checkpointDir: hooks.checkpointDir } : {}),
+      config: { ...config },
+      ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
+      ...(hooks.onEpoch ? { onEpoch: hooks.onEpoch } : {}),
+      ...(parallel ? { parallel } : {}),
+    });
+  if (!hooks.workers) return { ...(await train()), model: task.model };
+  const pool = await GradientWorkers.start(hooks.workers, {
+    module: import.meta.url,
+    builder: 'ctrTask',
+    args,
   });
-  return { ...result, model };
+  try {
+    return { ...(await train(rowParallel(pool))), model: task.model };
+  } finally {
+    await pool.close();
+  }
 }

@@ -80,7 +80,6 @@ describe('pocketrec train and eval, CTR models', () => {
       [['--mlp', '400,x'], /--mlp must list layer widths/],
       [['--norm', 'group'], /--norm must be one of batch, layer, none/],
       [['--max-len', '50'], /--max-len is for the next-item models, not deepfm/],
-      [['--threads', '2'], /--threads: CTR models train on one thread for now/],
     ];
     for (const [extra, message] of cases) {
       const result = await train('deepfm', join(scratch, 'never'), ...extra);

@@ -59,6 +59,20 @@ describe('trainCtr', () => {
     expect(movingMean.some((m) => Math.abs(m) > 1e-4)).toBe(true);
   });
 
+  it('on two threads (a worker takes half of each batch) trains the same model', async () => {
+    // Without dropout and batch norm, a split batch's combined gradient is the whole batch's.
+    const exact: CtrTrainConfig = { ...CONFIG, dropout: 0, norm: 'none' };
+    const single = await trainCtr(data, exact, {});
+    const singleScores = await scoreRows(single.model, data.test);
+    tf.disposeVariables();
+    const split = await trainCtr(data, exact, { workers: 1 });
+    const splitScores = await scoreRows(split.model, data.test);
+    tf.disposeVariables();
+    splitScores.forEach((s, i) => {
+      expect(s).toBeCloseTo(singleScores[i] ?? Number.NaN, 4);
+    });
+  });
+
   it('resumes from its checkpoint: 1 epoch, then 2, equals 2 at once (to float32 rounding)', async () => {
     const whole = await run(CONFIG);
     const dir = join(scratch, 'checkpoint');
