@@ -100,11 +100,6 @@ export async function trainCtrCommand(
       );
     }
   }
-  if (options.threads !== undefined && options.threads !== '1') {
-    throw new UsageError(
-      `--threads: CTR models train on one thread for now, got ${options.threads}`,
-    );
-  }
   const config = ctrTrainConfigFrom(model, options);
   const workers = trainingWorkers(options.threads);
   const data = await loadCtrFields(
