@@ -7,6 +7,7 @@
 import { ModelPackageError } from '../package/errors.ts';
 import type { ModelPackage } from '../package/reader.ts';
 import { checkCtrPackage } from './ctr/package.ts';
+import { CTR_PRUNED_KIND, decodePrunedTable } from './ctr/pruned-package.ts';
 import { isCtrPackageKind } from './ctr/structure.ts';
 import { markovFromPackage } from './markov.ts';
 import { repeatBonusOf } from './sequential-package.ts';
@@ -16,6 +17,7 @@ export const LOADABLE_KINDS = [
   'sequential-dense',
   'sequential-tt',
   'sequential-markov',
+  'ctr-pruned',
   'ctr-dense',
 ] as const;
 
@@ -39,6 +41,16 @@ export function checkModelStructure(pkg: ModelPackage): string {
     const { kind: model, config, schema } = checkCtrPackage(pkg);
     const rows = schema.fields.reduce((n, f) => n + f.vocabularySize, 0);
     return `${kind}: ${model} over ${schema.fields.length} fields, ${rows} embedding rows of dim ${config.dim}, every tensor against the architecture`;
+  }
+  if (kind === CTR_PRUNED_KIND) {
+    // Decodes the positions (no tfjs): every index is checked, as a loader would.
+    const { structure, kept } = decodePrunedTable(pkg);
+    const { model, rows, dim, storage } = structure;
+    const chunks =
+      storage.layout === 'progressive'
+        ? ` in ${storage.chunks.length} chunks of ${storage.chunkElements}`
+        : '';
+    return `${kind}: ${model.kind} over ${model.schema.fields.length} fields, ${rows} embedding rows of dim ${dim}, ${kept} of ${rows * dim} elements kept (${storage.layout}${chunks}, ${structure.fill} fill), every tensor against the architecture, every position in range`;
   }
   throw new ModelPackageError(
     'bad-manifest',

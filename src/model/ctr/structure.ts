@@ -31,7 +31,10 @@ import { type MlpConfig, NORMS } from './layers.ts';
 import { CTR_MODEL_KINDS, type CtrArchitecture } from './model.ts';
 import type { CtrField, CtrFieldKind, CtrSchema } from './schema.ts';
 
-/** Package kinds holding a CTR model; `ctr-pruned` is to follow. */
+/**
+ * Package kinds holding a CTR model with a dense `embedding` tensor. `ctr-pruned` stores the
+ * table as sparse tensors and checks them itself (pruned-package.ts), through ctrStructureOf.
+ */
 export const CTR_PACKAGE_KINDS = ['ctr-dense'] as const;
 export type CtrPackageKind = (typeof CTR_PACKAGE_KINDS)[number];
 
@@ -68,9 +71,6 @@ type Fail = (problem: string) => never;
 
 /** Checks the manifest against the model it describes; a ModelPackageError('bad-shape') names the first mismatch. */
 export function checkCtrStructure(manifest: Manifest): CtrStructure {
-  const fail: Fail = (problem) => {
-    throw new ModelPackageError('bad-shape', manifest.name, `${manifest.kind}: ${problem}`);
-  };
   if (!isCtrPackageKind(manifest.kind)) {
     throw new ModelPackageError(
       'bad-manifest',
@@ -78,6 +78,35 @@ export function checkCtrStructure(manifest: Manifest): CtrStructure {
       `kind "${manifest.kind}" is not a CTR model this reader knows`,
     );
   }
+  // The embedding table fixes the rows and the width that the schema and dim must match.
+  const table = manifest.tensors.find((t) => t.name === CTR_EMBEDDING);
+  const fail = structureFailure(manifest);
+  if (!table) return fail(`tensor "${CTR_EMBEDDING}" is missing`);
+  const [rows, width] = table.shape;
+  if (table.shape.length !== 2 || rows === undefined || width === undefined) {
+    return fail(`tensor "${CTR_EMBEDDING}" has shape [${table.shape}], expected [rows, dim]`);
+  }
+  return ctrStructureOf(manifest, rows, { dim: width });
+}
+
+/**
+ * How the field embedding table [rows, dim] is stored: as the dense tensor `embedding` of
+ * width `dim`, or as other tensors (a pruned package's sparse ones) that the caller has tied
+ * `rows` to and checks itself; `embedding` must then be absent and `dim` is the architecture's.
+ */
+export type CtrTableStorage = { dim: number } | { tensors: ReadonlySet<string> };
+
+/**
+ * The model a CTR manifest describes, its schema tied to a table of `rows` rows: the body of
+ * checkCtrStructure for any kind that stores the table (see CtrTableStorage). The caller
+ * checks the kind.
+ */
+export function ctrStructureOf(
+  manifest: Manifest,
+  rows: number,
+  table: CtrTableStorage,
+): CtrStructure {
+  const fail = structureFailure(manifest);
   const arch = new ArchitectureReader(manifest.architecture, fail);
   const model = manifest.architecture.model;
   const kind = CTR_MODEL_KINDS.find((k) => k === model);
@@ -89,18 +118,10 @@ export function checkCtrStructure(manifest: Manifest): CtrStructure {
     );
   }
   const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
-
-  // The embedding table fixes the rows and the width that the schema and dim must match.
-  const table = entries.get(CTR_EMBEDDING);
-  if (!table) return fail(`tensor "${CTR_EMBEDDING}" is missing`);
-  const [rows, width] = table.shape;
-  if (table.shape.length !== 2 || rows === undefined || width === undefined) {
-    return fail(`tensor "${CTR_EMBEDDING}" has shape [${table.shape}], expected [rows, dim]`);
-  }
   const schema = schemaOf(arch, rows, fail);
   const dim = arch.int('dim', 1);
-  if (dim !== width) {
-    fail(`architecture.dim is ${dim}, but tensor "${CTR_EMBEDDING}" is ${width} wide`);
+  if ('dim' in table && dim !== table.dim) {
+    fail(`architecture.dim is ${dim}, but tensor "${CTR_EMBEDDING}" is ${table.dim} wide`);
   }
 
   let structure: CtrStructure;
@@ -116,7 +137,10 @@ export function checkCtrStructure(manifest: Manifest): CtrStructure {
       };
   }
 
+  const storedApart = 'tensors' in table ? table.tensors : null;
+  for (const name of storedApart ?? []) entries.delete(name);
   for (const [name, shape] of ctrWeightShapes(structure)) {
+    if (name === CTR_EMBEDDING && storedApart) continue;
     const entry = entries.get(name);
     if (!entry) return fail(`tensor "${name}" is missing`);
     checkWeight(entry, shape, fail);
@@ -127,6 +151,12 @@ export function checkCtrStructure(manifest: Manifest): CtrStructure {
     fail(`tensor "${extra[0]}" is not part of this model (${extra.length} unexpected in all)`);
   }
   return structure;
+}
+
+function structureFailure(manifest: Manifest): Fail {
+  return (problem) => {
+    throw new ModelPackageError('bad-shape', manifest.name, `${manifest.kind}: ${problem}`);
+  };
 }
 
 /** Typed access to architecture values, each checked for type and range. */

@@ -1,0 +1,838 @@
+/**
+ * The `ctr-pruned` package: a CTR model whose field embedding table was pruned (Shaver,
+ * src/compression/shaver/), stored as what is kept. Every other weight is stored as in
+ * `ctr-dense` (package.ts); the table [rows, dim] becomes
+ *
+ *   embedding.codebook    float32 [numFields, dim], when pruned elements take their field's
+ *                         codebook vector (architecture.fill "codebook"; absent for "zero")
+ *   and, by architecture.layout:
+ *   bitmap       embedding.bitmap [rows, ⌈dim/8⌉] uint8 + embedding.values [kept]
+ *   csr          embedding.rowCounts [rows] + embedding.columns [kept] (uint8, or int32 past
+ *                dim 255/256) + embedding.values [kept]
+ *   progressive  embedding.chunk.<c>.indices uint8 (ascending element indices as varint gaps)
+ *                + embedding.chunk.<c>.values [n_c], c = 0..chunks-1: the kept elements in
+ *                descending order of score, chunkElements per chunk (the last may be shorter)
+ *
+ * (codecs: src/compression/shaver/sparse.ts). Values are float32, float16 or int8; int8 has
+ * a scale per tensor, so per chunk in the progressive layout. Every one of these tensors has
+ * role "item-embedding", so the size figures' embeddingBytes are the bytes of what is kept
+ * and denseEmbeddingBytes those of the dense table.
+ *
+ * Bitmap and CSR store one budget as small as possible; the writer picks whichever of the
+ * two is smaller (`layout: 'auto'`). The progressive layout is the same kind's third layout,
+ * for one package that serves every budget: its chunks lie in the weight files in order,
+ * after every other tensor, so a prefix of the files holds the dense weights and the first c
+ * chunks, which are exactly the model pruned to its top c × chunkElements elements. The
+ * format's whole-file SHA-256 cannot vouch for a prefix, so the architecture also lists
+ * `headSha256` (every tensor but the chunks, concatenated in manifest order) and
+ * `chunkSha256` (chunk c's indices then values): the manifest digest seals them as it seals
+ * `files`. readModelPackage checks the whole files as for any kind; readPrunedPrefix reads
+ * byte ranges (an HTTP Range request in a browser) and checks the head and chunk hashes.
+ *
+ * The table is rebuilt dense to run the model, so its size is capped
+ * (MAX_PRUNED_TABLE_ELEMENTS): in the progressive layout no tensor has a row per table row,
+ * so the row count is a stated number, bounded like a tensor-train's item count.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { maskFromRanking, type PruneFill } from '../../compression/shaver/prune.ts';
+import {
+  bitmapRowBytes,
+  decodeBitmap,
+  decodeCsr,
+  decodeIndexDeltas,
+  encodeBitmap,
+  encodeCsr,
+  encodeIndexDeltas,
+  type Fail,
+  gather,
+  keptIndices,
+  progressiveChunks,
+  smallerPositionLayout,
+} from '../../compression/shaver/sparse.ts';
+import { PocketrecError } from '../../errors.ts';
+import { sha256Hex } from '../../package/digest.ts';
+import {
+  asBytes,
+  BYTES_PER_ELEMENT,
+  type Dtype,
+  encodeFloat16,
+  quantizeInt8,
+  type StoredArray,
+  viewAs,
+} from '../../package/dtypes.ts';
+import { ModelPackageError } from '../../package/errors.ts';
+import type {
+  ArchitectureValue,
+  Manifest,
+  SizeFigures,
+  TensorEntry,
+} from '../../package/manifest.ts';
+import { type ModelPackage, type PackageTensor, tensorValues } from '../../package/reader.ts';
+import { elementCount, sizeFigures } from '../../package/size.ts';
+import type { PackageSpec, TensorSpec } from '../../package/writer.ts';
+import { packageTensor } from '../sequential-package.ts';
+import { fieldLayout } from './field-embedding.ts';
+import type { Weights } from './layers.ts';
+import type { CtrModel } from './model.ts';
+import { type CtrPackageMeta, ctrPackageSpec } from './package.ts';
+import { CTR_EMBEDDING, type CtrStructure, ctrStructureOf, ctrWeightShapes } from './structure.ts';
+
+export const CTR_PRUNED_KIND = 'ctr-pruned';
+export const PRUNED_LAYOUTS = ['bitmap', 'csr', 'progressive'] as const;
+export type PrunedLayout = (typeof PRUNED_LAYOUTS)[number];
+export const PRUNED_VALUE_DTYPES = ['float32', 'float16', 'int8'] as const;
+export type PrunedValueDtype = (typeof PRUNED_VALUE_DTYPES)[number];
+const FILLS = ['codebook', 'zero'] as const;
+export type PrunedFillKind = (typeof FILLS)[number];
+
+/** Elements per progressive chunk unless asked otherwise: 4096 float32 values are 16 KiB. */
+export const DEFAULT_CHUNK_ELEMENTS = 4096;
+/** The most elements a pruned table may have: rebuilt dense it is 64 MiB of float32. */
+export const MAX_PRUNED_TABLE_ELEMENTS = 2 ** 24;
+
+export const PRUNED_TENSORS = {
+  codebook: 'embedding.codebook',
+  bitmap: 'embedding.bitmap',
+  rowCounts: 'embedding.rowCounts',
+  columns: 'embedding.columns',
+  values: 'embedding.values',
+} as const;
+export const chunkIndicesName = (c: number): string => `embedding.chunk.${c}.indices`;
+export const chunkValuesName = (c: number): string => `embedding.chunk.${c}.values`;
+const CHUNK_TENSOR = /^embedding\.chunk\.\d+\.(indices|values)$/;
+const CHUNK_VALUES = /^embedding\.chunk\.\d+\.values$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+const POSITION_DTYPES: readonly Dtype[] = ['uint8', 'int32'];
+
+/** Which elements are kept: a mask (bitmap, csr), or a ranking and how many of it (any layout). */
+export type PruneSelection = { mask: Uint8Array } | { ranking: Int32Array; kept: number };
+
+export interface CtrPrunedOptions extends CtrPackageMeta {
+  /** 'auto' (the default): bitmap or CSR, whichever stores the positions in fewer bytes. */
+  layout?: PrunedLayout | 'auto';
+  /** How kept values are stored (default float32). */
+  dtype?: PrunedValueDtype;
+  /** progressive only (default DEFAULT_CHUNK_ELEMENTS). */
+  chunkElements?: number;
+  /** Recorded as architecture.pruneMethod, for `info`. */
+  method?: string;
+}
+
+/**
+ * The package of `model` with its embedding table pruned to `selection` and filled with
+ * `fill` (the codebook [numFields, dim] or zero). The model's own table is the dense one:
+ * its kept elements are stored, the rest dropped. Asynchronous because the progressive
+ * layout's chunk hashes come from Web Crypto.
+ */
+export async function ctrPrunedPackageSpec(
+  model: CtrModel,
+  selection: PruneSelection,
+  fill: PruneFill,
+  options: CtrPrunedOptions,
+): Promise<PackageSpec> {
+  const dense = ctrPackageSpec(model, options);
+  const refuse = (problem: string): never => {
+    throw new PocketrecError('bad-prune', `${options.name}: ${problem}`);
+  };
+  const embedding = dense.tensors.find((t) => t.name === CTR_EMBEDDING);
+  const table = embedding?.data;
+  const [rows, dim] = embedding?.shape ?? [];
+  if (!(table instanceof Float32Array) || rows === undefined || dim === undefined) {
+    return refuse('the model has no float32 embedding table');
+  }
+  const total = rows * dim;
+  if (total > MAX_PRUNED_TABLE_ELEMENTS) {
+    refuse(
+      `a table of ${total} elements is over the ${MAX_PRUNED_TABLE_ELEMENTS} a reader accepts`,
+    );
+  }
+  const ranked = 'ranking' in selection ? selection : null;
+  if (ranked && ranked.ranking.length !== total) {
+    refuse(`a ranking of ${ranked.ranking.length} elements for a table of ${total}`);
+  }
+  const mask =
+    'mask' in selection ? selection.mask : maskFromRanking(selection.ranking, selection.kept);
+  if (mask.length !== total) refuse(`a mask of ${mask.length} elements for a table of ${total}`);
+  const kept = keptIndices(mask);
+  if (ranked && kept.length !== ranked.kept) refuse('the ranking names an element twice');
+  const numFields = model.schema.fields.length;
+  if (fill !== 'zero' && fill.length !== numFields * dim) {
+    refuse(`the codebook has ${fill.length} values, [${numFields}, ${dim}] needed`);
+  }
+
+  const dtype = options.dtype ?? 'float32';
+  const role = 'item-embedding' as const;
+  const head: TensorSpec[] = dense.tensors.filter((t) => t !== embedding);
+  if (fill !== 'zero') {
+    head.push({
+      name: PRUNED_TENSORS.codebook,
+      dtype: 'float32',
+      shape: [numFields, dim],
+      data: fill,
+      role,
+    });
+  }
+  const requested = options.layout ?? 'auto';
+  const layout: PrunedLayout =
+    requested === 'auto' ? smallerPositionLayout(rows, dim, kept.length) : requested;
+  const architecture: Record<string, ArchitectureValue> = {
+    ...dense.architecture,
+    layout,
+    fill: fill === 'zero' ? 'zero' : 'codebook',
+    keptElements: kept.length,
+    sparsity: total > 0 ? 1 - kept.length / total : 0,
+    // The dense package stores every weight as float32: its bytes are its dense equivalent's.
+    denseBytes: 4 * dense.denseEquivalent.params,
+    ...(options.method === undefined ? {} : { pruneMethod: options.method }),
+  };
+  const tensors: TensorSpec[] = [...head];
+  if (layout === 'bitmap') {
+    tensors.push(
+      {
+        name: PRUNED_TENSORS.bitmap,
+        dtype: 'uint8',
+        shape: [rows, bitmapRowBytes(dim)],
+        data: encodeBitmap(mask, rows, dim),
+        role,
+      },
+      valueTensor(PRUNED_TENSORS.values, gather(table, kept), dtype),
+    );
+  } else if (layout === 'csr') {
+    const { counts, columns } = encodeCsr(mask, rows, dim);
+    tensors.push(
+      {
+        name: PRUNED_TENSORS.rowCounts,
+        dtype: positionDtype(counts),
+        shape: [rows],
+        data: counts,
+        role,
+      },
+      {
+        name: PRUNED_TENSORS.columns,
+        dtype: positionDtype(columns),
+        shape: [columns.length],
+        data: columns,
+        role,
+      },
+      valueTensor(PRUNED_TENSORS.values, gather(table, kept), dtype),
+    );
+  } else {
+    if (!ranked)
+      return refuse('the progressive layout stores elements in rank order: pass a ranking');
+    const chunkElements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
+    const chunks = progressiveChunks(ranked.ranking, ranked.kept, chunkElements);
+    const hashes: string[] = [];
+    for (const [c, indices] of chunks.entries()) {
+      const deltas = encodeIndexDeltas(indices);
+      const index: TensorSpec = {
+        name: chunkIndicesName(c),
+        dtype: 'uint8',
+        shape: [deltas.length],
+        data: deltas,
+        role,
+      };
+      const values = valueTensor(chunkValuesName(c), gather(table, indices), dtype);
+      tensors.push(index, values);
+      hashes.push(await segmentSha256([index.data, values.data]));
+    }
+    Object.assign(architecture, {
+      chunkElements,
+      chunks: chunks.length,
+      chunkSha256: hashes,
+      headSha256: await segmentSha256(head.map((t) => t.data)),
+    });
+  }
+  return { ...dense, kind: CTR_PRUNED_KIND, architecture, tensors };
+}
+
+function positionDtype(data: Uint8Array | Int32Array): 'uint8' | 'int32' {
+  return data instanceof Uint8Array ? 'uint8' : 'int32';
+}
+
+function valueTensor(name: string, values: Float32Array, dtype: PrunedValueDtype): TensorSpec {
+  const role = 'item-embedding' as const;
+  const shape = [values.length];
+  switch (dtype) {
+    case 'float32':
+      return { name, dtype, shape, data: values, role };
+    case 'float16':
+      return { name, dtype, shape, data: encodeFloat16(values), role };
+    case 'int8':
+      return { name, dtype, shape, role, ...quantizeInt8(values) };
+  }
+}
+
+/** SHA-256 of tensors' stored bytes, one after another (no alignment padding). */
+async function segmentSha256(parts: readonly StoredArray[]): Promise<string> {
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(asBytes(part), at);
+    at += part.byteLength;
+  }
+  return sha256Hex(bytes);
+}
+
+/** One progressive chunk as the manifest states it. */
+export interface PrunedChunk {
+  elements: number;
+  sha256: string;
+}
+
+export type PrunedStorage =
+  | { layout: 'bitmap' }
+  | { layout: 'csr' }
+  | { layout: 'progressive'; chunkElements: number; chunks: PrunedChunk[]; headSha256: string };
+
+export interface CtrPrunedStructure {
+  model: CtrStructure;
+  rows: number;
+  dim: number;
+  fill: PrunedFillKind;
+  /** Elements stored (in all chunks, for the progressive layout). */
+  kept: number;
+  storage: PrunedStorage;
+}
+
+/**
+ * The structure a `ctr-pruned` manifest must have, on the manifest alone (the ctr-dense
+ * checks of structure.ts, the table's rows tied to the bitmap's rows or the CSR row counts,
+ * or for the progressive layout stated and capped). The chunk count must match the chunk
+ * tensors present and each chunk their length; every number in the architecture must agree
+ * with the tensors. Indices are checked when they are decoded (decodePrunedTable).
+ */
+export function checkCtrPrunedStructure(manifest: Manifest): CtrPrunedStructure {
+  const fail: Fail = (problem) => {
+    throw new ModelPackageError('bad-shape', manifest.name, `${manifest.kind}: ${problem}`);
+  };
+  if (manifest.kind !== CTR_PRUNED_KIND) {
+    throw new ModelPackageError(
+      'bad-manifest',
+      manifest.name,
+      `kind "${manifest.kind}" is not ${CTR_PRUNED_KIND}`,
+    );
+  }
+  const arch = manifest.architecture;
+  const layout = PRUNED_LAYOUTS.find((l) => l === arch.layout);
+  if (layout === undefined)
+    return fail(`architecture.layout must be one of ${PRUNED_LAYOUTS.join(', ')}`);
+  const fill = FILLS.find((f) => f === arch.fill);
+  if (fill === undefined) return fail(`architecture.fill must be one of ${FILLS.join(', ')}`);
+  const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
+  const apart = new Set<string>();
+  const take = (name: string, dtypes: readonly Dtype[], rank: number): TensorEntry => {
+    const entry = entries.get(name);
+    if (!entry) return fail(`tensor "${name}" is missing`);
+    if (!dtypes.includes(entry.dtype))
+      fail(`tensor "${name}" is ${entry.dtype}, not ${dtypes.join(' or ')}`);
+    if (entry.shape.length !== rank)
+      fail(`tensor "${name}" has shape [${entry.shape}], rank ${rank} expected`);
+    apart.add(name);
+    return entry;
+  };
+  const length = (entry: TensorEntry): number => entry.shape[0] ?? 0;
+
+  let rows: number;
+  let kept: number;
+  let storage: PrunedStorage;
+  let bitmapWidth = 0;
+  if (layout === 'bitmap') {
+    const bitmap = take(PRUNED_TENSORS.bitmap, ['uint8'], 2);
+    rows = length(bitmap);
+    bitmapWidth = bitmap.shape[1] ?? 0;
+    kept = length(take(PRUNED_TENSORS.values, PRUNED_VALUE_DTYPES, 1));
+    storage = { layout };
+  } else if (layout === 'csr') {
+    rows = length(take(PRUNED_TENSORS.rowCounts, POSITION_DTYPES, 1));
+    kept = length(take(PRUNED_TENSORS.values, PRUNED_VALUE_DTYPES, 1));
+    const columns = length(take(PRUNED_TENSORS.columns, POSITION_DTYPES, 1));
+    if (columns !== kept) fail(`${columns} columns for ${kept} values`);
+    storage = { layout };
+  } else {
+    ({ rows, kept, storage } = progressiveOf(manifest, take, fail));
+  }
+  // Before any list proportional to the rows is built: the shapes below are compared, not allocated.
+  if (!(rows <= MAX_PRUNED_TABLE_ELEMENTS)) {
+    fail(
+      `a table of ${rows} rows is over the ${MAX_PRUNED_TABLE_ELEMENTS} elements a reader rebuilds`,
+    );
+  }
+  if (fill === 'codebook') take(PRUNED_TENSORS.codebook, ['float32'], 2);
+  const model = ctrStructureOf(manifest, rows, { tensors: apart });
+  const { dim } = model.config;
+  const total = rows * dim;
+  if (total > MAX_PRUNED_TABLE_ELEMENTS) {
+    fail(
+      `a table of ${rows} x ${dim} elements is over the ${MAX_PRUNED_TABLE_ELEMENTS} a reader rebuilds`,
+    );
+  }
+  if (layout === 'bitmap' && bitmapWidth !== bitmapRowBytes(dim)) {
+    fail(
+      `"${PRUNED_TENSORS.bitmap}" is ${bitmapWidth} bytes wide, dim ${dim} needs ${bitmapRowBytes(dim)}`,
+    );
+  }
+  const codebook = entries.get(PRUNED_TENSORS.codebook);
+  const numFields = model.schema.fields.length;
+  if (codebook && (codebook.shape[0] !== numFields || codebook.shape[1] !== dim)) {
+    fail(
+      `"${PRUNED_TENSORS.codebook}" has shape [${codebook.shape}], expected [${numFields}, ${dim}]`,
+    );
+  }
+  if (kept > total) fail(`${kept} elements stored for a table of ${total}`);
+  checkFigures(manifest, model, total, kept, fail);
+  return { model, rows, dim, fill, kept, storage };
+}
+
+/** The progressive layout's chunks, their count tied to the chunk tensors present. */
+function progressiveOf(
+  manifest: Manifest,
+  take: (name: string, dtypes: readonly Dtype[], rank: number) => TensorEntry,
+  fail: Fail,
+): { rows: number; kept: number; storage: PrunedStorage } {
+  const arch = manifest.architecture;
+  const found = manifest.tensors.filter((t) => CHUNK_VALUES.test(t.name)).length;
+  if (arch.chunks !== found) {
+    fail(`architecture.chunks is ${JSON.stringify(arch.chunks)}, the package has ${found} chunks`);
+  }
+  const chunkElements = arch.chunkElements;
+  if (
+    typeof chunkElements !== 'number' ||
+    !Number.isSafeInteger(chunkElements) ||
+    chunkElements < 1
+  ) {
+    return fail('architecture.chunkElements must be an integer >= 1');
+  }
+  const hashes = arch.chunkSha256;
+  const headSha256 = arch.headSha256;
+  if (typeof headSha256 !== 'string' || !SHA256.test(headSha256)) {
+    return fail('architecture.headSha256 must be a SHA-256 hex digest');
+  }
+  if (!Array.isArray(hashes) || hashes.length !== found) {
+    return fail(`architecture.chunkSha256 must list one SHA-256 per chunk (${found})`);
+  }
+  const chunks: PrunedChunk[] = [];
+  let kept = 0;
+  for (let c = 0; c < found; c++) {
+    const sha256 = hashes[c];
+    if (typeof sha256 !== 'string' || !SHA256.test(sha256)) {
+      return fail(`architecture.chunkSha256[${c}] is not a SHA-256 hex digest`);
+    }
+    take(chunkIndicesName(c), ['uint8'], 1);
+    const elements = take(chunkValuesName(c), PRUNED_VALUE_DTYPES, 1).shape[0] ?? 0;
+    const last = c === found - 1;
+    if (last ? !(elements >= 1 && elements <= chunkElements) : elements !== chunkElements) {
+      fail(
+        `chunk ${c} holds ${elements} elements; chunks hold ${chunkElements}, the last 1 to ${chunkElements}`,
+      );
+    }
+    chunks.push({ elements, sha256 });
+    kept += elements;
+  }
+  // No tensor has a row per table row here: the rows are the schema's, capped by the caller
+  // before anything is sized by them, and checked against the schema by ctrStructureOf.
+  let rows = 0;
+  const sizes = arch.vocabularySizes;
+  for (const size of Array.isArray(sizes) ? sizes : []) rows += typeof size === 'number' ? size : 0;
+  return { rows, kept, storage: { layout: 'progressive', chunkElements, chunks, headSha256 } };
+}
+
+/** The architecture's and the size figures' numbers against the tensors. */
+function checkFigures(
+  manifest: Manifest,
+  model: CtrStructure,
+  total: number,
+  kept: number,
+  fail: Fail,
+): void {
+  const { architecture: arch, size } = manifest;
+  if (arch.keptElements !== kept) {
+    fail(
+      `architecture.keptElements is ${JSON.stringify(arch.keptElements)}, the tensors hold ${kept}`,
+    );
+  }
+  const sparsity = total > 0 ? 1 - kept / total : 0;
+  if (typeof arch.sparsity !== 'number' || Math.abs(arch.sparsity - sparsity) > 1e-9) {
+    fail(`architecture.sparsity is ${JSON.stringify(arch.sparsity)}, the tensors give ${sparsity}`);
+  }
+  let params = 0;
+  for (const [name, shape] of ctrWeightShapes(model))
+    params += name === CTR_EMBEDDING ? 0 : elementCount(shape);
+  const expected = [
+    ['denseEquivalentParams', params + total],
+    ['denseEquivalentBytes', 4 * (params + total)],
+    ['denseEmbeddingBytes', 4 * total],
+  ] as const;
+  for (const [key, value] of expected) {
+    if (size[key] !== value) fail(`size.${key} is ${size[key]}, the dense model has ${value}`);
+  }
+  if (arch.denseBytes !== size.denseEquivalentBytes) {
+    fail(
+      `architecture.denseBytes is ${JSON.stringify(arch.denseBytes)}, size.denseEquivalentBytes ${size.denseEquivalentBytes}`,
+    );
+  }
+}
+
+/**
+ * The structure check and the values a model needs checked: moving variances >= 0 (batch
+ * norm divides by their square roots; the same check as checkCtrPackage).
+ */
+export function checkCtrPrunedPackage(pkg: ModelPackage): CtrPrunedStructure {
+  const pruned = checkCtrPrunedStructure(pkg.manifest);
+  for (const [name] of ctrWeightShapes(pruned.model)) {
+    if (!name.endsWith('.movingVariance')) continue;
+    const stored = pkg.tensors.get(name);
+    const values = stored ? tensorValues(stored) : new Float32Array(0);
+    const at = values.findIndex((v) => !(v >= 0));
+    if (at >= 0) {
+      throw new ModelPackageError(
+        'bad-shape',
+        pkg.manifest.name,
+        `${pkg.manifest.kind}: tensor "${name}" holds the negative variance ${values[at]} at element ${at}`,
+      );
+    }
+  }
+  return pruned;
+}
+
+export interface PrunedTable {
+  structure: CtrPrunedStructure;
+  /** [rows, dim] row-major: kept values, pruned elements filled. */
+  table: Float32Array;
+  /** Elements taken from the package (fewer than structure.kept for a prefix). */
+  kept: number;
+}
+
+/**
+ * The dense table of a pruned package, every position checked as it is decoded (in range,
+ * ascending where the encoding says so, no element twice, as many as the values stored).
+ * `prefixChunks` (progressive only) takes chunks 0..c-1 alone: the model pruned to its top
+ * c × chunkElements elements. No tfjs: `verify` runs this too.
+ */
+export function decodePrunedTable(
+  pkg: ModelPackage,
+  options: { prefixChunks?: number } = {},
+): PrunedTable {
+  const structure = checkCtrPrunedPackage(pkg);
+  const { rows, dim, storage } = structure;
+  const { manifest } = pkg;
+  const failIn =
+    (what: string): Fail =>
+    (problem) => {
+      throw new ModelPackageError(
+        'bad-shape',
+        manifest.name,
+        `${manifest.kind}: ${what}: ${problem}`,
+      );
+    };
+  const tensor = (name: string): PackageTensor => {
+    const t = pkg.tensors.get(name);
+    if (!t) return failIn(`tensor "${name}"`)('it was not read');
+    return t;
+  };
+  const bytesOf = (name: string): Uint8Array => {
+    const { data } = tensor(name);
+    if (!(data instanceof Uint8Array)) return failIn(`tensor "${name}"`)('not uint8');
+    return data;
+  };
+  const positionsOf = (name: string): Uint8Array | Int32Array => {
+    const { data } = tensor(name);
+    if (!(data instanceof Uint8Array || data instanceof Int32Array)) {
+      return failIn(`tensor "${name}"`)('not uint8 or int32');
+    }
+    return data;
+  };
+
+  const total = rows * dim;
+  const table = new Float32Array(total);
+  if (structure.fill === 'codebook') {
+    const codebook = tensorValues(tensor(PRUNED_TENSORS.codebook));
+    const layout = fieldLayout(structure.model.schema);
+    for (let f = 0; f < layout.numFields; f++) {
+      const vector = codebook.subarray(f * dim, (f + 1) * dim);
+      const end = layout.offsets[f + 1] ?? rows;
+      for (let r = layout.offsets[f] as number; r < end; r++) table.set(vector, r * dim);
+    }
+  }
+  const place = (indices: Int32Array, values: Float32Array): void => {
+    for (let j = 0; j < indices.length; j++) table[indices[j] as number] = values[j] as number;
+  };
+
+  if (storage.layout !== 'progressive') {
+    if (options.prefixChunks !== undefined) {
+      throw new PocketrecError(
+        'bad-prune',
+        `${manifest.name}: only a progressive package has chunks`,
+      );
+    }
+    const values = tensorValues(tensor(PRUNED_TENSORS.values));
+    const indices =
+      storage.layout === 'bitmap'
+        ? decodeBitmap(
+            bytesOf(PRUNED_TENSORS.bitmap),
+            rows,
+            dim,
+            values.length,
+            failIn(PRUNED_TENSORS.bitmap),
+          )
+        : decodeCsr(
+            {
+              counts: positionsOf(PRUNED_TENSORS.rowCounts),
+              columns: positionsOf(PRUNED_TENSORS.columns),
+            },
+            rows,
+            dim,
+            failIn('the CSR positions'),
+          );
+    place(indices, values);
+    return { structure, table, kept: indices.length };
+  }
+
+  const count = options.prefixChunks ?? storage.chunks.length;
+  if (!(Number.isInteger(count) && count >= 0 && count <= storage.chunks.length)) {
+    throw new PocketrecError(
+      'bad-prune',
+      `${manifest.name}: cannot take ${count} chunks of ${storage.chunks.length}`,
+    );
+  }
+  const seen = new Uint8Array(total);
+  let kept = 0;
+  for (let c = 0; c < count; c++) {
+    const fail = failIn(`chunk ${c}`);
+    const values = tensorValues(tensor(chunkValuesName(c)));
+    const indices = decodeIndexDeltas(bytesOf(chunkIndicesName(c)), values.length, total, fail);
+    for (const index of indices) {
+      if (seen[index]) fail(`element ${index} is stored in an earlier chunk too`);
+      seen[index] = 1;
+    }
+    place(indices, values);
+    kept += indices.length;
+  }
+  return { structure, table, kept };
+}
+
+/**
+ * The model of a pruned package, its table rebuilt dense (decodePrunedTable); every check
+ * runs before a tensor is built.
+ */
+export function ctrFromPrunedPackage(
+  pkg: ModelPackage,
+  options: { prefixChunks?: number } = {},
+): CtrModel {
+  const { structure, table } = decodePrunedTable(pkg, options);
+  const weights: Weights = {};
+  for (const [name, shape] of ctrWeightShapes(structure.model)) {
+    weights[name] =
+      name === CTR_EMBEDDING
+        ? tf.tensor2d(table, [structure.rows, structure.dim])
+        : packageTensor(pkg, name, shape);
+  }
+  return { ...structure.model, weights };
+}
+
+/** Where a prefix reader gets bytes: byte ranges of a package's files (HTTP Range in a browser). */
+export interface RangeSource {
+  locate(path: string): string;
+  /** Bytes start..end-1 of the file; fewer when the file is shorter, never more. */
+  readRange(path: string, start: number, end: number): Promise<Uint8Array>;
+}
+
+/** A RangeSource over files in memory (tests, or a package already read whole). */
+export function memoryRangeSource(
+  files: ReadonlyMap<string, Uint8Array>,
+  label = 'memory',
+): RangeSource {
+  return {
+    locate: (path) => `${label}/${path}`,
+    async readRange(path, start, end) {
+      const bytes = files.get(path);
+      if (!bytes)
+        throw new ModelPackageError('missing-file', `${label}/${path}`, 'file is missing');
+      return bytes.subarray(start, Math.min(end, bytes.byteLength));
+    },
+  };
+}
+
+/**
+ * Reads the head and the first `chunks` chunks of a progressive package, and nothing else:
+ * of each weight file the bytes up to the last tensor needed, which is a prefix of it since
+ * the chunks come after every other tensor and in order. The head and every chunk read are
+ * checked against their SHA-256 in the architecture (the whole files' hashes cannot be
+ * checked from a prefix); a chunk cut short is `truncated` and one whose bytes differ is
+ * `hash-mismatch`, naming the chunk. `manifest` must come from parseManifest (its digest
+ * checked). The package returned holds only the tensors read; pass it to ctrFromPrunedPackage
+ * with `prefixChunks: chunks`, or call ctrFromPrunedPrefix.
+ */
+export async function readPrunedPrefix(
+  manifest: Manifest,
+  source: RangeSource,
+  chunks: number,
+): Promise<ModelPackage> {
+  const { storage } = checkCtrPrunedStructure(manifest);
+  if (storage.layout !== 'progressive') {
+    throw new ModelPackageError(
+      'bad-manifest',
+      manifest.name,
+      `${manifest.kind}: a ${storage.layout} package has no chunks to read a prefix of`,
+    );
+  }
+  if (!(Number.isInteger(chunks) && chunks >= 0 && chunks <= storage.chunks.length)) {
+    throw new PocketrecError(
+      'bad-prune',
+      `${manifest.name}: cannot read ${chunks} chunks of ${storage.chunks.length}`,
+    );
+  }
+  checkStatedSizes(manifest);
+  const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
+  const segments: { what: string; sha256: string; tensors: TensorEntry[] }[] = [
+    {
+      what: 'the head (every tensor but the chunks)',
+      sha256: storage.headSha256,
+      tensors: manifest.tensors.filter((t) => !CHUNK_TENSOR.test(t.name)),
+    },
+  ];
+  for (let c = 0; c < chunks; c++) {
+    const tensors = [chunkIndicesName(c), chunkValuesName(c)].map((n) => entries.get(n));
+    segments.push({
+      what: `chunk ${c}`,
+      sha256: storage.chunks[c]?.sha256 ?? '',
+      tensors: tensors.filter((t) => t !== undefined),
+    });
+  }
+
+  // Each file's needed prefix: up to the end of the last tensor read from it.
+  const fileBytes = new Map(manifest.files.map((f) => [f.path, f.bytes]));
+  const needed = new Map<string, number>();
+  for (const { what, tensors } of segments) {
+    for (const t of tensors) {
+      const size = BYTES_PER_ELEMENT[t.dtype];
+      const end = t.offset + elementCount(t.shape) * size;
+      const available = fileBytes.get(t.file) ?? 0;
+      if (end > available || t.offset % size !== 0) {
+        throw new ModelPackageError(
+          'offset-out-of-range',
+          source.locate(t.file),
+          `${what}: tensor "${t.name}" spans bytes ${t.offset}..${end} of ${available}, or is misaligned`,
+        );
+      }
+      needed.set(t.file, Math.max(needed.get(t.file) ?? 0, end));
+    }
+  }
+  const contents = new Map<string, Uint8Array>();
+  for (const [path, end] of needed) {
+    const bytes = await source.readRange(path, 0, end);
+    contents.set(path, bytes.subarray(0, end));
+  }
+
+  const tensors = new Map<string, PackageTensor>();
+  for (const { what, sha256, tensors: entriesOf } of segments) {
+    const parts: Uint8Array[] = [];
+    for (const t of entriesOf) {
+      const bytes = contents.get(t.file) ?? new Uint8Array(0);
+      const end = t.offset + elementCount(t.shape) * BYTES_PER_ELEMENT[t.dtype];
+      if (bytes.byteLength < end) {
+        throw new ModelPackageError(
+          'truncated',
+          source.locate(t.file),
+          `${what} is cut short: tensor "${t.name}" ends at byte ${end}, only ${bytes.byteLength} could be read`,
+        );
+      }
+      parts.push(bytes.subarray(t.offset, end));
+    }
+    const digest = await segmentSha256(parts);
+    if (digest !== sha256) {
+      throw new ModelPackageError(
+        'hash-mismatch',
+        source.locate(entriesOf[0]?.file ?? manifest.name),
+        `${what}: SHA-256 is ${digest}, the manifest says ${sha256}: its bytes are corrupt`,
+      );
+    }
+    entriesOf.forEach((t, i) => {
+      const data = viewAs(t.dtype, parts[i] as Uint8Array);
+      checkFinite(t, data, what, source.locate(t.file));
+      tensors.set(t.name, {
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        data,
+        ...(t.scale === undefined ? {} : { scale: t.scale }),
+      });
+    });
+  }
+  return { manifest, tensors, itemIds: null };
+}
+
+/** The model of a progressive package's first `chunks` chunks, read as ranges (readPrunedPrefix). */
+export async function ctrFromPrunedPrefix(
+  manifest: Manifest,
+  source: RangeSource,
+  chunks: number,
+): Promise<CtrModel> {
+  return ctrFromPrunedPackage(await readPrunedPrefix(manifest, source, chunks), {
+    prefixChunks: chunks,
+  });
+}
+
+/**
+ * Checks a whole progressive package's head and chunk hashes against its tensors, which
+ * readModelPackage cannot (they are not file hashes): a package whose files verify but
+ * whose prefix would not is refused by `verify` too. Nothing to do for bitmap and CSR.
+ */
+export async function checkPrunedHashes(pkg: ModelPackage): Promise<void> {
+  const { storage } = checkCtrPrunedStructure(pkg.manifest);
+  if (storage.layout !== 'progressive') return;
+  const data = (t: TensorEntry): StoredArray => pkg.tensors.get(t.name)?.data ?? new Uint8Array(0);
+  const head = pkg.manifest.tensors.filter((t) => !CHUNK_TENSOR.test(t.name));
+  const segments = [{ what: 'the head', sha256: storage.headSha256, parts: head.map(data) }];
+  storage.chunks.forEach((chunk, c) => {
+    const parts = [chunkIndicesName(c), chunkValuesName(c)].map(
+      (name) => pkg.tensors.get(name)?.data ?? new Uint8Array(0),
+    );
+    segments.push({ what: `chunk ${c}`, sha256: chunk.sha256, parts });
+  });
+  for (const { what, sha256, parts } of segments) {
+    const digest = await segmentSha256(parts);
+    if (digest !== sha256) {
+      throw new ModelPackageError(
+        'hash-mismatch',
+        pkg.manifest.name,
+        `${what}: SHA-256 is ${digest}, architecture says ${sha256}`,
+      );
+    }
+  }
+}
+
+/** The reader's size-figures check, for a prefix read that does not go through readModelPackage. */
+function checkStatedSizes(manifest: Manifest): void {
+  const stated = manifest.size;
+  const expected = sizeFigures(manifest.tensors, {
+    params: stated.denseEquivalentParams,
+    embeddingParams: stated.denseEmbeddingBytes / 4,
+  });
+  for (const key of Object.keys(expected) as (keyof SizeFigures)[]) {
+    if (Math.abs(stated[key] - expected[key]) > 1e-9 * Math.max(1, Math.abs(expected[key]))) {
+      throw new ModelPackageError(
+        'size-figures',
+        manifest.name,
+        `size.${key} says ${stated[key]} but the tensors give ${expected[key]}`,
+      );
+    }
+  }
+}
+
+/** As the reader: no NaN or infinity in float weights. */
+function checkFinite(entry: TensorEntry, data: StoredArray, what: string, where: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    const finite =
+      entry.dtype === 'float32'
+        ? Number.isFinite(v)
+        : entry.dtype !== 'float16' || (v & 0x7c00) !== 0x7c00;
+    if (!finite) {
+      throw new ModelPackageError(
+        'non-finite',
+        where,
+        `${what}: tensor "${entry.name}" holds a non-finite value at element ${i}`,
+      );
+    }
+  }
+}
