@@ -8,6 +8,7 @@ import { UsageError } from '../errors.ts';
 import { auc, fieldCoverage, logLoss } from '../eval/ctr-metrics.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { ctrFromPackage } from '../model/ctr/package.ts';
+import { CTR_PRUNED_KIND, ctrFromPrunedPackage } from '../model/ctr/pruned-package.ts';
 import type { CtrSchema } from '../model/ctr/schema.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
@@ -40,7 +41,8 @@ export async function evalCtrCommand(
     options.dataDir ? { dataDir: options.dataDir } : {},
   );
   await useWasmBackend();
-  const ctr = ctrFromPackage(pkg);
+  const ctr =
+    pkg.manifest.kind === CTR_PRUNED_KIND ? ctrFromPrunedPackage(pkg) : ctrFromPackage(pkg);
   checkSameSchema(model, ctr.schema, data.schema);
   const rows = options.split === 'test' ? data.test : data.validation;
   const started = performance.now();

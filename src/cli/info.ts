@@ -1,4 +1,6 @@
+import { CTR_PRUNED_KIND } from '../model/ctr/pruned-package.ts';
 import { checkModelStructure } from '../model/package-structure.ts';
+import type { Manifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { formatBytes, type Output, printJson, table } from './output.ts';
@@ -13,6 +15,7 @@ export async function infoCommand(
   checkModelStructure(pkg);
   const { manifest } = pkg;
   const { size } = manifest;
+  const pruning = pruningOf(manifest);
   if (options.json) {
     printJson(output, {
       name: manifest.name,
@@ -23,6 +26,7 @@ export async function infoCommand(
       architecture: manifest.architecture,
       metrics: manifest.training.metrics,
       size,
+      ...(pruning ? { pruning } : {}),
       files: manifest.files,
     });
     return;
@@ -45,8 +49,35 @@ export async function infoCommand(
       ],
       ['embedding compression', `${size.embeddingCompression.toFixed(2)}x`],
       ['model compression', `${size.modelCompression.toFixed(2)}x`],
+      ...(pruning
+        ? ([
+            [
+              'sparsity',
+              `${(pruning.sparsity * 100).toFixed(2)}% of the embedding pruned (${pruning.method}, ${pruning.layout})`,
+            ],
+            [
+              'against the dense package',
+              `${pruning.denseBytes.toLocaleString('en-US')} bytes, ${pruning.compression.toFixed(2)}x`,
+            ],
+          ] as const)
+        : []),
       ['files', manifest.files.map((f) => `${f.path} (${formatBytes(f.bytes)})`).join(', ')],
       ...(metrics.length > 0 ? [['metrics', ''] as const, ...metrics] : []),
     ]),
   );
+}
+
+/** A pruned CTR package's sparsity and its bytes against the dense package it came from. */
+function pruningOf(manifest: Manifest) {
+  if (manifest.kind !== CTR_PRUNED_KIND) return null;
+  const { sparsity, denseBytes, pruneMethod, layout } = manifest.architecture;
+  if (typeof sparsity !== 'number' || typeof denseBytes !== 'number') return null;
+  return {
+    sparsity,
+    method: String(pruneMethod ?? 'unknown'),
+    layout: String(layout),
+    denseBytes,
+    bytes: manifest.size.bytes,
+    compression: denseBytes / manifest.size.bytes,
+  };
 }

@@ -8,7 +8,9 @@ import { type EvalCliOptions, evalCommand } from './eval.ts';
 import { evalCtrCommand } from './eval-ctr.ts';
 import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
+import { DEFAULT_PRUNE, type PruneCliOptions, pruneCommand } from './prune.ts';
 import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
+import { SHAPLEY_CLI_DEFAULTS, type ShapleyCliOptions, shapleyCommand } from './shapley.ts';
 import { oneLine } from './terminal-text.ts';
 import { trainCommand } from './train.ts';
 import { isCtrModelKind, type TrainCtrCliOptions, trainCtrCommand } from './train-ctr.ts';
@@ -213,6 +215,72 @@ function buildProgram(output: Output): Command {
         ? evalCtrCommand(model, options, output)
         : evalCommand(model, options, output),
     );
+
+  const sd = SHAPLEY_CLI_DEFAULTS;
+  program
+    .command('shapley')
+    .description(
+      "estimate Shaver's Shapley value of every embedding element of a CTR package (resumable), for pruning to any budget",
+    )
+    .argument('<model>', 'ctr-dense package directory (from pocketrec train)')
+    .requiredOption('--dataset <name>', `CTR data set the model was trained on (${CTR_NAMES})`)
+    .requiredOption('--out <dir>', 'directory for the estimate and its running sums')
+    .option(
+      '--split <split>',
+      `estimation rows: train, validation or train+validation (the public code's) (default ${sd.split})`,
+    )
+    .option('--fill <fill>', `an absent element reads: codebook or zero (default ${sd.fill})`)
+    .option(
+      '--samples-per-step <n>',
+      `rows per forward pass, each adding (fields x dim + 1) rows (default ${sd.samplesPerStep})`,
+    )
+    .option('--max-passes <n>', `passes over the rows at most (default ${sd.maxPasses})`)
+    .option('--max-samples <n>', 'samples at most, over resumed runs too (default: no limit)')
+    .option('--seed <n>', `seed of the row order and permutations (default ${sd.seed})`)
+    .option(
+      '--tolerance <f>',
+      `stop when max standard error < f x range of the values, after ${sd.minPasses} full pass (default ${sd.tolerance})`,
+    )
+    .option(
+      '--forward <mode>',
+      `batched (one pass per step) or per-removal (one per removal; slow, for benchmarks) (default ${sd.forward})`,
+    )
+    .option(
+      '--checkpoint-seconds <s>',
+      `save the running sums at most this often (default ${sd.checkpointSeconds})`,
+    )
+    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
+    .option('--json', 'print machine-readable JSON')
+    .action((model: string, options: ShapleyCliOptions) => shapleyCommand(model, options, output));
+
+  program
+    .command('prune')
+    .description(
+      "prune a CTR package's embedding table to each budget in one shot (Shaver, magnitude or random), as ctr-pruned packages",
+    )
+    .argument('<model>', 'ctr-dense package directory (from pocketrec train)')
+    .requiredOption(
+      '--sparsity <list>',
+      'fractions of the embedding elements to prune, e.g. 0.5,0.8,0.95,0.99',
+    )
+    .requiredOption('--out <dir>', 'package to write (with several budgets: <dir>-s<percent> each)')
+    .option(
+      '--method <method>',
+      `shaver (codebook fill), shaver-zero (zero fill), magnitude or random (default ${DEFAULT_PRUNE.method})`,
+    )
+    .option('--shapley <dir>', 'the estimate from pocketrec shapley (shaver, shaver-zero)')
+    .option(
+      '--layout <layout>',
+      `how kept positions are stored: auto (the smaller of bitmap and csr), bitmap, csr, progressive (default ${DEFAULT_PRUNE.layout})`,
+    )
+    .option(
+      '--dtype <dtype>',
+      `kept values: float32, float16 or int8 (default ${DEFAULT_PRUNE.dtype})`,
+    )
+    .option('--seed <n>', `random's permutation (default ${DEFAULT_PRUNE.seed})`)
+    .option('--force', 'write over packages that are already there')
+    .option('--json', 'print machine-readable JSON')
+    .action((model: string, options: PruneCliOptions) => pruneCommand(model, options, output));
 
   program
     .command('report')

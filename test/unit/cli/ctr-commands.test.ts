@@ -95,4 +95,68 @@ describe('pocketrec train and eval, CTR models', () => {
     expect(result.err).toMatch(/was trained on criteo-sample, not avazu-sample/);
     expect(result.code).toBe(2);
   });
+
+  it('prune: magnitude and random to several budgets, each a ctr-pruned package that verifies', async () => {
+    const dense = join(scratch, 'to-prune');
+    expect((await train('deepfm', dense)).code).toBe(0);
+    for (const method of ['magnitude', 'random']) {
+      const out = join(scratch, `pruned-${method}`);
+      const pruned = await run(
+        'prune',
+        dense,
+        '--sparsity',
+        '0.5,0.95',
+        '--method',
+        method,
+        '--out',
+        out,
+        '--json',
+      );
+      expect(pruned.err).toBe('');
+      expect(pruned.code).toBe(0);
+      const written = JSON.parse(pruned.out).packages as {
+        out: string;
+        sparsity: number;
+        kept: number;
+      }[];
+      expect(written.map((w) => w.out)).toEqual([`${out}-s50`, `${out}-s95`]);
+      for (const w of written) {
+        expect((await run('verify', w.out)).code).toBe(0);
+        const info = JSON.parse((await run('info', w.out, '--json')).out) as {
+          kind: string;
+          pruning: { sparsity: number; method: string; compression: number };
+        };
+        expect(info.kind).toBe('ctr-pruned');
+        expect(info.pruning.method).toBe(method);
+        expect(info.pruning.sparsity).toBeCloseTo(w.sparsity, 3);
+        expect(info.pruning.compression).toBeGreaterThan(1);
+        const evaluated = await run('eval', w.out, '--dataset', 'criteo-sample', '--json');
+        expect(evaluated.code).toBe(0);
+      }
+    }
+  });
+
+  it('prune: Shaver needs its estimate, and refuses bad options by name', async () => {
+    const dense = join(scratch, 'to-prune-2');
+    expect((await train('fm', dense)).code).toBe(0);
+    const prune = (...extra: string[]) =>
+      run('prune', dense, '--out', join(scratch, 'never-pruned'), ...extra);
+    const cases: [string[], RegExp][] = [
+      [['--sparsity', '0.5', '--method', 'shaver'], /--method shaver needs --shapley <dir>/],
+      [
+        ['--sparsity', '1.5', '--method', 'magnitude'],
+        /--sparsity must list fractions in \[0, 1\)/,
+      ],
+      [
+        ['--sparsity', '0.5', '--method', 'lottery'],
+        /--method must be one of shaver, shaver-zero, magnitude, random/,
+      ],
+      [['--sparsity', '0.5', '--method', 'random', '--layout', 'zip'], /--layout must be one of/],
+    ];
+    for (const [extra, message] of cases) {
+      const result = await prune(...extra);
+      expect(result.err).toMatch(message);
+      expect(result.code).toBe(2);
+    }
+  });
 });
