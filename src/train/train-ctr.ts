@@ -19,7 +19,7 @@ import {
 import { binaryCrossEntropy } from '../model/ctr/loss.ts';
 import { type CtrModel, type CtrModelKind, ctrForward, initCtrModel } from '../model/ctr/model.ts';
 import type { CtrRows, CtrSchema } from '../model/ctr/schema.ts';
-import { seededRandom } from '../random.ts';
+import { shuffledRange } from '../random.ts';
 import type { LoopState } from './checkpoint.ts';
 import { type DataParallel, GradientWorkers, type TrainingTask } from './data-parallel.ts';
 import { type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
@@ -108,14 +108,7 @@ export async function scoreRows(model: CtrModel, rows: CtrRows): Promise<Float32
 
 /** The batches of an epoch: row indices, shuffled by a seed of the epoch's own. */
 function epochBatches(numRows: number, batchSize: number, seed: number): Int32Array[] {
-  const order = Int32Array.from({ length: numRows }, (_, i) => i);
-  const random = seededRandom(seed);
-  for (let i = numRows - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = t;
-  }
+  const order = shuffledRange(numRows, seed);
   const batches: Int32Array[] = [];
   for (let start = 0; start < numRows; start += batchSize) {
     batches.push(order.subarray(start, Math.min(numRows, start + batchSize)));

@@ -12,7 +12,7 @@
  * Pure typed-array code with no Node or tfjs import, so the browser runtime may use it.
  */
 import type { FieldLayout } from '../../model/ctr/field-embedding.ts';
-import { seededRandom } from '../../random.ts';
+import { shuffledRange } from '../../random.ts';
 import type { ShapleyEstimate } from './values.ts';
 
 export const PRUNE_METHODS = ['shaver', 'shaver-zero', 'magnitude', 'random'] as const;
@@ -140,18 +140,8 @@ export function methodScores(method: PruneMethod, inputs: MethodInputs): Float32
     }
     case 'magnitude':
       return inputs.table.map(Math.abs);
-    case 'random': {
-      const random = seededRandom(inputs.seed ?? 0);
-      const scores = new Float32Array(n);
-      for (let i = 0; i < n; i++) scores[i] = i;
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        const t = scores[i] as number;
-        scores[i] = scores[j] as number;
-        scores[j] = t;
-      }
-      return scores;
-    }
+    case 'random':
+      return Float32Array.from(shuffledRange(n, inputs.seed ?? 0));
   }
 }
 

@@ -1,5 +1,5 @@
 import { PocketrecError } from '../../errors.ts';
-import { seededRandom } from '../../random.ts';
+import { shuffledRange } from '../../random.ts';
 import type { SplitRows } from './encode.ts';
 
 /**
@@ -37,19 +37,6 @@ export function randomSplit(
 }
 
 /** 0..n-1 in a seeded random order. */
-function shuffledRange(n: number, seed: number): Int32Array {
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const random = seededRandom(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const swap = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = swap;
-  }
-  return order;
-}
-
 /** Splits that are given as consecutive blocks (frappe's files, read one after another). */
 export function consecutiveSplit(
   trainCount: number,

@@ -131,6 +131,12 @@ export function ctrPackageSpec(model: CtrModel, meta: CtrPackageMeta): PackageSp
  */
 export function checkCtrPackage(pkg: ModelPackage): CtrStructure {
   const structure = checkCtrStructure(pkg.manifest);
+  checkMovingVariances(pkg, structure);
+  return structure;
+}
+
+/** Batch norm's moving variances, the one weight a finite value can still break (NaN logits). */
+export function checkMovingVariances(pkg: ModelPackage, structure: CtrStructure): void {
   for (const [name] of ctrWeightShapes(structure)) {
     if (!name.endsWith('.movingVariance')) continue;
     const stored = pkg.tensors.get(name);
@@ -144,7 +150,6 @@ export function checkCtrPackage(pkg: ModelPackage): CtrStructure {
       );
     }
   }
-  return structure;
 }
 
 /**

@@ -74,7 +74,7 @@ import { packageTensor } from '../sequential-package.ts';
 import { fieldLayout } from './field-embedding.ts';
 import type { Weights } from './layers.ts';
 import type { CtrModel } from './model.ts';
-import { type CtrPackageMeta, ctrPackageSpec } from './package.ts';
+import { type CtrPackageMeta, checkMovingVariances, ctrPackageSpec } from './package.ts';
 import { CTR_EMBEDDING, type CtrStructure, ctrStructureOf, ctrWeightShapes } from './structure.ts';
 
 export const CTR_PRUNED_KIND = 'ctr-pruned';
@@ -478,19 +478,7 @@ function checkFigures(
  */
 export function checkCtrPrunedPackage(pkg: ModelPackage): CtrPrunedStructure {
   const pruned = checkCtrPrunedStructure(pkg.manifest);
-  for (const [name] of ctrWeightShapes(pruned.model)) {
-    if (!name.endsWith('.movingVariance')) continue;
-    const stored = pkg.tensors.get(name);
-    const values = stored ? tensorValues(stored) : new Float32Array(0);
-    const at = values.findIndex((v) => !(v >= 0));
-    if (at >= 0) {
-      throw new ModelPackageError(
-        'bad-shape',
-        pkg.manifest.name,
-        `${pkg.manifest.kind}: tensor "${name}" holds the negative variance ${values[at]} at element ${at}`,
-      );
-    }
-  }
+  checkMovingVariances(pkg, pruned.model);
   return pruned;
 }
 
