@@ -3,16 +3,11 @@
  * LogLoss of the package's click probabilities on a split, and how much of each field of
  * that split the training vocabulary covers.
  */
-import { loadCtrFields } from '../data/ctr/index.ts';
+
 import { UsageError } from '../errors.ts';
 import { auc, fieldCoverage, logLoss } from '../eval/ctr-metrics.ts';
-import { useWasmBackend } from '../kernels/wasm/backend.ts';
-import { ctrFromPackage } from '../model/ctr/package.ts';
-import { CTR_PRUNED_KIND, ctrFromPrunedPackage } from '../model/ctr/pruned-package.ts';
-import type { CtrSchema } from '../model/ctr/schema.ts';
-import { directorySource } from '../package/node-fs.ts';
-import { readModelPackage } from '../package/reader.ts';
 import { scoreRows } from '../train/train-ctr.ts';
+import { ctrPackageWithData } from './ctr-package-data.ts';
 import { BASELINES, type EvalCliOptions } from './eval.ts';
 import { type Output, printJson, table } from './output.ts';
 
@@ -29,21 +24,8 @@ export async function evalCtrCommand(
   if (options.protocol !== 'full' || options.users !== undefined) {
     throw new UsageError('--protocol and --users are for next-item data sets, not CTR ones');
   }
-  const pkg = await readModelPackage(directorySource(model));
+  const { pkg, ctr, data } = await ctrPackageWithData(model, options, ['ctr-dense', 'ctr-pruned']);
   const { manifest } = pkg;
-  if (manifest.training.dataset !== options.dataset) {
-    throw new UsageError(
-      `${model} was trained on ${manifest.training.dataset}, not ${options.dataset}`,
-    );
-  }
-  const data = await loadCtrFields(
-    options.dataset,
-    options.dataDir ? { dataDir: options.dataDir } : {},
-  );
-  await useWasmBackend();
-  const ctr =
-    pkg.manifest.kind === CTR_PRUNED_KIND ? ctrFromPrunedPackage(pkg) : ctrFromPackage(pkg);
-  checkSameSchema(model, ctr.schema, data.schema);
   const rows = options.split === 'test' ? data.test : data.validation;
   const started = performance.now();
   const probabilities = await scoreRows(ctr, rows);
@@ -76,18 +58,4 @@ export async function evalCtrCommand(
       ),
     ]),
   );
-}
-
-/**
- * The data set encodes its fields again on every load (vocabularies fitted on train); a
- * package trained on another encoding would read the wrong rows.
- */
-function checkSameSchema(model: string, packaged: CtrSchema, loaded: CtrSchema): void {
-  const describe = (schema: CtrSchema) =>
-    schema.fields.map((f) => `${f.name}:${f.kind}:${f.vocabularySize}`).join(',');
-  if (describe(packaged) !== describe(loaded)) {
-    throw new UsageError(
-      `${model}'s fields (${describe(packaged)}) differ from the data set's (${describe(loaded)})`,
-    );
-  }
 }

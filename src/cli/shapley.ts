@@ -4,6 +4,7 @@
  * in <dir> for pruning to any budget. The running sums are saved in <dir> as it goes, so the
  * same command run again continues where it stopped (or, once finished, only reports).
  */
+
 import * as tf from '@tensorflow/tfjs';
 import { codebookFromRows } from '../compression/shaver/codebook.ts';
 import {
@@ -22,14 +23,10 @@ import {
   type ShapleySums,
 } from '../compression/shaver/estimator.ts';
 import type { FillMode } from '../compression/shaver/values.ts';
-import { loadCtrFields } from '../data/ctr/index.ts';
 import { UsageError } from '../errors.ts';
-import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { weight } from '../model/ctr/layers.ts';
-import { ctrFromPackage } from '../model/ctr/package.ts';
-import type { CtrRows, CtrSchema } from '../model/ctr/schema.ts';
-import { directorySource } from '../package/node-fs.ts';
-import { readModelPackage } from '../package/reader.ts';
+import type { CtrRows } from '../model/ctr/schema.ts';
+import { ctrPackageWithData } from './ctr-package-data.ts';
 import { numberOption } from './options.ts';
 import { type Output, printJson, table } from './output.ts';
 import { progressBar } from './progress.ts';
@@ -101,16 +98,6 @@ function concatRows(a: CtrRows, b: CtrRows): CtrRows {
   };
 }
 
-function checkSameSchema(model: string, packaged: CtrSchema, loaded: CtrSchema): void {
-  const describe = (schema: CtrSchema) =>
-    schema.fields.map((f) => `${f.name}:${f.kind}:${f.vocabularySize}`).join(',');
-  if (describe(packaged) !== describe(loaded)) {
-    throw new UsageError(
-      `${model}'s fields (${describe(packaged)}) differ from the data set's (${describe(loaded)})`,
-    );
-  }
-}
-
 /** Progress saved by another estimation must not be continued as if it were this one's. */
 function checkSameRun(out: string, saved: Record<string, string | number>, run: typeof saved) {
   const differs = Object.keys(run).find((key) => saved[key] !== run[key]);
@@ -159,23 +146,8 @@ async function loadInputs(
   split: ShapleySplit,
   config: ShapleyConfig,
 ) {
-  const pkg = await readModelPackage(directorySource(model));
+  const { pkg, ctr, data } = await ctrPackageWithData(model, options, ['ctr-dense']);
   const { manifest } = pkg;
-  if (manifest.kind !== 'ctr-dense') {
-    throw new UsageError(`${model} is a ${manifest.kind} package; shapley needs a ctr-dense one`);
-  }
-  if (manifest.training.dataset !== options.dataset) {
-    throw new UsageError(
-      `${model} was trained on ${manifest.training.dataset}, not ${options.dataset}`,
-    );
-  }
-  const data = await loadCtrFields(
-    options.dataset,
-    options.dataDir ? { dataDir: options.dataDir } : {},
-  );
-  await useWasmBackend();
-  const ctr = ctrFromPackage(pkg);
-  checkSameSchema(model, ctr.schema, data.schema);
   const rows =
     split === 'train'
       ? data.train

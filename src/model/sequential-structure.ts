@@ -11,7 +11,7 @@
  * browser engine) runs it before it builds a tensor.
  */
 import { ModelPackageError } from '../package/errors.ts';
-import type { Manifest, TensorEntry } from '../package/manifest.ts';
+import type { Manifest } from '../package/manifest.ts';
 import { DENSE_TABLE, ttCoreName } from './item-table.ts';
 import {
   encoderWeightShapes,
@@ -22,6 +22,7 @@ import {
   type SasrecConfig,
 } from './sasrec.ts';
 import { type TtShape, ttCoreShapes, ttPaddingProblem } from './tt-matrix.ts';
+import { checkWeightEntry, sameShape } from './weight-entry.ts';
 
 export const SEQUENTIAL_KINDS = ['sequential-dense', 'sequential-tt'] as const;
 
@@ -31,9 +32,6 @@ export interface SequentialStructure {
   config: SasrecConfig;
   table: SequentialItemTable;
 }
-
-/** Element types a weight may be stored in (decoded to float32 on use). */
-const WEIGHT_DTYPES: readonly string[] = ['float32', 'float16', 'int8'];
 
 export function isSequentialKind(kind: string): kind is (typeof SEQUENTIAL_KINDS)[number] {
   return (SEQUENTIAL_KINDS as readonly string[]).includes(kind);
@@ -83,7 +81,7 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
   for (const [name, shape] of expected) {
     const entry = entries.get(name);
     if (!entry) return fail(`tensor "${name}" is missing`);
-    checkWeight(entry, shape, fail);
+    checkWeightEntry(entry, shape, fail);
     entries.delete(name);
   }
   const extra = [...entries.keys()];
@@ -92,22 +90,6 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
   }
   return { config, table };
 }
-
-function checkWeight(
-  entry: TensorEntry,
-  shape: readonly number[],
-  fail: (problem: string) => never,
-): void {
-  if (!sameShape(entry.shape, shape)) {
-    fail(`tensor "${entry.name}" has shape [${entry.shape}], expected [${shape}]`);
-  }
-  if (!WEIGHT_DTYPES.includes(entry.dtype)) {
-    fail(`tensor "${entry.name}" is ${entry.dtype}; weights are ${WEIGHT_DTYPES.join(', ')}`);
-  }
-}
-
-const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** The encoder's configuration as the architecture states it, each number checked for type and range. */
 function configOf(manifest: Manifest, fail: (problem: string) => never): SasrecConfig {

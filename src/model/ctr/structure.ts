@@ -24,6 +24,7 @@
  */
 import { ModelPackageError } from '../../package/errors.ts';
 import type { Manifest, TensorEntry } from '../../package/manifest.ts';
+import { checkWeightEntry } from '../weight-entry.ts';
 import { type CrossKind, type Dcnv2Config, dcnv2WeightShapes } from './dcnv2.ts';
 import { deepFmWeightShapes } from './deepfm.ts';
 import { fmWeightShapes } from './fm.ts';
@@ -47,9 +48,6 @@ export type CtrStructure = CtrArchitecture & { schema: CtrSchema };
 
 /** The table every model looks fields up in (field-embedding.ts). */
 export const CTR_EMBEDDING = 'embedding';
-
-/** Element types a weight may be stored in (decoded to float32 on use). */
-const WEIGHT_DTYPES: readonly string[] = ['float32', 'float16', 'int8'];
 
 export function isCtrPackageKind(kind: string): kind is CtrPackageKind {
   return (CTR_PACKAGE_KINDS as readonly string[]).includes(kind);
@@ -143,7 +141,7 @@ export function ctrStructureOf(
     if (name === CTR_EMBEDDING && storedApart) continue;
     const entry = entries.get(name);
     if (!entry) return fail(`tensor "${name}" is missing`);
-    checkWeight(entry, shape, fail);
+    checkWeightEntry(entry, shape, fail);
     entries.delete(name);
   }
   const extra = [...entries.keys()];
@@ -365,15 +363,3 @@ function crossOf(
   const cross: CrossKind = { kind: 'mixture', rank: arch.int('crossRank', 1), experts };
   return { crossLayers, cross, structure };
 }
-
-function checkWeight(entry: TensorEntry, shape: readonly number[], fail: Fail): void {
-  if (!sameShape(entry.shape, shape)) {
-    fail(`tensor "${entry.name}" has shape [${entry.shape}], expected [${shape}]`);
-  }
-  if (!WEIGHT_DTYPES.includes(entry.dtype)) {
-    fail(`tensor "${entry.name}" is ${entry.dtype}; weights are ${WEIGHT_DTYPES.join(', ')}`);
-  }
-}
-
-const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
