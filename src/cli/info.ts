@@ -1,5 +1,5 @@
 import { CTR_PRUNED_KIND } from '../model/ctr/pruned-package.ts';
-import { checkModelStructure } from '../model/package-structure.ts';
+import { verifyModelStructure } from '../model/package-structure.ts';
 import type { Manifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
@@ -12,7 +12,7 @@ export async function infoCommand(
   output: Output,
 ): Promise<void> {
   const pkg = await readModelPackage(directorySource(dir));
-  checkModelStructure(pkg);
+  await verifyModelStructure(pkg);
   const { manifest } = pkg;
   const { size } = manifest;
   const pruning = pruningOf(manifest);

@@ -20,6 +20,16 @@ import { verifyCommand } from './verify.ts';
 const NEXT_ITEM_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind !== 'ctr').join(', ');
 const CTR_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind === 'ctr').join(', ');
 
+// Options several commands take, defined once so they read alike everywhere.
+const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)');
+const jsonOption = () => new Option('--json', 'print machine-readable JSON');
+const threadsOption = (what: string) =>
+  new Option(
+    '--threads <n>',
+    `threads that share ${what}, the main one included (at most the cores)`,
+  );
+
 function buildProgram(output: Output): Command {
   const program = new Command('pocketrec')
     .description('Train, compress, verify and inspect on-device recommendation models.')
@@ -34,28 +44,28 @@ function buildProgram(output: Output): Command {
     .command('info')
     .description('show what a model package is and how small it is (verifies it first)')
     .argument('<model-dir>', 'model package directory')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(jsonOption())
     .action((dir: string, options: { json?: boolean }) => infoCommand(dir, options, output));
 
   program
     .command('verify')
     .description('check every hash, shape, offset and weight of a model package')
     .argument('<model-dir>', 'model package directory')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(jsonOption())
     .action((dir: string, options: { json?: boolean }) => verifyCommand(dir, options, output));
 
   const data = program.command('data').description('inspect the data sets the toolkit trains on');
   data
     .command('list')
     .description('list the known data sets')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(jsonOption())
     .action((options: { json?: boolean }) => dataListCommand(options, output));
   data
     .command('stats')
     .description('load a data set with the training loaders and print its counts')
     .addArgument(new Argument('<dataset>', 'data set name').choices(DATASET_NAMES))
-    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
     .action((name: string, options: { json?: boolean; dataDir?: string }) =>
       dataStatsCommand(name, options, output),
     );
@@ -110,17 +120,14 @@ function buildProgram(output: Output): Command {
       '--windows <policy>',
       "latest: each user's latest items; all: every window of the history",
     )
-    .option(
-      '--threads <n>',
-      'threads that share each batch, the main one included (at most the cores)',
-    )
+    .addOption(threadsOption('each batch'))
     .option('--users <n>', 'train on the first n users only (quick runs)')
     .option(
       '--init-from <dir>',
       'start from a dense package trained on the same data set (fine-tuning; its architecture is kept)',
     )
-    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
     .action((options: TrainCtrCliOptions) =>
       isCtrModelKind(options.model)
         ? trainCtrCommand(options.model, options, output)
@@ -162,13 +169,10 @@ function buildProgram(output: Output): Command {
       '--windows <policy>',
       "latest: each user's latest items; all: every window of the history",
     )
-    .option(
-      '--threads <n>',
-      'threads that share each batch, the main one included (at most the cores)',
-    )
+    .addOption(threadsOption('each batch'))
     .option('--users <n>', 'train on the first n users only (quick runs)')
-    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
     .action((options: DistillCliOptions) => distillCommand(options, output));
 
   program
@@ -181,8 +185,8 @@ function buildProgram(output: Output): Command {
     .requiredOption('--out <dir>', 'model package directory to write')
     .option('--force', 'write over a model package that is already there')
     .option('--users <n>', 'validate on the first n sessions only (quick runs)')
-    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
     .action((model: string, options: TuneRepeatsCliOptions) =>
       tuneRepeatsCommand(model, options, output),
     );
@@ -208,8 +212,8 @@ function buildProgram(output: Output): Command {
         .default('test'),
     )
     .option('--users <n>', 'evaluate the first n users only (quick runs)')
-    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
     .action((model: string, options: EvalCliOptions) =>
       isDatasetName(options.dataset) && DATASETS[options.dataset].kind === 'ctr'
         ? evalCtrCommand(model, options, output)
@@ -249,8 +253,9 @@ function buildProgram(output: Output): Command {
       '--checkpoint-seconds <s>',
       `save the running sums at most this often (default ${sd.checkpointSeconds})`,
     )
-    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(threadsOption(`each step's samples (default ${sd.threads})`))
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
     .action((model: string, options: ShapleyCliOptions) => shapleyCommand(model, options, output));
 
   program
@@ -279,7 +284,7 @@ function buildProgram(output: Output): Command {
     )
     .option('--seed <n>', `random's permutation (default ${DEFAULT_PRUNE.seed})`)
     .option('--force', 'write over packages that are already there')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(jsonOption())
     .action((model: string, options: PruneCliOptions) => pruneCommand(model, options, output));
 
   program
@@ -291,8 +296,8 @@ function buildProgram(output: Output): Command {
     .option('--models <dirs>', 'comma-separated model package directories')
     .option('--out <file>', 'markdown file to write, e.g. docs/results/ml-1m.md')
     .option('--users <n>', 'evaluate the first n users only (quick runs)')
-    .option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)')
-    .option('--json', 'print machine-readable JSON')
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
     .action((options: ReportCliOptions) => {
       checkReportOptions(options);
       return reportCommand(options, output);

@@ -54,6 +54,7 @@ export interface ShapleyCliOptions {
   tolerance?: string;
   forward?: string;
   checkpointSeconds?: string;
+  threads?: string;
   dataDir?: string;
   json?: boolean;
 }
@@ -80,6 +81,11 @@ export function shapleyConfigFrom(options: ShapleyCliOptions): ShapleyConfig {
       'batched',
       'per-removal',
     ]),
+    threads: numberOption(options.threads, 'threads', d.threads, {
+      integer: true,
+      min: 1,
+      max: 64,
+    }),
   };
 }
 
@@ -136,7 +142,13 @@ export async function shapleyCommand(
     ...result.estimate,
     source: { packageSha256: run.packageSha256, dataset: run.dataset, split, seed: run.seed },
   });
-  report(output, options, { ...result, resumed: saved !== null, split, forward: config.forward });
+  report(output, options, {
+    ...result,
+    resumed: saved !== null,
+    split,
+    forward: config.forward,
+    threads: config.threads,
+  });
 }
 
 /** The model, the estimation rows and the codebook, and what identifies this estimation. */
@@ -210,7 +222,12 @@ async function runEstimation(
 function report(
   output: Output,
   options: ShapleyCliOptions,
-  r: ShapleyResult & { resumed: boolean; split: ShapleySplit; forward: ForwardMode },
+  r: ShapleyResult & {
+    resumed: boolean;
+    split: ShapleySplit;
+    forward: ForwardMode;
+    threads: number;
+  },
 ): void {
   const { sums, estimate } = r;
   // This run's speed; a run that had nothing left to do reports the stored total's.
@@ -222,6 +239,7 @@ function report(
     split: r.split,
     fill: estimate.fill,
     forward: r.forward,
+    threads: r.threads,
     elements: estimate.values.length,
     samples: sums.samples,
     passes: sums.passes,
@@ -254,7 +272,7 @@ function report(
       ['max SE / range', summary.maxStandardErrorOverRange?.toFixed(5) ?? '-'],
       ['status', stopped],
       ['time', `${summary.seconds.toFixed(1)} s in all${r.resumed ? ' (resumed)' : ''}`],
-      ['throughput', `${rate.toFixed(1)} samples/s (${r.forward} forward)`],
+      ['throughput', `${rate.toFixed(1)} samples/s (${r.forward} forward, ${r.threads} threads)`],
     ]),
   );
 }

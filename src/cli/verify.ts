@@ -1,4 +1,4 @@
-import { checkModelStructure } from '../model/package-structure.ts';
+import { verifyModelStructure } from '../model/package-structure.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type Output, printJson } from './output.ts';
@@ -15,7 +15,7 @@ export async function verifyCommand(
     onProgress: (done, total) => progress.update(done, total),
   }).finally(() => progress.stop());
   const { manifest, tensors, itemIds } = pkg;
-  const structure = checkModelStructure(pkg);
+  const structure = await verifyModelStructure(pkg);
   const summary = {
     ok: true,
     package: dir,

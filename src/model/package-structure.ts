@@ -7,7 +7,7 @@
 import { ModelPackageError } from '../package/errors.ts';
 import type { ModelPackage } from '../package/reader.ts';
 import { checkCtrPackage } from './ctr/package.ts';
-import { CTR_PRUNED_KIND, decodePrunedTable } from './ctr/pruned-package.ts';
+import { CTR_PRUNED_KIND, checkPrunedHashes, decodePrunedTable } from './ctr/pruned-package.ts';
 import { isCtrPackageKind } from './ctr/structure.ts';
 import { markovFromPackage } from './markov.ts';
 import { repeatBonusOf } from './sequential-package.ts';
@@ -57,4 +57,18 @@ export function checkModelStructure(pkg: ModelPackage): string {
     pkg.manifest.name,
     `kind "${kind}" is not a model this pocketrec can load (${LOADABLE_KINDS.join(', ')})`,
   );
+}
+
+/**
+ * checkModelStructure, and what only a reader of ranges would check: a progressive
+ * ctr-pruned package's head and chunk hashes, so that `verify` refuses a package whose
+ * files verify but whose prefixes would not.
+ */
+export async function verifyModelStructure(pkg: ModelPackage): Promise<string> {
+  const checked = checkModelStructure(pkg);
+  if (pkg.manifest.kind !== CTR_PRUNED_KIND) return checked;
+  await checkPrunedHashes(pkg);
+  return pkg.manifest.architecture.layout === 'progressive'
+    ? `${checked}; head and chunk SHA-256`
+    : checked;
 }

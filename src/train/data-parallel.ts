@@ -13,10 +13,10 @@
  * and arguments that survive structured cloning. The main thread builds its own loss with
  * the same builder, so both compute one function.
  */
-import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { PocketrecError } from '../errors.ts';
 import { type SequenceBatch, splitBatch } from './batches.ts';
+import { startWorkerThreads, threadFailure, type WorkerThread } from './worker-thread.ts';
 
 export interface GradientTask {
   /** URL of the module that exports the builder (its `import.meta.url`). */
@@ -38,87 +38,19 @@ export interface PartGradient {
   grads: Record<string, Float32Array>;
 }
 
-type WorkerReply =
-  | { type: 'ready' }
-  | { type: 'gradient'; loss: number; grads: Record<string, Float32Array> }
-  | { type: 'error'; message: string };
+type GradientReply = { type: 'gradient'; loss: number; grads: Record<string, Float32Array> };
 
 const WORKER_MODULE = new URL('./gradient-worker.ts', import.meta.url).href;
-
-/**
- * The worker's first module is plain JavaScript that registers tsx (as bin/pocketrec.js
- * does), since a worker thread does not inherit the main thread's loader hooks.
- */
-function bootCode(): string {
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return (
-    `import { register } from ${JSON.stringify(tsx)};\n` +
-    `register();\n` +
-    `await import(${JSON.stringify(WORKER_MODULE)});\n`
-  );
-}
-
-function workerFailed(message: string, cause?: unknown): PocketrecError {
-  return new PocketrecError('worker-failed', `a training worker failed: ${message}`, { cause });
-}
-
-/** One worker thread and the reply it owes, if any. */
-class GradientWorker {
-  private pending: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void } | null = null;
-  private failure: Error | null = null;
-
-  constructor(private readonly worker: Worker) {
-    worker.on('message', (reply: WorkerReply) => this.settle((p) => p.resolve(reply)));
-    worker.on('error', (error) => this.fail(workerFailed(error.message, error)));
-    worker.on('exit', (code) => this.fail(workerFailed(`its thread exited with code ${code}`)));
-  }
-
-  private settle(action: (p: NonNullable<GradientWorker['pending']>) => void): void {
-    const pending = this.pending;
-    this.pending = null;
-    if (pending) action(pending);
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    this.settle((p) => p.reject(error));
-  }
-
-  /** Posts `message` (if any) and waits for the next reply. */
-  request(message?: unknown): Promise<WorkerReply> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      if (message !== undefined) this.worker.postMessage(message);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.failure ??= workerFailed('it was closed');
-    await this.worker.terminate();
-  }
-}
+const workerFailed = threadFailure('training worker');
 
 export class GradientWorkers {
-  private constructor(private readonly workers: GradientWorker[]) {}
+  private constructor(private readonly workers: WorkerThread<GradientReply>[]) {}
 
   /** Starts `count` worker threads, each building `task`; resolves once all are ready. */
   static async start(count: number, task: GradientTask): Promise<GradientWorkers> {
-    const boot = bootCode();
-    const workers = Array.from(
-      { length: count },
-      () => new GradientWorker(new Worker(boot, { eval: true, workerData: task })),
+    return new GradientWorkers(
+      await startWorkerThreads<GradientReply>(count, WORKER_MODULE, task, workerFailed),
     );
-    const pool = new GradientWorkers(workers);
-    try {
-      for (const reply of await Promise.all(workers.map((w) => w.request()))) {
-        if (reply.type === 'error') throw workerFailed(reply.message);
-      }
-    } catch (error) {
-      await pool.close();
-      throw error;
-    }
-    return pool;
   }
 
   get size(): number {
@@ -143,8 +75,11 @@ export class GradientWorkers {
     }
     return Promise.all(
       parts.map(async (batch, k) => {
-        const reply = await (this.workers[k] as GradientWorker).request({ batch, step, weights });
-        if (reply.type === 'error') throw workerFailed(reply.message);
+        const reply = await (this.workers[k] as WorkerThread<GradientReply>).request({
+          batch,
+          step,
+          weights,
+        });
         if (reply.type !== 'gradient') throw workerFailed(`unexpected reply "${reply.type}"`);
         return { loss: reply.loss, grads: reply.grads };
       }),

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import type { GradientTask, TrainingTask } from './data-parallel.ts';
+import { errorMessage } from './worker-thread.ts';
 
 interface Request {
   batch: unknown;
@@ -15,9 +16,6 @@ interface Request {
 
 const port = parentPort;
 if (!port) throw new Error('gradient-worker.ts runs only as a worker thread');
-
-const errorMessage = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 let task: TrainingTask<unknown>;
 try {

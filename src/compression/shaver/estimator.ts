@@ -17,20 +17,25 @@
  * that element of the table does; padding slots weigh 0 and are not players. An id listed
  * twice in one row is one row, so its elements are removed from every slot holding it.
  *
- * Speed: all the m*d + 1 evaluations of a step's samples go through the model as one forward
- * pass of sum(m*d + 1) rows; `forward: 'per-removal'` runs one pass per removal position
- * instead (the public code's loop), kept so `npm run bench:shapley` can compare the two.
+ * Speed: each step's evaluations go through the model as one batched forward pass
+ * (credits.ts), and with `threads` > 1 the step's samples are shared out among worker threads
+ * (parallel.ts). Each sample's removal order is drawn from (seed, pass, position) alone, so
+ * an estimate is the same whatever the threads, and a resumed run draws what an
+ * uninterrupted one would have.
  */
-import * as tf from '@tensorflow/tfjs';
-import { ctrBatch, fieldLayout } from '../../model/ctr/field-embedding.ts';
-import { weight } from '../../model/ctr/layers.ts';
-import { binaryCrossEntropyPerRow } from '../../model/ctr/loss.ts';
-import { type CtrModel, ctrForward } from '../../model/ctr/model.ts';
-import type { CtrRows } from '../../model/ctr/schema.ts';
+import { fieldLayout } from '../../model/ctr/field-embedding.ts';
 import { seededRandom } from '../../random.ts';
+import {
+  type Credits,
+  contextOf,
+  type ForwardMode,
+  type ShapleyInputs,
+  sampleCredits,
+} from './credits.ts';
+import { ShapleyWorkers, type StepPart, splitStep } from './parallel.ts';
 import type { FillMode, ShapleyEstimate } from './values.ts';
 
-export type ForwardMode = 'batched' | 'per-removal';
+export type { ForwardMode, ShapleyInputs };
 
 export interface ShapleyConfig {
   /** Estimation rows per step; each adds (its players + 1) rows to the step's forward pass. */
@@ -46,11 +51,13 @@ export interface ShapleyConfig {
   /** ...and at least this many full passes are done (the public code's min_epochs). */
   minPasses: number;
   forward: ForwardMode;
+  /** Threads that share each step, the main one included. */
+  threads: number;
 }
 
-/** The public code's rule (1% of the range after one full pass); 64 rows per step. */
+/** The public code's rule (1% of the range after one full pass); 128 rows per step. */
 export const DEFAULT_SHAPLEY: ShapleyConfig = {
-  samplesPerStep: 64,
+  samplesPerStep: 128,
   maxPasses: 10,
   maxSamples: Number.POSITIVE_INFINITY,
   seed: 2020,
@@ -58,6 +65,7 @@ export const DEFAULT_SHAPLEY: ShapleyConfig = {
   tolerance: 0.01,
   minPasses: 1,
   forward: 'batched',
+  threads: 1,
 };
 
 /** Running sums of the credits: all a resumed estimation needs to continue. */
@@ -113,252 +121,6 @@ export function summarise(sums: ShapleySums): {
   return { values, standardErrors, ratio };
 }
 
-/** What is fixed for one estimation: the model, its rows, the table and the fill values. */
-export interface ShapleyInputs {
-  model: CtrModel;
-  /** The estimation rows (the training split by default). */
-  rows: CtrRows;
-  /** [numFields * dim]: each field's codebook vector (codebook.ts). */
-  codebook: Float32Array;
-}
-
-interface Context {
-  model: CtrModel;
-  rows: CtrRows;
-  dim: number;
-  numSlots: number;
-  table: Float32Array;
-  /** [numSlots * dim]: what an absent element of each slot reads. */
-  slotFill: Float32Array;
-}
-
-function context(inputs: ShapleyInputs, fill: FillMode): Context {
-  const { model } = inputs;
-  const table = weight(model.weights, 'embedding') as tf.Tensor2D;
-  const dim = table.shape[1];
-  const layout = fieldLayout(model.schema);
-  if (inputs.codebook.length !== layout.numFields * dim) {
-    throw new Error(`the codebook needs ${layout.numFields} x ${dim} values`);
-  }
-  const slotFill = new Float32Array(layout.numSlots * dim);
-  if (fill === 'codebook') {
-    layout.slotOffsets.forEach((first, f) => {
-      const end = layout.slotOffsets[f + 1] ?? layout.numSlots;
-      const vector = inputs.codebook.subarray(f * dim, (f + 1) * dim);
-      for (let s = first; s < end; s++) slotFill.set(vector, s * dim);
-    });
-  }
-  return {
-    model,
-    rows: inputs.rows,
-    dim,
-    numSlots: layout.numSlots,
-    table: table.dataSync<'float32'>(),
-    slotFill,
-  };
-}
-
-/** One sample's removal order: the element and the slot-buffer positions of each step. */
-interface SamplePlan {
-  elements: Int32Array;
-  /** Step t fills positions[starts[t]] .. positions[starts[t + 1] - 1] (slot * dim + k). */
-  starts: Int32Array;
-  positions: Int32Array;
-}
-
-/** A sample's players (its looked-up rows' elements) in a random removal order. */
-function planSample(
-  slotRows: Int32Array,
-  shares: Float32Array,
-  dim: number,
-  random: () => number,
-): SamplePlan {
-  const slotsOfRow = new Map<number, number[]>();
-  shares.forEach((share, s) => {
-    if (share === 0) return;
-    const row = slotRows[s] as number;
-    const slots = slotsOfRow.get(row);
-    if (slots) slots.push(s);
-    else slotsOfRow.set(row, [s]);
-  });
-  const players = [...slotsOfRow.entries()].flatMap(([row, slots]) =>
-    Array.from({ length: dim }, (_, k) => ({ element: row * dim + k, slots, k })),
-  );
-  for (let i = players.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [players[i], players[j]] = [
-      players[j] as (typeof players)[0],
-      players[i] as (typeof players)[0],
-    ];
-  }
-  const starts = new Int32Array(players.length + 1);
-  const positions: number[] = [];
-  players.forEach((p, t) => {
-    for (const s of p.slots) positions.push(s * dim + p.k);
-    starts[t + 1] = positions.length;
-  });
-  return {
-    elements: Int32Array.from(players, (p) => p.element),
-    starts,
-    positions: Int32Array.from(positions),
-  };
-}
-
-/**
- * The slot vectors of every evaluation of every sample, [rows, numSlots, dim] flat: sample
- * i's evaluation t has its first t planned elements filled. Also each evaluation's batch
- * row, so the caller can tile the batch's ids, shares and labels alike.
- */
-function evaluations(
-  ctx: Context,
-  plans: SamplePlan[],
-  slotRows: Int32Array,
-): { embedded: Float32Array; sampleOf: Int32Array; firstRow: Int32Array } {
-  const width = ctx.numSlots * ctx.dim;
-  const firstRow = new Int32Array(plans.length + 1);
-  plans.forEach((p, i) => {
-    firstRow[i + 1] = (firstRow[i] as number) + p.elements.length + 1;
-  });
-  const total = firstRow[plans.length] as number;
-  const embedded = new Float32Array(total * width);
-  const sampleOf = new Int32Array(total);
-  plans.forEach((plan, i) => {
-    let at = (firstRow[i] as number) * width;
-    for (let s = 0; s < ctx.numSlots; s++) {
-      const row = slotRows[i * ctx.numSlots + s] as number;
-      embedded.set(ctx.table.subarray(row * ctx.dim, (row + 1) * ctx.dim), at + s * ctx.dim);
-    }
-    sampleOf.fill(i, firstRow[i] as number, firstRow[i + 1] as number);
-    for (let t = 0; t < plan.elements.length; t++) {
-      embedded.copyWithin(at + width, at, at + width);
-      at += width;
-      for (let j = plan.starts[t] as number; j < (plan.starts[t + 1] as number); j++) {
-        const q = plan.positions[j] as number;
-        embedded[at + q] = ctx.slotFill[q] as number;
-      }
-    }
-  });
-  return { embedded, sampleOf, firstRow };
-}
-
-/** The per-row BCE of some evaluations, in one forward pass of the frozen model. */
-async function losses(
-  ctx: Context,
-  step: { slotRows: Int32Array; shares: Float32Array; labels: Float32Array },
-  embedded: Float32Array,
-  sampleOf: ArrayLike<number>,
-): Promise<Float32Array> {
-  const n = sampleOf.length;
-  const S = ctx.numSlots;
-  const rows = new Int32Array(n * S);
-  const shares = new Float32Array(n * S);
-  const labels = new Float32Array(n);
-  for (let r = 0; r < n; r++) {
-    const i = sampleOf[r] as number;
-    rows.set(step.slotRows.subarray(i * S, (i + 1) * S), r * S);
-    shares.set(step.shares.subarray(i * S, (i + 1) * S), r * S);
-    labels[r] = step.labels[i] as number;
-  }
-  const batch = {
-    rows: tf.tensor2d(rows, [n, S], 'int32'),
-    poolWeights: tf.tensor2d(shares, [n, S], 'float32'),
-    labels: tf.tensor1d(labels, 'float32'),
-  };
-  const slots = tf.tensor3d(embedded, [n, S, ctx.dim], 'float32');
-  const loss = tf.tidy(() =>
-    binaryCrossEntropyPerRow(
-      ctrForward(ctx.model, batch, { training: false, embedded: slots }),
-      batch.labels,
-    ),
-  );
-  try {
-    return (await loss.data()) as Float32Array;
-  } finally {
-    tf.dispose([loss, slots, batch.rows, batch.poolWeights, batch.labels]);
-  }
-}
-
-/**
- * The same losses one removal position at a time: a forward pass over the samples that
- * still have an element left to remove. The slow path, kept for the benchmark.
- */
-async function perRemovalLosses(
-  ctx: Context,
-  step: { slotRows: Int32Array; shares: Float32Array; labels: Float32Array },
-  plans: SamplePlan[],
-  built: { embedded: Float32Array; firstRow: Int32Array },
-): Promise<Float32Array> {
-  const width = ctx.numSlots * ctx.dim;
-  const out = new Float32Array(built.embedded.length / width);
-  const longest = Math.max(...plans.map((p) => p.elements.length));
-  for (let t = 0; t <= longest; t++) {
-    const samples = plans.flatMap((p, i) => (p.elements.length >= t ? [i] : []));
-    const embedded = new Float32Array(samples.length * width);
-    samples.forEach((i, j) => {
-      const at = ((built.firstRow[i] as number) + t) * width;
-      embedded.set(built.embedded.subarray(at, at + width), j * width);
-    });
-    const result = await losses(ctx, step, embedded, samples);
-    samples.forEach((i, j) => {
-      out[(built.firstRow[i] as number) + t] = result[j] as number;
-    });
-  }
-  return out;
-}
-
-/** Credits one step's samples (row indices of the estimation rows) to `sums`. */
-export async function creditSamples(
-  inputs: ShapleyInputs,
-  config: Pick<ShapleyConfig, 'fill' | 'forward'>,
-  indices: ArrayLike<number>,
-  random: () => number,
-  sums: ShapleySums,
-): Promise<void> {
-  const ctx = contextOf(inputs, config.fill);
-  const batch = ctrBatch(ctx.model.schema, ctx.rows, indices);
-  const step = {
-    slotRows: batch.rows.dataSync<'int32'>() as Int32Array,
-    shares: batch.poolWeights.dataSync<'float32'>() as Float32Array,
-    labels: batch.labels.dataSync<'float32'>() as Float32Array,
-  };
-  tf.dispose([batch.rows, batch.poolWeights, batch.labels]);
-  const S = ctx.numSlots;
-  const plans = Array.from({ length: indices.length }, (_, i) =>
-    planSample(
-      step.slotRows.subarray(i * S, (i + 1) * S),
-      step.shares.subarray(i * S, (i + 1) * S),
-      ctx.dim,
-      random,
-    ),
-  );
-  const built = evaluations(ctx, plans, step.slotRows);
-  const loss =
-    config.forward === 'batched'
-      ? await losses(ctx, step, built.embedded, built.sampleOf)
-      : await perRemovalLosses(ctx, step, plans, built);
-  plans.forEach((plan, i) => {
-    const first = built.firstRow[i] as number;
-    plan.elements.forEach((g, t) => {
-      const delta = (loss[first + t + 1] as number) - (loss[first + t] as number);
-      sums.sum[g] = (sums.sum[g] as number) + delta;
-      sums.sumSquares[g] = (sums.sumSquares[g] as number) + delta * delta;
-      sums.counts[g] = (sums.counts[g] as number) + 1;
-    });
-  });
-  sums.samples += indices.length;
-}
-
-/** The context is rebuilt only when the inputs or the fill change (the table is copied). */
-const contexts = new WeakMap<ShapleyInputs, Map<FillMode, Context>>();
-
-function contextOf(inputs: ShapleyInputs, fill: FillMode): Context {
-  const byFill = contexts.get(inputs) ?? new Map<FillMode, Context>();
-  contexts.set(inputs, byFill);
-  const ctx = byFill.get(fill) ?? context(inputs, fill);
-  byFill.set(fill, ctx);
-  return ctx;
-}
-
 /** The estimation rows in pass `pass`'s order: a seeded shuffle of its own per pass. */
 export function passOrder(numRows: number, seed: number, pass: number): Int32Array {
   const order = Int32Array.from({ length: numRows }, (_, i) => i);
@@ -373,9 +135,9 @@ export function passOrder(numRows: number, seed: number, pass: number): Int32Arr
 }
 
 /**
- * A step's permutations come from (seed, pass, offset) alone (offset -1 seeds the pass's
- * row order), so a resumed run draws what an uninterrupted one would have: the running sums
- * and the position are the whole state.
+ * A sample's permutation comes from (seed, pass, its position in the pass) alone (position
+ * -1 seeds the pass's row order), so a resumed run draws what an uninterrupted one would
+ * have, on any number of threads: the running sums and the position are the whole state.
  */
 function mix(seed: number, pass: number, offset: number): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b);
@@ -430,6 +192,22 @@ export async function estimateShapley(
   if (sums.sum.length !== elements || sums.nextOffset >= inputs.rows.numRows) {
     throw new Error('the running sums to resume are not of this table and these rows');
   }
+  const workers =
+    config.threads > 1 ? await ShapleyWorkers.start(config.threads - 1, inputs, config) : null;
+  try {
+    return await runSteps(inputs, config, sums, workers, options.onStep);
+  } finally {
+    await workers?.close();
+  }
+}
+
+async function runSteps(
+  inputs: ShapleyInputs,
+  config: ShapleyConfig,
+  sums: ShapleySums,
+  workers: ShapleyWorkers | null,
+  onStep?: (progress: ShapleyProgress) => void | Promise<void>,
+): Promise<ShapleyResult> {
   const N = inputs.rows.numRows;
   const run = { samples: 0, seconds: 0 };
   let order = passOrder(N, config.seed, sums.passes);
@@ -443,8 +221,12 @@ export async function estimateShapley(
       config.maxSamples - sums.samples,
     );
     const indices = order.subarray(sums.nextOffset, sums.nextOffset + size);
-    const random = seededRandom(mix(config.seed, sums.passes, sums.nextOffset));
-    await creditSamples(inputs, config, indices, random, sums);
+    const seeds = Uint32Array.from({ length: size }, (_, i) =>
+      mix(config.seed, sums.passes, sums.nextOffset + i),
+    );
+    for (const credits of await stepCredits(inputs, config, workers, { indices, seeds })) {
+      addCredits(sums, credits);
+    }
     sums.nextOffset += size;
     if (sums.nextOffset === N) {
       sums.passes++;
@@ -457,13 +239,42 @@ export async function estimateShapley(
     sums.seconds += seconds;
     run.samples += size;
     run.seconds += seconds;
-    await options.onStep?.(progressOf(sums, ratio, N, run, stop));
+    await onStep?.(progressOf(sums, ratio, N, run, stop));
   }
   return {
     ...progressOf(sums, ratio, N, run, stop),
     stop,
     estimate: toEstimate(inputs, config, sums, stop),
   };
+}
+
+/** A step's credits, part by part: the first part on this thread, the others on workers. */
+async function stepCredits(
+  inputs: ShapleyInputs,
+  config: ShapleyConfig,
+  workers: ShapleyWorkers | null,
+  step: StepPart,
+): Promise<Credits[]> {
+  const [own, ...others] = splitStep(step, (workers?.size ?? 0) + 1);
+  if (!own) return [];
+  const remote = workers && others.length > 0 ? workers.credits(others) : Promise.resolve([]);
+  // Awaited below; without this, a worker failing during the local part would be unhandled.
+  remote.catch(() => {});
+  const local = await sampleCredits(inputs, config, own.indices, own.seeds);
+  return [local, ...(await remote)];
+}
+
+/** Adds some samples' credits to the running sums. */
+export function addCredits(sums: ShapleySums, credits: Credits): void {
+  const { elements, deltas } = credits;
+  for (let j = 0; j < elements.length; j++) {
+    const g = elements[j] as number;
+    const delta = deltas[j] as number;
+    sums.sum[g] = (sums.sum[g] as number) + delta;
+    sums.sumSquares[g] = (sums.sumSquares[g] as number) + delta * delta;
+    sums.counts[g] = (sums.counts[g] as number) + 1;
+  }
+  sums.samples += credits.samples;
 }
 
 function progressOf(

@@ -166,9 +166,11 @@ export function mlp(
 
 /**
  * A BatchStatisticsSink that moves `weights`' moving statistics toward each batch's:
- * moving ← momentum · moving + (1 − momentum) · batch. They must be tf.Variables.
+ * moving ← momentum · moving + (1 − momentum) · batch. They must be tf.Variables. The
+ * default 0.9 is PyTorch's (FuxiCTR's, so BARS's): with a few dozen steps an epoch, 0.99
+ * lets the statistics trail the weights by epochs, and validation AUC with them.
  */
-export function movingStatisticsUpdater(weights: Weights, momentum = 0.99): BatchStatisticsSink {
+export function movingStatisticsUpdater(weights: Weights, momentum = 0.9): BatchStatisticsSink {
   return (layer, mean, variance) => {
     for (const [name, batchValue] of [
       [`${layer}.movingMean`, mean],

@@ -44,6 +44,33 @@ export type CtrArchitecture =
   | { kind: 'deepfm'; config: deepfm.DeepFmConfig }
   | { kind: 'dcnv2'; config: dcnv2.Dcnv2Config };
 
+export function ctrArchitectureOf(model: CtrModel): CtrArchitecture {
+  switch (model.kind) {
+    case 'fm':
+      return { kind: model.kind, config: model.config };
+    case 'deepfm':
+      return { kind: model.kind, config: model.config };
+    case 'dcnv2':
+      return { kind: model.kind, config: model.config };
+  }
+}
+
+/** A model of `architecture` for `schema` with the given weights. */
+export function ctrModelOf(
+  architecture: CtrArchitecture,
+  schema: CtrSchema,
+  weights: CtrModel['weights'],
+): CtrModel {
+  switch (architecture.kind) {
+    case 'fm':
+      return { ...architecture, schema, weights };
+    case 'deepfm':
+      return { ...architecture, schema, weights };
+    case 'dcnv2':
+      return { ...architecture, schema, weights };
+  }
+}
+
 /** A model of `architecture` for `schema`, with fresh weights from `seed`. */
 export function initCtrModel(
   architecture: CtrArchitecture,

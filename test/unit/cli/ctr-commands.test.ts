@@ -99,7 +99,10 @@ describe('pocketrec train and eval, CTR models', () => {
   it('prune: magnitude and random to several budgets, each a ctr-pruned package that verifies', async () => {
     const dense = join(scratch, 'to-prune');
     expect((await train('deepfm', dense)).code).toBe(0);
-    for (const method of ['magnitude', 'random']) {
+    for (const [method, layout] of [
+      ['magnitude', 'auto'],
+      ['random', 'progressive'],
+    ] as const) {
       const out = join(scratch, `pruned-${method}`);
       const pruned = await run(
         'prune',
@@ -108,6 +111,8 @@ describe('pocketrec train and eval, CTR models', () => {
         '0.5,0.95',
         '--method',
         method,
+        '--layout',
+        layout,
         '--out',
         out,
         '--json',
@@ -121,7 +126,10 @@ describe('pocketrec train and eval, CTR models', () => {
       }[];
       expect(written.map((w) => w.out)).toEqual([`${out}-s50`, `${out}-s95`]);
       for (const w of written) {
-        expect((await run('verify', w.out)).code).toBe(0);
+        const verified = await run('verify', w.out);
+        expect(verified.code).toBe(0);
+        // A progressive package's prefixes are checked too, not only its whole files.
+        expect(verified.out.includes('head and chunk SHA-256')).toBe(layout === 'progressive');
         const info = JSON.parse((await run('info', w.out, '--json')).out) as {
           kind: string;
           pruning: { sparsity: number; method: string; compression: number };

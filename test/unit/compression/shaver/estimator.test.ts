@@ -219,6 +219,18 @@ describe('estimateShapley', () => {
     });
   });
 
+  it('gives the same sums on two threads as on one', async () => {
+    const inputs = inputsOf(model('deepfm', pooled.schema, 5), pooled.rows);
+    const run = (threads: number) =>
+      estimateShapley(inputs, config({ threads, maxPasses: 2, samplesPerStep: 5 }));
+    const [one, two] = [await run(1), await run(2)];
+    expect(two.sums.samples).toBe(one.sums.samples);
+    expect([...two.sums.counts]).toEqual([...one.sums.counts]);
+    one.sums.sum.forEach((v, g) => {
+      expect(two.sums.sum[g]).toBeCloseTo(v, 5);
+    });
+  });
+
   it('resumed from its running sums, ends where an uninterrupted run does', async () => {
     const inputs = inputsOf(model('fm', flat.schema, 9), flat.rows);
     const straight = await estimateShapley(inputs, config({ maxPasses: 3, samplesPerStep: 4 }));

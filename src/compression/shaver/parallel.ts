@@ -1,0 +1,114 @@
+/**
+ * The Shapley estimator on worker threads: each step's samples are shared out in contiguous
+ * parts, the main thread credits the first part while each worker credits one of the others
+ * with the same function (credits.ts), and the parts' credits are added in order. Each
+ * sample's removal order comes from its own seed, so the estimate does not depend on how
+ * many threads computed it.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type CtrArchitecture, type CtrModel, ctrArchitectureOf } from '../../model/ctr/model.ts';
+import type { CtrRows, CtrSchema } from '../../model/ctr/schema.ts';
+import { startWorkerThreads, threadFailure, type WorkerThread } from '../../train/worker-thread.ts';
+import type { Credits, ShapleyInputs, StepConfig } from './credits.ts';
+
+/** A CtrModel as structured-cloneable data. */
+export interface CtrModelData {
+  architecture: CtrArchitecture;
+  schema: CtrSchema;
+  weights: Record<string, { values: Float32Array; shape: number[] }>;
+}
+
+/** What each worker is started with: the whole estimation, fixed for its lifetime. */
+export interface ShapleyWorkerData {
+  model: CtrModelData;
+  rows: CtrRows;
+  codebook: Float32Array;
+  step: StepConfig;
+}
+
+/** One part of a step: row indices into the estimation rows, and each sample's seed. */
+export interface StepPart {
+  indices: Int32Array;
+  seeds: Uint32Array;
+}
+
+export type CreditsReply = { type: 'credits' } & Credits;
+
+const WORKER_MODULE = new URL('./shapley-worker.ts', import.meta.url).href;
+const workerFailed = threadFailure('Shapley worker');
+
+export function ctrModelData(model: CtrModel): CtrModelData {
+  const weights: CtrModelData['weights'] = {};
+  for (const [name, tensor] of Object.entries(model.weights)) {
+    if (tensor.dtype !== 'float32') throw new Error(`weight "${name}" is not float32`);
+    weights[name] = { values: tensor.dataSync() as Float32Array, shape: tensor.shape };
+  }
+  return { architecture: ctrArchitectureOf(model), schema: model.schema, weights };
+}
+
+export function weightsOf(data: CtrModelData): CtrModel['weights'] {
+  const weights: CtrModel['weights'] = {};
+  for (const [name, { values, shape }] of Object.entries(data.weights)) {
+    weights[name] = tf.tensor(values, shape, 'float32');
+  }
+  return weights;
+}
+
+/** Splits a step into at most `count` contiguous, non-empty parts of near-equal size. */
+export function splitStep(part: StepPart, count: number): StepPart[] {
+  const size = Math.ceil(part.indices.length / count);
+  const parts: StepPart[] = [];
+  for (let start = 0; start < part.indices.length; start += size) {
+    const end = Math.min(part.indices.length, start + size);
+    parts.push({
+      indices: part.indices.subarray(start, end),
+      seeds: part.seeds.subarray(start, end),
+    });
+  }
+  return parts;
+}
+
+export class ShapleyWorkers {
+  private constructor(private readonly threads: WorkerThread<CreditsReply>[]) {}
+
+  static async start(
+    count: number,
+    inputs: ShapleyInputs,
+    step: StepConfig,
+  ): Promise<ShapleyWorkers> {
+    const data: ShapleyWorkerData = {
+      model: ctrModelData(inputs.model),
+      rows: inputs.rows,
+      codebook: inputs.codebook,
+      step,
+    };
+    return new ShapleyWorkers(
+      await startWorkerThreads<CreditsReply>(count, WORKER_MODULE, data, workerFailed),
+    );
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /**
+   * Each part's credits, one part per worker. The messages are posted before this returns
+   * its promise, so the caller can credit its own part meanwhile.
+   */
+  credits(parts: readonly StepPart[]): Promise<Credits[]> {
+    if (parts.length > this.threads.length) {
+      throw new Error(`${parts.length} step parts for ${this.threads.length} Shapley workers`);
+    }
+    return Promise.all(
+      parts.map(async (part, k) => {
+        const reply = await (this.threads[k] as WorkerThread<CreditsReply>).request(part);
+        if (reply.type !== 'credits') throw workerFailed(`unexpected reply "${reply.type}"`);
+        return { samples: reply.samples, elements: reply.elements, deltas: reply.deltas };
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.close()));
+  }
+}

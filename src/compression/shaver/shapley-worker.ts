@@ -1,0 +1,41 @@
+/**
+ * A Shapley estimator worker (see parallel.ts): rebuilds the frozen model once, then answers
+ * each step part with its samples' credits.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { useWasmBackend } from '../../kernels/wasm/backend.ts';
+import { ctrModelOf } from '../../model/ctr/model.ts';
+import { errorMessage } from '../../train/worker-thread.ts';
+import { type ShapleyInputs, sampleCredits } from './credits.ts';
+import { type ShapleyWorkerData, type StepPart, weightsOf } from './parallel.ts';
+
+const port = parentPort;
+if (!port) throw new Error('shapley-worker.ts runs only as a worker thread');
+
+let inputs: ShapleyInputs;
+const data = workerData as ShapleyWorkerData;
+try {
+  await useWasmBackend();
+  const { architecture, schema } = data.model;
+  inputs = {
+    model: ctrModelOf(architecture, schema, weightsOf(data.model)),
+    rows: data.rows,
+    codebook: data.codebook,
+  };
+  port.postMessage({ type: 'ready' });
+} catch (error) {
+  port.postMessage({ type: 'error', message: errorMessage(error) });
+  throw error;
+}
+
+port.on('message', async (part: StepPart) => {
+  try {
+    const credits = await sampleCredits(inputs, data.step, part.indices, part.seeds);
+    port.postMessage({ type: 'credits', ...credits }, [
+      credits.elements.buffer as ArrayBuffer,
+      credits.deltas.buffer as ArrayBuffer,
+    ]);
+  } catch (error) {
+    port.postMessage({ type: 'error', message: errorMessage(error) });
+  }
+});
