@@ -283,6 +283,13 @@ function buildProgram(output: Output): Command {
       `kept values: float32, float16 or int8 (default ${DEFAULT_PRUNE.dtype})`,
     )
     .option('--seed <n>', `random's permutation (default ${DEFAULT_PRUNE.seed})`)
+    .option(
+      '--finetune <epochs>',
+      `fine-tune each pruned model with its mask frozen, on the package's data set, keeping the best validation epoch (default ${DEFAULT_PRUNE.finetune}: none)`,
+    )
+    .option('--finetune-lr <rate>', `Adam rate of --finetune (default ${DEFAULT_PRUNE.finetuneLr})`)
+    .addOption(threadsOption('each --finetune batch'))
+    .addOption(dataDirOption())
     .option('--force', 'write over packages that are already there')
     .addOption(jsonOption())
     .action((model: string, options: PruneCliOptions) => pruneCommand(model, options, output));

@@ -17,7 +17,14 @@ import {
   type Weights,
 } from '../model/ctr/layers.ts';
 import { binaryCrossEntropy } from '../model/ctr/loss.ts';
-import { type CtrModel, type CtrModelKind, ctrForward, initCtrModel } from '../model/ctr/model.ts';
+import { tensorsOf, type WeightValues } from '../model/ctr/model-data.ts';
+import {
+  type CtrModel,
+  type CtrModelKind,
+  ctrForward,
+  initCtrModel,
+  withEmbedding,
+} from '../model/ctr/model.ts';
 import type { CtrRows, CtrSchema } from '../model/ctr/schema.ts';
 import { shuffledRange } from '../random.ts';
 import type { LoopState } from './checkpoint.ts';
@@ -93,6 +100,29 @@ export function modelOf(config: CtrTrainConfig, schema: CtrSchema): CtrModel {
   }
 }
 
+/** The settings of a run that do not shape the model. */
+export type CtrRunSettings = Pick<
+  CtrTrainConfig,
+  'embeddingL2' | 'lr' | 'batchSize' | 'epochs' | 'patience' | 'lrDecay' | 'seed'
+>;
+
+/** A training config that rebuilds `model`'s architecture (to fine-tune it) with `run`'s settings. */
+export function configOfModel(model: CtrModel, run: CtrRunSettings): CtrTrainConfig {
+  const base = { ...DEFAULT_CTR_TRAIN, ...run, model: model.kind, dim: model.config.dim };
+  switch (model.kind) {
+    case 'fm':
+      return base;
+    case 'deepfm': {
+      const { mlp, norm, dropout } = model.config;
+      return { ...base, mlp, norm, dropout };
+    }
+    case 'dcnv2': {
+      const { mlp, norm, dropout, crossLayers } = model.config;
+      return { ...base, mlp, norm, dropout, crossLayers };
+    }
+  }
+}
+
 /** Probabilities of every row, in chunks, in eval mode (no dropout, moving statistics). */
 export async function scoreRows(model: CtrModel, rows: CtrRows): Promise<Float32Array> {
   const out = new Float32Array(rows.numRows);
@@ -125,11 +155,36 @@ export interface CtrTrainResult extends LoopResult {
   state: LoopState;
 }
 
+/**
+ * Where a fine-tuning run starts: a trained model's weights, and optionally a pruning it
+ * keeps. With `frozen`, the table is read as E·mask + fill (fill 0 where kept), so pruned
+ * elements stay at their fill value and get no gradient, and the penalty sees only E·mask.
+ */
+export interface CtrStart {
+  weights: WeightValues;
+  frozen?: { mask: Uint8Array; fill: Float32Array };
+}
+
 /** What a data-parallel worker needs to rebuild the task: all of it structured-cloneable. */
 export interface CtrTaskArgs {
   schema: CtrSchema;
   train: CtrRows;
   config: CtrTrainConfig;
+  start?: CtrStart;
+}
+
+/** Fresh weights of the config's model, or `start`'s, which must have the same names and shapes. */
+function startingModel(config: CtrTrainConfig, schema: CtrSchema, start?: CtrStart): CtrModel {
+  const fresh = modelOf(config, schema);
+  if (!start) return fresh;
+  for (const [name, tensor] of Object.entries(fresh.weights)) {
+    const given = start.weights[name];
+    if (!given || given.shape.join(',') !== tensor.shape.join(',')) {
+      throw new Error(`the starting weights have no "${name}" of shape [${tensor.shape}]`);
+    }
+  }
+  tf.dispose(Object.values(fresh.weights));
+  return { ...fresh, weights: tensorsOf(start.weights) };
 }
 
 /**
@@ -139,9 +194,13 @@ export interface CtrTaskArgs {
  * trainable), so they are checkpointed and shipped to workers; each thread updates its own
  * copy from its part of the batch, and the main thread's are the ones kept.
  */
-export function ctrTask(args: CtrTaskArgs): TrainingTask<Int32Array> & { model: CtrModel } {
+export function ctrTask(args: CtrTaskArgs): TrainingTask<Int32Array> & {
+  model: CtrModel;
+  /** The model as it scores: with a frozen pruning, reading the masked and filled table. */
+  scoringModel: () => { model: CtrModel; dispose: () => void };
+} {
   const { schema, train, config } = args;
-  const initial = modelOf(config, schema);
+  const initial = startingModel(config, schema, args.start);
   const variables: Record<string, tf.Variable> = {};
   for (const [name, tensor] of Object.entries(initial.weights)) {
     variables[name] = tf.variable(tensor, !isMovingStatistic(name));
@@ -152,11 +211,18 @@ export function ctrTask(args: CtrTaskArgs): TrainingTask<Int32Array> & { model: 
   const updateStatistics = movingStatisticsUpdater(weights);
   const embedding = variables.embedding;
   if (!embedding) throw new Error('a CTR model without an embedding table');
+  const frozen = args.start?.frozen;
+  const mask = frozen && tf.tensor(frozen.mask, embedding.shape, 'float32');
+  const fill = frozen && tf.tensor(frozen.fill, embedding.shape, 'float32');
+  // Called inside a tidy: the masked table is a temporary of the step that reads it.
+  const kept = (): tf.Tensor => (mask ? embedding.mul(mask) : embedding);
+  const modelOfStep = (): CtrModel =>
+    fill ? withEmbedding(model, kept().add<tf.Tensor2D>(fill)) : model;
   const loss = (indices: Int32Array, step: number): tf.Scalar => {
     const batch = ctrBatch(schema, train, indices);
     try {
       return tf.tidy(() => {
-        const logits = ctrForward(model, batch, {
+        const logits = ctrForward(modelOfStep(), batch, {
           training: true,
           seed: config.seed * 100_003 + step,
           onBatchStatistics: updateStatistics,
@@ -165,7 +231,7 @@ export function ctrTask(args: CtrTaskArgs): TrainingTask<Int32Array> & { model: 
         if (config.embeddingL2 === 0) return bce;
         // A whole-table term: every part of a split batch adds it, and the parts' weights sum to 1.
         return bce.add(
-          embedding
+          kept()
             .square()
             .sum()
             .mul(config.embeddingL2 / 2),
@@ -175,7 +241,12 @@ export function ctrTask(args: CtrTaskArgs): TrainingTask<Int32Array> & { model: 
       disposeBatch(batch);
     }
   };
-  return { model, variables, loss };
+  const scoringModel = () => {
+    if (!fill) return { model, dispose: () => {} };
+    const table = tf.tidy(() => kept().add<tf.Tensor2D>(fill));
+    return { model: withEmbedding(model, table), dispose: () => table.dispose() };
+  };
+  return { model, variables, loss, scoringModel };
 }
 
 /** Index batches spread over `workers`: split by rows, each part weighted by its rows. */
@@ -202,8 +273,14 @@ export async function trainCtr(
   data: CtrSplits,
   config: CtrTrainConfig,
   hooks: Omit<TrainingHooks<CtrModel>, 'validate'>,
+  start?: CtrStart,
 ): Promise<CtrTrainResult> {
-  const args: CtrTaskArgs = { schema: data.schema, train: data.train, config };
+  const args: CtrTaskArgs = {
+    schema: data.schema,
+    train: data.train,
+    config,
+    ...(start ? { start } : {}),
+  };
   const task = ctrTask(args);
   const labels = data.validation.labels;
   const train = (parallel?: DataParallel<Int32Array>) =>
@@ -215,7 +292,14 @@ export async function trainCtr(
       lrDecay: config.lrDecay,
       batches: (epoch) => epochBatches(data.train.numRows, config.batchSize, config.seed + epoch),
       loss: task.loss,
-      validate: async () => auc(await scoreRows(task.model, data.validation), labels),
+      validate: async () => {
+        const scoring = task.scoringModel();
+        try {
+          return auc(await scoreRows(scoring.model, data.validation), labels);
+        } finally {
+          scoring.dispose();
+        }
+      },
       ...(hooks.checkpointDir ? { checkpointDir: hooks.checkpointDir } : {}),
       config: { ...config },
       ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),

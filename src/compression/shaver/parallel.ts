@@ -5,18 +5,10 @@
  * sample's removal order comes from its own seed, so the estimate does not depend on how
  * many threads computed it.
  */
-import * as tf from '@tensorflow/tfjs';
-import { type CtrArchitecture, type CtrModel, ctrArchitectureOf } from '../../model/ctr/model.ts';
-import type { CtrRows, CtrSchema } from '../../model/ctr/schema.ts';
+import { type CtrModelData, ctrModelData } from '../../model/ctr/model-data.ts';
+import type { CtrRows } from '../../model/ctr/schema.ts';
 import { startWorkerThreads, threadFailure, type WorkerThread } from '../../train/worker-thread.ts';
 import type { Credits, ShapleyInputs, StepConfig } from './credits.ts';
-
-/** A CtrModel as structured-cloneable data. */
-export interface CtrModelData {
-  architecture: CtrArchitecture;
-  schema: CtrSchema;
-  weights: Record<string, { values: Float32Array; shape: number[] }>;
-}
 
 /** What each worker is started with: the whole estimation, fixed for its lifetime. */
 export interface ShapleyWorkerData {
@@ -36,23 +28,6 @@ export type CreditsReply = { type: 'credits' } & Credits;
 
 const WORKER_MODULE = new URL('./shapley-worker.ts', import.meta.url).href;
 const workerFailed = threadFailure('Shapley worker');
-
-export function ctrModelData(model: CtrModel): CtrModelData {
-  const weights: CtrModelData['weights'] = {};
-  for (const [name, tensor] of Object.entries(model.weights)) {
-    if (tensor.dtype !== 'float32') throw new Error(`weight "${name}" is not float32`);
-    weights[name] = { values: tensor.dataSync() as Float32Array, shape: tensor.shape };
-  }
-  return { architecture: ctrArchitectureOf(model), schema: model.schema, weights };
-}
-
-export function weightsOf(data: CtrModelData): CtrModel['weights'] {
-  const weights: CtrModel['weights'] = {};
-  for (const [name, { values, shape }] of Object.entries(data.weights)) {
-    weights[name] = tf.tensor(values, shape, 'float32');
-  }
-  return weights;
-}
 
 /** Splits a step into at most `count` contiguous, non-empty parts of near-equal size. */
 export function splitStep(part: StepPart, count: number): StepPart[] {

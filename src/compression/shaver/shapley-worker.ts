@@ -4,10 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { useWasmBackend } from '../../kernels/wasm/backend.ts';
-import { ctrModelOf } from '../../model/ctr/model.ts';
+import { ctrModelFromData } from '../../model/ctr/model-data.ts';
 import { errorMessage } from '../../train/worker-thread.ts';
 import { type ShapleyInputs, sampleCredits } from './credits.ts';
-import { type ShapleyWorkerData, type StepPart, weightsOf } from './parallel.ts';
+import type { ShapleyWorkerData, StepPart } from './parallel.ts';
 
 const port = parentPort;
 if (!port) throw new Error('shapley-worker.ts runs only as a worker thread');
@@ -16,9 +16,8 @@ let inputs: ShapleyInputs;
 const data = workerData as ShapleyWorkerData;
 try {
   await useWasmBackend();
-  const { architecture, schema } = data.model;
   inputs = {
-    model: ctrModelOf(architecture, schema, weightsOf(data.model)),
+    model: ctrModelFromData(data.model),
     rows: data.rows,
     codebook: data.codebook,
   };

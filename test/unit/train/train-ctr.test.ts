@@ -6,9 +6,14 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CtrFieldData, loadCtrFields } from '../../../src/data/ctr/index.ts';
+import { auc } from '../../../src/eval/ctr-metrics.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import { weight } from '../../../src/model/ctr/layers.ts';
+import { withEmbedding } from '../../../src/model/ctr/model.ts';
+import { weightValues } from '../../../src/model/ctr/model-data.ts';
 import {
   type CtrTrainConfig,
+  configOfModel,
   DEFAULT_CTR_TRAIN,
   scoreRows,
   trainCtr,
@@ -88,5 +93,38 @@ describe('trainCtr', () => {
     second.scores.forEach((s, i) => {
       expect(s).toBeCloseTo(whole.scores[i] ?? Number.NaN, 5);
     });
+  });
+});
+
+describe('fine-tuning with a frozen pruning mask', () => {
+  it('never changes a pruned element, reads it at its fill, and trains the kept ones', async () => {
+    const dense = await trainCtr(data, { ...CONFIG, epochs: 1 }, {});
+    const table = (await weight(dense.model.weights, 'embedding').data()) as Float32Array;
+    const mask = Uint8Array.from(table, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const fill = Float32Array.from(table, (_, i) => (mask[i] ? 0 : 0.25));
+    const start = { weights: weightValues(dense.model.weights), frozen: { mask, fill } };
+    tf.disposeVariables();
+    const tuned = await trainCtr(
+      data,
+      configOfModel(dense.model, { ...CONFIG, epochs: 1, lr: 1e-2 }),
+      {},
+      start,
+    );
+    const after = (await weight(tuned.model.weights, 'embedding').data()) as Float32Array;
+    let keptMoved = 0;
+    after.forEach((v, i) => {
+      if (mask[i]) keptMoved += v !== table[i] ? 1 : 0;
+      else expect(v).toBe(table[i]);
+    });
+    expect(keptMoved).toBeGreaterThan(0);
+    // Its validation AUC is the pruned model's: the same weights with the fill written in.
+    const filled = tf.tensor2d(
+      Float32Array.from(after, (v, i) => (mask[i] ? v : 0.25)),
+      weight(tuned.model.weights, 'embedding').shape as [number, number],
+    );
+    const scores = await scoreRows(withEmbedding(tuned.model, filled), data.validation);
+    expect(auc(scores, data.validation.labels)).toBeCloseTo(tuned.state.bestScore, 6);
+    tf.disposeVariables();
+    filled.dispose();
   });
 });
