@@ -8,7 +8,9 @@
  *
  *   npm run bench:engine -- [--json] [--data-dir <dir>] [--calls 200] [--slow-calls 10]
  *       [--webgpu-1m-calls 2] [--webgpu-reopen] [--backends wasm,webgpu,cpu]
- *       [--models ml-1m-tt-r12,ml-1m-teacher,tt-1m,<package dir under the project>]
+ *       [--models ml-1m-tt-r12,ml-1m-teacher,tt-1m,<package dir under the project> | none]
+ *       [--ctr <ctr package dir>,... | none] [--ctr-sparsity 0.5,0.8,0.95] [--ctr-calls n]
+ *       [--ctr-candidates 100]
  *
  * --json prints one JSON object per line (backend x model x measurement set); otherwise
  * a table. --calls is the warm requests per WASM row, --slow-calls per WebGPU and CPU row
@@ -16,6 +18,9 @@
  * On WebGPU the model is opened once (from the network) unless --webgpu-reopen: on
  * SwiftShader every open compiles the shaders again, about a minute.
  * The generated 1M-item model is written to runs/bench/tt-1m when it is missing.
+ * CTR rows (scripts/bench-engine-ctr.ts): p50/p95 of rank() over 100 candidates, a dense
+ * package against pruned ones, each with its ratio to the dense row of the same run; --ctr-calls
+ * defaults to --calls on WASM and --slow-calls elsewhere.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -32,6 +37,14 @@ import {
   projectRoot,
   startServer,
 } from '../test/browser/harness.ts';
+import {
+  benchCtr,
+  CTR_CANDIDATES,
+  CTR_SPARSITIES,
+  ctrPackageDirs,
+  ctrPackages,
+  printCtrTable,
+} from './bench-engine-ctr.ts';
 import { generateTtModel, TT_1M_DIR } from './generate-tt-model.ts';
 import { loadMl1mSessions, type Ml1mSessions } from './ml1m-sessions.ts';
 
@@ -49,9 +62,13 @@ const slowCalls = Number(option('slow-calls', '10'));
 /** The 1M model on SwiftShader takes about 10 s a request. */
 const webgpu1mCalls = Number(option('webgpu-1m-calls', '2'));
 const backends = (option('backends', 'wasm,webgpu,cpu') as string).split(',') as BackendName[];
-const modelKeys = (
-  option('models', 'ml-1m-tt2-r12-fo,ml-1m-tt-r12,ml-1m-teacher,tt-1m') as string
-).split(',');
+const modelKeys = (option('models', 'ml-1m-tt2-r12-fo,ml-1m-tt-r12,ml-1m-teacher,tt-1m') as string)
+  .split(',')
+  .filter((key) => key !== '' && key !== 'none');
+const ctrOption = option('ctr');
+const ctrSparsities = option('ctr-sparsity')?.split(',').map(Number) ?? CTR_SPARSITIES;
+const ctrCalls = option('ctr-calls');
+const ctrCandidates = Number(option('ctr-candidates', String(CTR_CANDIDATES)));
 const dataDirOption = option('data-dir');
 const webgpuReopen = args.includes('--webgpu-reopen');
 const SEED = 1;
@@ -500,6 +517,8 @@ if (
   await generateTtModel({ out: join(projectRoot, TT_1M_DIR) });
 }
 
+const ctr = await ctrPackages(await ctrPackageDirs(ctrOption, ctrSparsities, log), ctrCandidates);
+
 const started = performance.now();
 const viteLogger = createLogger('info');
 const toStderr = (msg: string) => log(`vite: ${msg}`);
@@ -575,6 +594,10 @@ try {
             : slowCalls;
       await benchModel(page, backend, model, n);
     }
+    if (ctr.length > 0) {
+      const n = ctrCalls ? Number(ctrCalls) : backend === 'wasm' ? calls : slowCalls;
+      for (const row of await benchCtr(page, backend, ctr, n, step)) emit(row);
+    }
     await session.close();
   }
 } finally {
@@ -587,4 +610,7 @@ emit({
   loadavg_1m: r3(loadavg()[0]),
 });
 log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-if (!json) printTable();
+if (!json) {
+  printTable();
+  printCtrTable(rows);
+}

@@ -3,14 +3,19 @@
 
 export { PocketrecError } from './errors.ts';
 export * from './package/index.ts';
+export { BUDGET_DEFAULTS, type BudgetOption, type PrefixInfo } from './runtime/budget.ts';
 export {
   createRecommender,
+  type RankedCandidate,
+  type Ranking,
+  type RankOptions,
   type Recommendation,
   type Recommender,
   type RecommenderInfo,
   type RecommenderOptions,
   type RecommendOptions,
 } from './runtime/client.ts';
+export type { CtrFieldValues, CtrValue } from './runtime/ctr-request.ts';
 export type { BackendPreference } from './runtime/engine/backend.ts';
 export { type EraseOptions, type EraseResult, eraseLocalData } from './runtime/erase.ts';
 export { RuntimeError, type RuntimeProblem } from './runtime/errors.ts';

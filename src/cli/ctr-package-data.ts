@@ -19,6 +19,20 @@ export async function ctrPackageWithData(
   /** The package kinds the command takes. */
   kinds: readonly string[],
 ): Promise<{ pkg: ModelPackage; ctr: CtrModel; data: CtrFieldData }> {
+  const pkg = await readCtrPackage(model, options.dataset, kinds);
+  const data = await loadCtrFields(
+    options.dataset,
+    options.dataDir ? { dataDir: options.dataDir } : {},
+  );
+  return { pkg, ctr: await ctrModelOn(model, pkg, data), data };
+}
+
+/** The package read and verified, refused unless of one of `kinds` and trained on `dataset`. */
+export async function readCtrPackage(
+  model: string,
+  dataset: string,
+  kinds: readonly string[],
+): Promise<ModelPackage> {
   const pkg = await readModelPackage(directorySource(model));
   const { manifest } = pkg;
   if (!kinds.includes(manifest.kind)) {
@@ -26,19 +40,26 @@ export async function ctrPackageWithData(
       `${model} is a ${manifest.kind} package; this needs ${kinds.join(' or ')}`,
     );
   }
-  if (manifest.training.dataset !== options.dataset) {
-    throw new UsageError(
-      `${model} was trained on ${manifest.training.dataset}, not ${options.dataset}`,
-    );
+  if (manifest.training.dataset !== dataset) {
+    throw new UsageError(`${model} was trained on ${manifest.training.dataset}, not ${dataset}`);
   }
-  const data = await loadCtrFields(
-    options.dataset,
-    options.dataDir ? { dataDir: options.dataDir } : {},
-  );
+  return pkg;
+}
+
+/**
+ * The package's model, checked to read `data`'s encoding; for commands that load the data
+ * set once for several packages (report).
+ */
+export async function ctrModelOn(
+  model: string,
+  pkg: ModelPackage,
+  data: CtrFieldData,
+): Promise<CtrModel> {
   await useWasmBackend();
-  const ctr = manifest.kind === CTR_PRUNED_KIND ? ctrFromPrunedPackage(pkg) : ctrFromPackage(pkg);
+  const ctr =
+    pkg.manifest.kind === CTR_PRUNED_KIND ? ctrFromPrunedPackage(pkg) : ctrFromPackage(pkg);
   checkSameSchema(model, ctr.schema, data.schema);
-  return { pkg, ctr, data };
+  return ctr;
 }
 
 /**
@@ -51,6 +72,19 @@ function checkSameSchema(model: string, packaged: CtrSchema, loaded: CtrSchema):
   if (describe(packaged) !== describe(loaded)) {
     throw new UsageError(
       `${model}'s fields (${describe(packaged)}) differ from the data set's (${describe(loaded)})`,
+    );
+  }
+  // Same sizes, other values: ids that mean other things (a package predating vocabularies
+  // has none to compare).
+  const differs = packaged.fields.find((f, i) => {
+    const theirs = loaded.fields[i]?.values;
+    return (
+      f.values !== undefined && theirs !== undefined && f.values.some((v, j) => v !== theirs[j])
+    );
+  });
+  if (differs) {
+    throw new UsageError(
+      `${model}'s vocabulary of field "${differs.name}" differs from the data set's: its ids mean other values`,
     );
   }
 }

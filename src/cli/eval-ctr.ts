@@ -6,10 +6,23 @@
 
 import { UsageError } from '../errors.ts';
 import { auc, fieldCoverage, logLoss } from '../eval/ctr-metrics.ts';
-import { scoreRows } from '../train/train-ctr.ts';
+import type { CtrModel } from '../model/ctr/model.ts';
+import type { CtrRows } from '../model/ctr/schema.ts';
+import { ctrProbabilities } from '../model/ctr/score.ts';
 import { ctrPackageWithData } from './ctr-package-data.ts';
 import { BASELINES, type EvalCliOptions } from './eval.ts';
 import { type Output, printJson, table } from './output.ts';
+
+/** AUC (exact, ties averaged) and LogLoss (clipped as FuxiCTR clips) of the model on `rows`. */
+export interface CtrMetrics {
+  AUC: number;
+  LogLoss: number;
+}
+
+export async function ctrMetrics(ctr: CtrModel, rows: CtrRows): Promise<CtrMetrics> {
+  const probabilities = await ctrProbabilities(ctr, rows);
+  return { AUC: auc(probabilities, rows.labels), LogLoss: logLoss(probabilities, rows.labels) };
+}
 
 export async function evalCtrCommand(
   model: string,
@@ -28,7 +41,7 @@ export async function evalCtrCommand(
   const { manifest } = pkg;
   const rows = options.split === 'test' ? data.test : data.validation;
   const started = performance.now();
-  const probabilities = await scoreRows(ctr, rows);
+  const metrics = await ctrMetrics(ctr, rows);
   const seconds = (performance.now() - started) / 1000;
   const result = {
     model: manifest.name,
@@ -36,7 +49,7 @@ export async function evalCtrCommand(
     dataset: options.dataset,
     split: options.split,
     rows: rows.numRows,
-    metrics: { AUC: auc(probabilities, rows.labels), LogLoss: logLoss(probabilities, rows.labels) },
+    metrics,
     coverage: fieldCoverage(data.schema, rows),
     seconds,
   };

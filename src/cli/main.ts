@@ -10,6 +10,7 @@ import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
 import { DEFAULT_PRUNE, type PruneCliOptions, pruneCommand } from './prune.ts';
 import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
+import { reportCtrCommand } from './report-ctr.ts';
 import { SHAPLEY_CLI_DEFAULTS, type ShapleyCliOptions, shapleyCommand } from './shapley.ts';
 import { oneLine } from './terminal-text.ts';
 import { trainCommand } from './train.ts';
@@ -282,6 +283,10 @@ function buildProgram(output: Output): Command {
       '--dtype <dtype>',
       `kept values: float32, float16 or int8 (default ${DEFAULT_PRUNE.dtype})`,
     )
+    .option(
+      '--chunk-elements <n>',
+      `progressive: the most elements per chunk; chunks also end at each sparser --sparsity given (default ${DEFAULT_PRUNE.chunkElements})`,
+    )
     .option('--seed <n>', `random's permutation (default ${DEFAULT_PRUNE.seed})`)
     .option(
       '--finetune <epochs>',
@@ -297,17 +302,22 @@ function buildProgram(output: Output): Command {
   program
     .command('report')
     .description(
-      'evaluate the baselines and model packages on a data set and write a results table',
+      'evaluate model packages on a data set and write a results page: next-item data sets with the baselines; CTR data sets with dense, pruned and progressive-prefix rows, the Shapley estimates and a plot of AUC against bytes (<out>-auc-bytes.svg)',
     )
     .requiredOption('--dataset <name>', 'data set to evaluate on')
     .option('--models <dirs>', 'comma-separated model package directories')
-    .option('--out <file>', 'markdown file to write, e.g. docs/results/ml-1m.md')
-    .option('--users <n>', 'evaluate the first n users only (quick runs)')
+    .option(
+      '--out <file>',
+      'markdown file to write, e.g. docs/results/ml-1m.md (a CTR page writes its plot beside it)',
+    )
+    .option('--users <n>', 'next-item: evaluate the first n users only (quick runs)')
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action((options: ReportCliOptions) => {
       checkReportOptions(options);
-      return reportCommand(options, output);
+      return isDatasetName(options.dataset) && DATASETS[options.dataset].kind === 'ctr'
+        ? reportCtrCommand(options, output)
+        : reportCommand(options, output);
     });
 
   return program;

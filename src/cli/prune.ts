@@ -30,6 +30,7 @@ import { weightValues } from '../model/ctr/model-data.ts';
 import { ctrFromPackage } from '../model/ctr/package.ts';
 import {
   ctrPrunedPackageSpec,
+  DEFAULT_CHUNK_ELEMENTS,
   PRUNED_LAYOUTS,
   PRUNED_VALUE_DTYPES,
   type PrunedLayout,
@@ -52,6 +53,7 @@ export interface PruneCliOptions {
   layout?: string;
   dtype?: string;
   seed?: string;
+  chunkElements?: string;
   finetune?: string;
   finetuneLr?: string;
   threads?: string;
@@ -65,6 +67,8 @@ export const DEFAULT_PRUNE = {
   layout: 'auto' as PrunedLayout | 'auto',
   dtype: 'float32' as PrunedValueDtype,
   seed: 2025,
+  /** progressive: the most elements a chunk holds (the steps in which a prefix grows). */
+  chunkElements: DEFAULT_CHUNK_ELEMENTS,
   /** Epochs of fine-tuning with the mask frozen (0: none, the paper's single shot). */
   finetune: 0,
   /** A tenth of training's rate: the model only adapts to what it lost. */
@@ -130,6 +134,12 @@ export async function pruneCommand(
   );
   const dtype = oneOf(options.dtype ?? DEFAULT_PRUNE.dtype, PRUNED_VALUE_DTYPES, '--dtype');
   const seed = numberOption(options.seed, 'seed', DEFAULT_PRUNE.seed, { integer: true, min: 0 });
+  const chunkElements = numberOption(
+    options.chunkElements,
+    'chunk-elements',
+    DEFAULT_PRUNE.chunkElements,
+    { integer: true, min: 1 },
+  );
   const estimate = await estimateFor(method, options.shapley);
 
   const pkg = await readModelPackage(directorySource(model));
@@ -159,7 +169,9 @@ export async function pruneCommand(
       dataset: pkg.manifest.training.dataset,
       metrics: tuned?.metrics ?? {},
       notes: JSON.stringify({
-        command: commandLine('prune', [model], { ...options, sparsity: String(sparsity) }),
+        // As run: with several budgets it writes this package at <out>-s<percent>, and each
+        // progressive one with chunks that end at the sparser budgets' kept counts.
+        command: commandLine('prune', [model], options),
         prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
         ...(estimate
           ? {
@@ -171,6 +183,9 @@ export async function pruneCommand(
       layout,
       dtype,
       method,
+      chunkElements,
+      // A progressive package serves the sparser budgets of the same run exactly.
+      chunkBreaks: budgets.map((b) => keptCount(denseTable.length, b)).filter((k) => k < kept),
     });
     const built = await buildModelPackage(spec);
     await writePackageDirectory(out, built.files);

@@ -28,7 +28,7 @@ import { weight } from '../model/ctr/layers.ts';
 import type { CtrRows } from '../model/ctr/schema.ts';
 import { ctrPackageWithData } from './ctr-package-data.ts';
 import { numberOption } from './options.ts';
-import { type Output, printJson, table } from './output.ts';
+import { commandLine, type Output, printJson, table } from './output.ts';
 import { progressBar } from './progress.ts';
 
 export const SHAPLEY_SPLITS = ['train', 'validation', 'train+validation'] as const;
@@ -140,7 +140,13 @@ export async function shapleyCommand(
   tf.dispose(Object.values(inputs.model.weights));
   await writeShapleyEstimate(options.out, {
     ...result.estimate,
-    source: { packageSha256: run.packageSha256, dataset: run.dataset, split, seed: run.seed },
+    source: {
+      packageSha256: run.packageSha256,
+      dataset: run.dataset,
+      split,
+      seed: run.seed,
+      command: commandLine('shapley', [model], options, ['json', 'dataDir', 'checkpointSeconds']),
+    },
   });
   report(output, options, {
     ...result,

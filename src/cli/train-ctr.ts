@@ -12,10 +12,11 @@ import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { NORMS, type Norm } from '../model/ctr/layers.ts';
 import { CTR_MODEL_KINDS, type CtrModel, type CtrModelKind } from '../model/ctr/model.ts';
 import { ctrPackageSpec } from '../model/ctr/package.ts';
+import { ctrProbabilities } from '../model/ctr/score.ts';
 import { writePackageDirectory } from '../package/node-fs.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import type { TrainingHooks } from '../train/loop.ts';
-import { type CtrTrainConfig, DEFAULT_CTR_TRAIN, scoreRows, trainCtr } from '../train/train-ctr.ts';
+import { type CtrTrainConfig, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
@@ -147,7 +148,7 @@ export async function trainCtrCommand(
     workers,
     ...progress.hooks,
   }).finally(progress.stop);
-  const validation = await scoreRows(result.model, data.validation);
+  const validation = await ctrProbabilities(result.model, data.validation);
   const metrics = {
     'validation/AUC': auc(validation, data.validation.labels),
     'validation/LogLoss': logLoss(validation, data.validation.labels),

@@ -111,16 +111,9 @@ export async function parseManifest(bytes: Uint8Array, where = MANIFEST_FILE): P
       `manifest is larger than ${MAX_MANIFEST_BYTES} bytes, the most this reader accepts`,
     );
   }
-  let text: string;
-  let json: unknown;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ModelPackageError('bad-manifest', where, `not valid UTF-8 JSON (${String(error)})`);
-  }
-  const problem = jsonStructureProblem(text);
-  if (problem) throw new ModelPackageError('bad-manifest', where, problem);
+  const parsed = parseStrictJson(bytes);
+  if (typeof parsed === 'string') throw new ModelPackageError('bad-manifest', where, parsed);
+  const { json } = parsed;
   const check = new ManifestChecker(where);
   const root = check.object(json, 'manifest');
   if (root.format !== FORMAT_NAME) {
@@ -144,6 +137,24 @@ export async function parseManifest(bytes: Uint8Array, where = MANIFEST_FILE): P
     );
   }
   return manifest;
+}
+
+/**
+ * JSON bytes a package holds, parsed strictly: UTF-8 (fatal on a bad byte), then refused
+ * when too large, too deep or with a repeated key (jsonStructureProblem), since readers
+ * that parse the same bytes differently could disagree on what a package says. The problem
+ * in words when they are not.
+ */
+export function parseStrictJson(bytes: Uint8Array): { json: unknown } | string {
+  let text: string;
+  let json: unknown;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    json = JSON.parse(text);
+  } catch (error) {
+    return `not valid UTF-8 JSON (${String(error)})`;
+  }
+  return jsonStructureProblem(text) ?? { json };
 }
 
 /**

@@ -26,6 +26,17 @@ export interface ModelPackage {
   tensors: Map<string, PackageTensor>;
   /** External item id of internal item i at index i - 1, when the package has an id map. */
   itemIds: string[] | null;
+  /**
+   * The verified bytes of every listed file that holds no tensor (the id map, a CTR
+   * vocabulary), by path: what a kind's loader reads beside the weights.
+   */
+  attachments?: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Set when only a prefix of a progressive ctr-pruned package was read (readPrunedPrefix):
+   * the head and chunks 0..prefixChunks-1, and no other chunk. A model built from it is the
+   * one pruned to that many chunks.
+   */
+  prefixChunks?: number;
 }
 
 /** A tensor's elements as float32, dequantised if it was stored as float16 or int8. */
@@ -109,7 +120,9 @@ export async function readModelPackage(
           manifest.items.count,
           source.locate(manifest.items.idMap),
         );
-  return { manifest, tensors, itemIds };
+  const weightFiles = new Set(manifest.tensors.map((t) => t.file));
+  const attachments = new Map([...contents].filter(([path]) => !weightFiles.has(path)));
+  return { manifest, tensors, itemIds, attachments };
 }
 
 /** Every tensor lies inside its file, aligned to its element size, and no two overlap. */

@@ -7,6 +7,7 @@ import {
   type FileEntry,
   FORMAT_NAME,
   FORMAT_VERSION,
+  isSafeFileName,
   MANIFEST_FILE,
   type Manifest,
   type ModelKind,
@@ -33,6 +34,11 @@ export interface PackageSpec {
   training: { dataset: string; metrics?: Record<string, number>; notes?: string };
   denseEquivalent: DenseEquivalent;
   tensors: TensorSpec[];
+  /**
+   * Files beside the weights that the model's loader reads (a CTR vocabulary), by plain
+   * file name: listed in `files`, so hashed and sealed like the weights.
+   */
+  attachments?: ReadonlyMap<string, Uint8Array>;
   /** Weight files are cut at about this size, like tfjs's 4 MB shards, so downloads and stores stay chunked. */
   shardBytes?: number;
   createdAt?: Date;
@@ -100,6 +106,16 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
       ITEM_MAP_FILE,
       new TextEncoder().encode(spec.items.ids.map((id) => `${id}\n`).join('')),
     );
+  }
+
+  for (const [path, bytes] of spec.attachments ?? []) {
+    if (!isSafeFileName(path) || files.has(path)) {
+      throw new PocketrecError(
+        'bad-attachment',
+        `attachment "${path}" is not a plain file name, or is a file the package writes itself`,
+      );
+    }
+    files.set(path, bytes);
   }
 
   const fileEntries: FileEntry[] = [];

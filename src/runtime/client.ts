@@ -9,6 +9,8 @@
  * thread's IndexedDB store, so neither a crashed worker nor a lost GPU can lose it. Item
  * ids are the package's external ids (strings); internal row numbers never leave here.
  */
+import { type BudgetOption, resolveBudget } from './budget.ts';
+import { type CtrFieldValues, checkRankShape, type RankInput } from './ctr-request.ts';
 import { BACKEND_PREFERENCES, type BackendPreference } from './engine/backend-preference.ts';
 import { RuntimeError } from './errors.ts';
 import {
@@ -21,6 +23,7 @@ import type {
   BuildDebug,
   MemoryReport,
   OpenResult,
+  RankResult,
   RecommendResult,
   UpdateResult,
   WorkerEvent,
@@ -54,6 +57,14 @@ export interface RecommenderOptions {
   debug?: boolean | BuildDebug;
   /** Starts the worker; the default is the bundled one. */
   spawnWorker?: () => Worker;
+  /**
+   * The most bytes of the package's files (manifest.json excluded) to download, or 'auto'
+   * (from navigator.deviceMemory and Data Saver: BUDGET_DEFAULTS in budget.ts). Only a
+   * progressive ctr-pruned package can keep to it: it is fetched up to the last chunk that
+   * fits (info().model.prefix says how many). A budget below its dense weights is
+   * 'budget-too-small'; any other package is fetched whole. Default: the whole package.
+   */
+  budget?: BudgetOption;
 }
 
 export interface RecommendOptions {
@@ -75,6 +86,27 @@ export interface RecommendOptions {
 export interface Recommendation {
   item: string;
   score: number;
+}
+
+/** A rank request: fields every candidate shares, and each candidate's own (ctr-request.ts). */
+export type RankOptions = RankInput;
+
+export interface RankedCandidate {
+  /** Where the candidate is in the request's `candidates`. */
+  index: number;
+  /** The model's click probability. */
+  score: number;
+  /** The candidate's fields as given. */
+  fields: CtrFieldValues;
+  /** Its own fields whose value the model never saw in training (scored as unknown). */
+  unknown: string[];
+}
+
+export interface Ranking {
+  /** Every candidate, highest score first (ties: the earlier candidate first). */
+  ranked: RankedCandidate[];
+  /** Context fields whose value the model never saw in training. */
+  unknownContext: string[];
 }
 
 export interface RecommenderInfo {
@@ -114,6 +146,13 @@ export interface RecommenderInfo {
 export interface Recommender {
   track(event: TrackInput): Promise<HistoryEvent>;
   recommend(options?: RecommendOptions): Promise<Recommendation[]>;
+  /**
+   * Scores candidates with a CTR model (ctr-dense, ctr-pruned): every field of the model
+   * given once, in the context or in every candidate. A wrong field is 'bad-field'; a
+   * value the model never saw is scored as unknown and reported, not refused. On a
+   * next-item model: 'bad-request'.
+   */
+  rank(request: RankOptions): Promise<Ranking>;
   history(): Promise<HistoryEvent[]>;
   /** Erases this user's history on this device. */
   clear(): Promise<void>;
@@ -186,6 +225,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     throw new RuntimeError('bad-request', 'createRecommender needs { model: <package URL> }');
   }
   const backend = options.backend ?? 'auto';
+  const budget = resolveBudget(options.budget);
   if (!BACKEND_PREFERENCES.includes(backend)) {
     throw new RuntimeError(
       'bad-request',
@@ -265,6 +305,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         backend,
         incremental: options.incremental ?? true,
         materialiseRows: options.materialiseRows ?? 100_000,
+        ...(budget ? { budget } : {}),
         ...(options.databases?.models ? { modelDb: options.databases.models } : {}),
         ...buildDebug(),
       })
@@ -338,6 +379,25 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       return out;
     },
 
+    async rank(request) {
+      const started = performance.now();
+      // Here, so a value structured clone cannot copy fails typed, not in postMessage.
+      checkRankShape(request);
+      const result = await connection.call<RankResult>({
+        type: 'rank',
+        candidates: request.candidates,
+        ...(request.context === undefined ? {} : { context: request.context }),
+      });
+      lastWorkerMs = result.ms;
+      lastEncodeMs = result.encodeMs;
+      lastScoreMs = result.scoreMs;
+      stats.requests++;
+      backendNow = { ...backendNow, name: result.backend };
+      const ranking = rankedCandidates(request, result);
+      lastRecommendMs = performance.now() - started;
+      return ranking;
+    },
+
     history: async () => [...(await store.events())],
 
     async clear() {
@@ -408,4 +468,16 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       : {}),
   };
   return recommender;
+}
+
+/** The candidates of a request with the worker's scores, best first. */
+function rankedCandidates(request: RankOptions, result: RankResult): Ranking {
+  const ranked = request.candidates.map((fields, index) => ({
+    index,
+    score: result.scores[index] as number,
+    fields,
+    unknown: result.unknownByCandidate[index] ?? [],
+  }));
+  ranked.sort((a, b) => b.score - a.score || a.index - b.index);
+  return { ranked, unknownContext: result.unknownContext };
 }

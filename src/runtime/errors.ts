@@ -13,12 +13,22 @@ export type RuntimeProblem =
   | 'bad-event'
   /** A request the engine cannot serve as asked (bad k, unknown backend name, ...). */
   | 'bad-request'
+  /**
+   * A rank request's field the model cannot read: one it does not have, one missing or
+   * given twice, or a value of the wrong type (the message names the field and candidate).
+   */
+  | 'bad-field'
   /** IndexedDB cannot be used (absent, blocked, over quota): the runtime runs from memory. */
   | 'storage-unavailable'
   /** The asked-for backend has no usable device here (e.g. WebGPU without an adapter). */
   | 'backend-unavailable'
   /** The model could not be loaded (network, or no verified copy anywhere). */
   | 'model-unavailable'
+  /**
+   * The download budget is below the least the package can be fetched in (a progressive
+   * package's dense weights); the message names that minimum (budget.ts).
+   */
+  | 'budget-too-small'
   /** The worker died while the call was in flight; the client has started a new one. */
   | 'worker-crashed'
   /**

@@ -11,10 +11,25 @@
  * takes the place of the last good copy. Storage is a cache, not a requirement: without
  * it (private modes, quota, a blocked upgrade) the verified package is still returned,
  * from memory, with a warning.
+ *
+ * With a download budget (budget.ts), a progressive ctr-pruned package is fetched only as far
+ * as the budget reaches: one HTTP Range request per weight file for the dense weights and
+ * the first c chunks, verified by their own hashes (readPrunedPrefix), stored with c. A
+ * stored prefix with more chunks than a later budget allows serves it, cut to that budget's
+ * chunks, so one budget always gives one model; one with fewer is extended: the same
+ * version's missing bytes are fetched with a Range request from where the stored ones end.
  */
 import { type DBSchema, type IDBPDatabase, wrap } from 'idb';
+import {
+  CTR_PRUNED_KIND,
+  type PrunedPrefixLayout,
+  prunedPrefixLayout,
+  type RangeSource,
+  readPrunedPrefix,
+} from '../model/ctr/pruned-package.ts';
 import { ModelPackageError } from '../package/errors.ts';
 import {
+  type FileEntry,
   MANIFEST_FILE,
   MAX_MANIFEST_BYTES,
   type Manifest,
@@ -28,6 +43,7 @@ import {
   packageFileUrl,
   readResponseBody,
 } from '../package/source.ts';
+import { chunksWithinBudget, type DownloadBudget, type PrefixInfo } from './budget.ts';
 import { RuntimeError } from './errors.ts';
 import { abortQuietly, errorSummary, openDatabase } from './idb-open.ts';
 
@@ -38,8 +54,16 @@ export interface ModelStoreOptions {
   dbName?: string;
   /** Default globalThis.fetch; tests and service-worker setups pass their own. */
   fetch?: typeof fetch;
-  /** Bytes of the package's files (manifest.json excluded) as they arrive; never decreases. */
+  /**
+   * Bytes of the package's files (manifest.json excluded) as they arrive; never decreases.
+   * For a prefix (see budget), of the prefix: its bytes already stored count from the start.
+   */
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /**
+   * How much of a progressive ctr-pruned package to fetch (budget.ts); absent or null: the
+   * whole package, whatever its kind. Another kind of package is fetched whole anyway.
+   */
+  budget?: DownloadBudget | null;
   /**
    * Called once the version is known (the manifest read, or the stored copy's pointer) and
    * before anything is built from it, so the worker can name the version a crash is to be
@@ -60,10 +84,15 @@ export type PreparedModel = {
   version: string;
   /** What went wrong without stopping the load (storage problems, a damaged stored copy). */
   warnings: string[];
+  /** Set when pkg is a prefix of a progressive package: what a budget took of it. */
+  prefix: PrefixInfo | null;
 } & (
   | {
       from: 'network';
-      /** Every file as fetched, manifest.json included: what commitModel stores. */
+      /**
+       * Every file as fetched, manifest.json included: what commitModel stores (for a
+       * prefix, each weight file's first bytes, as far as `prefix.chunks` reach).
+       */
       files: ReadonlyMap<string, Uint8Array>;
       /**
        * False when the database could not be opened to look for a stored copy (the
@@ -80,6 +109,7 @@ export interface LoadedModel {
   pkg: ModelPackage;
   from: 'network' | 'indexeddb';
   version: string;
+  prefix: PrefixInfo | null;
   /** False when it lives in memory only and the next visit downloads it again. */
   persistent: boolean;
   warnings: string[];
@@ -98,6 +128,8 @@ interface PackageRecord {
   version: string;
   /** Every file of that version, manifest.json included. */
   paths: string[];
+  /** Set when the files hold a prefix of a progressive package: its chunk count. */
+  chunks?: number;
   storedAt: number;
 }
 
@@ -111,12 +143,14 @@ interface ModelDb extends DBSchema {
 type ModelDatabase = IDBPDatabase<ModelDb>;
 
 /**
- * The model at `url`, from IndexedDB when a complete copy verifies (no network at all),
- * else from the network, verified but NOT stored: commitModel stores it once it has been
- * shown to work. Rejects with RuntimeError('model-unavailable') when the package cannot be
- * fetched and nothing usable is stored, with the ModelPackageError itself when the fetched
- * package fails verification (its code names the problem), and with whatever onVersion
- * throws. Storage never makes it fail.
+ * The model at `url`, from IndexedDB when a copy verifies and holds all the budget asks
+ * for (no network at all), else from the network, verified but NOT stored: commitModel
+ * stores it once it has been shown to work. Rejects with RuntimeError('model-unavailable')
+ * when the package cannot be fetched and nothing usable is stored (a stored prefix shorter
+ * than the budget asks for is used then, with a warning), with the ModelPackageError itself
+ * when the fetched package fails verification (its code names the problem), with
+ * RuntimeError('budget-too-small') when the budget cannot hold the package's dense weights,
+ * and with whatever onVersion throws. Storage never makes it fail.
  */
 export async function prepareModel(
   url: string,
@@ -125,19 +159,41 @@ export async function prepareModel(
   const root = packageRoot(url);
   const warnings: string[] = [];
   const db = await openStorage(options, warnings);
+  let stored: StoredCopy | null = null;
   if (db) {
     try {
-      const stored = await loadStoredCopy(db, root, warnings, options.onVersion);
-      if (stored) return { from: 'indexeddb', ...stored, warnings };
+      stored = await loadStoredCopy(db, root, warnings, options);
     } finally {
       db.close();
     }
   }
-  const fetchImpl = fetchFunction(root, options);
-  const remote = await fetchManifest(root, fetchImpl);
-  options.onVersion?.(remote.manifest.manifestSha256);
-  const download = await downloadFiles(root, fetchImpl, remote, options.onProgress);
-  return { from: 'network', ...download, storable: db !== null, warnings };
+  const fromStore = (copy: StoredCopy): PreparedModel => ({
+    from: 'indexeddb',
+    pkg: copy.pkg,
+    version: copy.version,
+    prefix: copy.prefix,
+    warnings,
+  });
+  if (stored?.enough) return fromStore(stored);
+  try {
+    const fetchImpl = fetchFunction(root, options);
+    const remote = await fetchManifest(root, fetchImpl);
+    options.onVersion?.(remote.manifest.manifestSha256);
+    const same = stored?.version === remote.manifest.manifestSha256;
+    const download = await downloadPackage(root, fetchImpl, remote, options, warnings, {
+      have: same ? (stored?.files ?? null) : null,
+    });
+    return { from: 'network', ...download, storable: db !== null, warnings };
+  } catch (error) {
+    // Offline with a shorter prefix stored: a smaller model beats none.
+    const unavailable = error instanceof RuntimeError && error.code === 'model-unavailable';
+    if (!(stored && unavailable)) throw error;
+    options.onVersion?.(stored.version);
+    warnings.push(
+      `${error.message}; the stored copy (${stored.prefix?.chunks ?? 0} chunks) is used until it can be fetched`,
+    );
+    return fromStore(stored);
+  }
 }
 
 /**
@@ -157,11 +213,14 @@ export async function prepareUpdate(
   if (version === options.current) return { status: 'current', version };
   if (options.refused?.includes(version)) return { status: 'refused', version };
   options.onVersion?.(version);
-  const download = await downloadFiles(root, fetchImpl, remote, options.onProgress);
+  const warnings: string[] = [];
+  const download = await downloadPackage(root, fetchImpl, remote, options, warnings, {
+    have: null,
+  });
   return {
     status: 'new',
     version,
-    model: { from: 'network', ...download, storable: true, warnings: [] },
+    model: { from: 'network', ...download, storable: true, warnings },
   };
 }
 
@@ -182,7 +241,7 @@ export async function commitModel(
   const db = await openStorage(options, warnings);
   if (!db) return { persistent: false, warnings };
   try {
-    const persistent = await storeVersion(db, root, model.version, model.files, warnings);
+    const persistent = await storeVersion(db, root, model, warnings);
     return { persistent, warnings };
   } finally {
     db.close();
@@ -203,6 +262,7 @@ export async function loadModel(
     pkg: prepared.pkg,
     from: prepared.from,
     version: prepared.version,
+    prefix: prepared.prefix,
     persistent: saved.persistent,
     warnings: [...prepared.warnings, ...saved.warnings],
   };
@@ -271,6 +331,21 @@ export function packageRoot(url: string): string {
   return resolved.href;
 }
 
+/** A prefix held in memory, for readPrunedPrefix; its files named as heldSource names them. */
+function heldRangeSource(
+  files: ReadonlyMap<string, Uint8Array>,
+  locate: (path: string) => string,
+): RangeSource {
+  return {
+    locate,
+    async readRange(path, start, end) {
+      const bytes = files.get(path);
+      if (!bytes) throw new ModelPackageError('missing-file', locate(path), 'file is missing');
+      return bytes.subarray(start, Math.min(end, bytes.byteLength));
+    },
+  };
+}
+
 /** A package held in memory, its files named where they came from (query and all). */
 function heldSource(
   files: ReadonlyMap<string, Uint8Array>,
@@ -301,6 +376,23 @@ function fetchFunction(root: string, options: ModelStoreOptions): typeof fetch {
 // ---------------------------------------------------------------------------------------------
 // Reading and verifying the stored copy
 
+/** A stored copy, verified as far as it is used. */
+interface StoredCopy {
+  pkg: ModelPackage;
+  version: string;
+  prefix: PrefixInfo | null;
+  /** Whether it holds all that was asked for; if not, a shorter prefix to extend or fall back on. */
+  enough: boolean;
+  files: ReadonlyMap<string, Uint8Array>;
+}
+
+interface StoredFiles {
+  version: string;
+  files: Map<string, Uint8Array>;
+  /** The record's chunk count: set for a stored prefix. */
+  chunks: unknown;
+}
+
 /**
  * The stored copy, verified, or null when there is none or it failed verification (then it
  * is deleted and a warning names the problem, so the caller downloads a fresh one).
@@ -309,9 +401,9 @@ async function loadStoredCopy(
   db: ModelDatabase,
   root: string,
   warnings: string[],
-  onVersion: ModelStoreOptions['onVersion'],
-): Promise<{ pkg: ModelPackage; version: string } | null> {
-  let stored: { version: string; files: Map<string, Uint8Array> } | null;
+  options: Pick<ModelStoreOptions, 'onVersion' | 'budget'>,
+): Promise<StoredCopy | null> {
+  let stored: StoredFiles | null;
   try {
     stored = await readStoredFiles(db, root);
   } catch (error) {
@@ -320,18 +412,9 @@ async function loadStoredCopy(
   }
   if (!stored) return null;
   // Outside the try below: a refused version is not a damaged copy, and is not deleted.
-  onVersion?.(stored.version);
-  const locate = (path: string) => `indexeddb:${packageFileUrl(root, path)}`;
+  options.onVersion?.(stored.version);
   try {
-    const pkg = await readModelPackage(heldSource(stored.files, locate));
-    if (pkg.manifest.manifestSha256 !== stored.version) {
-      throw new ModelPackageError(
-        'manifest-digest',
-        locate(MANIFEST_FILE),
-        `stored as version ${stored.version} but the manifest is version ${pkg.manifest.manifestSha256}`,
-      );
-    }
-    return { pkg, version: stored.version };
+    return await verifyStoredCopy(root, stored, options.budget ?? null, warnings);
   } catch (error) {
     if (!(error instanceof ModelPackageError)) throw error;
     warnings.push(
@@ -347,14 +430,57 @@ async function loadStoredCopy(
 }
 
 /**
+ * Verifies a stored copy with the reader a download would go through: readModelPackage for
+ * a whole package, readPrunedPrefix for a prefix (a stored one, or the part of a whole
+ * progressive package that the budget takes). Rejects with the ModelPackageError of a
+ * damaged copy, and with 'budget-too-small' as a download would.
+ */
+async function verifyStoredCopy(
+  root: string,
+  stored: StoredFiles,
+  budget: DownloadBudget | null,
+  warnings: string[],
+): Promise<StoredCopy> {
+  const locate = (path: string) => `indexeddb:${packageFileUrl(root, path)}`;
+  const held = heldSource(stored.files, locate);
+  const manifestBytes = await held.read(MANIFEST_FILE, MAX_MANIFEST_BYTES);
+  const manifest = await parseManifest(manifestBytes, locate(MANIFEST_FILE));
+  if (manifest.manifestSha256 !== stored.version) {
+    throw new ModelPackageError(
+      'manifest-digest',
+      locate(MANIFEST_FILE),
+      `stored as version ${stored.version} but the manifest is version ${manifest.manifestSha256}`,
+    );
+  }
+  const plan = budget ? budgetPlan(manifest, budget, root, warnings) : null;
+  const copy = { version: stored.version, files: stored.files };
+  const range = heldRangeSource(stored.files, locate);
+  if (stored.chunks === undefined) {
+    if (!plan) return { ...copy, pkg: await readModelPackage(held), prefix: null, enough: true };
+    const pkg = await readPrunedPrefix(manifest, range, plan.chunks);
+    return { ...copy, pkg, prefix: prefixInfo(plan), enough: true };
+  }
+  const layout = prunedPrefixLayout(manifest, locate);
+  const kept = stored.chunks;
+  if (!(typeof kept === 'number' && Number.isSafeInteger(kept) && kept <= layout.chunks)) {
+    throw new ModelPackageError(
+      'bad-manifest',
+      locate(MANIFEST_FILE),
+      `stored as a prefix of ${JSON.stringify(kept)} chunks, the package has ${layout.chunks}`,
+    );
+  }
+  const chunks = Math.min(kept, plan?.chunks ?? kept);
+  const pkg = await readPrunedPrefix(manifest, range, chunks);
+  const enough = plan !== null && plan.chunks <= kept;
+  return { ...copy, pkg, prefix: prefixInfo(prefixAt(manifest, layout, chunks)), enough };
+}
+
+/**
  * The pointer and the files it names, read in one transaction so an update committing in
  * another tab cannot hand us half of each version. Records that are missing or are not
  * bytes are left out: verification then names them.
  */
-async function readStoredFiles(
-  db: ModelDatabase,
-  root: string,
-): Promise<{ version: string; files: Map<string, Uint8Array> } | null> {
+async function readStoredFiles(db: ModelDatabase, root: string): Promise<StoredFiles | null> {
   const tx = db.transaction(['packages', 'files'], 'readonly');
   const record = await tx.objectStore('packages').get(root);
   if (!record) {
@@ -373,7 +499,7 @@ async function readStoredFiles(
     const bytes = contents[i];
     if (bytes instanceof Uint8Array) files.set(path, bytes);
   });
-  return { version, files };
+  return { version, files, chunks: record.chunks };
 }
 
 /** Drops one version's files, and the pointer only if it still names that version. */
@@ -417,6 +543,139 @@ async function fetchManifest(
   return { manifest: await parseManifest(bytes, packageFileUrl(root, MANIFEST_FILE)), bytes };
 }
 
+/** The whole package, or the prefix of it the budget allows (budgetPlan). */
+async function downloadPackage(
+  root: string,
+  fetchImpl: typeof fetch,
+  remote: { manifest: Manifest; bytes: Uint8Array },
+  options: Pick<ModelStoreOptions, 'budget' | 'onProgress'>,
+  warnings: string[],
+  stored: { have: ReadonlyMap<string, Uint8Array> | null },
+): Promise<{
+  pkg: ModelPackage;
+  version: string;
+  files: Map<string, Uint8Array>;
+  prefix: PrefixInfo | null;
+}> {
+  const plan = options.budget ? budgetPlan(remote.manifest, options.budget, root, warnings) : null;
+  if (!plan) {
+    return { ...(await downloadFiles(root, fetchImpl, remote, options.onProgress)), prefix: null };
+  }
+  const download = await downloadPrefix(root, fetchImpl, remote, plan, {
+    have: stored.have,
+    onProgress: options.onProgress,
+  });
+  return { ...download, prefix: prefixInfo(plan) };
+}
+
+/** A prefix of a progressive package: its chunk count, and the bytes of each file it takes. */
+interface PrefixPlan extends PrefixInfo {
+  /** Each weight file's first bytes needed, and the files read whole (prunedPrefixLayout). */
+  ends: ReadonlyMap<string, number>;
+  attachments: readonly FileEntry[];
+}
+
+function isProgressive(manifest: Manifest): boolean {
+  return manifest.kind === CTR_PRUNED_KIND && manifest.architecture.layout === 'progressive';
+}
+
+/**
+ * What a budget takes of this package: the prefix of as many chunks as fit, or null for the
+ * whole package when it is not progressive (with a warning if it is larger than the budget).
+ */
+function budgetPlan(
+  manifest: Manifest,
+  budget: DownloadBudget,
+  root: string,
+  warnings: string[],
+): PrefixPlan | null {
+  if (!isProgressive(manifest)) {
+    const total = totalFileBytes(manifest);
+    if (total > budget.bytes) {
+      warnings.push(
+        `model ${root} is not a progressive package, so it was fetched whole: ${total} bytes, over the budget of ${budget.bytes}`,
+      );
+    }
+    return null;
+  }
+  const layout = prunedPrefixLayout(manifest, (path) => packageFileUrl(root, path));
+  return prefixAt(manifest, layout, chunksWithinBudget(layout.bytes, budget, root));
+}
+
+function prefixAt(manifest: Manifest, layout: PrunedPrefixLayout, chunks: number): PrefixPlan {
+  return {
+    chunks,
+    totalChunks: layout.chunks,
+    bytes: layout.bytes[chunks] ?? 0,
+    totalBytes: totalFileBytes(manifest),
+    ends: layout.ends[chunks] ?? new Map(),
+    attachments: layout.attachments,
+  };
+}
+
+function prefixInfo(plan: PrefixPlan): PrefixInfo {
+  const { chunks, totalChunks, bytes, totalBytes } = plan;
+  return { chunks, totalChunks, bytes, totalBytes };
+}
+
+function totalFileBytes(manifest: Manifest): number {
+  return manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+}
+
+/**
+ * The plan's bytes of each file, one Range request per file for what `have` (the same
+ * version's stored prefix) lacks, then readPrunedPrefix's checks: the head's and every
+ * chunk's SHA-256, the attachments' file hashes. Progress counts the prefix's bytes, those
+ * already stored first.
+ */
+async function downloadPrefix(
+  root: string,
+  fetchImpl: typeof fetch,
+  remote: { manifest: Manifest; bytes: Uint8Array },
+  plan: PrefixPlan,
+  options: {
+    have: ReadonlyMap<string, Uint8Array> | null;
+    onProgress: ModelStoreOptions['onProgress'];
+  },
+): Promise<{ pkg: ModelPackage; version: string; files: Map<string, Uint8Array> }> {
+  const wanted = new Map(plan.ends);
+  for (const file of plan.attachments) wanted.set(file.path, file.bytes);
+  const stored = new Map<string, Uint8Array>();
+  let loaded = 0;
+  for (const [path, end] of wanted) {
+    const bytes = options.have?.get(path)?.subarray(0, end) ?? new Uint8Array(0);
+    stored.set(path, bytes);
+    loaded += bytes.byteLength;
+  }
+  const report = () => options.onProgress?.(Math.min(loaded, plan.bytes), plan.bytes);
+  report();
+  const files = new Map<string, Uint8Array>([[MANIFEST_FILE, remote.bytes]]);
+  for (const [path, end] of wanted) {
+    const kept = stored.get(path) ?? new Uint8Array(0);
+    const rest =
+      kept.byteLength < end
+        ? await fetchRange(root, path, { start: kept.byteLength, end }, fetchImpl, (bytes) => {
+            loaded += bytes;
+            report();
+          })
+        : new Uint8Array(0);
+    files.set(path, joinBytes(kept, rest));
+  }
+  const locate = (path: string) => packageFileUrl(root, path);
+  const pkg = await readPrunedPrefix(remote.manifest, heldRangeSource(files, locate), plan.chunks);
+  return { pkg, version: remote.manifest.manifestSha256, files };
+}
+
+/** One exact buffer (structured clone would store a view's whole buffer). */
+function joinBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
+  const whole = head.byteOffset === 0 && head.byteLength === head.buffer.byteLength;
+  if (tail.byteLength === 0 && whole) return head;
+  const bytes = new Uint8Array(head.byteLength + tail.byteLength);
+  bytes.set(head);
+  bytes.set(tail, head.byteLength);
+  return bytes;
+}
+
 /** Every file the manifest lists, with progress in bytes, then the full verification. */
 async function downloadFiles(
   root: string,
@@ -457,25 +716,101 @@ async function fetchFile(
   onChunk: (bytes: number) => void,
 ): Promise<Uint8Array> {
   const url = packageFileUrl(root, path);
-  const unavailable = (error: unknown) =>
-    new RuntimeError(
-      'model-unavailable',
-      `model ${root} could not be fetched: ${url} failed (${errorSummary(error)})`,
-      { cause: error },
-    );
-  let response: Response;
-  try {
-    response = await fetchImpl(url);
-  } catch (error) {
-    throw unavailable(error);
+  const response = await request(root, url, fetchImpl);
+  const missing = missingFileProblem(response);
+  if (missing) throw new ModelPackageError('missing-file', url, missing);
+  return readBody(root, url, response, limit, onChunk);
+}
+
+/**
+ * Bytes start..end-1 of one file, asked for with `Range: bytes=start-(end-1)`, and never
+ * more read: a 206 is read from where its Content-Range starts; a 200 (a server that
+ * ignores Range) is the whole file, read only up to `end` and then cancelled. Fewer bytes
+ * when the file is shorter (a 416 past its end gives none): readPrunedPrefix then names
+ * the chunk cut short. `onBytes` counts the bytes of the range only.
+ */
+async function fetchRange(
+  root: string,
+  path: string,
+  range: { start: number; end: number },
+  fetchImpl: typeof fetch,
+  onBytes: (bytes: number) => void,
+): Promise<Uint8Array> {
+  const url = packageFileUrl(root, path);
+  const { start, end } = range;
+  const headers = { Range: `bytes=${start}-${end - 1}` };
+  const response = await request(root, url, fetchImpl, { headers });
+  if (response.status === 416) {
+    await response.body?.cancel().catch(() => {});
+    return new Uint8Array(0);
   }
   const missing = missingFileProblem(response);
   if (missing) throw new ModelPackageError('missing-file', url, missing);
+  const first = rangeStartOf(response);
+  if (!(first <= start)) {
+    await response.body?.cancel().catch(() => {});
+    throw new RuntimeError(
+      'model-unavailable',
+      `model ${root} could not be fetched: ${url} answered a request for bytes from ${start} with 206 and Content-Range ${JSON.stringify(response.headers.get('content-range'))}`,
+    );
+  }
+  const skip = start - first;
+  let received = 0;
+  const body = await readBody(root, url, response, skip + end - start - 1, (bytes) => {
+    const before = Math.max(0, received - skip);
+    received += bytes;
+    onBytes(Math.max(0, received - skip) - before);
+  });
+  return body.subarray(Math.min(skip, body.byteLength));
+}
+
+const CONTENT_RANGE = /^\s*bytes\s+(\d+)-\d+\/(?:\d+|\*)\s*$/i;
+
+/**
+ * The first byte of the file a response carries: 0 for a whole file (a server that ignores
+ * Range), the Content-Range's start for a 206, NaN for a 206 that does not say.
+ */
+function rangeStartOf(response: Response): number {
+  if (response.status !== 206) return 0;
+  const header = response.headers.get('content-range') ?? '';
+  return Number(CONTENT_RANGE.exec(header)?.[1] ?? Number.NaN);
+}
+
+/** fetch, a failure to reach the server being 'model-unavailable'. */
+async function request(
+  root: string,
+  url: string,
+  fetchImpl: typeof fetch,
+  init?: RequestInit,
+): Promise<Response> {
+  try {
+    return await (init ? fetchImpl(url, init) : fetchImpl(url));
+  } catch (error) {
+    throw unavailable(root, url, error);
+  }
+}
+
+/** readResponseBody, a body that breaks off being 'model-unavailable'. */
+async function readBody(
+  root: string,
+  url: string,
+  response: Response,
+  limit: number,
+  onChunk: (bytes: number) => void,
+): Promise<Uint8Array> {
   try {
     return await readResponseBody(response, limit, onChunk);
   } catch (error) {
-    throw unavailable(error);
+    throw unavailable(root, url, error);
   }
+}
+
+function unavailable(root: string, url: string, error: unknown): RuntimeError {
+  return new RuntimeError(
+    'model-unavailable',
+    `model ${root} could not be fetched: ${url} failed (${errorSummary(error)})`,
+    { cause: error },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,12 +820,11 @@ async function fetchFile(
 async function storeVersion(
   db: ModelDatabase,
   root: string,
-  version: string,
-  files: ReadonlyMap<string, Uint8Array>,
+  model: PreparedModel & { from: 'network' },
   warnings: string[],
 ): Promise<boolean> {
   try {
-    await writeVersion(db, root, version, files);
+    await writeVersion(db, root, model);
   } catch (error) {
     warnings.push(
       `the model from ${root} could not be stored in IndexedDB (${errorSummary(error)}): it is kept in memory only and will be downloaded again next time`,
@@ -503,12 +837,14 @@ async function storeVersion(
   return true;
 }
 
-/** All files and the pointer in one transaction: it commits whole or not at all. */
+/**
+ * All files and the pointer in one transaction: it commits whole or not at all. A longer
+ * prefix of the version stored overwrites its files under the same keys.
+ */
 async function writeVersion(
   db: ModelDatabase,
   root: string,
-  version: string,
-  files: ReadonlyMap<string, Uint8Array>,
+  { version, files, prefix }: PreparedModel & { from: 'network' },
 ): Promise<void> {
   const tx = db.transaction(['packages', 'files'], 'readwrite');
   const committed = tx.done;
@@ -522,6 +858,7 @@ async function writeVersion(
       url: root,
       version,
       paths: [...files.keys()],
+      ...(prefix ? { chunks: prefix.chunks } : {}),
       storedAt: Date.now(),
     };
     requests.push(tx.objectStore('packages').put(record));

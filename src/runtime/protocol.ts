@@ -8,6 +8,8 @@
  */
 import { PocketrecError } from '../errors.ts';
 import { ModelPackageError, type ModelPackageProblem } from '../package/errors.ts';
+import type { DownloadBudget, PrefixInfo } from './budget.ts';
+import type { CtrFieldValues } from './ctr-request.ts';
 import type { ActiveBackend, BackendPreference } from './engine/backend.ts';
 import type { EngineInfo } from './engine/engine.ts';
 import { RuntimeError, type RuntimeProblem } from './errors.ts';
@@ -19,6 +21,11 @@ export interface OpenRequest {
   backend: BackendPreference;
   incremental: boolean;
   materialiseRows: number;
+  /**
+   * How much of a progressive ctr-pruned package to download (budget.ts, resolved on the
+   * page: 'auto' reads the page's navigator); absent: the whole package.
+   */
+  budget?: DownloadBudget;
   /** Where the page serves tfjs's .wasm files. */
   wasmPaths?: Record<string, string>;
   /** IndexedDB database of the model store (tests isolate themselves with it). */
@@ -69,6 +76,28 @@ export interface RecommendRequest {
   reuseEncoding: boolean;
 }
 
+/**
+ * Ranks candidates with a CTR model: raw field values, checked and encoded in the worker
+ * (ctr-request.ts), so the package's vocabularies never leave it.
+ */
+export interface RankRequest {
+  type: 'rank';
+  candidates: readonly CtrFieldValues[];
+  context?: CtrFieldValues;
+}
+
+/** Candidates in request order (the client sorts them: it holds their fields). */
+export interface RankResult {
+  /** Click probability of each candidate. */
+  scores: Float32Array;
+  unknownContext: string[];
+  unknownByCandidate: string[][];
+  ms: number;
+  encodeMs: number;
+  scoreMs: number;
+  backend: ActiveBackend['name'];
+}
+
 /** Test aids: what a driver reset or a crashed worker would do; and the worker's tfjs memory. */
 export interface DebugRequest {
   type: 'debug';
@@ -80,14 +109,20 @@ export interface MemoryReport {
   numBytes: number;
   numTensors: number;
   /**
-   * The most bytes tfjs held during a recommend: the max of `tf.profile`'s peakBytes over
-   * the recommends profiled so far (each 'memory' call profiles one on the latest history).
-   * Null before the first recommend.
+   * The most bytes tfjs held during a request: the max of `tf.profile`'s peakBytes over
+   * the requests profiled so far (each 'memory' call runs the latest recommend or rank
+   * again). Null before the first request.
    */
   peakBytes: number | null;
 }
 
-export type WorkerRequest = (OpenRequest | RecommendRequest | DebugRequest | UpdateRequest) & {
+export type WorkerRequest = (
+  | OpenRequest
+  | RecommendRequest
+  | RankRequest
+  | DebugRequest
+  | UpdateRequest
+) & {
   id: number;
 };
 
@@ -103,6 +138,8 @@ export interface ModelSummary {
   params: number;
   embeddingCompression: number;
   modelCompression: number;
+  /** Set when the model is a prefix of a progressive package, as much as the budget allowed. */
+  prefix?: PrefixInfo;
 }
 
 export interface OpenResult {

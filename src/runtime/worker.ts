@@ -6,6 +6,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs';
+import type { DownloadBudget } from './budget.ts';
 import { destroyWebgpuDevice } from './engine/backend.ts';
 import { Engine } from './engine/engine.ts';
 import { RuntimeError } from './errors.ts';
@@ -17,6 +18,8 @@ import type {
   ModelSummary,
   OpenRequest,
   OpenResult,
+  RankRequest,
+  RankResult,
   RecommendRequest,
   RecommendResult,
   UpdateRequest,
@@ -37,15 +40,16 @@ let engine: Engine | null = null;
 let opened: OpenRequest | null = null;
 /** The version the engine was built from. */
 let openedVersion: string | null = null;
-/** The latest recommend, which the debug action 'memory' profiles again. */
-let lastRecommend: RecommendRequest | null = null;
+/** The latest recommend or rank, which the debug action 'memory' profiles again. */
+let lastRequest: RecommendRequest | RankRequest | null = null;
 let peakBytes: number | null = null;
 
 function emit(event: WorkerEvent): void {
   scope.postMessage(event);
 }
 
-function summary(url: string, version: string, pkg: PreparedModel['pkg']): ModelSummary {
+function summary(url: string, prepared: PreparedModel): ModelSummary {
+  const { pkg, version, prefix } = prepared;
   const { manifest } = pkg;
   return {
     name: manifest.name,
@@ -58,11 +62,16 @@ function summary(url: string, version: string, pkg: PreparedModel['pkg']): Model
     params: manifest.size.params,
     embeddingCompression: manifest.size.embeddingCompression,
     modelCompression: manifest.size.modelCompression,
+    ...(prefix ? { prefix } : {}),
   };
 }
 
-function storeOptions(request: OpenRequest): { dbName?: string } {
-  return request.modelDb ? { dbName: request.modelDb } : {};
+/** The model store's database, and the budget an update keeps to as the open did. */
+function storeOptions(request: OpenRequest): { dbName?: string; budget?: DownloadBudget } {
+  return {
+    ...(request.modelDb ? { dbName: request.modelDb } : {}),
+    ...(request.budget ? { budget: request.budget } : {}),
+  };
 }
 
 /**
@@ -139,7 +148,7 @@ async function build(
   opened = request;
   openedVersion = prepared.version;
   return {
-    model: summary(request.model, prepared.version, prepared.pkg),
+    model: summary(request.model, prepared),
     from: prepared.from,
     persistent: saved.persistent,
     engine: next.info(),
@@ -154,7 +163,7 @@ async function recommend(request: RecommendRequest): Promise<RecommendResult> {
   if (!engine) throw new RuntimeError('model-unavailable', 'no model is open in the worker');
   const started = performance.now();
   const result = await engine.recommend(request);
-  lastRecommend = request;
+  lastRequest = request;
   return {
     rows: result.rows,
     scores: result.scores,
@@ -164,6 +173,14 @@ async function recommend(request: RecommendRequest): Promise<RecommendResult> {
     scoreMs: result.scoreMs,
     backend: engine.backend.name,
   };
+}
+
+async function rank(request: RankRequest): Promise<RankResult> {
+  if (!engine) throw new RuntimeError('model-unavailable', 'no model is open in the worker');
+  const started = performance.now();
+  const result = await engine.rank(request);
+  lastRequest = request;
+  return { ...result, ms: performance.now() - started, backend: engine.backend.name };
 }
 
 /**
@@ -194,13 +211,14 @@ async function update(request: UpdateRequest, id: number): Promise<UpdateResult>
   }
 }
 
-/** tfjs's bytes now, and the peak of one profiled recommend on the latest history. */
+/** tfjs's bytes now, and the peak of the latest request (recommend or rank) run again. */
 async function memory(): Promise<MemoryReport> {
   const current = engine;
-  const request = lastRecommend;
+  const request = lastRequest;
   if (current && request) {
     const profile = await tf.profile(async () => {
-      await current.recommend(request);
+      if (request.type === 'rank') await current.rank(request);
+      else await current.recommend(request);
     });
     // -Infinity when no kernel ran (a Markov model).
     if (Number.isFinite(profile.peakBytes)) peakBytes = Math.max(peakBytes ?? 0, profile.peakBytes);
@@ -235,6 +253,8 @@ function handle(request: WorkerRequest): Promise<unknown> {
       return open(request, request.id);
     case 'recommend':
       return recommend(request);
+    case 'rank':
+      return rank(request);
     case 'update':
       return update(request, request.id);
     case 'debug':

@@ -17,7 +17,6 @@ import {
   type Weights,
 } from '../model/ctr/layers.ts';
 import { binaryCrossEntropy } from '../model/ctr/loss.ts';
-import { tensorsOf, type WeightValues } from '../model/ctr/model-data.ts';
 import {
   type CtrModel,
   type CtrModelKind,
@@ -25,7 +24,9 @@ import {
   initCtrModel,
   withEmbedding,
 } from '../model/ctr/model.ts';
+import { tensorsOf, type WeightValues } from '../model/ctr/model-data.ts';
 import type { CtrRows, CtrSchema } from '../model/ctr/schema.ts';
+import { ctrProbabilities } from '../model/ctr/score.ts';
 import { shuffledRange } from '../random.ts';
 import type { LoopState } from './checkpoint.ts';
 import { type DataParallel, GradientWorkers, type TrainingTask } from './data-parallel.ts';
@@ -74,9 +75,6 @@ export const DEFAULT_CTR_TRAIN: CtrTrainConfig = {
   seed: 2020,
 };
 
-/** Rows scored at once when validating: bounded memory whatever the split's size. */
-const SCORE_CHUNK = 8192;
-
 export interface CtrSplits {
   schema: CtrSchema;
   train: CtrRows;
@@ -121,19 +119,6 @@ export function configOfModel(model: CtrModel, run: CtrRunSettings): CtrTrainCon
       return { ...base, mlp, norm, dropout, crossLayers };
     }
   }
-}
-
-/** Probabilities of every row, in chunks, in eval mode (no dropout, moving statistics). */
-export async function scoreRows(model: CtrModel, rows: CtrRows): Promise<Float32Array> {
-  const out = new Float32Array(rows.numRows);
-  for (let start = 0; start < rows.numRows; start += SCORE_CHUNK) {
-    const end = Math.min(rows.numRows, start + SCORE_CHUNK);
-    const batch = ctrBatch(model.schema, rows, { start, end });
-    const probabilities = tf.tidy(() => tf.sigmoid(ctrForward(model, batch, { training: false })));
-    out.set(await probabilities.data(), start);
-    tf.dispose([probabilities, batch.rows, batch.poolWeights, batch.labels]);
-  }
-  return out;
 }
 
 /** The batches of an epoch: row indices, shuffled by a seed of the epoch's own. */
@@ -295,7 +280,7 @@ export async function trainCtr(
       validate: async () => {
         const scoring = task.scoringModel();
         try {
-          return auc(await scoreRows(scoring.model, data.validation), labels);
+          return auc(await ctrProbabilities(scoring.model, data.validation), labels);
         } finally {
           scoring.dispose();
         }

@@ -248,15 +248,17 @@ export function decodeIndexDeltas(
 }
 
 /**
- * The progressive layout's chunks: the first `kept` elements of a ranking, `chunkElements`
- * at a time (the last may be shorter), each chunk's indices in ascending order so that they
- * delta-code. Chunk c holds ranks c × chunkElements onwards, so chunks 0..c-1 together are
- * exactly the top c × chunkElements elements.
+ * The progressive layout's chunks: the first `kept` elements of a ranking, cut at every
+ * multiple of `chunkElements` and at every count in `breaks`, each chunk's indices in
+ * ascending order so that they delta-code. Chunks 0..c-1 together are exactly the top
+ * (their sizes' sum) elements, so a break at a budget's kept count makes the prefix that
+ * ends there the very model pruned directly to that budget.
  */
 export function progressiveChunks(
   order: Int32Array,
   kept: number,
   chunkElements: number,
+  breaks: readonly number[] = [],
 ): Int32Array[] {
   if (!(Number.isInteger(chunkElements) && chunkElements >= 1)) {
     throw new RangeError(`a chunk holds at least one element, got ${chunkElements}`);
@@ -264,9 +266,14 @@ export function progressiveChunks(
   if (!(Number.isInteger(kept) && kept >= 0 && kept <= order.length)) {
     throw new RangeError(`cannot keep ${kept} of ${order.length} elements`);
   }
+  const ends = new Set<number>(breaks.filter((b) => Number.isInteger(b) && b > 0 && b < kept));
+  for (let end = chunkElements; end < kept; end += chunkElements) ends.add(end);
+  if (kept > 0) ends.add(kept);
   const chunks: Int32Array[] = [];
-  for (let start = 0; start < kept; start += chunkElements) {
-    chunks.push(order.slice(start, Math.min(kept, start + chunkElements)).sort());
+  let start = 0;
+  for (const end of [...ends].sort((a, b) => a - b)) {
+    chunks.push(order.slice(start, end).sort());
+    start = end;
   }
   return chunks;
 }

@@ -48,4 +48,6 @@ export interface ShapleySource {
   /** The rows estimated on: 'train', 'validation' or 'train+validation'. */
   split: string;
   seed: number;
+  /** The command that made the estimate (absent in estimates written before it was kept). */
+  command?: string;
 }

@@ -101,7 +101,14 @@ function categoricalReader(name: string): ColumnReader {
   const codes = new GrowableInt32Array(1024);
   return {
     read: (token) => codes.push(token.length === 0 ? -1 : interner.code(token)),
-    finish: () => [{ kind: 'categorical', name, codes: codes.toArray() }],
+    finish: () => [
+      {
+        kind: 'categorical',
+        name,
+        codes: codes.toArray(),
+        valueText: (code) => interner.valueAt(code),
+      },
+    ],
   };
 }
 
@@ -136,8 +143,9 @@ function yymmddhhReader(name: string): ColumnReader {
       weekdays.push(weekday);
     },
     finish: () => [
-      { kind: 'categorical', name: 'hour_of_day', codes: hours.toArray() },
-      { kind: 'categorical', name: 'weekday', codes: weekdays.toArray() },
+      // The hour (0..23) and weekday (0 = Sunday) are their own codes.
+      { kind: 'categorical', name: 'hour_of_day', codes: hours.toArray(), valueText: String },
+      { kind: 'categorical', name: 'weekday', codes: weekdays.toArray(), valueText: String },
     ],
   };
 }

@@ -12,16 +12,24 @@ import {
 
 /**
  * One field before encoding. Raw codes are small non-negative integers (an Interner's code,
- * a feature offset or an id such as a MovieID); -1 is a missing value.
+ * a feature offset or an id such as a MovieID); -1 is a missing value. `valueText` gives the
+ * raw value a code stands for, as a client would name it (distinct codes, distinct text):
+ * the vocabulary a package ships (CtrField.values).
  */
 export type RawColumn =
-  | { readonly kind: 'categorical'; readonly name: string; readonly codes: Int32Array }
+  | {
+      readonly kind: 'categorical';
+      readonly name: string;
+      readonly codes: Int32Array;
+      readonly valueText: (code: number) => string;
+    }
   | {
       readonly kind: 'multi';
       readonly name: string;
       /** Codes per row; a row's codes come first, then -1s. */
       readonly width: number;
       readonly codes: Int32Array;
+      readonly valueText: (code: number) => string;
     }
   /** NaN is a missing value. */
   | { readonly kind: 'numeric'; readonly name: string; readonly values: Float64Array };
@@ -51,14 +59,23 @@ export interface EncodedSplits {
 /** Gives each distinct raw value a code 0, 1, 2, … in order of first appearance. */
 export class Interner<K> {
   private readonly codes = new Map<K, number>();
+  private readonly inOrder: K[] = [];
 
   code(value: K): number {
     let code = this.codes.get(value);
     if (code === undefined) {
       code = this.codes.size;
       this.codes.set(value, code);
+      this.inOrder.push(value);
     }
     return code;
+  }
+
+  /** The value code `code` was given to. */
+  valueAt(code: number): K {
+    const value = this.inOrder[code];
+    if (value === undefined) throw new RangeError(`code ${code} was never given out`);
+    return value;
   }
 
   get size(): number {
@@ -93,41 +110,57 @@ export function encodeTable(
 function fitColumn(column: RawColumn, trainRows: Int32Array, numericBuckets: number): FittedColumn {
   switch (column.kind) {
     case 'categorical':
-      return fitCategorical(column.name, column.codes, trainRows);
+      return fitCategorical(column, trainRows);
     case 'multi':
-      return fitMulti(column.name, column.codes, column.width, trainRows);
+      return fitMulti(column, trainRows);
     case 'numeric':
       return fitNumeric(column.name, column.values, trainRows, numericBuckets);
   }
 }
 
+interface Vocabulary {
+  /** `idOf[code]` is the code's id, 0 when the train rows never hold it. */
+  idOf: Int32Array;
+  vocabularySize: number;
+  /** The raw value of ids 1..vocabularySize-1 (CtrField.values). */
+  values: string[];
+}
+
 /**
- * `idOf[code]` is the code's id: 1, 2, … in order of first appearance in the train rows
- * (row order, then slot order), 0 when the train rows never hold it.
+ * Ids 1, 2, … in order of first appearance in the train rows (row order, then slot order);
+ * 0 for codes the train rows never hold.
  */
 function fitVocabulary(
-  codes: Int32Array,
+  column: Extract<RawColumn, { kind: 'categorical' | 'multi' }>,
   width: number,
   trainRows: Int32Array,
-): { idOf: Int32Array; vocabularySize: number } {
+): Vocabulary {
+  const { codes } = column;
   let maxCode = -1;
   for (const code of codes) if (code > maxCode) maxCode = code;
   const idOf = new Int32Array(maxCode + 1);
-  let next = 0;
+  const values: string[] = [];
   for (const row of trainRows) {
     for (let slot = row * width; slot < (row + 1) * width; slot++) {
       const code = codes[slot] as number;
       if (code < 0) break;
-      if (idOf[code] === 0) idOf[code] = ++next;
+      if (idOf[code] === 0) {
+        values.push(column.valueText(code));
+        idOf[code] = values.length;
+      }
     }
   }
-  return { idOf, vocabularySize: next + 1 };
+  return { idOf, vocabularySize: values.length + 1, values };
 }
 
-function fitCategorical(name: string, codes: Int32Array, trainRows: Int32Array): FittedColumn {
-  const { idOf, vocabularySize } = fitVocabulary(codes, 1, trainRows);
+function fitCategorical(
+  column: Extract<RawColumn, { kind: 'categorical' }>,
+  trainRows: Int32Array,
+): FittedColumn {
+  const { name, codes } = column;
+  const { idOf, vocabularySize, values } = fitVocabulary(column, 1, trainRows);
   return {
-    field: { name, kind: 'categorical', vocabularySize },
+    field: { name, kind: 'categorical', vocabularySize, values },
     encode(rows) {
       const ids = new Int32Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
@@ -144,14 +177,13 @@ function fitCategorical(name: string, codes: Int32Array, trainRows: Int32Array):
  * weighs it like any other value of the row.
  */
 function fitMulti(
-  name: string,
-  codes: Int32Array,
-  width: number,
+  column: Extract<RawColumn, { kind: 'multi' }>,
   trainRows: Int32Array,
 ): FittedColumn {
-  const { idOf, vocabularySize } = fitVocabulary(codes, width, trainRows);
+  const { name, codes, width } = column;
+  const { idOf, vocabularySize, values } = fitVocabulary(column, width, trainRows);
   return {
-    field: { name, kind: 'multi', vocabularySize, maxValues: width },
+    field: { name, kind: 'multi', vocabularySize, maxValues: width, values },
     encode(rows) {
       const ids = new Int32Array(rows.length * width).fill(-1);
       for (let i = 0; i < rows.length; i++) {

@@ -64,6 +64,8 @@ function concatenate(featureMap: FeatureMap, parts: readonly LibfmData[]): RawTa
       kind: 'categorical' as const,
       name: field.name,
       codes: codes[f] as Int32Array,
+      // frappe.csv's own value ("morning", a user number), which is what a client knows.
+      valueText: (code: number) => featureMap.values[field.start + code] as string,
     })),
   };
 }

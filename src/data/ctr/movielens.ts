@@ -23,9 +23,11 @@ const NEUTRAL_RATING = 3;
 
 const USER_FIELDS = ['gender', 'age', 'occupation', 'zip_code'] as const;
 
-/** Per user, its four attribute codes. */
-async function loadUserCodes(file: string): Promise<Map<number, Int32Array>> {
-  const interners = USER_FIELDS.map(() => new Interner<string>());
+/** Per user, its four attribute codes; `interners` give each field's codes out. */
+async function loadUserCodes(
+  file: string,
+  interners: readonly Interner<string>[],
+): Promise<Map<number, Int32Array>> {
   const users = new Map<number, Int32Array>();
   for await (const user of readUsers(file)) {
     const values = [user.gender, String(user.age), String(user.occupation), user.zipCode];
@@ -43,11 +45,13 @@ interface MovieCodes {
   readonly genres: Int32Array;
 }
 
-async function loadMovieCodes(file: string): Promise<{
+async function loadMovieCodes(
+  file: string,
+  genreInterner: Interner<string>,
+): Promise<{
   movies: Map<number, MovieCodes>;
   mostGenres: number;
 }> {
-  const genreInterner = new Interner<string>();
   const movies = new Map<number, MovieCodes>();
   let mostGenres = 1;
   for await (const movie of readMovies(file)) {
@@ -62,8 +66,10 @@ async function loadMovieCodes(file: string): Promise<{
 }
 
 export async function readMovieLensCtr(files: MovieLensCtrFiles): Promise<RawTable> {
-  const users = await loadUserCodes(files.usersFile);
-  const { movies, mostGenres } = await loadMovieCodes(files.moviesFile);
+  const userInterners = USER_FIELDS.map(() => new Interner<string>());
+  const genreInterner = new Interner<string>();
+  const users = await loadUserCodes(files.usersFile, userInterners);
+  const { movies, mostGenres } = await loadMovieCodes(files.moviesFile, genreInterner);
   const userIds = new GrowableInt32Array(1 << 20);
   const itemIds = new GrowableInt32Array(1 << 20);
   const attributes = USER_FIELDS.map(() => new GrowableInt32Array(1 << 20));
@@ -93,15 +99,26 @@ export async function readMovieLensCtr(files: MovieLensCtrFiles): Promise<RawTab
     numRows: labels.length,
     labels: Uint8Array.from(labels.toArray()),
     columns: [
-      { kind: 'categorical', name: 'user_id', codes: userIds.toArray() },
-      { kind: 'categorical', name: 'item_id', codes: itemIds.toArray() },
-      ...USER_FIELDS.map((name, f) => ({
-        kind: 'categorical' as const,
-        name,
-        codes: attributes[f]?.toArray() ?? new Int32Array(0),
-      })),
-      { kind: 'categorical', name: 'release_year', codes: years.toArray() },
-      { kind: 'multi', name: 'genres', width: mostGenres, codes: genres.toArray() },
+      // UserID, MovieID and the year are their own codes.
+      { kind: 'categorical', name: 'user_id', codes: userIds.toArray(), valueText: String },
+      { kind: 'categorical', name: 'item_id', codes: itemIds.toArray(), valueText: String },
+      ...USER_FIELDS.map((name, f) => {
+        const interner = userInterners[f] as Interner<string>;
+        return {
+          kind: 'categorical' as const,
+          name,
+          codes: attributes[f]?.toArray() ?? new Int32Array(0),
+          valueText: (code: number) => interner.valueAt(code),
+        };
+      }),
+      { kind: 'categorical', name: 'release_year', codes: years.toArray(), valueText: String },
+      {
+        kind: 'multi',
+        name: 'genres',
+        width: mostGenres,
+        codes: genres.toArray(),
+        valueText: (code) => genreInterner.valueAt(code),
+      },
     ],
   };
 }

@@ -26,6 +26,12 @@ import {
   checkCtrStructure,
   ctrWeightShapes,
 } from './structure.ts';
+import {
+  encodeVocabulary,
+  VOCABULARY_FILE,
+  VOCABULARY_KEY,
+  withPackagedVocabulary,
+} from './vocabulary.ts';
 
 export interface CtrPackageMeta {
   name: string;
@@ -108,10 +114,15 @@ export function ctrPackageSpec(model: CtrModel, meta: CtrPackageMeta): PackageSp
     params += elementCount(shape);
   }
   const table = shapes.find(([name]) => name === CTR_EMBEDDING)?.[1] ?? [0];
+  const vocabulary = encodeVocabulary(model.schema);
   return {
     kind: 'ctr-dense',
     name: meta.name,
-    architecture: ctrArchitecture(model),
+    architecture: {
+      ...ctrArchitecture(model),
+      ...(vocabulary ? { [VOCABULARY_KEY]: VOCABULARY_FILE } : {}),
+    },
+    ...(vocabulary ? { attachments: new Map([[VOCABULARY_FILE, vocabulary]]) } : {}),
     items: { count: 0 },
     training: {
       dataset: meta.dataset,
@@ -125,14 +136,15 @@ export function ctrPackageSpec(model: CtrModel, meta: CtrPackageMeta): PackageSp
 }
 
 /**
- * The structure check (structure.ts) and the one check of values a CTR model needs: batch
- * norm divides by √(moving variance + ε), so a negative variance would turn every logit to
- * NaN rather than fail. What `pocketrec verify` runs; decodes only the moving variances.
+ * The structure check (structure.ts), the vocabulary (vocabulary.ts: its values join the
+ * schema) and the one check of values a CTR model needs: batch norm divides by
+ * √(moving variance + ε), so a negative variance would turn every logit to NaN rather than
+ * fail. What `pocketrec verify` runs; decodes only the moving variances.
  */
 export function checkCtrPackage(pkg: ModelPackage): CtrStructure {
   const structure = checkCtrStructure(pkg.manifest);
   checkMovingVariances(pkg, structure);
-  return structure;
+  return { ...structure, schema: withPackagedVocabulary(pkg, structure.schema) };
 }
 
 /** Batch norm's moving variances, the one weight a finite value can still break (NaN logits). */

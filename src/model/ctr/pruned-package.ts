@@ -11,7 +11,8 @@
  *                dim 255/256) + embedding.values [kept]
  *   progressive  embedding.chunk.<c>.indices uint8 (ascending element indices as varint gaps)
  *                + embedding.chunk.<c>.values [n_c], c = 0..chunks-1: the kept elements in
- *                descending order of score, chunkElements per chunk (the last may be shorter)
+ *                descending order of score, 1 to chunkElements per chunk (the writer cuts
+ *                at every chunkElements and at the kept count of each budget it is given)
  *
  * (codecs: src/compression/shaver/sparse.ts). Values are float32, float16 or int8; int8 has
  * a scale per tensor, so per chunk in the progressive layout. Every one of these tensors has
@@ -22,7 +23,7 @@
  * two is smaller (`layout: 'auto'`). The progressive layout is the same kind's third layout,
  * for one package that serves every budget: its chunks lie in the weight files in order,
  * after every other tensor, so a prefix of the files holds the dense weights and the first c
- * chunks, which are exactly the model pruned to its top c × chunkElements elements. The
+ * chunks, which are exactly the model pruned to its top n_0 + … + n_(c-1) elements. The
  * format's whole-file SHA-256 cannot vouch for a prefix, so the architecture also lists
  * `headSha256` (every tensor but the chunks, concatenated in manifest order) and
  * `chunkSha256` (chunk c's indices then values): the manifest digest seals them as it seals
@@ -63,6 +64,7 @@ import {
 import { ModelPackageError } from '../../package/errors.ts';
 import type {
   ArchitectureValue,
+  FileEntry,
   Manifest,
   SizeFigures,
   TensorEntry,
@@ -76,6 +78,7 @@ import type { Weights } from './layers.ts';
 import type { CtrModel } from './model.ts';
 import { type CtrPackageMeta, checkMovingVariances, ctrPackageSpec } from './package.ts';
 import { CTR_EMBEDDING, type CtrStructure, ctrStructureOf, ctrWeightShapes } from './structure.ts';
+import { withPackagedVocabulary } from './vocabulary.ts';
 
 export const CTR_PRUNED_KIND = 'ctr-pruned';
 export const PRUNED_LAYOUTS = ['bitmap', 'csr', 'progressive'] as const;
@@ -86,7 +89,8 @@ const FILLS = ['codebook', 'zero'] as const;
 export type PrunedFillKind = (typeof FILLS)[number];
 
 /** Elements per progressive chunk unless asked otherwise: 4096 float32 values are 16 KiB. */
-export const DEFAULT_CHUNK_ELEMENTS = 4096;
+/** Small enough that prefixes come in steps of 2% of a frappe-sized table. */
+export const DEFAULT_CHUNK_ELEMENTS = 1024;
 /** The most elements a pruned table may have: rebuilt dense it is 64 MiB of float32. */
 export const MAX_PRUNED_TABLE_ELEMENTS = 2 ** 24;
 
@@ -114,6 +118,11 @@ export interface CtrPrunedOptions extends CtrPackageMeta {
   dtype?: PrunedValueDtype;
   /** progressive only (default DEFAULT_CHUNK_ELEMENTS). */
   chunkElements?: number;
+  /**
+   * progressive only: kept counts where a chunk must end (other budgets' kept counts), so
+   * that the prefix at each is exactly the model pruned directly to it.
+   */
+  chunkBreaks?: readonly number[];
   /** Recorded as architecture.pruneMethod, for `info`. */
   method?: string;
 }
@@ -220,7 +229,12 @@ export async function ctrPrunedPackageSpec(
     if (!ranked)
       return refuse('the progressive layout stores elements in rank order: pass a ranking');
     const chunkElements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
-    const chunks = progressiveChunks(ranked.ranking, ranked.kept, chunkElements);
+    const chunks = progressiveChunks(
+      ranked.ranking,
+      ranked.kept,
+      chunkElements,
+      options.chunkBreaks,
+    );
     const hashes: string[] = [];
     for (const [c, indices] of chunks.entries()) {
       const deltas = encodeIndexDeltas(indices);
@@ -419,11 +433,8 @@ function progressiveOf(
     }
     take(chunkIndicesName(c), ['uint8'], 1);
     const elements = take(chunkValuesName(c), PRUNED_VALUE_DTYPES, 1).shape[0] ?? 0;
-    const last = c === found - 1;
-    if (last ? !(elements >= 1 && elements <= chunkElements) : elements !== chunkElements) {
-      fail(
-        `chunk ${c} holds ${elements} elements; chunks hold ${chunkElements}, the last 1 to ${chunkElements}`,
-      );
+    if (!(elements >= 1 && elements <= chunkElements)) {
+      fail(`chunk ${c} holds ${elements} elements; chunks hold 1 to ${chunkElements}`);
     }
     chunks.push({ elements, sha256 });
     kept += elements;
@@ -474,12 +485,14 @@ function checkFigures(
 
 /**
  * The structure check and the values a model needs checked: moving variances >= 0 (batch
- * norm divides by their square roots; the same check as checkCtrPackage).
+ * norm divides by their square roots; the same check as checkCtrPackage), and the
+ * vocabulary, whose values join the schema.
  */
 export function checkCtrPrunedPackage(pkg: ModelPackage): CtrPrunedStructure {
   const pruned = checkCtrPrunedStructure(pkg.manifest);
   checkMovingVariances(pkg, pruned.model);
-  return pruned;
+  const schema = withPackagedVocabulary(pkg, pruned.model.schema);
+  return { ...pruned, model: { ...pruned.model, schema } };
 }
 
 export interface PrunedTable {
@@ -494,7 +507,7 @@ export interface PrunedTable {
  * The dense table of a pruned package, every position checked as it is decoded (in range,
  * ascending where the encoding says so, no element twice, as many as the values stored).
  * `prefixChunks` (progressive only) takes chunks 0..c-1 alone: the model pruned to its top
- * c × chunkElements elements. No tfjs: `verify` runs this too.
+ * n_0 + … + n_(c-1) elements. No tfjs: `verify` runs this too.
  */
 export function decodePrunedTable(
   pkg: ModelPackage,
@@ -575,7 +588,7 @@ export function decodePrunedTable(
     return { structure, table, kept: indices.length };
   }
 
-  const count = options.prefixChunks ?? storage.chunks.length;
+  const count = options.prefixChunks ?? pkg.prefixChunks ?? storage.chunks.length;
   if (!(Number.isInteger(count) && count >= 0 && count <= storage.chunks.length)) {
     throw new PocketrecError(
       'bad-prune',
@@ -640,21 +653,40 @@ export function memoryRangeSource(
   };
 }
 
+/** The tensors one hash of a progressive package covers: the head, or one chunk. */
+export interface PrefixSegment {
+  what: string;
+  sha256: string;
+  tensors: TensorEntry[];
+}
+
 /**
- * Reads the head and the first `chunks` chunks of a progressive package, and nothing else:
- * of each weight file the bytes up to the last tensor needed, which is a prefix of it since
- * the chunks come after every other tensor and in order. The head and every chunk read are
- * checked against their SHA-256 in the architecture (the whole files' hashes cannot be
- * checked from a prefix); a chunk cut short is `truncated` and one whose bytes differ is
- * `hash-mismatch`, naming the chunk. `manifest` must come from parseManifest (its digest
- * checked). The package returned holds only the tensors read; pass it to ctrFromPrunedPackage
- * with `prefixChunks: chunks`, or call ctrFromPrunedPrefix.
+ * Where the prefixes of a progressive package end. Index c stands for the head and chunks
+ * 0..c-1: `ends[c]` is how far into each weight file they reach (a file none of their
+ * tensors lies in is absent), and `bytes[c]` what downloading them costs: the sum of
+ * `ends[c]` and of the attachments, which every prefix reads whole. Both grow with c. A
+ * budget picks its c from `bytes` (src/runtime/budget.ts); readPrunedPrefix reads `ends[c]`.
  */
-export async function readPrunedPrefix(
+export interface PrunedPrefixLayout {
+  /** The chunks the package has. */
+  chunks: number;
+  /** The head, then chunk 0, 1, ...: what each hash in the architecture covers. */
+  segments: PrefixSegment[];
+  /** Files that hold no tensor: read whole with every prefix, checked by their file hash. */
+  attachments: FileEntry[];
+  ends: Map<string, number>[];
+  bytes: number[];
+}
+
+/**
+ * The prefix layout of a progressive package, every tensor's extent checked against its
+ * file (`offset-out-of-range`, named with `locate`). One pass over the tensors, so a
+ * package of thousands of chunks costs no more than reading its manifest.
+ */
+export function prunedPrefixLayout(
   manifest: Manifest,
-  source: RangeSource,
-  chunks: number,
-): Promise<ModelPackage> {
+  locate: (path: string) => string = (path) => path,
+): PrunedPrefixLayout {
   const { storage } = checkCtrPrunedStructure(manifest);
   if (storage.layout !== 'progressive') {
     throw new ModelPackageError(
@@ -663,34 +695,32 @@ export async function readPrunedPrefix(
       `${manifest.kind}: a ${storage.layout} package has no chunks to read a prefix of`,
     );
   }
-  if (!(Number.isInteger(chunks) && chunks >= 0 && chunks <= storage.chunks.length)) {
-    throw new PocketrecError(
-      'bad-prune',
-      `${manifest.name}: cannot read ${chunks} chunks of ${storage.chunks.length}`,
-    );
-  }
-  checkStatedSizes(manifest);
   const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
-  const segments: { what: string; sha256: string; tensors: TensorEntry[] }[] = [
+  const segments: PrefixSegment[] = [
     {
       what: 'the head (every tensor but the chunks)',
       sha256: storage.headSha256,
       tensors: manifest.tensors.filter((t) => !CHUNK_TENSOR.test(t.name)),
     },
   ];
-  for (let c = 0; c < chunks; c++) {
+  storage.chunks.forEach((chunk, c) => {
     const tensors = [chunkIndicesName(c), chunkValuesName(c)].map((n) => entries.get(n));
     segments.push({
       what: `chunk ${c}`,
-      sha256: storage.chunks[c]?.sha256 ?? '',
+      sha256: chunk.sha256,
       tensors: tensors.filter((t) => t !== undefined),
     });
-  }
+  });
 
-  // Each file's needed prefix: up to the end of the last tensor read from it.
   const fileBytes = new Map(manifest.files.map((f) => [f.path, f.bytes]));
-  const needed = new Map<string, number>();
+  const weightFiles = new Set(manifest.tensors.map((t) => t.file));
+  const attachments = manifest.files.filter((f) => !weightFiles.has(f.path));
+  const ends: Map<string, number>[] = [];
+  const bytes: number[] = [];
+  let reach = new Map<string, number>();
+  let total = attachments.reduce((sum, f) => sum + f.bytes, 0);
   for (const { what, tensors } of segments) {
+    reach = new Map(reach);
     for (const t of tensors) {
       const size = BYTES_PER_ELEMENT[t.dtype];
       const end = t.offset + elementCount(t.shape) * size;
@@ -698,18 +728,54 @@ export async function readPrunedPrefix(
       if (end > available || t.offset % size !== 0) {
         throw new ModelPackageError(
           'offset-out-of-range',
-          source.locate(t.file),
+          locate(t.file),
           `${what}: tensor "${t.name}" spans bytes ${t.offset}..${end} of ${available}, or is misaligned`,
         );
       }
-      needed.set(t.file, Math.max(needed.get(t.file) ?? 0, end));
+      const before = reach.get(t.file) ?? 0;
+      if (end > before) {
+        reach.set(t.file, end);
+        total += end - before;
+      }
     }
+    ends.push(reach);
+    bytes.push(total);
   }
+  return { chunks: storage.chunks.length, segments, attachments, ends, bytes };
+}
+
+/**
+ * Reads the head and the first `chunks` chunks of a progressive package, and nothing else:
+ * of each weight file the bytes up to the last tensor needed, which is a prefix of it since
+ * the chunks come after every other tensor and in order (prunedPrefixLayout). The head and
+ * every chunk read are checked against their SHA-256 in the architecture (the whole files'
+ * hashes cannot be checked from a prefix); a chunk cut short is `truncated` and one whose
+ * bytes differ is `hash-mismatch`, naming the chunk. `manifest` must come from parseManifest
+ * (its digest checked). The package returned holds only the tensors read and says so
+ * (`prefixChunks`), so ctrFromPrunedPackage builds the prefix's model from it; or call
+ * ctrFromPrunedPrefix.
+ */
+export async function readPrunedPrefix(
+  manifest: Manifest,
+  source: RangeSource,
+  chunks: number,
+): Promise<ModelPackage> {
+  const layout = prunedPrefixLayout(manifest, (path) => source.locate(path));
+  if (!(Number.isInteger(chunks) && chunks >= 0 && chunks <= layout.chunks)) {
+    throw new PocketrecError(
+      'bad-prune',
+      `${manifest.name}: cannot read ${chunks} chunks of ${layout.chunks}`,
+    );
+  }
+  checkStatedSizes(manifest);
+  const segments = layout.segments.slice(0, chunks + 1);
+  const needed = layout.ends[chunks] ?? new Map<string, number>();
   const contents = new Map<string, Uint8Array>();
   for (const [path, end] of needed) {
     const bytes = await source.readRange(path, 0, end);
     contents.set(path, bytes.subarray(0, end));
   }
+  const attachments = await checkedAttachments(layout.attachments, contents, source);
 
   const tensors = new Map<string, PackageTensor>();
   for (const { what, sha256, tensors: entriesOf } of segments) {
@@ -746,7 +812,39 @@ export async function readPrunedPrefix(
       });
     });
   }
-  return { manifest, tensors, itemIds: null };
+  return { manifest, tensors, itemIds: null, attachments, prefixChunks: chunks };
+}
+
+/**
+ * The files that hold no tensor (the vocabulary), whole with every prefix, each checked
+ * against its SHA-256 in `files`; read here unless the prefix's ranges already held them.
+ */
+async function checkedAttachments(
+  entries: readonly FileEntry[],
+  contents: ReadonlyMap<string, Uint8Array>,
+  source: RangeSource,
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const entry of entries) {
+    const bytes = contents.get(entry.path) ?? (await source.readRange(entry.path, 0, entry.bytes));
+    if (bytes.byteLength !== entry.bytes) {
+      throw new ModelPackageError(
+        'truncated',
+        source.locate(entry.path),
+        `file is ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`,
+      );
+    }
+    const digest = await sha256Hex(bytes);
+    if (digest !== entry.sha256) {
+      throw new ModelPackageError(
+        'hash-mismatch',
+        source.locate(entry.path),
+        `SHA-256 is ${digest}, the manifest says ${entry.sha256}: the file is corrupt`,
+      );
+    }
+    out.set(entry.path, bytes);
+  }
+  return out;
 }
 
 /** The model of a progressive package's first `chunks` chunks, read as ranges (readPrunedPrefix). */
@@ -755,9 +853,7 @@ export async function ctrFromPrunedPrefix(
   source: RangeSource,
   chunks: number,
 ): Promise<CtrModel> {
-  return ctrFromPrunedPackage(await readPrunedPrefix(manifest, source, chunks), {
-    prefixChunks: chunks,
-  });
+  return ctrFromPrunedPackage(await readPrunedPrefix(manifest, source, chunks));
 }
 
 /**

@@ -28,6 +28,13 @@ export interface CtrField {
    * bucket 1 + (number of boundaries <= v); a missing or non-finite value is 0.
    */
   boundaries?: number[];
+  /**
+   * 'categorical' and 'multi' only: the raw value of ids 1..vocabularySize-1 in id order
+   * (`values[i]` is id i + 1), as the data loader read it. What lets a client that knows
+   * only raw values (a browser page) encode a row as training did. Absent in packages
+   * written before vocabularies were packaged.
+   */
+  values?: readonly string[];
 }
 
 export interface CtrSchema {

@@ -8,6 +8,7 @@
  * `document.body.dataset.state` goes loading -> idle -> running -> done | failed.
  */
 import { headlines } from './compare.ts';
+import { type CtrBenchRow, parseCtrParams, renderCtrTable, runCtrBench } from './ctr-bench.ts';
 import { fillForm, formToSearch } from './form.ts';
 import { BenchParamError, DEFAULT_PARAMS, parseParams } from './params.ts';
 import type { BenchReport } from './report.ts';
@@ -23,6 +24,8 @@ interface BenchApi {
   error: string | null;
   log: string[];
   start(options?: Pick<RunOptions, 'sessions' | 'flags'>): Promise<void>;
+  /** The CTR section (ctr-bench.ts): its own state, rows and start. */
+  ctr: { state: State; rows: CtrBenchRow[]; error: string | null; start(): Promise<void> };
 }
 
 declare global {
@@ -46,6 +49,13 @@ try {
 }
 const { params, autorun } = parsed;
 fillForm(form, params);
+let ctrRun: ReturnType<typeof parseCtrParams> = null;
+try {
+  ctrRun = parseCtrParams(new URLSearchParams(location.search), params.backends);
+} catch (error) {
+  paramError.textContent = (error as Error).message;
+  paramError.hidden = false;
+}
 
 let current: BenchReport | null = null;
 let loaded: BenchReport[] = [];
@@ -104,6 +114,29 @@ const api: BenchApi = {
       setState('failed');
     }
   },
+  ctr: {
+    state: 'idle',
+    rows: [],
+    error: null,
+    async start() {
+      if (!ctrRun) throw new Error('no CTR packages: add ?ctr=<package URL>,... to the address');
+      const ctr = api.ctr;
+      ctr.state = 'running';
+      document.body.dataset.ctrState = 'running';
+      $('ctr').hidden = false;
+      $('progress').hidden = false;
+      try {
+        ctr.rows = await runCtrBench(ctrRun.params, log);
+        renderCtrTable($<HTMLTableElement>('ctr-table'), ctr.rows);
+        ctr.state = 'done';
+      } catch (error) {
+        ctr.error = error instanceof Error ? error.message : String(error);
+        log(`ctr failed: ${ctr.error}`);
+        ctr.state = 'failed';
+      }
+      document.body.dataset.ctrState = ctr.state;
+    },
+  },
 };
 window.pocketrecBench = api;
 
@@ -136,4 +169,10 @@ $<HTMLInputElement>('load').addEventListener('change', async (event) => {
 });
 
 setState('idle');
+if (ctrRun) {
+  $('ctr').hidden = false;
+  $('ctr-packages').textContent = ctrRun.params.packages.join(', ');
+  $('ctr-run').addEventListener('click', () => void api.ctr.start());
+}
 if (autorun && paramError.hidden) void api.start();
+else if (ctrRun?.autorun) void api.ctr.start();

@@ -15,6 +15,7 @@ const SCORING: Record<RecommenderInfo['scoring'], string> = {
   'tt-contracted': 'tensor-train cores, contracted per request',
   'tt-webgpu-kernel': 'fused tensor-train kernel',
   markov: 'Markov transitions',
+  ctr: 'CTR model over fields',
 };
 
 function stat(id: string, value: string, detail: string, data: Record<string, string> = {}) {

@@ -27,10 +27,20 @@ describe('encodeTable', () => {
       numRows: 5,
       labels,
       // Raw code 7 is only in validation, 9 only in test, -1 is missing.
-      columns: [{ kind: 'categorical', name: 'c', codes: rows(5, 2, 5, 7, -1) }],
+      columns: [
+        {
+          kind: 'categorical',
+          name: 'c',
+          codes: rows(5, 2, 5, 7, -1),
+          valueText: (code) => `v${code}`,
+        },
+      ],
     };
     const { schema, train, validation, test } = encodeTable(table, splits, 16);
-    expect(schema.fields).toEqual([{ name: 'c', kind: 'categorical', vocabularySize: 3 }]);
+    // The values of ids 1, 2: the raw values in order of first appearance in train.
+    expect(schema.fields).toEqual([
+      { name: 'c', kind: 'categorical', vocabularySize: 3, values: ['v5', 'v2'] },
+    ]);
     // First appearance in train: 5 → 1, 2 → 2.
     expect(train.ids[0]).toEqual(rows(1, 2, 1));
     expect(validation.ids[0]).toEqual(rows(0));
@@ -50,12 +60,19 @@ describe('encodeTable', () => {
           width: 3,
           // Rows: [4,1], [1,2,3], [], [4,8] (8 unseen), [9].
           codes: rows(4, 1, -1, 1, 2, 3, -1, -1, -1, 4, 8, -1, 9, -1, -1),
+          valueText: String,
         },
       ],
     };
     const { schema, train, validation, test } = encodeTable(table, splits, 16);
     expect(schema.fields).toEqual([
-      { name: 'genres', kind: 'multi', vocabularySize: 5, maxValues: 3 },
+      {
+        name: 'genres',
+        kind: 'multi',
+        vocabularySize: 5,
+        maxValues: 3,
+        values: ['4', '1', '2', '3'],
+      },
     ]);
     expect(train.ids[0]).toEqual(rows(1, 2, -1, 2, 3, 4, 0, -1, -1));
     expect(validation.ids[0]).toEqual(rows(1, 0, -1));
@@ -283,8 +300,8 @@ describe('frappe through loadCtrFields', () => {
     temp.write('fr/frappe/frappe.test.libfm', '-1 1:1 3:1\r\n');
     const data = await loadCtrFields('frappe', { dataDir: join(temp.dir, 'fr') });
     expect(data.schema.fields).toEqual([
-      { name: 'user', kind: 'categorical', vocabularySize: 2 },
-      { name: 'item', kind: 'categorical', vocabularySize: 3 },
+      { name: 'user', kind: 'categorical', vocabularySize: 2, values: ['1'] },
+      { name: 'item', kind: 'categorical', vocabularySize: 3, values: ['1', '0'] },
     ]);
     expect(data.train.ids).toEqual([rows(1, 1), rows(1, 2)]);
     expect(data.train.labels).toEqual(Float32Array.of(1, 0));

@@ -11,11 +11,11 @@ import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { weight } from '../../../src/model/ctr/layers.ts';
 import { withEmbedding } from '../../../src/model/ctr/model.ts';
 import { weightValues } from '../../../src/model/ctr/model-data.ts';
+import { ctrProbabilities } from '../../../src/model/ctr/score.ts';
 import {
   type CtrTrainConfig,
   configOfModel,
   DEFAULT_CTR_TRAIN,
-  scoreRows,
   trainCtr,
 } from '../../../src/train/train-ctr.ts';
 
@@ -41,7 +41,7 @@ beforeAll(async () => {
 
 async function run(config: CtrTrainConfig, checkpointDir?: string) {
   const result = await trainCtr(data, config, checkpointDir ? { checkpointDir } : {});
-  const scores = await scoreRows(result.model, data.test);
+  const scores = await ctrProbabilities(result.model, data.test);
   const moving = result.model.weights['mlp.0.norm.movingMean'];
   const movingMean = moving ? Array.from(await moving.data()) : [];
   tf.disposeVariables();
@@ -68,10 +68,10 @@ describe('trainCtr', () => {
     // Without dropout and batch norm, a split batch's combined gradient is the whole batch's.
     const exact: CtrTrainConfig = { ...CONFIG, dropout: 0, norm: 'none' };
     const single = await trainCtr(data, exact, {});
-    const singleScores = await scoreRows(single.model, data.test);
+    const singleScores = await ctrProbabilities(single.model, data.test);
     tf.disposeVariables();
     const split = await trainCtr(data, exact, { workers: 1 });
-    const splitScores = await scoreRows(split.model, data.test);
+    const splitScores = await ctrProbabilities(split.model, data.test);
     tf.disposeVariables();
     splitScores.forEach((s, i) => {
       expect(s).toBeCloseTo(singleScores[i] ?? Number.NaN, 4);
@@ -122,7 +122,7 @@ describe('fine-tuning with a frozen pruning mask', () => {
       Float32Array.from(after, (v, i) => (mask[i] ? v : 0.25)),
       weight(tuned.model.weights, 'embedding').shape as [number, number],
     );
-    const scores = await scoreRows(withEmbedding(tuned.model, filled), data.validation);
+    const scores = await ctrProbabilities(withEmbedding(tuned.model, filled), data.validation);
     expect(auc(scores, data.validation.labels)).toBeCloseTo(tuned.state.bestScore, 6);
     tf.disposeVariables();
     filled.dispose();

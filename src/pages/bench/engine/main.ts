@@ -3,6 +3,7 @@
 // would, and the layers baseline in a worker of its own; every figure
 // goes back raw (one number per request) and the script does the statistics.
 import { createRecommender, type Recommender } from '../../../runtime/client.ts';
+import type { RankInput } from '../../../runtime/ctr-request.ts';
 import type { BackendName } from '../../../runtime/engine/backend.ts';
 import type { MemoryReport } from '../../../runtime/protocol.ts';
 import { type RpcClient, rpcClient } from './rpc.ts';
@@ -118,13 +119,8 @@ async function open(args: {
   }
   const info = rec.info();
   const memory = await (rec.debug as NonNullable<Recommender['debug']>).memory();
-  await rec.clear();
-  await rec.track({ item: args.firstItem });
-  started = performance.now();
-  await rec.recommend({ k: 10 });
-  const firstRtMs = performance.now() - started;
-  const firstMs = rec.info().timings.lastWorkerMs;
-  await rec.clear();
+  // A CTR model has no history to recommend after: its first request is timed by rank().
+  const firstRequest = info.scoring === 'ctr' ? null : await firstRecommend(rec, args.firstItem);
   return {
     networkMs,
     networkSource: firstInfo.source,
@@ -134,8 +130,8 @@ async function open(args: {
     indexeddbSource: args.reopen ? info.source : null,
     indexeddbLoadMs: args.reopen ? info.timings.loadMs : null,
     warmupMs: info.timings.warmupMs,
-    firstMs,
-    firstRtMs,
+    firstMs: firstRequest?.workerMs ?? null,
+    firstRtMs: firstRequest?.rtMs ?? null,
     backend: info.backend,
     adapter: info.adapter,
     scoring: info.scoring,
@@ -144,6 +140,41 @@ async function open(args: {
     warnings: info.warnings,
     memory,
   };
+}
+
+async function firstRecommend(r: Recommender, item: string) {
+  await r.clear();
+  await r.track({ item });
+  const started = performance.now();
+  await r.recommend({ k: 10 });
+  const rtMs = performance.now() - started;
+  const workerMs = r.info().timings.lastWorkerMs;
+  await r.clear();
+  return { rtMs, workerMs };
+}
+
+/**
+ * A CTR model: `calls` rank requests, cycling through `requests`, after `warmup` untimed
+ * ones (the first request of a shape compiles shaders on WebGPU).
+ */
+async function rank(args: { requests: RankInput[]; calls: number; warmup: number }) {
+  const r = current();
+  const workerMs: number[] = [];
+  const encodeMs: number[] = [];
+  const scoreMs: number[] = [];
+  const rtMs: number[] = [];
+  for (let i = -args.warmup; i < args.calls; i++) {
+    const request = args.requests[(i + args.warmup) % args.requests.length] as RankInput;
+    const started = performance.now();
+    await r.rank(request);
+    if (i < 0) continue;
+    rtMs.push(performance.now() - started);
+    const { timings } = r.info();
+    workerMs.push(timings.lastWorkerMs as number);
+    encodeMs.push(timings.lastEncodeMs as number);
+    scoreMs.push(timings.lastScoreMs as number);
+  }
+  return { workerMs, encodeMs, scoreMs, rtMs };
 }
 
 /**
@@ -267,6 +298,7 @@ declare global {
     bench: {
       open: typeof open;
       pattern: typeof pattern;
+      rank: typeof rank;
       memory: typeof memory;
       close: typeof close;
       baselineOpen: typeof baselineOpen;
@@ -279,6 +311,7 @@ declare global {
 window.bench = {
   open,
   pattern,
+  rank,
   memory,
   close,
   baselineOpen,

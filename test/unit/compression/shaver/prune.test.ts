@@ -244,6 +244,16 @@ describe('sparse positions', () => {
     expect(encodeIndexDeltas(chunk as Int32Array).length).toBeLessThan(4096 * 1.1);
   });
 
+  it('also cuts at each break, so a prefix ends exactly at each budget given', () => {
+    const order = ranking(randomValues(500, 9, 10));
+    const chunks = progressiveChunks(order, 230, 64, [5, 100, 64, 230, 400, 0]);
+    expect(chunks.map((c) => c.length)).toEqual([5, 59, 36, 28, 64, 38]);
+    const firstThree = chunks.slice(0, 3).flatMap((chunk) => Array.from(chunk));
+    expect(firstThree.sort((a, b) => a - b)).toEqual(
+      Array.from(keptIndices(maskFromRanking(order, 100))),
+    );
+  });
+
   it('cuts a ranking into chunks whose first c are the top c x chunk elements', () => {
     const order = ranking(randomValues(500, 9, 10));
     const chunks = progressiveChunks(order, 230, 64);

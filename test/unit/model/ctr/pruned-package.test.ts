@@ -397,8 +397,8 @@ describe('ctr-pruned: structure and positions refused before any tensor is built
       /architecture\.chunks is 6, the package has 7/,
     );
     await expectRefused(
-      await withManifest(await progressive(), set('chunkElements', 21)),
-      /chunk 0 holds 20 elements/,
+      await withManifest(await progressive(), set('chunkElements', 19)),
+      /chunk 0 holds 20 elements; chunks hold 1 to 19/,
     );
     await expectRefused(
       await withManifest(await bitmap(), set('keptElements', 127)),

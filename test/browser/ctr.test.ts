@@ -1,0 +1,321 @@
+// CTR models in Chromium through the client API (createRecommender → rank): a frappe DeepFM
+// package built here from a fresh model (batch-norm statistics set to non-trivial values,
+// so every op of the forward pass matters), its scores against Node's ctrProbabilities (the
+// same ctrForward) on WASM for 1,000 frappe test rows and on WebGPU (SwiftShader: slow, so
+// 60 candidates sharing a context); a small ctr-pruned package; typed errors from the worker.
+//
+// The rows go to the page as raw values, decoded from the ids the training loader gave
+// them (a value unseen in training as a string the vocabulary lacks), so the page's
+// encoding is checked against the loader's too. The packages are written under the project
+// root (a *.tmp folder, gitignored) and served as static files by the shared dev server.
+// Last, bench.html's CTR section runs on the same two packages (no timing is asserted).
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ranking } from '../../src/compression/shaver/prune.ts';
+import { type CtrFieldData, loadCtrFields } from '../../src/data/ctr/index.ts';
+import { useWasmBackend } from '../../src/kernels/wasm/backend.ts';
+import { DEFAULT_DEEPFM } from '../../src/model/ctr/deepfm.ts';
+import { type CtrModel, initCtrModel } from '../../src/model/ctr/model.ts';
+import { ctrPackageSpec } from '../../src/model/ctr/package.ts';
+import { ctrFromPrunedPackage, ctrPrunedPackageSpec } from '../../src/model/ctr/pruned-package.ts';
+import { type CtrRows, type CtrSchema, idsPerRow } from '../../src/model/ctr/schema.ts';
+import { ctrProbabilities } from '../../src/model/ctr/score.ts';
+import { writePackageDirectory } from '../../src/package/node-fs.ts';
+import { readModelPackage } from '../../src/package/reader.ts';
+import { memorySource } from '../../src/package/source.ts';
+import { buildModelPackage, type PackageSpec } from '../../src/package/writer.ts';
+import { seededRandom } from '../../src/random.ts';
+import type { CtrFieldValues, CtrValue } from '../../src/runtime/ctr-request.ts';
+import {
+  type ChromiumSession,
+  collectErrors,
+  launchChromium,
+  projectRoot,
+  startServer,
+  type TestServer,
+} from './harness.ts';
+
+const PAGE = '/test/browser/pages/runtime.html';
+const FIXTURES = 'test/browser/ctr-fixtures.tmp';
+const DENSE = `/${FIXTURES}/frappe-deepfm`;
+const PRUNED = `/${FIXTURES}/frappe-deepfm-pruned`;
+const WASM_ROWS = 1_000;
+const WEBGPU_CANDIDATES = 60;
+const PRUNED_ROWS = 50;
+const TOLERANCE = 1e-5;
+/** What a value the vocabulary lacks is sent as (ids 0 of the test rows). */
+const UNSEEN = '(not in training)';
+
+interface RankRequest {
+  candidates: CtrFieldValues[];
+  context?: CtrFieldValues;
+}
+
+interface PageRanking {
+  ranked: { index: number; score: number; unknown: string[] }[];
+  unknownContext: string[];
+  backend: string;
+  scoring: string;
+}
+
+let server: TestServer;
+let browser: ChromiumSession;
+let data: CtrFieldData;
+let dense: CtrModel;
+let pruned: CtrModel;
+
+beforeAll(async () => {
+  await useWasmBackend();
+  data = await loadCtrFields('frappe');
+  dense = initCtrModel({ kind: 'deepfm', config: DEFAULT_DEEPFM }, data.schema, 7);
+  moveStatistics(dense, 8);
+  const denseSpec = ctrPackageSpec(dense, { name: 'frappe-deepfm', dataset: 'frappe' });
+  const table = dense.weights.embedding?.dataSync<'float32'>() ?? new Float32Array();
+  const prunedSpec = await ctrPrunedPackageSpec(
+    dense,
+    { ranking: ranking(Float32Array.from(table, Math.abs)), kept: Math.floor(table.length / 10) },
+    'zero',
+    { name: 'frappe-deepfm-pruned', dataset: 'frappe' },
+  );
+  await writeFixture(DENSE, denseSpec);
+  pruned = ctrFromPrunedPackage(await writeFixture(PRUNED, prunedSpec));
+  server = await startServer();
+  browser = await launchChromium({ webgpu: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await rm(join(projectRoot, FIXTURES), { recursive: true, force: true });
+  for (const model of [dense, pruned]) if (model) tf.dispose(Object.values(model.weights));
+});
+
+/** Batch norm's moving statistics and affine weights away from their 0/1 initial values. */
+function moveStatistics(model: CtrModel, seed: number): void {
+  const random = seededRandom(seed);
+  for (const [name, tensor] of Object.entries(model.weights)) {
+    const around = /\.(movingVariance|gamma)$/.test(name)
+      ? (x: number) => 0.5 + 1.5 * x
+      : /\.(movingMean|beta)$/.test(name)
+        ? (x: number) => x - 0.5
+        : null;
+    if (!around) continue;
+    const values = Float32Array.from({ length: tensor.size }, () => around(random()));
+    model.weights[name] = tf.tensor(values, tensor.shape);
+    tensor.dispose();
+  }
+}
+
+async function writeFixture(url: string, spec: PackageSpec) {
+  const { files } = await buildModelPackage(spec);
+  await writePackageDirectory(join(projectRoot, url), files);
+  return readModelPackage(memorySource(files));
+}
+
+/** Row r of `rows` as raw values: the text of each id, as the page would send it. */
+function rawRow(schema: CtrSchema, rows: CtrRows, r: number): CtrFieldValues {
+  const out: Record<string, CtrValue> = {};
+  schema.fields.forEach((field, f) => {
+    const width = idsPerRow(field);
+    const ids = Array.from((rows.ids[f] as Int32Array).subarray(r * width, (r + 1) * width));
+    const text = (id: number) => (id === 0 ? UNSEEN : (field.values?.[id - 1] as string));
+    out[field.name] =
+      field.kind === 'multi' ? ids.filter((id) => id >= 0).map(text) : text(ids[0] as number);
+  });
+  return out;
+}
+
+/** The first `n` test rows, as CtrRows. */
+function testRows(n: number, pick: (f: number, r: number) => number = (_, r) => r): CtrRows {
+  const { test: rows } = data;
+  return {
+    numRows: n,
+    ids: rows.ids.map((ids, f) =>
+      Int32Array.from({ length: n }, (_, r) => ids[pick(f, r)] as number),
+    ),
+    labels: new Float32Array(n),
+  };
+}
+
+async function openPage(): Promise<{ page: Page; errors: ReturnType<typeof collectErrors> }> {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await page.goto(server.url + PAGE);
+  await page.waitForSelector('body[data-ready="true"]');
+  return { page, errors };
+}
+
+/**
+ * Opens `model` and ranks `request`; with `loseDevice`, destroys the WebGPU device after
+ * that and ranks again (the engine moves to WASM), answering both.
+ */
+function rankInPage(
+  page: Page,
+  model: string,
+  backend: string,
+  request: RankRequest,
+  loseDevice = false,
+): Promise<PageRanking[]> {
+  return page.evaluate(
+    async ({ model, backend, request, loseDevice }) => {
+      const rec = await window.pocketrec.createRecommender({
+        model,
+        backend: backend as 'wasm',
+        debug: loseDevice,
+        databases: { models: `ctr-${backend}-${model}`, history: `ctr-history-${backend}` },
+      });
+      const rank = async (): Promise<PageRanking> => {
+        const result = await rec.rank(request);
+        const info = rec.info();
+        return {
+          ranked: result.ranked.map(({ index, score, unknown }) => ({ index, score, unknown })),
+          unknownContext: result.unknownContext,
+          backend: info.backend,
+          scoring: info.scoring,
+        };
+      };
+      try {
+        const answers = [await rank()];
+        if (loseDevice && (await rec.debug?.loseDevice())) answers.push(await rank());
+        return answers;
+      } finally {
+        rec.dispose();
+      }
+    },
+    { model, backend, request, loseDevice },
+  );
+}
+
+/** The page's scores by candidate, against Node's; the order is highest first. */
+function expectParity(got: PageRanking, want: Float32Array): number {
+  expect(got.ranked).toHaveLength(want.length);
+  let worst = 0;
+  for (const { index, score } of got.ranked) {
+    worst = Math.max(worst, Math.abs(score - (want[index] as number)));
+  }
+  const scores = got.ranked.map((r) => r.score);
+  expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  expect(worst).toBeLessThan(TOLERANCE);
+  return worst;
+}
+
+describe('CTR models in Chromium', () => {
+  test(`ctr-dense on WASM: ${WASM_ROWS} frappe test rows score as in Node; errors are typed`, async () => {
+    const rows = testRows(WASM_ROWS);
+    const want = await ctrProbabilities(dense, rows);
+    const candidates = Array.from({ length: WASM_ROWS }, (_, r) => rawRow(data.schema, rows, r));
+    const unseen = candidates.flatMap((c, i) =>
+      Object.entries(c).flatMap(([field, v]) => (v === UNSEEN ? [`${i}:${field}`] : [])),
+    );
+    const { page, errors } = await openPage();
+    const [got] = (await rankInPage(page, DENSE, 'wasm', { candidates })) as [PageRanking];
+    expect([got.backend, got.scoring]).toEqual(['wasm', 'ctr']);
+    const worst = expectParity(got, want);
+    // Values unseen in training were scored out of vocabulary and reported, not refused.
+    expect(unseen.length).toBeGreaterThan(0);
+    expect(got.ranked.flatMap((r) => r.unknown.map((f) => `${r.index}:${f}`)).sort()).toEqual(
+      unseen.sort(),
+    );
+
+    const failures = await page.evaluate(async (model) => {
+      const rec = await window.pocketrec.createRecommender({
+        model,
+        backend: 'wasm',
+        databases: { models: `ctr-wasm-${model}`, history: 'ctr-errors' },
+      });
+      const outcome = async (run: () => Promise<unknown>) => {
+        try {
+          await run();
+          return null;
+        } catch (error) {
+          const e = error as Error & { code?: string };
+          return { name: e.name, code: e.code, message: e.message };
+        }
+      };
+      const result = {
+        missing: await outcome(() =>
+          rec.rank({ context: { user: '1' }, candidates: [{ item: '2' }] }),
+        ),
+        recommend: await outcome(() => rec.recommend({ k: 3 })),
+      };
+      rec.dispose();
+      return result;
+    }, DENSE);
+    expect(failures.missing).toMatchObject({ name: 'RuntimeError', code: 'bad-field' });
+    expect(failures.missing?.message).toMatch(/candidate 0: field "daytime" is missing/);
+    expect(failures.recommend).toMatchObject({ name: 'RuntimeError', code: 'bad-request' });
+    expect(failures.recommend?.message).toMatch(/is a CTR model \(ctr-dense\)/);
+    expect(errors.lines()).toEqual([]);
+    await page.close();
+    console.log(`ctr-dense wasm: worst |score difference| ${worst.toExponential(2)}`);
+  });
+
+  test(`ctr-dense on WebGPU (SwiftShader): ${WEBGPU_CANDIDATES} candidates in one context, then a lost device`, async () => {
+    // Test row 0's context, each candidate one test row's item.
+    const itemField = data.schema.fields.findIndex((f) => f.name === 'item');
+    const rows = testRows(WEBGPU_CANDIDATES, (f, r) => (f === itemField ? r : 0));
+    const want = await ctrProbabilities(dense, rows);
+    const { item: _, ...context } = rawRow(data.schema, rows, 0);
+    const candidates = Array.from({ length: WEBGPU_CANDIDATES }, (_, r) => ({
+      item: rawRow(data.schema, rows, r).item as string,
+    }));
+    const { page, errors } = await openPage();
+    const answers = await rankInPage(page, DENSE, 'webgpu', { context, candidates }, true);
+    const [got, recovered] = answers as [PageRanking, PageRanking];
+    expect(got.backend).toBe('webgpu');
+    const worst = expectParity(got, want);
+    // A lost device: the engine rebuilds the model on WASM and answers the same.
+    expect(answers).toHaveLength(2);
+    expect(recovered.backend).toBe('wasm');
+    expectParity(recovered, want);
+    expect(errors.lines()).toEqual([]);
+    await page.close();
+    console.log(`ctr-dense webgpu: worst |score difference| ${worst.toExponential(2)}`);
+  });
+
+  test(`ctr-pruned on WASM: ${PRUNED_ROWS} rows score as the pruned model in Node`, async () => {
+    const rows = testRows(PRUNED_ROWS);
+    const want = await ctrProbabilities(pruned, rows);
+    const candidates = Array.from({ length: PRUNED_ROWS }, (_, r) => rawRow(data.schema, rows, r));
+    const { page, errors } = await openPage();
+    const [got] = (await rankInPage(page, PRUNED, 'wasm', { candidates })) as [PageRanking];
+    expectParity(got, want);
+    // Pruning changed the scores: this is not the dense model served again.
+    const denseScores = await ctrProbabilities(dense, rows);
+    expect(
+      Math.max(...Array.from(want, (w, i) => Math.abs(w - (denseScores[i] as number)))),
+    ).toBeGreaterThan(1e-4);
+    expect(errors.lines()).toEqual([]);
+    await page.close();
+  });
+
+  test("bench.html's CTR section ranks with both packages and shows their ratios", async () => {
+    const page = await browser.newPage();
+    const errors = collectErrors(page);
+    await page.goto(
+      `${server.url}/bench.html?ctr=${DENSE},${PRUNED}&ctrruns=2&backends=wasm&ctrrun=1`,
+    );
+    await page.waitForFunction(() =>
+      ['done', 'failed'].includes(document.body.dataset.ctrState ?? ''),
+    );
+    const shown = await page.evaluate(() => ({
+      rows: window.pocketrecBench.ctr.rows.map((r) => [
+        r.url,
+        r.status,
+        r.error ?? null,
+        r.p50VsDense !== null,
+      ]),
+      tableRows: document.querySelectorAll('#ctr-table tbody tr').length,
+    }));
+    expect(shown.rows).toEqual([
+      [DENSE, 'ok', null, true],
+      [PRUNED, 'ok', null, true],
+    ]);
+    expect(shown.tableRows).toBe(2);
+    expect(errors.lines()).toEqual([]);
+    await page.close();
+  });
+});
