@@ -287,6 +287,10 @@ function buildProgram(output: Output): Command {
       '--chunk-elements <n>',
       `progressive: the most elements per chunk; chunks also end at each sparser --sparsity given (default ${DEFAULT_PRUNE.chunkElements})`,
     )
+    .option(
+      '--prefix-sparsity <list>',
+      'progressive: sparser budgets whose prefixes must be exactly the model pruned to them, e.g. 0.95,0.99',
+    )
     .option('--seed <n>', `random's permutation (default ${DEFAULT_PRUNE.seed})`)
     .option(
       '--finetune <epochs>',

@@ -36,6 +36,8 @@ import {
   type PrunedLayout,
   type PrunedValueDtype,
 } from '../model/ctr/pruned-package.ts';
+import { weightsSha256 } from '../package/digest.ts';
+import type { Manifest } from '../package/manifest.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
@@ -54,6 +56,7 @@ export interface PruneCliOptions {
   dtype?: string;
   seed?: string;
   chunkElements?: string;
+  prefixSparsity?: string;
   finetune?: string;
   finetuneLr?: string;
   threads?: string;
@@ -115,6 +118,25 @@ async function estimateFor(
   return estimate;
 }
 
+/** Values estimated on another model's weights would rank this one's elements at random. */
+async function checkEstimateOf(
+  model: string,
+  manifest: Manifest,
+  estimate: ShapleyEstimate,
+  dir: string | undefined,
+): Promise<void> {
+  const source = estimate.source;
+  if (!source) return;
+  const same = source.weightsSha256
+    ? source.weightsSha256 === (await weightsSha256(manifest))
+    : source.packageSha256 === manifest.manifestSha256;
+  if (!same) {
+    throw new UsageError(
+      `the estimate in ${dir} belongs to other weights (package ${source.packageSha256}), not ${model}'s`,
+    );
+  }
+}
+
 export async function pruneCommand(
   model: string,
   options: PruneCliOptions,
@@ -134,6 +156,10 @@ export async function pruneCommand(
   );
   const dtype = oneOf(options.dtype ?? DEFAULT_PRUNE.dtype, PRUNED_VALUE_DTYPES, '--dtype');
   const seed = numberOption(options.seed, 'seed', DEFAULT_PRUNE.seed, { integer: true, min: 0 });
+  const prefixBudgets = options.prefixSparsity ? sparsities(options.prefixSparsity) : [];
+  if (prefixBudgets.length > 0 && layout !== 'progressive') {
+    throw new UsageError('--prefix-sparsity is for --layout progressive');
+  }
   const chunkElements = numberOption(
     options.chunkElements,
     'chunk-elements',
@@ -146,6 +172,7 @@ export async function pruneCommand(
   if (pkg.manifest.kind !== 'ctr-dense') {
     throw new UsageError(`prune takes a ctr-dense package; ${model} is ${pkg.manifest.kind}`);
   }
+  if (estimate) await checkEstimateOf(model, pkg.manifest, estimate, options.shapley);
   await useWasmBackend();
   const ctr = ctrFromPackage(pkg);
   const tableTensor = ctr.weights.embedding;
@@ -185,7 +212,9 @@ export async function pruneCommand(
       method,
       chunkElements,
       // A progressive package serves the sparser budgets of the same run exactly.
-      chunkBreaks: budgets.map((b) => keptCount(denseTable.length, b)).filter((k) => k < kept),
+      chunkBreaks: [...budgets, ...prefixBudgets]
+        .map((b) => keptCount(denseTable.length, b))
+        .filter((k) => k < kept),
     });
     const built = await buildModelPackage(spec);
     await writePackageDirectory(out, built.files);

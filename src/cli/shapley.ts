@@ -26,6 +26,7 @@ import type { FillMode } from '../compression/shaver/values.ts';
 import { UsageError } from '../errors.ts';
 import { weight } from '../model/ctr/layers.ts';
 import type { CtrRows } from '../model/ctr/schema.ts';
+import { weightsSha256 } from '../package/digest.ts';
 import { ctrPackageWithData } from './ctr-package-data.ts';
 import { numberOption } from './options.ts';
 import { commandLine, type Output, printJson, table } from './output.ts';
@@ -128,7 +129,7 @@ export async function shapleyCommand(
     SHAPLEY_CLI_DEFAULTS.checkpointSeconds,
     { min: 0 },
   );
-  const { inputs, run } = await loadInputs(model, options, split, config);
+  const { inputs, run, weights } = await loadInputs(model, options, split, config);
   const saved = await readShapleyProgress(options.out);
   if (saved) checkSameRun(options.out, saved.run, run);
   const result = await runEstimation(
@@ -142,6 +143,7 @@ export async function shapleyCommand(
     ...result.estimate,
     source: {
       packageSha256: run.packageSha256,
+      weightsSha256: weights,
       dataset: run.dataset,
       split,
       seed: run.seed,
@@ -185,7 +187,11 @@ async function loadInputs(
     rows: rows.numRows,
     elements: embedding.size,
   };
-  return { inputs: { model: ctr, rows, codebook } satisfies ShapleyInputs, run };
+  return {
+    inputs: { model: ctr, rows, codebook } satisfies ShapleyInputs,
+    run,
+    weights: await weightsSha256(manifest),
+  };
 }
 
 async function runEstimation(

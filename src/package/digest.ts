@@ -18,3 +18,21 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/**
+ * What identifies a package's weights apart from the rest of it: a digest of the weight
+ * files' own SHA-256s (those of the files that hold tensors), so that a package written
+ * again with other metadata or attachments (a vocabulary) but the same tensors keeps it.
+ * Derived artefacts (a Shapley estimate) name the weights they belong to with it.
+ */
+export async function weightsSha256(manifest: {
+  tensors: readonly { file: string }[];
+  files: readonly { path: string; sha256: string }[];
+}): Promise<string> {
+  const weightFiles = new Set(manifest.tensors.map((t) => t.file));
+  const listed = manifest.files
+    .filter((f) => weightFiles.has(f.path))
+    .map((f) => [f.path, f.sha256])
+    .sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1));
+  return sha256Hex(new TextEncoder().encode(JSON.stringify(listed)));
+}

@@ -42,8 +42,13 @@ export interface ShapleyEstimate {
 }
 
 export interface ShapleySource {
-  /** The package's manifestSha256: which weights the values belong to. */
+  /** The package's manifestSha256. */
   packageSha256: string;
+  /**
+   * Which weights the values belong to (weightsSha256 of src/package/digest.ts): the same
+   * for the package written again with other metadata. Absent in older estimates.
+   */
+  weightsSha256?: string;
   dataset: string;
   /** The rows estimated on: 'train', 'validation' or 'train+validation'. */
   split: string;
