@@ -137,11 +137,8 @@ async function checkEstimateOf(
   }
 }
 
-export async function pruneCommand(
-  model: string,
-  options: PruneCliOptions,
-  output: Output,
-): Promise<void> {
+/** The command's options, checked (everything but the estimate and fine-tuning). */
+function pruneSettings(options: PruneCliOptions) {
   const method = options.method ?? DEFAULT_PRUNE.method;
   if (!isPruneMethod(method)) {
     throw new UsageError(`--method must be one of ${PRUNE_METHODS.join(', ')}, got "${method}"`);
@@ -154,41 +151,75 @@ export async function pruneCommand(
     [...PRUNED_LAYOUTS, 'auto'],
     '--layout',
   );
-  const dtype = oneOf(options.dtype ?? DEFAULT_PRUNE.dtype, PRUNED_VALUE_DTYPES, '--dtype');
-  const seed = numberOption(options.seed, 'seed', DEFAULT_PRUNE.seed, { integer: true, min: 0 });
   const prefixBudgets = options.prefixSparsity ? sparsities(options.prefixSparsity) : [];
   if (prefixBudgets.length > 0 && layout !== 'progressive') {
     throw new UsageError('--prefix-sparsity is for --layout progressive');
   }
-  const chunkElements = numberOption(
-    options.chunkElements,
-    'chunk-elements',
-    DEFAULT_PRUNE.chunkElements,
-    { integer: true, min: 1 },
-  );
-  const estimate = await estimateFor(method, options.shapley);
+  return {
+    method,
+    budgets,
+    several,
+    layout,
+    prefixBudgets,
+    dtype: oneOf(options.dtype ?? DEFAULT_PRUNE.dtype, PRUNED_VALUE_DTYPES, '--dtype'),
+    seed: numberOption(options.seed, 'seed', DEFAULT_PRUNE.seed, { integer: true, min: 0 }),
+    chunkElements: numberOption(
+      options.chunkElements,
+      'chunk-elements',
+      DEFAULT_PRUNE.chunkElements,
+      { integer: true, min: 1 },
+    ),
+  };
+}
 
+/** The dense package to prune, its model and its table. */
+async function densePackage(model: string) {
   const pkg = await readModelPackage(directorySource(model));
   if (pkg.manifest.kind !== 'ctr-dense') {
     throw new UsageError(`prune takes a ctr-dense package; ${model} is ${pkg.manifest.kind}`);
   }
-  if (estimate) await checkEstimateOf(model, pkg.manifest, estimate, options.shapley);
   await useWasmBackend();
   const ctr = ctrFromPackage(pkg);
   const tableTensor = ctr.weights.embedding;
   if (!tableTensor) throw new UsageError(`${model} has no embedding table`);
-  const denseTable = (await tableTensor.data()) as Float32Array;
+  return { pkg, ctr, table: (await tableTensor.data()) as Float32Array };
+}
+
+interface Written {
+  out: string;
+  sparsity: number;
+  kept: number;
+  finetuneValidationAuc?: number;
+  bytes: number;
+  denseBytes: number;
+  layout: string;
+}
+
+export async function pruneCommand(
+  model: string,
+  options: PruneCliOptions,
+  output: Output,
+): Promise<void> {
+  const settings = pruneSettings(options);
+  const { method, budgets, layout, dtype, chunkElements } = settings;
+  const estimate = await estimateFor(method, options.shapley);
+  const { pkg, ctr, table: denseTable } = await densePackage(model);
+  if (estimate) await checkEstimateOf(model, pkg.manifest, estimate, options.shapley);
 
   const rankStarted = performance.now();
   const order = ranking(
-    methodScores(method, { table: denseTable, ...(estimate ? { estimate } : {}), seed }),
+    methodScores(method, {
+      table: denseTable,
+      ...(estimate ? { estimate } : {}),
+      seed: settings.seed,
+    }),
   );
   const rankMs = performance.now() - rankStarted;
   const fill = methodFill(method, estimate);
-  const written = [];
+  const written: Written[] = [];
   const finetune = await fineTuning(options, pkg.manifest.training.dataset, output);
   for (const sparsity of budgets) {
-    const out = prunedOut(options.out, sparsity, several);
+    const out = prunedOut(options.out, sparsity, settings.several);
     const kept = keptCount(denseTable.length, sparsity);
     const tuned = finetune && (await finetune(ctr, maskFromRanking(order, kept), fill, sparsity));
     const spec = await ctrPrunedPackageSpec(tuned?.model ?? ctr, { ranking: order, kept }, fill, {
@@ -212,7 +243,7 @@ export async function pruneCommand(
       method,
       chunkElements,
       // A progressive package serves the sparser budgets of the same run exactly.
-      chunkBreaks: [...budgets, ...prefixBudgets]
+      chunkBreaks: [...budgets, ...settings.prefixBudgets]
         .map((b) => keptCount(denseTable.length, b))
         .filter((k) => k < kept),
     });
@@ -229,15 +260,23 @@ export async function pruneCommand(
       layout: String(built.manifest.architecture.layout),
     });
   }
+  report(output, options, { model, method, rankMs, written });
+}
+
+function report(
+  output: Output,
+  options: PruneCliOptions,
+  r: { model: string; method: PruneMethod; rankMs: number; written: Written[] },
+): void {
   if (options.json) {
-    printJson(output, { model, method, rankMs, packages: written });
+    printJson(output, { model: r.model, method: r.method, rankMs: r.rankMs, packages: r.written });
     return;
   }
   output.out(
     table([
-      ['model', model],
-      ['method', `${method} (ranked in ${rankMs.toFixed(1)} ms)`],
-      ...written.map(
+      ['model', r.model],
+      ['method', `${r.method} (ranked in ${r.rankMs.toFixed(1)} ms)`],
+      ...r.written.map(
         (w) =>
           [
             `sparsity ${w.sparsity}`,
