@@ -13,7 +13,8 @@
  * freshly initialised DeepFM of the default architecture: the speed depends on the
  * architecture and the data, not on what the weights learned. Prints a table and JSON.
  *
- *   npm run bench:shapley -- [--model dir] [--threads 2] [--samples 512] [--rounds 3] [--json]
+ *   npm run bench:shapley -- [--model dir] [--threads 2] [--samples 512] [--rounds 3]
+ *                            [--samples-per-step 128] [--json]
  */
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -57,6 +58,7 @@ const modelDir = option('model', DEFAULTS.model);
 const threads = Number(option('threads', String(DEFAULTS.threads)));
 const samples = Number(option('samples', String(DEFAULTS.samples)));
 const rounds = Number(option('rounds', String(DEFAULTS.rounds)));
+const samplesPerStep = Number(option('samples-per-step', String(DEFAULT_SHAPLEY.samplesPerStep)));
 const json = args.includes('--json');
 
 const median = (xs: number[]): number => {
@@ -97,12 +99,13 @@ interface Variant {
 
 /** Samples per second of one bounded run, timed from the end of its first (warm-up) step. */
 async function samplesPerSecond(inputs: ShapleyInputs, v: Variant): Promise<number> {
-  const step = DEFAULT_SHAPLEY.samplesPerStep;
+  const step = samplesPerStep;
   let warm: { samples: number; at: number } | null = null;
   const result = await estimateShapley(
     inputs,
     {
       ...DEFAULT_SHAPLEY,
+      samplesPerStep,
       forward: v.forward,
       threads: v.threads,
       maxSamples: samples + step,
@@ -177,7 +180,7 @@ async function main(): Promise<void> {
     model: source,
     rowsPerPass: inputs.rows.numRows,
     samplesPerRun: samples,
-    samplesPerStep: DEFAULT_SHAPLEY.samplesPerStep,
+    samplesPerStep,
     rounds,
     cpus: cpus().length,
     loadavg_1m: r3(load),
