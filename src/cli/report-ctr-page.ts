@@ -159,7 +159,7 @@ function prefixSection(rows: readonly CtrPrefixRow[]): string[] {
   return [
     '## Progressive prefixes',
     '',
-    "A progressive package's first c chunks are the model pruned to its top c × chunk elements, so a client can stop downloading at any chunk. Each is evaluated at the chunk counts nearest to 50, 80, 95 and 99% sparsity and whole. **Prefix bytes** are what a client fetches for it: `manifest.json` plus the byte ranges `readPrunedPrefix` reads (every tensor but the chunks, chunks 0..c-1, the vocabulary whole); the runtime's download budget counts the same bytes less `manifest.json`.",
+    "A progressive package's first c chunks are the model pruned to the top elements those chunks hold (chunks end at every `--chunk-elements` and at each `--prefix-sparsity` budget), so a client can stop downloading at any chunk. Each is evaluated at the chunk counts nearest to 50, 80, 95 and 99% sparsity and whole. **Prefix bytes** are what a client fetches for it: `manifest.json` plus the byte ranges `readPrunedPrefix` reads (every tensor but the chunks, chunks 0..c-1, the vocabulary whole); the runtime's download budget counts the same bytes less `manifest.json`.",
     '',
     ...table(
       [

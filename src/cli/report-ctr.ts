@@ -272,8 +272,11 @@ function notesOf(text: string | undefined): Notes {
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   const from = raw.prunedFrom;
   const epochs = num(field(raw.finetune, 'epochs'));
+  // A package written again (e.g. with its vocabulary attached) records that step too.
+  const command = str(raw.command);
+  const again = str(raw.vocabularyAttached);
   return {
-    command: str(raw.command),
+    command: command && again ? `${command}; ${again}` : command,
     prunedFrom: from
       ? { package: str(field(from, 'package')), version: str(field(from, 'version')) }
       : null,
