@@ -44,8 +44,8 @@ import { buildModelPackage } from '../package/writer.ts';
 import { configOfModel, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson, table } from './output.ts';
-import { ctrTrainingProgress } from './train-ctr.ts';
-import { trainingHistory } from './training-hooks.ts';
+import { VALIDATION_AUC } from './train-ctr.ts';
+import { epochProgress, trainingHistory } from './training-hooks.ts';
 
 export interface PruneCliOptions {
   sparsity: string;
@@ -316,12 +316,12 @@ async function fineTuning(options: PruneCliOptions, dataset: string, output: Out
       batchSize: d.finetuneBatch,
       lrDecay: 1,
     };
-    const progress = ctrTrainingProgress(`finetune at ${sparsity}`, options, output);
+    const progress = epochProgress(`finetune at ${sparsity}`, VALIDATION_AUC, options, output);
     const start = { weights: weightValues(dense.weights), frozen: { mask, fill: fillTable } };
     const result = await trainCtr(
       data,
       configOfModel(dense, settings),
-      { workers, ...progress.hooks },
+      { workers, onBatch: progress.onBatch, onEpoch: progress.onEpoch },
       start,
     ).finally(progress.stop);
     const { state } = result;

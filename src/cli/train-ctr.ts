@@ -10,18 +10,16 @@ import { UsageError } from '../errors.ts';
 import { auc, logLoss } from '../eval/ctr-metrics.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { NORMS, type Norm } from '../model/ctr/layers.ts';
-import { CTR_MODEL_KINDS, type CtrModel, type CtrModelKind } from '../model/ctr/model.ts';
+import { CTR_MODEL_KINDS, type CtrModelKind } from '../model/ctr/model.ts';
 import { ctrPackageSpec } from '../model/ctr/package.ts';
 import { ctrProbabilities } from '../model/ctr/score.ts';
 import { writePackageDirectory } from '../package/node-fs.ts';
 import { buildModelPackage } from '../package/writer.ts';
-import type { TrainingHooks } from '../train/loop.ts';
 import { type CtrTrainConfig, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
-import { progressBar } from './progress.ts';
 import type { TrainCliOptions } from './train.ts';
-import { trainingHistory } from './training-hooks.ts';
+import { epochProgress, type ShownMetric, trainingHistory } from './training-hooks.ts';
 
 export interface TrainCtrCliOptions extends TrainCliOptions {
   mlp?: string;
@@ -89,36 +87,8 @@ const SEQUENCE_ONLY = [
   'initFrom',
 ] as const;
 
-/**
- * What training a CTR model shows while it runs (train, and prune's fine-tuning): a progress
- * bar with the epoch, the batch loss, the last validation AUC and seconds per epoch, and a
- * line per finished epoch on stderr.
- */
-export function ctrTrainingProgress(label: string, options: { json?: boolean }, output: Output) {
-  const bar = progressBar(label, {
-    enabled: !options.json,
-    format:
-      'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val AUC {auc} | {secs} s/epoch',
-  });
-  let shown = { epoch: '1', auc: '-', secs: '-' };
-  const hooks: Pick<TrainingHooks<CtrModel>, 'onBatch' | 'onEpoch'> = {
-    onBatch: (done, total, loss) => bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
-    onEpoch: (record, state) => {
-      shown = {
-        epoch: String(record.epoch + 1),
-        auc: record.validation.toFixed(5),
-        secs: record.seconds.toFixed(1),
-      };
-      if (!options.json) {
-        output.err(
-          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation AUC ${record.validation.toFixed(5)}` +
-            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
-        );
-      }
-    },
-  };
-  return { hooks, stop: () => bar.stop() };
-}
+/** What a CTR run validates by, as train and prune's fine-tuning show it. */
+export const VALIDATION_AUC: ShownMetric = { name: 'AUC', digits: 5 };
 
 export async function trainCtrCommand(
   model: CtrModelKind,
@@ -142,12 +112,11 @@ export async function trainCtrCommand(
   await useWasmBackend();
   const checkpointDir = `${options.out}.checkpoint`;
   const started = performance.now();
-  const progress = ctrTrainingProgress(`train ${model}`, options, output);
-  const result = await trainCtr(data, config, {
-    checkpointDir,
-    workers,
-    ...progress.hooks,
-  }).finally(progress.stop);
+  const progress = epochProgress(`train ${model}`, VALIDATION_AUC, options, output);
+  const { onBatch, onEpoch } = progress;
+  const result = await trainCtr(data, config, { checkpointDir, workers, onBatch, onEpoch }).finally(
+    progress.stop,
+  );
   const validation = await ctrProbabilities(result.model, data.validation);
   const metrics = {
     'validation/AUC': auc(validation, data.validation.labels),

@@ -6,11 +6,49 @@ import type { EpochRecord, LoopState } from '../train/checkpoint.ts';
 import type { Output } from './output.ts';
 import { progressBar } from './progress.ts';
 
+/** The validation metric a run shows: its name and the digits it is shown with. */
+export interface ShownMetric {
+  name: string;
+  digits: number;
+}
+
 /**
- * What `train` and `distill` show while they run: a progress bar with the epoch, the batch
- * loss, the last validation NDCG@10 and seconds per epoch, a line per finished epoch on
- * stderr, and validation by full ranking of the validation cases, with the history masked
- * where the data set's test protocol masks it (user data) and not where it does not (sessions).
+ * What a training run shows while it runs: a progress bar with the epoch, the batch loss,
+ * the last validation metric and seconds per epoch, and a line per finished epoch on stderr
+ * (none with --json).
+ */
+export function epochProgress(
+  label: string,
+  metric: ShownMetric,
+  options: { json?: boolean },
+  output: Output,
+) {
+  const bar = progressBar(label, {
+    enabled: !options.json,
+    format: `epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val ${metric.name} {metric} | {secs} s/epoch`,
+  });
+  let shown = { epoch: '1', metric: '-', secs: '-' };
+  return {
+    onBatch: (done: number, total: number, loss: number) =>
+      bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
+    onEpoch: (record: EpochRecord, state: LoopState) => {
+      const value = record.validation.toFixed(metric.digits);
+      shown = { epoch: String(record.epoch + 1), metric: value, secs: record.seconds.toFixed(1) };
+      if (!options.json) {
+        output.err(
+          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation ${metric.name} ${value}` +
+            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
+        );
+      }
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+/**
+ * What `train` and `distill` show while they run (epochProgress, with NDCG@10), and
+ * validation by full ranking of the validation cases, with the history masked where the
+ * data set's test protocol masks it (user data) and not where it does not (sessions).
  */
 export function trainingHooks(
   label: string,
@@ -18,13 +56,8 @@ export function trainingHooks(
   options: { json?: boolean },
   output: Output,
 ) {
-  const bar = progressBar(label, {
-    enabled: !options.json,
-    format:
-      'epoch {epoch} [{bar}] {value}/{total} batches | loss {loss} | val NDCG@10 {ndcg} | {secs} s/epoch',
-  });
-  let shown = { epoch: '1', ndcg: '-', secs: '-' };
   return {
+    ...epochProgress(label, { name: 'NDCG@10', digits: 4 }, options, output),
     validate: async (model: SequentialModel): Promise<number> => {
       const result = await evaluate(sequentialScorer(model), validation.cases, {
         protocol: 'full',
@@ -32,22 +65,6 @@ export function trainingHooks(
       });
       return result.metrics['NDCG@10'] as number;
     },
-    onBatch: (done: number, total: number, loss: number) =>
-      bar.update(done, total, { ...shown, loss: loss.toFixed(4) }),
-    onEpoch: (record: EpochRecord, state: LoopState) => {
-      shown = {
-        epoch: String(record.epoch + 1),
-        ndcg: record.validation.toFixed(4),
-        secs: record.seconds.toFixed(1),
-      };
-      if (!options.json) {
-        output.err(
-          `epoch ${record.epoch}: loss ${record.loss.toFixed(4)}, validation NDCG@10 ${record.validation.toFixed(4)}` +
-            `${state.bestEpoch === record.epoch ? ' (best)' : ''}, ${record.seconds.toFixed(1)} s`,
-        );
-      }
-    },
-    stop: () => bar.stop(),
   };
 }
 
