@@ -10,7 +10,7 @@
  * row with no value once on the field's row 0, which is what the model reads for it.
  * Pure functions over plain arrays (no tfjs), so pruning and the browser can reuse them.
  */
-import { fieldLayout } from '../../model/ctr/field-embedding.ts';
+import { fieldIds, fieldLayout } from '../../model/ctr/field-embedding.ts';
 import { type CtrRows, type CtrSchema, idsPerRow } from '../../model/ctr/schema.ts';
 
 /** How often each global embedding row is looked up in `rows`: [totalRows]. */
@@ -18,11 +18,8 @@ export function rowFrequencies(schema: CtrSchema, rows: CtrRows): Float64Array {
   const layout = fieldLayout(schema);
   const counts = new Float64Array(layout.totalRows);
   schema.fields.forEach((field, f) => {
-    const ids = rows.ids[f];
+    const ids = fieldIds(rows, field, f);
     const width = idsPerRow(field);
-    if (!ids || ids.length !== rows.numRows * width) {
-      throw new Error(`CTR field "${field.name}" needs ${rows.numRows * width} ids`);
-    }
     const offset = layout.offsets[f] as number;
     for (let r = 0; r < rows.numRows; r++) {
       let present = 0;

@@ -24,7 +24,7 @@
  * uninterrupted one would have.
  */
 import { fieldLayout } from '../../model/ctr/field-embedding.ts';
-import { seededRandom } from '../../random.ts';
+import { shuffledRange } from '../../random.ts';
 import {
   type Credits,
   contextOf,
@@ -123,15 +123,7 @@ export function summarise(sums: ShapleySums): {
 
 /** The estimation rows in pass `pass`'s order: a seeded shuffle of its own per pass. */
 export function passOrder(numRows: number, seed: number, pass: number): Int32Array {
-  const order = Int32Array.from({ length: numRows }, (_, i) => i);
-  const random = seededRandom(mix(seed, pass, -1));
-  for (let i = numRows - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = t;
-  }
-  return order;
+  return shuffledRange(numRows, mix(seed, pass, -1));
 }
 
 /**

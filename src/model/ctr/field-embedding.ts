@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows } from '../ops/gather-rows.ts';
 import { type Weights, weight } from './layers.ts';
-import { type CtrRows, type CtrSchema, idsPerRow } from './schema.ts';
+import { type CtrField, type CtrRows, type CtrSchema, idsPerRow } from './schema.ts';
 
 /** Where each field's rows and slots lie; derived from the schema alone. */
 export interface FieldLayout {
@@ -147,11 +147,8 @@ export function ctrBatch(schema: CtrSchema, rows: CtrRows, select?: RowSelection
     labels[i] = rows.labels[r] as number;
   }
   schema.fields.forEach((field, f) => {
-    const ids = rows.ids[f];
+    const ids = fieldIds(rows, field, f);
     const width = idsPerRow(field);
-    if (!ids || ids.length !== rows.numRows * width) {
-      throw new Error(`CTR field "${field.name}" needs ${rows.numRows * width} ids`);
-    }
     const offset = layout.offsets[f] as number;
     for (let i = 0; i < n; i++) {
       const from = (picked[i] as number) * width;
@@ -248,4 +245,12 @@ export function firstOrder(weights: Weights, batch: CtrBatch): tf.Tensor1D {
     .mul(batch.poolWeights)
     .sum(1)
     .add(weight(weights, 'bias')) as tf.Tensor1D;
+}
+
+/** Field f's ids in `rows`, checked to hold idsPerRow(field) per row. */
+export function fieldIds(rows: CtrRows, field: CtrField, f: number): Int32Array {
+  const ids = rows.ids[f];
+  const need = rows.numRows * idsPerRow(field);
+  if (!ids || ids.length !== need) throw new Error(`CTR field "${field.name}" needs ${need} ids`);
+  return ids;
 }
