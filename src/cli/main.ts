@@ -1,7 +1,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { DATASET_NAMES, DATASETS, isDatasetName } from '../data/index.ts';
 import { PocketrecError } from '../errors.ts';
-import { DEFAULT_CTR_TRAIN } from '../train/train-ctr.ts';
+import { DEFAULT_CTR_TRAIN, defaultMlpOf } from '../train/train-ctr.ts';
 import { dataListCommand, dataStatsCommand } from './data.ts';
 import { type DistillCliOptions, distillCommand } from './distill.ts';
 import { type EvalCliOptions, evalCommand } from './eval.ts';
@@ -74,9 +74,9 @@ function buildProgram(output: Output): Command {
   program
     .command('train')
     .description(
-      'train the dense SASRec teacher on a user or session data set, or a CTR model (FM, DeepFM, DCNv2) on a CTR data set, and export it as a package',
+      'train the dense SASRec teacher on a user or session data set, or a CTR model (FM, DeepFM, DCNv2, DLRM) on a CTR data set, and export it as a package',
     )
-    .requiredOption('--model <model>', 'model to train: sasrec, fm, deepfm or dcnv2')
+    .requiredOption('--model <model>', 'model to train: sasrec, fm, deepfm, dcnv2 or dlrm')
     .requiredOption(
       '--dataset <name>',
       `user or session data set for sasrec (${NEXT_ITEM_NAMES}); CTR data set for the others (${CTR_NAMES})`,
@@ -87,13 +87,17 @@ function buildProgram(output: Output): Command {
     .option('--dim <n>', 'embedding and hidden size')
     .option(
       '--mlp <widths>',
-      `CTR: hidden layer widths (default ${DEFAULT_CTR_TRAIN.mlp.join(',')})`,
+      `CTR: hidden layer widths (default ${DEFAULT_CTR_TRAIN.mlp.join(',')}; dlrm ${defaultMlpOf('dlrm').join(',')})`,
     )
     .option(
       '--norm <kind>',
       `CTR: batch, layer or none after each hidden layer (default ${DEFAULT_CTR_TRAIN.norm})`,
     )
     .option('--cross-layers <n>', `DCNv2: cross layers (default ${DEFAULT_CTR_TRAIN.crossLayers})`)
+    .option(
+      '--interaction <op>',
+      `DLRM: dot (the field vectors and their pairwise dot products) or cat (the field vectors alone) (default ${DEFAULT_CTR_TRAIN.interaction})`,
+    )
     .option(
       '--embedding-l2 <f>',
       `CTR: λ of the L2 penalty λ/2·‖E‖² on the embedding table (default ${DEFAULT_CTR_TRAIN.embeddingL2})`,

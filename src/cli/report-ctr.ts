@@ -39,7 +39,7 @@ export const CTR_REPORT_DEFAULTS = {
   /** The sparsities whose nearest prefix of a progressive package is evaluated. */
   prefixSparsities: [0.5, 0.8, 0.95, 0.99],
   /** Rows are ordered by model, then method, in these orders (baselines before Shaver). */
-  modelOrder: ['fm', 'deepfm', 'dcnv2'],
+  modelOrder: ['fm', 'deepfm', 'dcnv2', 'dlrm'],
   methodOrder: ['random', 'magnitude', 'shaver-zero', 'shaver'],
   /** The plot's file: the page's name with this in place of `.md`. */
   plotSuffix: '-auc-bytes.svg',
@@ -50,7 +50,7 @@ const CTR_KINDS = ['ctr-dense', CTR_PRUNED_KIND];
 export interface CtrDenseRow {
   package: string;
   name: string;
-  /** fm, deepfm or dcnv2. */
+  /** fm, deepfm, dcnv2 or dlrm. */
   model: string;
   dim: number | null;
   params: number;

@@ -1,5 +1,5 @@
 /**
- * `pocketrec train --model fm|deepfm|dcnv2 --dataset <ctr data set>`: trains a CTR model on
+ * `pocketrec train --model fm|deepfm|dcnv2|dlrm --dataset <ctr data set>`: trains a CTR model on
  * a data set's field rows and exports it as a `ctr-dense` package. A checkpoint beside the
  * output (`<out>.checkpoint`) after every epoch lets the same command resume.
  */
@@ -9,13 +9,19 @@ import { loadCtrFields } from '../data/ctr/index.ts';
 import { UsageError } from '../errors.ts';
 import { auc, logLoss } from '../eval/ctr-metrics.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
+import { DLRM_INTERACTIONS, type DlrmInteraction } from '../model/ctr/dlrm.ts';
 import { NORMS, type Norm } from '../model/ctr/layers.ts';
 import { CTR_MODEL_KINDS, type CtrModelKind } from '../model/ctr/model.ts';
 import { ctrPackageSpec } from '../model/ctr/package.ts';
 import { ctrProbabilities } from '../model/ctr/score.ts';
 import { writePackageDirectory } from '../package/node-fs.ts';
 import { buildModelPackage } from '../package/writer.ts';
-import { type CtrTrainConfig, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
+import {
+  type CtrTrainConfig,
+  DEFAULT_CTR_TRAIN,
+  defaultMlpOf,
+  trainCtr,
+} from '../train/train-ctr.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import type { TrainCliOptions } from './train.ts';
@@ -25,6 +31,7 @@ export interface TrainCtrCliOptions extends TrainCliOptions {
   mlp?: string;
   norm?: string;
   crossLayers?: string;
+  interaction?: string;
   embeddingL2?: string;
 }
 
@@ -47,6 +54,16 @@ function norm(value: string): Norm {
   return value as Norm;
 }
 
+function interaction(value: string): DlrmInteraction {
+  const found = DLRM_INTERACTIONS.find((i) => i === value);
+  if (found === undefined) {
+    throw new UsageError(
+      `--interaction must be one of ${DLRM_INTERACTIONS.join(', ')}, got "${value}"`,
+    );
+  }
+  return found;
+}
+
 export function ctrTrainConfigFrom(
   model: CtrModelKind,
   options: TrainCtrCliOptions,
@@ -55,7 +72,7 @@ export function ctrTrainConfigFrom(
   return {
     model,
     dim: numberOption(options.dim, 'dim', d.dim, { integer: true, min: 1, max: 1024 }),
-    mlp: options.mlp === undefined ? d.mlp : mlpWidths(options.mlp),
+    mlp: options.mlp === undefined ? defaultMlpOf(model) : mlpWidths(options.mlp),
     norm: norm(options.norm ?? d.norm),
     dropout: numberOption(options.dropout, 'dropout', d.dropout, { min: 0, max: 0.95 }),
     crossLayers: numberOption(options.crossLayers, 'cross-layers', d.crossLayers, {
@@ -63,6 +80,7 @@ export function ctrTrainConfigFrom(
       min: 1,
       max: 16,
     }),
+    interaction: interaction(options.interaction ?? d.interaction),
     embeddingL2: numberOption(options.embeddingL2, 'embedding-l2', d.embeddingL2, { min: 0 }),
     lr: numberOption(options.lr, 'lr', d.lr, { min: 1e-7, max: 1 }),
     batchSize: numberOption(options.batch, 'batch', d.batchSize, { integer: true, min: 1 }),

@@ -45,6 +45,27 @@ export interface LoopOptions<B> {
   onEpoch?: (record: EpochRecord, state: LoopState) => void;
   /** Gradient workers to spread each batch over; the main thread alone when absent. */
   parallel?: DataParallel<B>;
+  /**
+   * Runs on the main thread after each optimiser step, before the next batch: a method's
+   * own update of the weights or of its state (UMEC's proximal, s and dual steps).
+   */
+  afterStep?: (step: StepContext) => void;
+  /**
+   * State a method keeps beside the weights (UMEC's s, y, z): checkpointed and restored with
+   * them, and kept with the best epoch's weights, but not trained and not sent to workers.
+   */
+  stateVariables?: Record<string, tf.Variable>;
+  /**
+   * 'best' (the default) leaves the variables at the best validation epoch; 'last' at the
+   * last epoch, for a search whose later epochs are what it is for.
+   */
+  keep?: 'best' | 'last';
+}
+
+/** What afterStep is told: the step just taken (from 0) and the learning rate it used. */
+export interface StepContext {
+  step: number;
+  learningRate: number;
 }
 
 export interface LoopResult {
@@ -78,7 +99,9 @@ function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
 }
 
 export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopResult> {
-  const { variables, optimizer } = options;
+  const { variables: trained, optimizer } = options;
+  // Everything checkpointed and snapshotted; only `trained` is sent to workers.
+  const variables = { ...trained, ...options.stateVariables };
   let state: LoopState = {
     epoch: 0,
     bestScore: Number.NEGATIVE_INFINITY,
@@ -148,7 +171,7 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
       if (options.parallel) {
         value = await dataParallelStep(
           options.parallel,
-          variables,
+          trained,
           optimizer,
           options.loss,
           batch,
@@ -165,6 +188,7 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
           `training diverged: loss ${value} at epoch ${epoch}, batch ${i + 1}`,
         );
       lossSum += value;
+      options.afterStep?.({ step, learningRate: learningRate(optimizer) });
       step++;
       options.onBatch?.(i + 1, batches.length, value);
     }
@@ -205,6 +229,7 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
     }
     options.onEpoch?.(record, state);
   }
+  if (options.keep === 'last') return { state, best, resumed };
   // The model leaves the loop with its best validation weights, not its last.
   for (const [name, values] of Object.entries(best)) {
     const v = variables[name] as tf.Variable;

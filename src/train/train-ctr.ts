@@ -1,5 +1,5 @@
 /**
- * Trains a CTR model (FM, DeepFM, DCNv2) on encoded field rows: binary cross-entropy on
+ * Trains a CTR model (FM, DeepFM, DCNv2, DLRM) on encoded field rows: binary cross-entropy on
  * shuffled mini-batches with Adam, validation AUC after every epoch, early stopping and a
  * checkpoint per epoch through the shared training loop (loop.ts), so an interrupted run
  * resumes where it stopped.
@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { auc } from '../eval/ctr-metrics.ts';
 import { DEFAULT_DCNV2 } from '../model/ctr/dcnv2.ts';
 import { DEFAULT_DEEPFM } from '../model/ctr/deepfm.ts';
+import { DEFAULT_DLRM, type DlrmInteraction } from '../model/ctr/dlrm.ts';
 import { type CtrBatch, ctrBatch } from '../model/ctr/field-embedding.ts';
 import { DEFAULT_FM } from '../model/ctr/fm.ts';
 import {
@@ -30,18 +31,20 @@ import { ctrProbabilities } from '../model/ctr/score.ts';
 import { shuffledRange } from '../random.ts';
 import type { LoopState } from './checkpoint.ts';
 import { type DataParallel, GradientWorkers, type TrainingTask } from './data-parallel.ts';
-import { type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
+import { type LoopOptions, type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
 
 export interface CtrTrainConfig {
   model: CtrModelKind;
   /** Embedding width of every field. */
   dim: number;
-  /** Hidden widths of the MLP tower (DeepFM, DCNv2). */
+  /** Hidden widths of the MLP tower (DeepFM, DCNv2; DLRM's top MLP). */
   mlp: number[];
   norm: Norm;
   dropout: number;
   /** DCNv2's cross layers. */
   crossLayers: number;
+  /** DLRM's interaction op. */
+  interaction: DlrmInteraction;
   /**
    * λ of an L2 penalty λ/2 · ||E||² on the whole embedding table, added to every batch's
    * loss: FuxiCTR's embedding_regularizer, which the BARS recipes tune (0.05 on frappe).
@@ -66,6 +69,7 @@ export const DEFAULT_CTR_TRAIN: CtrTrainConfig = {
   norm: DEFAULT_DEEPFM.norm,
   dropout: DEFAULT_DEEPFM.dropout,
   crossLayers: DEFAULT_DCNV2.crossLayers,
+  interaction: DEFAULT_DLRM.interaction,
   embeddingL2: 0,
   lr: 1e-3,
   batchSize: 4096,
@@ -75,6 +79,14 @@ export const DEFAULT_CTR_TRAIN: CtrTrainConfig = {
   seed: 2020,
 };
 
+/**
+ * The MLP widths a model kind trains with when none are asked for: DLRM's own top MLP
+ * (DEFAULT_DLRM), every other kind DEFAULT_CTR_TRAIN's.
+ */
+export function defaultMlpOf(model: CtrModelKind): number[] {
+  return model === 'dlrm' ? DEFAULT_DLRM.mlp : DEFAULT_CTR_TRAIN.mlp;
+}
+
 export interface CtrSplits {
   schema: CtrSchema;
   train: CtrRows;
@@ -83,7 +95,7 @@ export interface CtrSplits {
 
 /** The model's architecture config from the training config (the model kind picks its part). */
 export function modelOf(config: CtrTrainConfig, schema: CtrSchema): CtrModel {
-  const { dim, mlp, norm, dropout, crossLayers, seed } = config;
+  const { dim, mlp, norm, dropout, crossLayers, interaction, seed } = config;
   switch (config.model) {
     case 'fm':
       return initCtrModel({ kind: 'fm', config: { ...DEFAULT_FM, dim } }, schema, seed);
@@ -92,6 +104,12 @@ export function modelOf(config: CtrTrainConfig, schema: CtrSchema): CtrModel {
     case 'dcnv2':
       return initCtrModel(
         { kind: 'dcnv2', config: { ...DEFAULT_DCNV2, dim, mlp, norm, dropout, crossLayers } },
+        schema,
+        seed,
+      );
+    case 'dlrm':
+      return initCtrModel(
+        { kind: 'dlrm', config: { ...DEFAULT_DLRM, dim, mlp, norm, dropout, interaction } },
         schema,
         seed,
       );
@@ -118,7 +136,20 @@ export function configOfModel(model: CtrModel, run: CtrRunSettings): CtrTrainCon
       const { mlp, norm, dropout, crossLayers } = model.config;
       return { ...base, mlp, norm, dropout, crossLayers };
     }
+    case 'dlrm': {
+      const { mlp, norm, dropout, interaction } = model.config;
+      return { ...base, mlp, norm, dropout, interaction };
+    }
   }
+}
+
+/**
+ * The settings a checkpoint records and a resumed run must match: all of them, less DLRM's
+ * interaction for other kinds, which read none (checkpoints made before DLRM lack it).
+ */
+function checkpointConfig(config: CtrTrainConfig): Record<string, unknown> {
+  const { interaction, ...rest } = config;
+  return config.model === 'dlrm' ? { ...rest, interaction } : rest;
 }
 
 /** The batches of an epoch: row indices, shuffled by a seed of the epoch's own. */
@@ -251,14 +282,24 @@ function rowParallel(workers: GradientWorkers): DataParallel<Int32Array> {
 }
 
 /**
- * Trains from fresh weights, on `hooks.workers` worker threads besides the main one.
- * Validation is the AUC of the validation split (higher is better).
+ * What a compression method adds to training (UMEC, Group Lasso): given the model's
+ * variables, its per-step update, its own checkpointed state, and which epoch to keep.
+ */
+export type CtrTrainingMethod = (
+  variables: Record<string, tf.Variable>,
+) => Pick<LoopOptions<Int32Array>, 'afterStep' | 'stateVariables' | 'keep'>;
+
+/**
+ * Trains from fresh weights, or from `start`'s, on `hooks.workers` worker threads besides
+ * the main one, with a compression `method`'s steps where given. Validation is the AUC of
+ * the validation split (higher is better).
  */
 export async function trainCtr(
   data: CtrSplits,
   config: CtrTrainConfig,
   hooks: Omit<TrainingHooks<CtrModel>, 'validate'>,
   start?: CtrStart,
+  method?: CtrTrainingMethod,
 ): Promise<CtrTrainResult> {
   const args: CtrTaskArgs = {
     schema: data.schema,
@@ -267,6 +308,7 @@ export async function trainCtr(
     ...(start ? { start } : {}),
   };
   const task = ctrTask(args);
+  const extension = method?.(task.variables) ?? {};
   const labels = data.validation.labels;
   const train = (parallel?: DataParallel<Int32Array>) =>
     runTrainingLoop<Int32Array>({
@@ -286,10 +328,11 @@ export async function trainCtr(
         }
       },
       ...(hooks.checkpointDir ? { checkpointDir: hooks.checkpointDir } : {}),
-      config: { ...config },
+      config: checkpointConfig(config),
       ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
       ...(hooks.onEpoch ? { onEpoch: hooks.onEpoch } : {}),
       ...(parallel ? { parallel } : {}),
+      ...extension,
     });
   if (!hooks.workers) return { ...(await train()), model: task.model };
   const pool = await GradientWorkers.start(hooks.workers, {

@@ -1,18 +1,19 @@
 /**
  * One type for every CTR model, and one forward pass that dispatches on its kind, so that
- * training, evaluation, the package and the runtime handle FM, DeepFM and DCNv2 alike.
+ * training, evaluation, the package and the runtime handle FM, DeepFM, DCNv2 and DLRM alike.
  */
 import type * as tf from '@tensorflow/tfjs';
 import * as dcnv2 from './dcnv2.ts';
 import * as deepfm from './deepfm.ts';
+import * as dlrm from './dlrm.ts';
 import type { CtrBatch } from './field-embedding.ts';
 import * as fm from './fm.ts';
 import type { CtrForwardOptions } from './layers.ts';
 import type { CtrSchema } from './schema.ts';
 
-export type CtrModel = fm.FmModel | deepfm.DeepFmModel | dcnv2.Dcnv2Model;
+export type CtrModel = fm.FmModel | deepfm.DeepFmModel | dcnv2.Dcnv2Model | dlrm.DlrmModel;
 export type CtrModelKind = CtrModel['kind'];
-export const CTR_MODEL_KINDS: readonly CtrModelKind[] = ['fm', 'deepfm', 'dcnv2'];
+export const CTR_MODEL_KINDS: readonly CtrModelKind[] = ['fm', 'deepfm', 'dcnv2', 'dlrm'];
 
 /** Logits [batch] of any CTR model. */
 export function ctrForward(
@@ -27,6 +28,8 @@ export function ctrForward(
       return deepfm.ctrLogits(model, batch, options);
     case 'dcnv2':
       return dcnv2.ctrLogits(model, batch, options);
+    case 'dlrm':
+      return dlrm.ctrLogits(model, batch, options);
   }
 }
 
@@ -42,7 +45,8 @@ export function withEmbedding<M extends CtrModel>(model: M, table: tf.Tensor2D):
 export type CtrArchitecture =
   | { kind: 'fm'; config: fm.FmConfig }
   | { kind: 'deepfm'; config: deepfm.DeepFmConfig }
-  | { kind: 'dcnv2'; config: dcnv2.Dcnv2Config };
+  | { kind: 'dcnv2'; config: dcnv2.Dcnv2Config }
+  | { kind: 'dlrm'; config: dlrm.DlrmConfig };
 
 export function ctrArchitectureOf(model: CtrModel): CtrArchitecture {
   switch (model.kind) {
@@ -51,6 +55,8 @@ export function ctrArchitectureOf(model: CtrModel): CtrArchitecture {
     case 'deepfm':
       return { kind: model.kind, config: model.config };
     case 'dcnv2':
+      return { kind: model.kind, config: model.config };
+    case 'dlrm':
       return { kind: model.kind, config: model.config };
   }
 }
@@ -67,6 +73,8 @@ export function ctrModelOf(
     case 'deepfm':
       return { ...architecture, schema, weights };
     case 'dcnv2':
+      return { ...architecture, schema, weights };
+    case 'dlrm':
       return { ...architecture, schema, weights };
   }
 }
@@ -95,6 +103,12 @@ export function initCtrModel(
         ...architecture,
         schema,
         weights: dcnv2.initDcnv2Weights(architecture.config, schema, seed),
+      };
+    case 'dlrm':
+      return {
+        ...architecture,
+        schema,
+        weights: dlrm.initDlrmWeights(architecture.config, schema, seed),
       };
   }
 }

@@ -77,6 +77,11 @@ export function ctrArchitecture(structure: CtrStructure): Record<string, Archite
       };
       break;
     }
+    case 'dlrm': {
+      const { dim, mlp, norm, dropout, interaction } = structure.config;
+      config = { dim, mlp: [...mlp], norm, dropout, interaction };
+      break;
+    }
   }
   return { model: structure.kind, ...config, ...schema };
 }

@@ -5,16 +5,18 @@
  * 1 MiB), and every count and size in them is tied to tensors that are present, and so to
  * bytes that were hashed: the vocabulary sizes to the embedding table's rows, `dim` to its
  * width, the MLP's length and widths to the `mlp.<i>.kernel` tensors, DCNv2's cross layers
- * and experts to the cross tensors found. Only then is the list of expected tensors built
+ * and experts to the cross tensors found (DLRM's interaction sizes only the first MLP
+ * kernel's rows, which the shape comparison checks). Only then is the list of expected tensors built
  * and compared, shape by shape, with the manifest's.
  *
  * Architecture keys (written by ctrPackageSpec, package.ts):
- *   model                     'fm' | 'deepfm' | 'dcnv2'
+ *   model                     'fm' | 'deepfm' | 'dcnv2' | 'dlrm'
  *   dim                       embedding width of every field
- *   mlp, norm, dropout        deepfm and dcnv2: hidden widths, 'batch' | 'layer' | 'none', rate
+ *   mlp, norm, dropout        deepfm, dcnv2 and dlrm: hidden widths, 'batch' | 'layer' | 'none', rate
  *   crossLayers, cross,       dcnv2: layer count, 'full' | 'mixture',
  *   crossRank, crossExperts   the mixture's rank and experts (mixture only),
  *   structure                 'parallel' | 'stacked'
+ *   interaction               dlrm: 'dot' | 'cat'
  *   fieldNames, fieldKinds,   the schema, one entry per field in schema order
  *   vocabularySizes, maxValues  (maxValues 1 for a single-valued field),
  *   boundaryCounts,           how many boundaries each field has (0 unless numeric),
@@ -27,6 +29,7 @@ import type { Manifest, TensorEntry } from '../../package/manifest.ts';
 import { checkWeightEntry } from '../weight-entry.ts';
 import { type CrossKind, type Dcnv2Config, dcnv2WeightShapes } from './dcnv2.ts';
 import { deepFmWeightShapes } from './deepfm.ts';
+import { DLRM_INTERACTIONS, dlrmWeightShapes } from './dlrm.ts';
 import { fmWeightShapes } from './fm.ts';
 import { type MlpConfig, NORMS } from './layers.ts';
 import { CTR_MODEL_KINDS, type CtrArchitecture } from './model.ts';
@@ -62,6 +65,8 @@ export function ctrWeightShapes(structure: CtrStructure): [string, number[]][] {
       return deepFmWeightShapes(structure.config, structure.schema);
     case 'dcnv2':
       return dcnv2WeightShapes(structure.config, structure.schema);
+    case 'dlrm':
+      return dlrmWeightShapes(structure.config, structure.schema);
   }
 }
 
@@ -127,7 +132,10 @@ export function ctrStructureOf(
   else {
     const tower = mlpOf(arch, manifest.tensors, entries, fail);
     if (kind === 'deepfm') structure = { kind, config: { dim, ...tower }, schema };
-    else
+    else if (kind === 'dlrm') {
+      const interaction = arch.oneOf('interaction', DLRM_INTERACTIONS);
+      structure = { kind, config: { dim, interaction, ...tower }, schema };
+    } else
       structure = {
         kind,
         config: { dim, ...tower, ...crossOf(arch, manifest.tensors, fail) },

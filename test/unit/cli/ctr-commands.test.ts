@@ -1,4 +1,4 @@
-// `pocketrec train --model fm|deepfm|dcnv2` and `pocketrec eval` on a CTR package, end to
+// `pocketrec train --model fm|deepfm|dcnv2|dlrm` and `pocketrec eval` on a CTR package, end to
 // end on the Criteo sample (200 rows: fast, and too small for any accuracy claim).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ async function train(model: string, out: string, ...extra: string[]) {
 }
 
 describe('pocketrec train and eval, CTR models', () => {
-  for (const model of ['fm', 'deepfm', 'dcnv2']) {
+  for (const model of ['fm', 'deepfm', 'dcnv2', 'dlrm']) {
     it(`${model}: writes a ctr-dense package that verifies and evaluates`, async () => {
       const out = join(scratch, model);
       const trained = await train(model, out);
@@ -79,6 +79,7 @@ describe('pocketrec train and eval, CTR models', () => {
     const cases: [string[], RegExp][] = [
       [['--mlp', '400,x'], /--mlp must list layer widths/],
       [['--norm', 'group'], /--norm must be one of batch, layer, none/],
+      [['--interaction', 'sum'], /--interaction must be one of dot, cat, got "sum"/],
       [['--max-len', '50'], /--max-len is for the next-item models, not deepfm/],
     ];
     for (const [extra, message] of cases) {

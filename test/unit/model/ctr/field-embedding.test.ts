@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../../../src/kernels/wasm/backend.ts';
 import { DEFAULT_DCNV2, initDcnv2Weights } from '../../../../src/model/ctr/dcnv2.ts';
 import { DEFAULT_DEEPFM, initDeepFmWeights } from '../../../../src/model/ctr/deepfm.ts';
+import { DEFAULT_DLRM, initDlrmWeights } from '../../../../src/model/ctr/dlrm.ts';
 import {
   ctrBatch,
   embeddingElementIndex,
@@ -116,6 +117,12 @@ describe('lookup', () => {
         config: { ...DEFAULT_DCNV2, ...small },
         schema,
         weights: initDcnv2Weights({ ...DEFAULT_DCNV2, ...small }, schema, 3),
+      },
+      {
+        kind: 'dlrm',
+        config: { ...DEFAULT_DLRM, ...small },
+        schema,
+        weights: initDlrmWeights({ ...DEFAULT_DLRM, ...small }, schema, 4),
       },
     ];
     const batch = ctrBatch(schema, rows, [0, 1]);

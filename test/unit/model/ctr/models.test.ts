@@ -13,6 +13,13 @@ import {
   deepFmWeightShapes,
   initDeepFmWeights,
 } from '../../../../src/model/ctr/deepfm.ts';
+import {
+  DEFAULT_DLRM,
+  type DlrmConfig,
+  dlrmWeightShapes,
+  initDlrmWeights,
+  upperTrianglePairs,
+} from '../../../../src/model/ctr/dlrm.ts';
 import { ctrBatch, embedFields, firstOrder } from '../../../../src/model/ctr/field-embedding.ts';
 import { initFmWeights } from '../../../../src/model/ctr/fm.ts';
 import { isMovingStatistic, movingStatisticsUpdater } from '../../../../src/model/ctr/layers.ts';
@@ -33,6 +40,11 @@ const dcnv2 = (over: Partial<Dcnv2Config> = {}): CtrModel => {
   return { kind: 'dcnv2', config, schema, weights: initDcnv2Weights(config, schema, 3) };
 };
 
+const dlrm = (over: Partial<DlrmConfig> = {}): CtrModel => {
+  const config = { ...DEFAULT_DLRM, dim: 4, mlp: [8, 6], dropout: 0.5, ...over };
+  return { kind: 'dlrm', config, schema, weights: initDlrmWeights(config, schema, 4) };
+};
+
 const fm = (): CtrModel => {
   const config = { dim: 4 };
   return { kind: 'fm', config, schema, weights: initFmWeights(config, schema, 1) };
@@ -47,6 +59,10 @@ const variants: [string, () => CtrModel][] = [
   ['dcnv2, stacked', () => dcnv2({ structure: 'stacked' })],
   ['dcnv2, mixture', () => dcnv2({ cross: { kind: 'mixture', rank: 2, experts: 3 } })],
   ['dcnv2, cross only', () => dcnv2({ mlp: [] })],
+  ['dlrm, dot', () => dlrm()],
+  ['dlrm, cat', () => dlrm({ interaction: 'cat' })],
+  ['dlrm, dot, layer norm', () => dlrm({ norm: 'layer' })],
+  ['dlrm, dot, no top mlp', () => dlrm({ norm: 'none', mlp: [] })],
 ];
 
 describe('forward', () => {
@@ -74,7 +90,110 @@ describe('forward', () => {
     expect(dcnv2WeightShapes(c.config, schema).map(([n]) => n)).toContain('cross.2.kernel');
     expect(c.weights['cross.0.kernel']?.shape).toEqual([12, 12]);
     expect(c.weights['output.kernel']?.shape).toEqual([12 + 6, 1]);
+    // DLRM: 3 fields of dim 4, and for 'dot' their 3 pairs; no first-order part.
+    for (const [interaction, input] of [
+      ['dot', 12 + 3],
+      ['cat', 12],
+    ] as const) {
+      const l = dlrm({ interaction });
+      if (l.kind !== 'dlrm') throw new Error('unreachable');
+      const shapes = dlrmWeightShapes(l.config, schema);
+      expect(Object.keys(l.weights)).toEqual(shapes.map(([n]) => n));
+      for (const [name, shape] of shapes) expect(l.weights[name]?.shape).toEqual(shape);
+      expect(shapes.slice(0, 6)).toEqual([
+        ['embedding', [16, 4]],
+        ['mlp.0.kernel', [input, 8]],
+        ['mlp.0.bias', [8]],
+        ['mlp.0.norm.gamma', [8]],
+        ['mlp.0.norm.beta', [8]],
+        ['mlp.0.norm.movingMean', [8]],
+      ]);
+      expect(l.weights['output.kernel']?.shape).toEqual([6, 1]);
+      expect(l.weights['output.bias']?.shape).toEqual([1]);
+      expect(l.weights.linear).toBeUndefined();
+      expect(l.weights.bias).toBeUndefined();
+    }
+    const bare = dlrm({ mlp: [], norm: 'none' });
+    expect(bare.weights['output.kernel']?.shape).toEqual([15, 1]);
   });
+
+  it("DLRM's pairs: i < j, row-major, no diagonal", () => {
+    expect(Array.from(upperTrianglePairs(4))).toEqual([1, 2, 3, 6, 7, 11]);
+    expect(Array.from(upperTrianglePairs(1))).toEqual([]);
+  });
+
+  it.each(['dot', 'cat'] as const)(
+    'DLRM (%s): the logit a hand computation gives from known weights',
+    (interaction) => {
+      const dim = 2;
+      const hiddenUnits = 3;
+      const config: DlrmConfig = { dim, interaction, mlp: [hiddenUnits], norm: 'none', dropout: 0 };
+      const input = interaction === 'dot' ? 3 * dim + 3 : 3 * dim;
+      // Distinct, sign-mixed values, so that a wrong pair order or pooling shows.
+      const table = Array.from({ length: 16 }, (_, r) => [0.1 * r - 0.7, 0.3 - 0.05 * r * (r % 3)]);
+      const kernel = Array.from({ length: input }, (_, i) =>
+        Array.from({ length: hiddenUnits }, (_, u) => Math.sin(1 + 3 * i + u)),
+      );
+      const hiddenBias = [0.1, -0.2, 0.05];
+      const out = [0.7, -1.1, 0.4];
+      const outBias = -0.3;
+      const model: CtrModel = {
+        kind: 'dlrm',
+        config,
+        schema,
+        weights: {
+          embedding: tf.tensor2d(table),
+          'mlp.0.kernel': tf.tensor2d(kernel),
+          'mlp.0.bias': tf.tensor1d(hiddenBias),
+          'output.kernel': tf.tensor2d(out.map((v) => [v])),
+          'output.bias': tf.tensor1d([outBias]),
+        },
+      };
+      expect(Object.keys(model.weights).sort()).toEqual(
+        dlrmWeightShapes(config, schema)
+          .map(([n]) => n)
+          .sort(),
+      );
+      // The fixture rows by hand: user rows 0-4, genres 5-10 (mean of the present ids; none
+      // present reads id 0), age buckets 11-15.
+      const genres = [[1, 2], [5], [3, 1, 4], [0]];
+      const users = [1, 4, 0, 2];
+      const ages = [2, 0, 4, 1];
+      const mean = (ids: number[], offset: number) =>
+        [0, 1].map(
+          (k) => ids.reduce((s, id) => s + (table[offset + id]?.[k] as number), 0) / ids.length,
+        );
+      const expected = users.map((user, r) => {
+        const v = [
+          table[user] as number[],
+          mean(genres[r] as number[], 5),
+          table[11 + (ages[r] as number)] as number[],
+        ];
+        const z = v.flat();
+        if (interaction === 'dot') {
+          const dot = (a: number[], b: number[]) => a[0]! * b[0]! + a[1]! * b[1]!;
+          z.push(dot(v[0]!, v[1]!), dot(v[0]!, v[2]!), dot(v[1]!, v[2]!));
+        }
+        const hidden = hiddenBias.map((b, u) =>
+          Math.max(
+            0,
+            z.reduce((s, x, i) => s + x * (kernel[i]?.[u] as number), b),
+          ),
+        );
+        return hidden.reduce((s, h, u) => s + h * (out[u] as number), outBias);
+      });
+      // Every row reaches the output through some unit, so no logit is the bare output bias.
+      expect(expected.every((e) => Math.abs(e - outBias) > 1e-3)).toBe(true);
+      const logits = ctrForward(model, ctrBatch(schema, rows), { training: false }).arraySync();
+      expect(logits).toHaveLength(4);
+      logits.forEach((l, r) => {
+        expect(l).toBeCloseTo(expected[r] as number, 5);
+      });
+      // The same weights in training (no dropout, no norm) give the same logits.
+      const trained = ctrForward(model, ctrBatch(schema, rows), { training: true, seed: 3 });
+      expect(trained.arraySync()).toEqual(logits);
+    },
+  );
 
   it("FM's pairwise term is the sum of <v_f, v_g> over field pairs", () => {
     const model = fm();
@@ -96,7 +215,7 @@ describe('forward', () => {
   });
 
   it('is deterministic outside training; dropout acts only in training', () => {
-    for (const model of [deepFm(), dcnv2()]) {
+    for (const model of [deepFm(), dcnv2(), dlrm()]) {
       const batch = ctrBatch(schema, rows);
       const once = ctrForward(model, batch, { training: false, seed: 1 }).arraySync();
       expect(ctrForward(model, batch, { training: false, seed: 2 }).arraySync()).toEqual(once);

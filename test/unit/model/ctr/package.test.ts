@@ -11,6 +11,7 @@ import {
   type DeepFmConfig,
   initDeepFmWeights,
 } from '../../../../src/model/ctr/deepfm.ts';
+import { DEFAULT_DLRM, type DlrmConfig, initDlrmWeights } from '../../../../src/model/ctr/dlrm.ts';
 import { ctrBatch } from '../../../../src/model/ctr/field-embedding.ts';
 import { initFmWeights } from '../../../../src/model/ctr/fm.ts';
 import type { Weights } from '../../../../src/model/ctr/layers.ts';
@@ -75,6 +76,12 @@ const dcnv2 = (over: Partial<Dcnv2Config> = {}): CtrModel => {
   const config = { ...DEFAULT_DCNV2, dim: DIM, mlp: [8, 6], ...over };
   const weights = initDcnv2Weights(config, schema, 3);
   return randomised({ kind: 'dcnv2', config, schema, weights }, 30);
+};
+
+const dlrm = (over: Partial<DlrmConfig> = {}): CtrModel => {
+  const config = { ...DEFAULT_DLRM, dim: DIM, mlp: [8, 6], ...over };
+  const weights = initDlrmWeights(config, schema, 4);
+  return randomised({ kind: 'dlrm', config, schema, weights }, 40);
 };
 
 /** Random rows of the fixture schema: every user and age bucket, 0 to 3 genres, OOV ids too. */
@@ -229,6 +236,21 @@ describe('CTR packages round trip', () => {
         structure: 'stacked',
       },
     ],
+    [
+      'dlrm, dot, batch norm',
+      () => dlrm(),
+      { model: 'dlrm', dim: DIM, mlp: [8, 6], norm: 'batch', dropout: 0.2, interaction: 'dot' },
+    ],
+    [
+      'dlrm, cat, layer norm',
+      () => dlrm({ interaction: 'cat', norm: 'layer', dropout: 0.1 }),
+      { model: 'dlrm', dim: DIM, mlp: [8, 6], norm: 'layer', dropout: 0.1, interaction: 'cat' },
+    ],
+    [
+      'dlrm, dot, no top mlp',
+      () => dlrm({ mlp: [], norm: 'none' }),
+      { model: 'dlrm', dim: DIM, mlp: [], norm: 'none', dropout: 0.2, interaction: 'dot' },
+    ],
   ];
 
   it.each(variants)(
@@ -319,10 +341,12 @@ describe('CTR packages that verify but do not fit the model', () => {
   let deep: Files;
   let cross: Files;
   let mixture: Files;
+  let dot: Files;
   beforeAll(async () => {
     deep = await build(deepFm());
     cross = await build(dcnv2());
     mixture = await build(dcnv2({ cross: { kind: 'mixture', rank: 2, experts: 3 } }));
+    dot = await build(dlrm());
   });
 
   it('an mlp list longer than the kernels present', async () => {
@@ -439,6 +463,29 @@ describe('CTR packages that verify but do not fit the model', () => {
     await expectRefused(files, 'bad-shape', problem);
   });
 
+  it.each([
+    ['interaction', 'sum', /architecture\.interaction must be one of dot, cat, got "sum"/],
+    ['interaction', undefined, /architecture\.interaction must be one of dot, cat, got undefined/],
+    ['mlp', [8], /architecture\.mlp lists 1 layers, but the package has 2 MLP kernels/],
+  ])('a bad DLRM architecture.%s (%j)', async (key, value, problem) => {
+    const files = await withManifest(dot, (m) => {
+      if (value === undefined) delete m.architecture[key];
+      else set(m.architecture, key, value);
+    });
+    await expectRefused(files, 'bad-shape', problem);
+  });
+
+  it('dot and cat: the first MLP kernel tells them apart', async () => {
+    const files = await withManifest(dot, (m) => {
+      m.architecture.interaction = 'cat';
+    });
+    await expectRefused(
+      files,
+      'bad-shape',
+      /tensor "mlp\.0\.kernel" has shape \[15,8\], expected \[12,8\]/,
+    );
+  });
+
   it('parallel and stacked: the output kernel tells them apart', async () => {
     const files = await withManifest(cross, (m) => {
       m.architecture.structure = 'stacked';
@@ -527,7 +574,7 @@ describe('CTR packages that verify but do not fit the model', () => {
     await expectRefused(
       files,
       'bad-manifest',
-      /ctr-dense: architecture\.model "xdeepfm" is not one of fm, deepfm, dcnv2/,
+      /ctr-dense: architecture\.model "xdeepfm" is not one of fm, deepfm, dcnv2, dlrm/,
     );
   });
 
@@ -546,10 +593,10 @@ describe('CTR packages that verify but do not fit the model', () => {
   });
 
   it('checkCtrPackage and checkModelStructure accept the unedited packages', async () => {
-    for (const files of [deep, cross, mixture]) {
+    for (const files of [deep, cross, mixture, dot]) {
       const pkg = await read(files);
       expect(checkCtrPackage(pkg).schema).toEqual(schema);
-      expect(checkModelStructure(pkg)).toMatch(/^ctr-dense: (deepfm|dcnv2) over 3 fields/);
+      expect(checkModelStructure(pkg)).toMatch(/^ctr-dense: (deepfm|dcnv2|dlrm) over 3 fields/);
     }
     expect(FIELDS).toBe(schema.fields.length);
   });

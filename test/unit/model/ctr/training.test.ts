@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../../../src/kernels/wasm/backend.ts';
 import { DEFAULT_DCNV2, initDcnv2Weights } from '../../../../src/model/ctr/dcnv2.ts';
 import { DEFAULT_DEEPFM, initDeepFmWeights } from '../../../../src/model/ctr/deepfm.ts';
+import { DEFAULT_DLRM, type DlrmConfig, initDlrmWeights } from '../../../../src/model/ctr/dlrm.ts';
 import { ctrBatch } from '../../../../src/model/ctr/field-embedding.ts';
 import { initFmWeights } from '../../../../src/model/ctr/fm.ts';
 import {
@@ -63,6 +64,10 @@ function train(model: CtrModel, steps: number): number {
   );
 }
 
+function dlrm(config: DlrmConfig): CtrModel {
+  return { kind: 'dlrm', config, schema, weights: initDlrmWeights(config, schema, 4) };
+}
+
 describe('training', () => {
   const small = { dim: 4, mlp: [16, 16], dropout: 0.1 };
   it.each([
@@ -87,6 +92,8 @@ describe('training', () => {
         return { kind: 'dcnv2', config, schema, weights: initDcnv2Weights(config, schema, 3) };
       },
     ],
+    ['dlrm, dot', (): CtrModel => dlrm({ ...DEFAULT_DLRM, ...small, interaction: 'dot' })],
+    ['dlrm, cat', (): CtrModel => dlrm({ ...DEFAULT_DLRM, ...small, interaction: 'cat' })],
   ])('%s learns a separable interaction well below log 2 in 300 Adam steps', (_, make) => {
     const loss = train(make(), 300);
     expect(loss).toBeLessThan(0.2);
