@@ -102,6 +102,12 @@ describe('ranking and masks', () => {
     }
   });
 
+  it('shaver ranks by the size of the value: a large negative value is kept before a small positive one', () => {
+    const values = Float32Array.from([0.01, -0.5, 0.2, -0.001]);
+    const scores = methodScores('shaver', { table: new Float32Array(4), estimate: { values } });
+    expect(Array.from(pruneMask(scores, 0.5))).toEqual([0, 1, 1, 0]);
+  });
+
   it('shaver and shaver-zero rank alike and differ in the fill; random is a seeded permutation', () => {
     const shaver = methodScores('shaver', { table, estimate });
     const zero = methodScores('shaver-zero', { table, estimate });
