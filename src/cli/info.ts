@@ -1,8 +1,10 @@
 import { CTR_PRUNED_KIND } from '../model/ctr/pruned-package.ts';
+import { packageFlops } from '../model/package-flops.ts';
 import { verifyModelStructure } from '../model/package-structure.ts';
 import type { Manifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
+import { DEFAULT_ENGINE_OPTIONS } from '../runtime/engine/engine.ts';
 import { formatBytes, type Output, printJson, table } from './output.ts';
 
 /** Prints what a package is and how small it is; reading it verifies it too, format and structure. */
@@ -16,6 +18,7 @@ export async function infoCommand(
   const { manifest } = pkg;
   const { size } = manifest;
   const pruning = pruningOf(manifest);
+  const work = packageFlops(manifest, DEFAULT_ENGINE_OPTIONS);
   if (options.json) {
     printJson(output, {
       name: manifest.name,
@@ -27,6 +30,7 @@ export async function infoCommand(
       metrics: manifest.training.metrics,
       size,
       ...(pruning ? { pruning } : {}),
+      ...(work ?? {}),
       files: manifest.files,
     });
     return;
@@ -58,6 +62,14 @@ export async function infoCommand(
             [
               'against the dense package',
               `${pruning.denseBytes.toLocaleString('en-US')} bytes, ${pruning.compression.toFixed(2)}x`,
+            ],
+          ] as const)
+        : []),
+      ...(work
+        ? ([
+            [
+              'FLOPs per request',
+              `${work.flops.toLocaleString('en-US')} multiply-adds, ${work.flopsRatio.toFixed(3)} of the unpruned model`,
             ],
           ] as const)
         : []),

@@ -16,6 +16,7 @@ import { oneLine } from './terminal-text.ts';
 import { trainCommand } from './train.ts';
 import { isCtrModelKind, type TrainCtrCliOptions, trainCtrCommand } from './train-ctr.ts';
 import { type TuneRepeatsCliOptions, tuneRepeatsCommand } from './tune-repeats.ts';
+import { DEFAULT_UMEC, type UmecCliOptions, umecCommand } from './umec.ts';
 import { verifyCommand } from './verify.ts';
 
 const NEXT_ITEM_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind !== 'ctr').join(', ');
@@ -262,6 +263,48 @@ function buildProgram(output: Output): Command {
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action((model: string, options: ShapleyCliOptions) => shapleyCommand(model, options, output));
+
+  const ud = DEFAULT_UMEC;
+  program
+    .command('umec')
+    .description(
+      "prune a DeepFM's fields and hidden units together to one FLOPs budget (UMEC; or magnitude, Group Lasso), fine-tune, and write the smaller model as a ctr-dense package",
+    )
+    .argument('<model>', 'ctr-dense DeepFM package directory (from pocketrec train)')
+    .requiredOption('--dataset <name>', 'the CTR data set the package was trained on')
+    .requiredOption(
+      '--flops-budget <ratio>',
+      "FLOPs per row allowed, as a fraction of the dense model's, e.g. 0.5",
+    )
+    .requiredOption(
+      '--out <dir>',
+      'package to write (checkpoints beside it: <out>.search, <out>.finetune)',
+    )
+    .option('--method <method>', `umec, magnitude or group-lasso (default ${ud.method})`)
+    .option(
+      '--search-epochs <n>',
+      `epochs of the UMEC or Group Lasso search (default ${ud.searchEpochs})`,
+    )
+    .option('--lr <rate>', `Adam rate of the search (default ${ud.lr})`)
+    .option('--batch <n>', `rows per step of the search and fine-tuning (default ${ud.batch})`)
+    .option('--s-lr <rate>', `UMEC: descent step of the pruned counts s (default ${ud.sLr})`)
+    .option('--y-lr <rate>', `UMEC: ascent step of the layers' multipliers y (default ${ud.yLr})`)
+    .option('--z-lr <rate>', `UMEC: ascent step of the budget's multiplier z (default ${ud.zLr})`)
+    .option('--group-lasso <lambda>', `Group Lasso's strength λ (default ${ud.groupLasso})`)
+    .option(
+      '--scores <scale>',
+      `UMEC: group scores as they are (raw, the paper's) or over their layer's mean (relative) (default ${ud.scores})`,
+    )
+    .option(
+      '--finetune <epochs>',
+      `fine-tuning epochs of the smaller model, best validation epoch kept (default ${ud.finetune})`,
+    )
+    .option('--finetune-lr <rate>', `Adam rate of fine-tuning (default ${ud.finetuneLr})`)
+    .addOption(threadsOption('each batch'))
+    .addOption(dataDirOption())
+    .option('--force', 'write over a package that is already there')
+    .addOption(jsonOption())
+    .action((model: string, options: UmecCliOptions) => umecCommand(model, options, output));
 
   program
     .command('prune')

@@ -19,6 +19,7 @@ import {
   type PlotSeries,
   plotSvg,
 } from './report-plot.ts';
+import type { StructuredRow } from './report-umec.ts';
 
 /** How methods are named on the page and in the plot's legend. */
 export const METHOD_LABELS: Record<string, string> = {
@@ -56,6 +57,7 @@ export function ctrReportPage(report: CtrReport): string {
     ...denseSection(report.dense),
     ...prunedSection(report.pruned),
     ...prefixSection(report.prefixes),
+    ...structuredSection(report.structured),
     ...estimateSection(report.estimates),
     ...commandsSection(report),
   ].join('\n');
@@ -77,6 +79,53 @@ function header(report: CtrReport): string[] {
     ...(report.plot
       ? [`![Test AUC against bytes on disk, one line per method](${basename(report.plot)})`, '']
       : []),
+  ];
+}
+
+const UMEC_LABELS: Record<string, string> = {
+  umec: 'UMEC',
+  magnitude: 'magnitude (group norm)',
+  'group-lasso': 'Group Lasso',
+};
+
+function structuredSection(rows: readonly StructuredRow[]): string[] {
+  if (rows.length === 0) return [];
+  const ms = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)} ms`);
+  return [
+    '## Fields and units pruned to a FLOPs budget',
+    '',
+    "`pocketrec umec`: whole fields and hidden units removed to a budget of multiply-adds per row, the smaller model fine-tuned and exported without the removed parts. **FLOPs** is counted from the package's own architecture (`pocketrec info`'s `flopsRatio`) against the model it was cut from. **Request p50** is the median time of scoring 100 test rows with `pocketrec eval`'s code (tfjs WASM in Node, one thread), timed in this run beside the source's.",
+    '',
+    ...table(
+      [
+        'package',
+        'method',
+        'budget',
+        'FLOPs',
+        'kept',
+        'fields removed',
+        'bytes on disk',
+        'AUC',
+        'LogLoss',
+        'AUC drop',
+        'request p50',
+        'source p50',
+      ],
+      rows.map((r) => [
+        r.name,
+        UMEC_LABELS[r.method] ?? r.method,
+        String(r.budget),
+        r.flopsRatio === null ? '-' : r.flopsRatio.toFixed(3),
+        r.kept,
+        r.removedFields.length ? r.removedFields.join(', ') : '-',
+        int(r.bytes),
+        f4(r.metrics.AUC),
+        f4(r.metrics.LogLoss),
+        signed(r.drop),
+        ms(r.requestP50),
+        ms(r.dense?.requestP50 ?? null),
+      ]),
+    ),
   ];
 }
 
@@ -236,6 +285,7 @@ function commandsSection(report: CtrReport): string[] {
     '',
     ...report.dense.map((r) => line(r.name, r.command)),
     ...report.pruned.map((r) => line(r.name, r.command)),
+    ...report.structured.map((r) => line(r.name, r.command)),
     ...prefixes.map((r) => line(`${r.name}, prefixes`, r.command)),
     ...report.estimates.map((r) => line(r.dir, r.command)),
     ...(report.estimates.length

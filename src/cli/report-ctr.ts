@@ -34,6 +34,13 @@ import { commandLine, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
 import type { ReportCliOptions } from './report.ts';
 import { ctrReportPage, ctrReportPlot } from './report-ctr-page.ts';
+import {
+  requestMedianMs,
+  type StructuredRow,
+  structuredRow,
+  type UmecNotes,
+  umecNotesOf,
+} from './report-umec.ts';
 
 export const CTR_REPORT_DEFAULTS = {
   /** The sparsities whose nearest prefix of a progressive package is evaluated. */
@@ -63,6 +70,8 @@ export interface CtrDenseRow {
   version: string;
   /** False for a source of a pruned package that was not among --models. */
   listed: boolean;
+  /** Median ms of one request of 100 test rows, timed in this run (report-umec.ts). */
+  requestP50: number;
   command: string;
 }
 
@@ -131,6 +140,8 @@ export interface CtrReport {
   pruned: CtrPrunedRow[];
   prefixes: CtrPrefixRow[];
   estimates: CtrEstimateRow[];
+  /** Models cut down to a FLOPs budget (pocketrec umec), with their sources' request time. */
+  structured: StructuredRow[];
   /** The plot's path, when --out was given. */
   plot: string | null;
 }
@@ -172,11 +183,12 @@ async function gather(
   ctx.progress.total = models.length;
   const evaluated = [];
   for (const dir of models) evaluated.push(await evaluatePackage(dir, ctx));
+  const structuredEvals = evaluated.filter((e) => e.notes.umec !== null);
   const dense = evaluated
-    .filter((e) => e.pkg.manifest.kind === 'ctr-dense')
+    .filter((e) => e.pkg.manifest.kind === 'ctr-dense' && e.notes.umec === null)
     .map((e) => denseRow(e));
   const prunedEvals = evaluated.filter((e) => e.pkg.manifest.kind === CTR_PRUNED_KIND);
-  await addSources(dense, prunedEvals, ctx);
+  await addSources(dense, [...prunedEvals, ...structuredEvals], ctx);
   const pruned = sortPruned(
     prunedEvals.map((e) => prunedRow(e, dense)),
     dense,
@@ -198,6 +210,24 @@ async function gather(
     pruned,
     prefixes,
     estimates: await estimateRows(pruned, dense, ctx.dataset),
+    structured: structuredEvals.flatMap((e) =>
+      e.notes.umec
+        ? [
+            structuredRow(
+              {
+                dir: e.dir,
+                manifest: e.pkg.manifest,
+                umec: e.notes.umec,
+                metrics: e.metrics,
+                bytes: e.bytes,
+                requestP50: e.requestP50,
+                command: `${recorded(e.notes.command)}; ${evalCommand(e.dir, e.pkg.manifest.training.dataset)}`,
+              },
+              sourceOf(e, dense),
+            ),
+          ]
+        : [],
+    ),
     plot: options.out ? plotPath(options.out) : null,
   };
 }
@@ -227,19 +257,22 @@ interface Evaluated {
   metrics: CtrMetrics;
   bytes: number;
   notes: Notes;
+  /** Median ms of scoring REQUEST_ROWS test rows, timed in this run. */
+  requestP50: number;
 }
 
 /** Read, verified (as `pocketrec verify`), and scored on the test split as `pocketrec eval`. */
 async function evaluatePackage(dir: string, ctx: Context): Promise<Evaluated> {
   const pkg = await readCtrPackage(dir, ctx.dataset, CTR_KINDS);
   await verifyModelStructure(pkg);
-  const ctr = await ctrModelOn(dir, pkg, ctx.data);
+  const { ctr, data } = await ctrModelOn(dir, pkg, ctx.data);
   try {
-    const metrics = await ctrMetrics(ctr, ctx.data.test);
+    const metrics = await ctrMetrics(ctr, data.test);
+    const requestP50 = await requestMedianMs(ctr, data.test);
     const bytes = await bytesOnDisk(dir, pkg.manifest);
     const p = ctx.progress;
     p.bar.update(++p.done, Math.max(p.total, p.done), { label: pkg.manifest.name });
-    return { dir, pkg, metrics, bytes, notes: notesOf(pkg.manifest.training.notes) };
+    return { dir, pkg, metrics, bytes, notes: notesOf(pkg.manifest.training.notes), requestP50 };
   } finally {
     tf.dispose(Object.values(ctr.weights));
   }
@@ -256,6 +289,7 @@ interface Notes {
   prunedFrom: { package: string | null; version: string | null } | null;
   shapley: string | null;
   finetune: { epochs: number; lr: number | null } | null;
+  umec: UmecNotes | null;
 }
 
 function notesOf(text: string | undefined): Notes {
@@ -282,6 +316,7 @@ function notesOf(text: string | undefined): Notes {
       : null,
     shapley: str(field(raw.shapley, 'dir')),
     finetune: epochs === null ? null : { epochs, lr: num(field(raw.finetune, 'lr')) },
+    umec: umecNotesOf(raw.umec),
   };
 }
 
@@ -308,6 +343,7 @@ function denseRow(e: Evaluated, listed = true): CtrDenseRow {
     trainSeconds: trainSeconds ?? null,
     version: manifest.manifestSha256,
     listed,
+    requestP50: e.requestP50,
     command: `${recorded(e.notes.command)}; ${evalCommand(e.dir, manifest.training.dataset)}`,
   };
 }

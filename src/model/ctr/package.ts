@@ -14,7 +14,7 @@ import { PocketrecError } from '../../errors.ts';
 import { ModelPackageError } from '../../package/errors.ts';
 import type { ArchitectureValue } from '../../package/manifest.ts';
 import { type ModelPackage, tensorValues } from '../../package/reader.ts';
-import { elementCount } from '../../package/size.ts';
+import { type DenseEquivalent, elementCount } from '../../package/size.ts';
 import type { PackageSpec, TensorSpec } from '../../package/writer.ts';
 import { packageTensor } from '../sequential-package.ts';
 import { type Weights, weight } from './layers.ts';
@@ -38,7 +38,16 @@ export interface CtrPackageMeta {
   dataset: string;
   metrics?: Record<string, number>;
   notes?: string;
+  /**
+   * For a model cut down from a larger one (UMEC removes fields and units): that model's
+   * size, the package's dense equivalent, and its FLOPs per row, recorded as the
+   * architecture's `unprunedFlops`.
+   */
+  unpruned?: { denseEquivalent: DenseEquivalent; flops: number };
 }
+
+/** Where a package's FLOPs ratio is measured from: the unpruned model's, when it was cut down. */
+export const UNPRUNED_FLOPS_KEY = 'unprunedFlops';
 
 /** The architecture entries of a CTR model: its kind, configuration and schema. */
 export function ctrArchitecture(structure: CtrStructure): Record<string, ArchitectureValue> {
@@ -126,6 +135,7 @@ export function ctrPackageSpec(model: CtrModel, meta: CtrPackageMeta): PackageSp
     architecture: {
       ...ctrArchitecture(model),
       ...(vocabulary ? { [VOCABULARY_KEY]: VOCABULARY_FILE } : {}),
+      ...(meta.unpruned ? { [UNPRUNED_FLOPS_KEY]: meta.unpruned.flops } : {}),
     },
     ...(vocabulary ? { attachments: new Map([[VOCABULARY_FILE, vocabulary]]) } : {}),
     items: { count: 0 },
@@ -134,8 +144,11 @@ export function ctrPackageSpec(model: CtrModel, meta: CtrPackageMeta): PackageSp
       metrics: meta.metrics ?? {},
       ...(meta.notes ? { notes: meta.notes } : {}),
     },
-    // A dense package is its own dense equivalent.
-    denseEquivalent: { params, embeddingParams: elementCount(table) },
+    // A dense package is its own dense equivalent, unless it was cut down from another.
+    denseEquivalent: meta.unpruned?.denseEquivalent ?? {
+      params,
+      embeddingParams: elementCount(table),
+    },
     tensors,
   };
 }

@@ -1,4 +1,5 @@
 import type { CtrRows, CtrSchema } from '../../../../src/model/ctr/schema.ts';
+import { seededRandom } from '../../../../src/random.ts';
 
 /** user (categorical), genres (multi, up to 3), age (numeric, 3 boundaries → 5 buckets). */
 export const schema: CtrSchema = {
@@ -25,4 +26,25 @@ export function tableValues(totalRows: number, dim: number): number[][] {
   return Array.from({ length: totalRows }, (_, r) =>
     Array.from({ length: dim }, (_, k) => r * 10 ** k + k),
   );
+}
+
+/** Random rows of the fixture schema: every user and age bucket, 0 to 3 genres, OOV ids too. */
+export function randomRows(numRows: number, seed: number): CtrRows {
+  const random = seededRandom(seed);
+  const pick = (n: number) => Math.floor(random() * n);
+  const genres = new Int32Array(numRows * 3).fill(-1);
+  for (let r = 0; r < numRows; r++) {
+    const count = pick(4);
+    for (let j = 0; j < count; j++) genres[r * 3 + j] = pick(6);
+    if (count === 0) genres[r * 3] = 0;
+  }
+  return {
+    numRows,
+    ids: [
+      Int32Array.from({ length: numRows }, () => pick(5)),
+      genres,
+      Int32Array.from({ length: numRows }, () => pick(5)),
+    ],
+    labels: Float32Array.from({ length: numRows }, () => pick(2)),
+  };
 }

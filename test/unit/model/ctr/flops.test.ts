@@ -11,17 +11,12 @@ import {
   initCtrModel,
 } from '../../../../src/model/ctr/model.ts';
 import { type CtrRows, type CtrSchema, idsPerRow } from '../../../../src/model/ctr/schema.ts';
+import { kernelProducts } from '../kernel-products.ts';
 import { schema } from './fixtures.ts';
 
 beforeAll(async () => {
   await useWasmBackend();
 });
-
-/** Kernels whose every output element (or, for products, k per element) is a multiplication. */
-const ELEMENTWISE_PRODUCTS = new Set(['Multiply', 'Square', 'SquaredDifference']);
-const MATRIX_PRODUCTS = new Set(['BatchMatMul', 'MatMul', '_FusedMatMul']);
-
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** Products of the kernels tfjs runs for `numRows` rows of a model at inference. */
 async function profiledProducts(architecture: CtrArchitecture, s: CtrSchema, numRows: number) {
@@ -34,15 +29,7 @@ async function profiledProducts(architecture: CtrArchitecture, s: CtrSchema, num
   const batch = ctrBatch(s, rows);
   const profile = await tf.profile(() => ctrForward(model, batch, { training: false }));
   tf.dispose([batch.rows, batch.poolWeights, batch.labels, ...Object.values(model.weights)]);
-  let products = 0;
-  for (const k of profile.kernels) {
-    const out = k.outputShapes[0] as number[];
-    if (MATRIX_PRODUCTS.has(k.name)) {
-      const a = k.inputShapes[0] as number[];
-      products += size(out) * (a.at(-1) as number);
-    } else if (ELEMENTWISE_PRODUCTS.has(k.name)) products += size(out);
-  }
-  return products;
+  return kernelProducts(profile.kernels);
 }
 
 /** Per row: the products of two rows less those of one, which drops work on weights alone. */

@@ -35,8 +35,7 @@ import { type ModelPackage, readModelPackage } from '../../../../src/package/rea
 import { sizeFigures } from '../../../../src/package/size.ts';
 import { memorySource } from '../../../../src/package/source.ts';
 import { buildModelPackage, type PackageSpec } from '../../../../src/package/writer.ts';
-import { seededRandom } from '../../../../src/random.ts';
-import { schema } from './fixtures.ts';
+import { randomRows, schema } from './fixtures.ts';
 
 type Files = Map<string, Uint8Array>;
 
@@ -83,27 +82,6 @@ const dlrm = (over: Partial<DlrmConfig> = {}): CtrModel => {
   const weights = initDlrmWeights(config, schema, 4);
   return randomised({ kind: 'dlrm', config, schema, weights }, 40);
 };
-
-/** Random rows of the fixture schema: every user and age bucket, 0 to 3 genres, OOV ids too. */
-function randomRows(numRows: number, seed: number): CtrRows {
-  const random = seededRandom(seed);
-  const pick = (n: number) => Math.floor(random() * n);
-  const genres = new Int32Array(numRows * 3).fill(-1);
-  for (let r = 0; r < numRows; r++) {
-    const count = pick(4);
-    for (let j = 0; j < count; j++) genres[r * 3 + j] = pick(6);
-    if (count === 0) genres[r * 3] = 0;
-  }
-  return {
-    numRows,
-    ids: [
-      Int32Array.from({ length: numRows }, () => pick(5)),
-      genres,
-      Int32Array.from({ length: numRows }, () => pick(5)),
-    ],
-    labels: Float32Array.from({ length: numRows }, () => pick(2)),
-  };
-}
 
 const build = async (model: CtrModel): Promise<Files> =>
   (await buildModelPackage(ctrPackageSpec(model, { name: 'tiny-ctr', dataset: 'unit' }))).files;

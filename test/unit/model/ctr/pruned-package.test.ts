@@ -30,7 +30,6 @@ import {
   type PruneSelection,
   readPrunedPrefix,
 } from '../../../../src/model/ctr/pruned-package.ts';
-import type { CtrRows } from '../../../../src/model/ctr/schema.ts';
 import { checkModelStructure } from '../../../../src/model/package-structure.ts';
 import { sha256Hex } from '../../../../src/package/digest.ts';
 import { ModelPackageError } from '../../../../src/package/errors.ts';
@@ -46,7 +45,7 @@ import { sizeFigures, tensorBytes } from '../../../../src/package/size.ts';
 import { memorySource } from '../../../../src/package/source.ts';
 import { buildModelPackage } from '../../../../src/package/writer.ts';
 import { seededRandom } from '../../../../src/random.ts';
-import { schema } from './fixtures.ts';
+import { randomRows, schema } from './fixtures.ts';
 
 type Files = Map<string, Uint8Array>;
 
@@ -84,25 +83,6 @@ const scores = randomValues(TOTAL, 5, 20);
 const codebook = randomValues(3 * DIM, 6);
 const order = ranking(scores);
 
-function randomRows(numRows: number, seed: number): CtrRows {
-  const random = seededRandom(seed);
-  const pick = (n: number) => Math.floor(random() * n);
-  const genres = new Int32Array(numRows * 3).fill(-1);
-  for (let r = 0; r < numRows; r++) {
-    const count = pick(4);
-    for (let j = 0; j < count; j++) genres[r * 3 + j] = pick(6);
-    if (count === 0) genres[r * 3] = 0;
-  }
-  return {
-    numRows,
-    ids: [
-      Int32Array.from({ length: numRows }, () => pick(5)),
-      genres,
-      Int32Array.from({ length: numRows }, () => pick(5)),
-    ],
-    labels: new Float32Array(numRows),
-  };
-}
 const probe = randomRows(64, 3);
 
 function logits(m: CtrModel): Float32Array {

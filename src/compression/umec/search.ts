@@ -1,0 +1,153 @@
+/**
+ * The training steps of the structured-pruning searches, as a CtrTrainingMethod
+ * (src/train/train-ctr.ts) that runs after each optimiser step:
+ *
+ * - UMEC: the proximal step on the ⌈s_l⌉ smallest groups of each layer, then the s and dual
+ *   steps of minimax.ts. s, y and z are non-trainable variables, so the checkpoint carries
+ *   them and a resumed search goes on exactly.
+ * - Group Lasso: the proximal step of λ Σ_g ||W_g||₂, group soft-thresholding
+ *   W_g ← W_g · max(0, 1 − lr λ / ||W_g||₂), which drives whole groups to zero.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Weights } from '../../model/ctr/layers.ts';
+import type { CtrTrainingMethod } from '../../train/train-ctr.ts';
+import {
+  flopsRatio,
+  type GroupLayer,
+  groupScores,
+  keepHighest,
+  scaleGroups,
+  type UmecModel,
+} from './groups.ts';
+import {
+  ascendingOrder,
+  type MinimaxRates,
+  type MinimaxState,
+  minimaxStep,
+  proxFactor,
+  prunedCount,
+} from './minimax.ts';
+
+/**
+ * The minimax state as variables: `umec.s`, `umec.y` [layers] and `umec.z` [1]. The checkpoint
+ * knows them by these keys; their tfjs names only need to be unique, as tfjs registers names
+ * process-wide and a second search in the same process must not collide with the first.
+ */
+function stateVariables(layers: number): Record<string, tf.Variable> {
+  const v = (name: string, size: number) =>
+    tf.variable(tf.zeros([size]), false, `${name}#${Math.random()}`);
+  return { 'umec.s': v('umec.s', layers), 'umec.y': v('umec.y', layers), 'umec.z': v('umec.z', 1) };
+}
+
+export function readMinimax(state: Record<string, tf.Variable>): MinimaxState {
+  const values = (name: string) => Float64Array.from(state[name]?.dataSync() ?? []);
+  return { s: values('umec.s'), y: values('umec.y'), z: values('umec.z')[0] ?? 0 };
+}
+
+function writeMinimax(state: Record<string, tf.Variable>, m: MinimaxState): void {
+  state['umec.s']?.assign(tf.tensor1d(Float32Array.from(m.s)));
+  state['umec.y']?.assign(tf.tensor1d(Float32Array.from(m.y)));
+  state['umec.z']?.assign(tf.tensor1d([m.z]));
+}
+
+/**
+ * What the s and dual steps read: the squared group norms as they are (the paper's), or
+ * each over its layer's mean, so that one scale of multipliers fits layers whose groups
+ * differ in size (a field's dim × 400 weights against one output weight). Within a layer
+ * the order, and so which groups are pruned, is the same either way.
+ */
+export type ScoreScale = 'raw' | 'relative';
+export const SCORE_SCALES: readonly ScoreScale[] = ['raw', 'relative'];
+
+export function relativeScores(scores: Float32Array): Float32Array {
+  const mean = scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length);
+  return mean > 0 ? scores.map((v) => v / mean) : scores;
+}
+
+/** What a search reports after each step, for the progress display. */
+export interface SearchProgress {
+  /** FLOPs ratio with the ⌈s_l⌉ lowest groups of each layer gone (UMEC) or with none gone. */
+  flopsRatio: number;
+  minimax?: MinimaxState;
+  /** Groups kept per layer at the current counts. */
+  kept: number[];
+}
+
+/**
+ * UMEC's per-step method for `model` (whose weights the search trains: the variables carry
+ * the same names) to `budget`, reporting to `onStep`; `minimax()` reads its state, also
+ * after a resumed search that had no step left to run.
+ */
+export function umecMethod(
+  model: UmecModel,
+  layers: readonly GroupLayer[],
+  budget: number,
+  rates: MinimaxRates,
+  onStep?: (progress: SearchProgress) => void,
+  scale: ScoreScale = 'raw',
+): { method: CtrTrainingMethod; minimax: () => MinimaxState } {
+  const state = stateVariables(layers.length);
+  const resourceOf = (scores: Float32Array[]) => (counts: readonly number[]) =>
+    flopsRatio(model, keepHighest(scores, counts));
+  const method: CtrTrainingMethod = (variables) => ({
+    stateVariables: state,
+    keep: 'last',
+    afterStep: ({ learningRate }) => {
+      const m = readMinimax(state);
+      const before = groupScores(variables as Weights, layers);
+      layers.forEach((layer, l) => {
+        const pruned = prunedCount(m.s[l] as number);
+        if (pruned === 0) return;
+        const factors = new Float32Array(layer.groups).fill(1);
+        const order = ascendingOrder(before[l] as Float32Array);
+        const shrink = proxFactor(learningRate, m.y[l] as number);
+        for (let i = 0; i < pruned; i++) factors[order[i] as number] = shrink;
+        scaleGroups(variables, layer, factors);
+      });
+      const scores = groupScores(variables as Weights, layers);
+      const resource = resourceOf(scores);
+      minimaxStep(
+        m,
+        scores.map((s) => ({ scores: scale === 'relative' ? relativeScores(s) : s })),
+        resource,
+        budget,
+        rates,
+      );
+      writeMinimax(state, m);
+      const counts = Array.from(m.s, prunedCount);
+      onStep?.({
+        flopsRatio: resource(counts),
+        minimax: m,
+        kept: layers.map((layer, l) => layer.groups - (counts[l] as number)),
+      });
+    },
+  });
+  return { method, minimax: () => readMinimax(state) };
+}
+
+/**
+ * Group Lasso's proximal step with strength λ after each optimiser step; its progress
+ * counts a group at zero as gone.
+ */
+export function groupLassoMethod(
+  model: UmecModel,
+  layers: readonly GroupLayer[],
+  lambda: number,
+  onStep?: (progress: SearchProgress) => void,
+): CtrTrainingMethod {
+  return (variables) => ({
+    keep: 'last',
+    afterStep: ({ learningRate }) => {
+      const threshold = learningRate * lambda;
+      const kept = groupScores(variables as Weights, layers).map((scores, l) => {
+        const factors = scores.map((s) => {
+          const norm = Math.sqrt(s);
+          return norm > threshold ? 1 - threshold / norm : 0;
+        });
+        scaleGroups(variables, layers[l] as GroupLayer, factors);
+        return Array.from(factors.keys()).filter((g) => (factors[g] as number) > 0);
+      });
+      onStep?.({ flopsRatio: flopsRatio(model, kept), kept: kept.map((k) => k.length) });
+    },
+  });
+}

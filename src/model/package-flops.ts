@@ -1,0 +1,54 @@
+/**
+ * The work of one request of any package kind, from its manifest alone, and its ratio to the
+ * same architecture unpruned: what `pocketrec info` reports as `flops` and `flopsRatio`.
+ * Multiply-adds, counted as src/model/ctr/flops.ts says for CTR models (one row) and as
+ * src/model/sequential-flops.ts says for sequence models (one incremental step and scoring).
+ * A sequence model is counted as the engine serves it: the incremental step over a full
+ * cache where the model allows one (else the whole window), and a tensor-train table built
+ * once at load and scored as a dense one when it has at most `materialiseRows` rows (the
+ * engine's own threshold, which the caller passes), else scored by contracting its cores. A Markov package (sequential-markov) has no products to count:
+ * scoring adds the transition counts of the last item's sparse row to a popularity score, so
+ * it reports none (null) rather than a figure of 0 that would read as a model of no cost.
+ */
+import type { Manifest } from '../package/manifest.ts';
+import { ctrFlops } from './ctr/flops.ts';
+import { UNPRUNED_FLOPS_KEY } from './ctr/package.ts';
+import { checkCtrStructure, isCtrPackageKind } from './ctr/structure.ts';
+import { sequentialFlops } from './sequential-flops.ts';
+import { checkSequentialStructure, isSequentialKind } from './sequential-structure.ts';
+
+export interface PackageFlops {
+  /** Multiply-adds of one request. */
+  flops: number;
+  /** flops over the unpruned architecture's: 1 for a package that was never cut down. */
+  flopsRatio: number;
+}
+
+/** A package's FLOPs, or null for a kind without a forward pass to count. */
+export function packageFlops(
+  manifest: Manifest,
+  serving: { materialiseRows: number },
+): PackageFlops | null {
+  if (isCtrPackageKind(manifest.kind)) {
+    const structure = checkCtrStructure(manifest);
+    return withRatio(manifest, ctrFlops(structure, structure.schema));
+  }
+  if (isSequentialKind(manifest.kind)) {
+    const { config, table } = checkSequentialStructure(manifest);
+    const built = table.kind === 'tt' && config.numItems + 1 <= serving.materialiseRows;
+    return withRatio(
+      manifest,
+      sequentialFlops(config, table, built ? { scoring: 'tt-materialised' } : {}),
+    );
+  }
+  return null;
+}
+
+/** The ratio to the architecture's `unprunedFlops` when it records one, else 1. */
+function withRatio(manifest: Manifest, flops: number): PackageFlops {
+  const unpruned = manifest.architecture[UNPRUNED_FLOPS_KEY];
+  return {
+    flops,
+    flopsRatio: typeof unpruned === 'number' && unpruned > 0 ? flops / unpruned : 1,
+  };
+}

@@ -1,0 +1,265 @@
+/**
+ * The work of one request of a sequential (SASRec) model, counted from its architecture: the
+ * multiply-adds of every product the engine runs to answer "the best items after this
+ * history" (src/runtime/engine/sequential-scorer.ts, scoreSequential), with the counting
+ * rules of the CTR figure (src/model/ctr/flops.ts): a matrix product [rows, k] · [k, n]
+ * counts k·n per row; an element-wise multiplication or square counts one per element of
+ * its output; additions, subtractions, divisions, rsqrt, ReLU, tanh, sigmoid, softmax,
+ * look-ups, concatenations and top-k count nothing.
+ *
+ * A request is two parts.
+ *
+ * 1. Encoding the history into the query [1, d] (src/runtime/engine/session-encoder.ts).
+ *    - 'incremental' (the default for a model whose positions count from the oldest item and
+ *      whose readout is the last state, the only models the engine encodes incrementally):
+ *      one encodeNext step (src/model/sasrec.ts). The newest item's row is looked up, scaled
+ *      by √d (d products), and goes through every block: LayerNorm (3d: the variance's
+ *      squares, the rsqrt factor, γ), the query, key and value projections (3d²), attention
+ *      over L positions held in the cache, this one included (q·Kᵀ L·d, the 1/√hd scale
+ *      heads·L, attention·V L·d), the output projection (d²), LayerNorm (3d) and the
+ *      feed-forward pair (2d²); then the final LayerNorm (3d). L defaults to maxLen: the
+ *      largest step, the last one before the window is full. Per step that is
+ *        d + blocks·(6d² + 6d + 2Ld + heads·L) + 3d.
+ *      Caveat, from the code: encodeNext only runs while the history still fits maxLen. Once
+ *      a history is longer, each new event slides the window, nothing of the earlier
+ *      encoding is reusable, and the engine encodes the whole window again (the next case)
+ *      at every request. This figure is the step, as asked; `encoding: 'whole-window'`
+ *      gives the steady state of long sessions.
+ *    - 'whole-window' (the only path of a from-latest or attention-readout model, which the
+ *      engine re-encodes at every request): `encode` over a window of L = maxLen items, all
+ *      real: the √d scale and the padding mask (2Ld), the attention mask (2L²), per block
+ *      6Ld² + 7Ld (as above for L rows, plus the padding mask after the block) + 2L²d + heads·L²,
+ *      then the final LayerNorm and mask (4Ld); an 'attention' readout adds its pooling
+ *      (2Ld² + 3L²d + 2L²; its division by the prefix counts is not a product).
+ *    - `fixedShapes` (the engine on WebGPU): the cache is held at maxLen slots and a step
+ *      writes its keys and values by a one-hot blend (4·maxLen·d products a block) and masks
+ *      the empty slots (maxLen a block); attention always spans maxLen slots.
+ *    The item rows read: a look-up (nothing) from a dense table or a built tensor-train table;
+ *    from the cores (ttRows, src/model/tt-matrix.ts) when the table is not built, one chain
+ *    of products per row.
+ *
+ * 2. Scoring the query against every row of the item table, row 0 (padding) included, as
+ *    the engine does (its top-k is a selection, not counted):
+ *    - 'dense-table': one product with the table, (numItems + 1)·d.
+ *    - 'tt-materialised': the same product with the tensor-train table the engine builds
+ *      once at load (it does so for a table of at most EngineOptions.materialiseRows rows,
+ *      100,000 by default); building it is not part of a request.
+ *    - 'tt-contracted' (the default for a tensor-train table: the contraction the TT model is
+ *      about, and what the engine runs on WASM/CPU for a table it does not build): ttScoreAll,
+ *      the query contracted into the cores first to last, never building the table. Its
+ *      products, R the rank, t the STP factor, N_pad = ∏ I_k:
+ *        2 cores: I_1·R·d + N_pad·R·J_2/t
+ *        3 cores: I_1·R·d + I_1·I_2·(R/t)·J_2·(R/t)·J_3 + N_pad·R·J_3/t
+ *      plus, when t > 1, the element-wise product by an identity that picks the pairs whose
+ *      STP indices agree (stpDiagonal): (d/J_1)·I_1·R products. (tt-matrix.ts's cost note
+ *      leaves that one out; tfjs runs it, so it is counted here.)
+ *    - 'tt-webgpu-kernel': ttContractQueries down to the second core (tfjs ops), then the
+ *      fused WGSL kernel's per-row stage: a J_1·r_1-term dot product for each item row
+ *      1..numItems (it skips row 0, the padding rows, and the rows a request excludes; none
+ *      are excluded here).
+ *    Not counted: a request with `candidates` scores only those rows; the repeat bonus
+ *    (SequentialModel.repeatBonus) scores the window's items a second time when the request
+ *    keeps the history's items (excludeSeen false; the client's default drops them, leaving
+ *    nothing to lift).
+ *
+ * test/unit/model/sequential-flops.test.ts holds each part against a brute-force count of
+ * the products tfjs runs for one real request (tf.profile of scoreSequential), and the
+ * WebGPU kernel's stage against a plain loop over the rows.
+ */
+import type { SasrecConfig } from './sasrec.ts';
+import type { SequentialItemTable } from './sequential-structure.ts';
+import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
+
+/** How the query is encoded (see the header). */
+export type SequentialEncoding = 'incremental' | 'whole-window';
+
+/** How the query is scored against the table: the engine's TableScoring names. */
+export type SequentialScoring =
+  | 'dense-table'
+  | 'tt-materialised'
+  | 'tt-contracted'
+  | 'tt-webgpu-kernel';
+
+export interface SequentialFlopsOptions {
+  /** Default: 'incremental' where the model allows it, else 'whole-window'. */
+  encoding?: SequentialEncoding;
+  /**
+   * Positions attended by the incremental step (the cache and the new item) or encoded by a
+   * whole window: 1..maxLen, default maxLen. Fixed shapes always use maxLen.
+   */
+  length?: number;
+  /** The engine's fixed-shape mode (WebGPU). Default false (WASM, CPU). */
+  fixedShapes?: boolean;
+  /** Default: 'dense-table' for a dense table, 'tt-contracted' for a tensor-train. */
+  scoring?: SequentialScoring;
+}
+
+const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** Whether the engine can encode this model a step at a time (SessionEncoder.incremental). */
+export function encodesIncrementally(config: SasrecConfig): boolean {
+  return config.positions === 'from-oldest' && config.readout === 'last';
+}
+
+/** Products of a LayerNorm over `rows` rows of width d: the squares, rsqrt factor and γ. */
+const layerNormFlops = (rows: number, d: number): number => 3 * rows * d;
+
+/**
+ * encodeNext: one new item through every block, attending over `length` positions (the
+ * cache and itself); `fixedShapes`: the cache at maxLen slots, written by a one-hot blend.
+ */
+export function encodeStepFlops(config: SasrecConfig, length: number, fixedShapes = false): number {
+  const { dim: d, heads, blocks, maxLen } = config;
+  const slots = fixedShapes ? maxLen : length;
+  // The blend (slot × new, past × (1 − slot), keys and values) and the empty slots' mask.
+  const blend = fixedShapes ? 4 * maxLen * d + maxLen : 0;
+  const block =
+    layerNormFlops(1, d) +
+    3 * d * d + // query, key, value
+    2 * slots * d + // q·Kᵀ and attention·V
+    heads * slots + // 1/√hd
+    d * d + // output
+    layerNormFlops(1, d) +
+    2 * d * d + // feed-forward
+    blend;
+  return d + blocks * block + layerNormFlops(1, d);
+}
+
+/** encode over a window of `length` items (all real), up to the query of its last position. */
+export function encodeWindowFlops(config: SasrecConfig, length: number): number {
+  const { dim: d, heads, blocks } = config;
+  const L = length;
+  // √d scale, padding mask; the attention mask: causal × keep, then × 1e9.
+  const input = 2 * L * d + 2 * L * L;
+  const block =
+    layerNormFlops(L, d) +
+    3 * L * d * d +
+    2 * L * L * d + // q·Kᵀ and attention·V, over every head
+    heads * L * L + // 1/√hd
+    L * d * d +
+    layerNormFlops(L, d) +
+    2 * L * d * d +
+    L * d; // the padding mask after the block
+  const output = layerNormFlops(L, d) + L * d;
+  // The 'attention' readout: sees (L²), Σ sees·h (L²d), the item and session projections
+  // (2Ld²), β's score (L²d) and mask (L²), Σ β·h (L²d).
+  const readout = config.readout === 'attention' ? 2 * L * d * d + 3 * L * L * d + 2 * L * L : 0;
+  return input + blocks * block + output + readout;
+}
+
+/** Each core's dimensions: I, J, stored [I, p, q], the STP factor t, ranks in and out. */
+function ttCores(shape: TtShape) {
+  const n = shape.rows.length;
+  return ttCoreShapes(shape).map(([I, p, q], k) => ({
+    I,
+    J: shape.cols[k] as number,
+    p,
+    q,
+    t: k === 0 ? 1 : shape.stp,
+    rOut: k === n - 1 ? 1 : shape.rank,
+  }));
+}
+
+/** ttRows for `rows` ids: per row and per core after the first, [M·t, p] · [p, q]. */
+export function ttRowsFlops(shape: TtShape, rows: number): number {
+  const cores = ttCores(shape);
+  let M = cores[0]?.J as number;
+  let flops = 0;
+  for (const { J, t, p, q } of cores.slice(1)) {
+    flops += M * t * p * q;
+    M *= J;
+  }
+  return rows * flops;
+}
+
+/** ttScoreAll for one query (see the header). */
+export function ttScoreAllFlops(shape: TtShape): number {
+  const cores = ttCores(shape);
+  const { rank: R, stp: t, rows, cols } = shape;
+  const d = product(cols);
+  const padded = product(rows);
+  const [I1, I2] = rows as [number, number];
+  const J1 = cols[0] as number;
+  const first = d * I1 * R;
+  const diagonal = t > 1 ? (d / J1) * I1 * R : 0;
+  const Jn = cols[cols.length - 1] as number;
+  const last = (padded * R * Jn) / t;
+  if (cores.length === 2) return first + diagonal + last;
+  const J2 = cols[1] as number;
+  const middle = I1 * Jn * (R / t) * J2 * I2 * (R / t);
+  return first + diagonal + middle + last;
+}
+
+/** ttContractQueries for one query, cores n..downTo (0-based). */
+export function ttContractQueriesFlops(shape: TtShape, downTo: number): number {
+  const cores = ttCores(shape);
+  let M = product(shape.cols);
+  let R = 1;
+  let flops = 0;
+  for (let k = cores.length - 1; k >= downTo; k--) {
+    const { I, J, p, q, t } = cores[k] as (typeof cores)[number];
+    M /= J;
+    flops += M * R * t * q * I * p;
+    R *= I;
+  }
+  return flops;
+}
+
+/** The WebGPU path: the trailing cores by tfjs ops, then J_1·r_1 per item row in the kernel. */
+export function ttWebgpuKernelFlops(shape: TtShape, numItems: number): number {
+  const first = ttCores(shape)[0] as { q: number };
+  return ttContractQueriesFlops(shape, 1) + numItems * first.q;
+}
+
+/** The scoring of one query against every row of the table (see the header). */
+export function scoreAllFlops(
+  config: SasrecConfig,
+  table: SequentialItemTable,
+  scoring: SequentialScoring,
+): number {
+  const numRows = config.numItems + 1;
+  if (scoring === 'dense-table' || table.kind === 'dense') {
+    if (scoring !== 'dense-table' || table.kind !== 'dense') {
+      throw new Error(`scoring '${scoring}' does not apply to a ${table.kind} item table`);
+    }
+    return numRows * config.dim;
+  }
+  switch (scoring) {
+    case 'tt-materialised':
+      return numRows * config.dim;
+    case 'tt-contracted':
+      return ttScoreAllFlops(table.shape);
+    case 'tt-webgpu-kernel':
+      return ttWebgpuKernelFlops(table.shape, config.numItems);
+  }
+}
+
+/** Multiply-adds of one request (see the header for what counts). */
+export function sequentialFlops(
+  config: SasrecConfig,
+  table: SequentialItemTable,
+  options: SequentialFlopsOptions = {},
+): number {
+  const encoding =
+    options.encoding ?? (encodesIncrementally(config) ? 'incremental' : 'whole-window');
+  if (encoding === 'incremental' && !encodesIncrementally(config)) {
+    throw new Error(
+      'only a model with from-oldest positions and the last-state readout is encoded incrementally',
+    );
+  }
+  const fixedShapes = options.fixedShapes ?? false;
+  const length = fixedShapes ? config.maxLen : (options.length ?? config.maxLen);
+  if (!Number.isInteger(length) || length < 1 || length > config.maxLen) {
+    throw new Error(`length must be an integer in 1..${config.maxLen}, not ${length}`);
+  }
+  const scoring = options.scoring ?? (table.kind === 'dense' ? 'dense-table' : 'tt-contracted');
+  // Rows read from the cores when the table is not built; a built one is a look-up.
+  const built = scoring === 'dense-table' || scoring === 'tt-materialised';
+  const readRows = encoding === 'incremental' ? 1 : length;
+  const lookups = built || table.kind === 'dense' ? 0 : ttRowsFlops(table.shape, readRows);
+  const encode =
+    encoding === 'incremental'
+      ? encodeStepFlops(config, length, fixedShapes)
+      : encodeWindowFlops(config, length);
+  return lookups + encode + scoreAllFlops(config, table, scoring);
+}
