@@ -268,9 +268,9 @@ function buildProgram(output: Output): Command {
   program
     .command('umec')
     .description(
-      "prune a DeepFM's fields and hidden units together to one FLOPs budget (UMEC; or magnitude, Group Lasso), fine-tune, and write the smaller model as a ctr-dense package",
+      "prune a DeepFM's or DLRM's fields and hidden units together to one FLOPs budget (UMEC; or magnitude, Group Lasso), fine-tune, and write the smaller model as a ctr-dense package",
     )
-    .argument('<model>', 'ctr-dense DeepFM package directory (from pocketrec train)')
+    .argument('<model>', 'ctr-dense DeepFM or DLRM package directory (from pocketrec train)')
     .requiredOption('--dataset <name>', 'the CTR data set the package was trained on')
     .requiredOption(
       '--flops-budget <ratio>',
@@ -290,6 +290,10 @@ function buildProgram(output: Output): Command {
     .option('--s-lr <rate>', `UMEC: descent step of the pruned counts s (default ${ud.sLr})`)
     .option('--y-lr <rate>', `UMEC: ascent step of the layers' multipliers y (default ${ud.yLr})`)
     .option('--z-lr <rate>', `UMEC: ascent step of the budget's multiplier z (default ${ud.zLr})`)
+    .option(
+      '--prox-lr <rate>',
+      `UMEC: step η of the proximal shrink 1/(1 + 2 η y) (default ${ud.proxLr}, the public code's SGD rate)`,
+    )
     .option('--group-lasso <lambda>', `Group Lasso's strength λ (default ${ud.groupLasso})`)
     .option(
       '--scores <scale>',

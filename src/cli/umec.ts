@@ -1,12 +1,13 @@
 /**
  * `pocketrec umec <ctr package> --dataset <name> --flops-budget 0.5 --out <dir>`: one FLOPs
- * budget for a whole DeepFM, its fields and its hidden units pruned together (UMEC, Shen et
- * al. ICLR 2021; src/compression/umec/), or by the baselines at the same budget: magnitude
- * (group norms of the trained model) and Group Lasso (a search with group soft-
- * thresholding). Every method then keeps the groups selectToBudget picks, exports the
- * smaller model, fine-tunes it, and writes it as a ctr-dense package whose FLOPs and bytes
- * are those of what is left. The search and the fine-tuning checkpoint after every epoch
- * (`<out>.search`, `<out>.finetune`), so the same command resumes.
+ * budget for a whole DeepFM or DLRM, its fields (with DLRM's 'dot' interaction, their dot
+ * products too) and its hidden units pruned together (UMEC, Shen et al. ICLR 2021;
+ * src/compression/umec/), or by the baselines at the same budget: magnitude (group norms of
+ * the trained model) and Group Lasso (a search with group soft-thresholding). Every method
+ * then keeps the groups selectToBudget picks, exports the smaller model (of the same kind),
+ * fine-tunes it, and writes it as a ctr-dense package whose FLOPs and bytes are those of
+ * what is left. The search and the fine-tuning checkpoint after every epoch (`<out>.search`,
+ * `<out>.finetune`), so the same command resumes.
  */
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
@@ -54,6 +55,7 @@ export interface UmecCliOptions {
   sLr?: string;
   yLr?: string;
   zLr?: string;
+  proxLr?: string;
   groupLasso?: string;
   scores?: string;
   finetune?: string;
@@ -127,6 +129,7 @@ function settingsOf(options: UmecCliOptions): UmecSettings {
       sLr: rate(options.sLr, 's-lr', d.sLr),
       yLr: rate(options.yLr, 'y-lr', d.yLr),
       zLr: rate(options.zLr, 'z-lr', d.zLr),
+      proxLr: rate(options.proxLr, 'prox-lr', d.proxLr),
     },
     groupLasso: rate(options.groupLasso, 'group-lasso', d.groupLasso),
     scores: scoreScale(options.scores ?? d.scores),
@@ -297,6 +300,8 @@ export async function umecCommand(
         command: commandLine('umec', [model], options),
         prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
         umec: {
+          model: dense.kind,
+          ...(dense.kind === 'dlrm' ? { interaction: dense.config.interaction } : {}),
           method: settings.method,
           budget: settings.budget,
           searchEpochs: settings.method === 'magnitude' ? 0 : settings.searchEpochs,
@@ -321,6 +326,7 @@ export async function umecCommand(
   tf.disposeVariables();
   const summary = {
     out: options.out,
+    model: dense.kind,
     method: settings.method,
     budget: settings.budget,
     flops,

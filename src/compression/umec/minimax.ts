@@ -25,9 +25,15 @@ export interface MinimaxRates {
   yLr: number;
   /** Dual ascent step of the budget's multiplier z. */
   zLr: number;
+  /**
+   * The step of the proximal shrink 1 / (1 + 2 η y). The public code's is its SGD rate on W
+   * (0.1); with Adam at 1e-4 on W that rate would shrink the pruned groups a thousand times
+   * more slowly, so η is its own setting, the public code's rate by default.
+   */
+  proxLr: number;
 }
 
-export const DEFAULT_MINIMAX_RATES: MinimaxRates = { sLr: 0.05, yLr: 0.1, zLr: 2.0 };
+export const DEFAULT_MINIMAX_RATES: MinimaxRates = { sLr: 0.05, yLr: 0.1, zLr: 2.0, proxLr: 0.1 };
 
 export interface MinimaxState {
   /** Groups to prune per layer, continuous; ⌈s_l⌉ are pruned. */
@@ -92,7 +98,7 @@ export function minimaxStep(
   layers: readonly MinimaxLayer[],
   resource: (counts: readonly number[]) => number,
   budget: number,
-  rates: MinimaxRates = DEFAULT_MINIMAX_RATES,
+  rates: Pick<MinimaxRates, 'sLr' | 'yLr' | 'zLr'> = DEFAULT_MINIMAX_RATES,
 ): void {
   const L = layers.length;
   const counts = Array.from(state.s, prunedCount);

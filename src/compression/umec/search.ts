@@ -92,7 +92,7 @@ export function umecMethod(
   const method: CtrTrainingMethod = (variables) => ({
     stateVariables: state,
     keep: 'last',
-    afterStep: ({ learningRate }) => {
+    afterStep: () => {
       const m = readMinimax(state);
       const before = groupScores(variables as Weights, layers);
       layers.forEach((layer, l) => {
@@ -100,7 +100,7 @@ export function umecMethod(
         if (pruned === 0) return;
         const factors = new Float32Array(layer.groups).fill(1);
         const order = ascendingOrder(before[l] as Float32Array);
-        const shrink = proxFactor(learningRate, m.y[l] as number);
+        const shrink = proxFactor(rates.proxLr, m.y[l] as number);
         for (let i = 0; i < pruned; i++) factors[order[i] as number] = shrink;
         scaleGroups(variables, layer, factors);
       });

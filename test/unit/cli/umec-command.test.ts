@@ -38,6 +38,30 @@ async function umec(method: string, budget: string, out: string) {
   );
 }
 
+/**
+ * What every cut-down package must be: info counts the summary's FLOPs ratio from the file
+ * (1 for its dense source), it is smaller, removed fields are gone from its schema and removed
+ * units from its tower, and it verifies and evaluates on the data set's rows for its fields.
+ * Returns its notes.
+ */
+async function checkCutPackage(out: string, source: string, summary: Summary) {
+  const info = JSON.parse((await run('info', out, '--json')).out);
+  expect(info.flopsRatio).toBeCloseTo(summary.flopsRatio, 12);
+  const sourceInfo = JSON.parse((await run('info', source, '--json')).out);
+  expect(sourceInfo.flopsRatio).toBe(1);
+  expect(info.size.bytes).toBeLessThan(sourceInfo.size.bytes);
+  expect(info.architecture.fieldNames).toHaveLength(39 - summary.removedFields.length);
+  for (const f of summary.removedFields) expect(info.architecture.fieldNames).not.toContain(f);
+  expect(info.architecture.mlp).toEqual(
+    ['mlp.0', 'mlp.1'].map((l) => Number(summary.kept[l]?.split('/')[0])),
+  );
+  expect((await run('verify', out)).code).toBe(0);
+  const evaluated = await run('eval', out, '--dataset', 'criteo-sample', '--json');
+  expect(evaluated.code).toBe(0);
+  expect(JSON.parse(evaluated.out).coverage).toHaveLength(info.architecture.fieldNames.length);
+  return JSON.parse(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).training.notes);
+}
+
 describe('pocketrec umec', () => {
   it.each([
     ['umec', '0.5'],
@@ -54,25 +78,7 @@ describe('pocketrec umec', () => {
       expect(summary.flopsRatio).toBeLessThanOrEqual(Number(budget));
       expect(summary.flopsRatio).toBeGreaterThan(0);
 
-      const info = JSON.parse((await run('info', out, '--json')).out);
-      expect(info.flopsRatio).toBeCloseTo(summary.flopsRatio, 12);
-      const denseInfo = JSON.parse((await run('info', dense, '--json')).out);
-      expect(denseInfo.flopsRatio).toBe(1);
-      expect(info.size.bytes).toBeLessThan(denseInfo.size.bytes);
-      // Removed fields are gone from the schema, removed units from the tower.
-      expect(info.architecture.fieldNames).toHaveLength(39 - summary.removedFields.length);
-      for (const f of summary.removedFields) expect(info.architecture.fieldNames).not.toContain(f);
-      expect(info.architecture.mlp).toEqual(
-        ['mlp.0', 'mlp.1'].map((l) => Number(summary.kept[l]?.split('/')[0])),
-      );
-
-      expect((await run('verify', out)).code).toBe(0);
-      const evaluated = await run('eval', out, '--dataset', 'criteo-sample', '--json');
-      expect(evaluated.code).toBe(0);
-      expect(JSON.parse(evaluated.out).coverage).toHaveLength(info.architecture.fieldNames.length);
-      const notes = JSON.parse(
-        JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).training.notes,
-      );
+      const notes = await checkCutPackage(out, dense, summary);
       expect(notes.umec.method).toBe(method);
       expect(notes.command).toMatch(/^npx pocketrec umec /);
     },
@@ -140,6 +146,34 @@ describe('pocketrec umec', () => {
       ...['--dataset', 'criteo-sample', '--flops-budget', '0.5', '--out', join(scratch, 'x')],
     );
     expect(refused.code).not.toBe(0);
-    expect(refused.err).toMatch(/DeepFM/);
+    expect(refused.err).toMatch(/DeepFM and DLRM/);
+  }, 120_000);
+
+  it("a DLRM ('dot'): magnitude to 0.3, its fields' dot products going with them", async () => {
+    const dlrm = join(scratch, 'dlrm');
+    const trained = await run(
+      'train',
+      ...['--model', 'dlrm', '--interaction', 'dot', '--dataset', 'criteo-sample', '--out', dlrm],
+      ...['--epochs', '1', '--batch', '32', '--mlp', '16,12', '--dim', '4', '--json'],
+    );
+    expect(trained.code).toBe(0);
+    const out = join(scratch, 'dlrm-magnitude-0.3');
+    const result = await run(
+      'umec',
+      dlrm,
+      ...['--dataset', 'criteo-sample', '--flops-budget', '0.3', '--out', out],
+      ...['--method', 'magnitude', '--batch', '32', '--finetune', '1', '--json'],
+    );
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.out) as Summary & { model: string };
+    expect(summary.model).toBe('dlrm');
+    expect(summary.flopsRatio).toBeLessThanOrEqual(0.3);
+    expect(summary.flopsRatio).toBeGreaterThan(0);
+
+    const notes = await checkCutPackage(out, dlrm, summary);
+    const info = JSON.parse((await run('info', out, '--json')).out);
+    expect(info.architecture).toMatchObject({ model: 'dlrm', interaction: 'dot' });
+    expect(notes.umec).toMatchObject({ model: 'dlrm', interaction: 'dot', method: 'magnitude' });
   }, 120_000);
 });

@@ -3,11 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { sliceModel } from '../../../../src/compression/umec/export.ts';
 import type { KeptGroups, UmecModel } from '../../../../src/compression/umec/groups.ts';
 import { useWasmBackend } from '../../../../src/kernels/wasm/backend.ts';
+import type { DlrmInteraction } from '../../../../src/model/ctr/dlrm.ts';
 import { ctrBatch } from '../../../../src/model/ctr/field-embedding.ts';
 import type { Norm, Weights } from '../../../../src/model/ctr/layers.ts';
 import { ctrForward } from '../../../../src/model/ctr/model.ts';
 import { ctrFromPackage, ctrPackageSpec } from '../../../../src/model/ctr/package.ts';
-import type { CtrRows } from '../../../../src/model/ctr/schema.ts';
+import type { CtrRows, CtrSchema } from '../../../../src/model/ctr/schema.ts';
 import { readModelPackage } from '../../../../src/package/reader.ts';
 import { memorySource } from '../../../../src/package/source.ts';
 import { buildModelPackage } from '../../../../src/package/writer.ts';
@@ -19,6 +20,7 @@ import {
   randomRows,
   rowsOfFields,
   tinyDeepFm,
+  tinyDlrm,
   vector,
 } from './helpers.ts';
 
@@ -48,24 +50,25 @@ function logits(model: UmecModel, rows: CtrRows): number[] {
 
 /**
  * The dense model with the removed groups zeroed where nothing can read them: a removed
- * field's table rows and first-order weights (an all-zero field vector adds nothing to FM or
- * the MLP), a removed unit's row of the next kernel.
+ * field's table rows and (DeepFM) first-order weights (an all-zero field vector adds nothing
+ * to FM or the MLP, and DLRM's dot products with it are zero too), a removed unit's row of
+ * the next kernel.
  */
 function zeroedReference(model: UmecModel, kept: KeptGroups): UmecModel {
   const [fields = [], ...units] = kept;
   const table = matrix(model.weights, 'embedding');
-  const linear = matrix(model.weights, 'linear');
+  const linear = model.kind === 'deepfm' ? matrix(model.weights, 'linear') : null;
   FIELD_ROWS.forEach(([start, end], f) => {
     if (fields.includes(f)) return;
     for (let r = start; r < end; r++) {
       table[r] = new Array(DIM).fill(0);
-      linear[r] = [0];
+      if (linear) linear[r] = [0];
     }
   });
   const weights: Weights = {
     ...model.weights,
     embedding: tf.tensor2d(table),
-    linear: tf.tensor2d(linear),
+    ...(linear ? { linear: tf.tensor2d(linear) } : {}),
   };
   model.config.mlp.forEach((width, i) => {
     const next = i + 1 < model.config.mlp.length ? `mlp.${i + 1}.kernel` : 'output.kernel';
@@ -173,10 +176,22 @@ describe('sliceModel', () => {
     expect(model.weights['mlp.0.kernel']?.isDisposed).toBe(false);
   });
 
-  it.each(['batch', 'none'] as Norm[])(
-    '%s norm: the sliced logits are the dense model with the removed groups zeroed',
-    (norm) => {
-      const model = tinyDeepFm({ norm }, 11);
+  const builders: [string, Norm, () => UmecModel][] = [
+    ['DeepFM', 'batch', () => tinyDeepFm({ norm: 'batch' }, 11)],
+    ['DeepFM', 'none', () => tinyDeepFm({ norm: 'none' }, 11)],
+    ...(['dot', 'cat'] as DlrmInteraction[]).flatMap((interaction) =>
+      (['batch', 'none'] as Norm[]).map((norm): [string, Norm, () => UmecModel] => [
+        `DLRM ${interaction}`,
+        norm,
+        () => tinyDlrm({ interaction, norm }, 11),
+      ]),
+    ),
+  ];
+
+  it.each(builders)(
+    '%s, %s norm: the sliced logits are the dense model with the removed groups zeroed',
+    (_, __, build) => {
+      const model = build();
       const rows = allRows();
       const dense = logits(model, rows);
       for (const [, kept] of CASES) {
@@ -234,4 +249,155 @@ describe('sliceModel', () => {
       });
     }
   });
+});
+
+/** The dot products of the fixture's 3 fields, in the model's order: i < j, row-major. */
+const PAIRS: [number, number][] = [
+  [0, 1],
+  [0, 2],
+  [1, 2],
+];
+/** mlp.0.kernel rows a DLRM of the kept fields reads, in its input order. */
+const dlrmInputRowsOf = (fields: readonly number[], interaction: DlrmInteraction) => [
+  ...inputRowsOf(fields),
+  ...(interaction === 'dot'
+    ? PAIRS.flatMap(([i, j], p) => (fields.includes(i) && fields.includes(j) ? [3 * DIM + p] : []))
+    : []),
+];
+
+const INTERACTION_CASES = (['dot', 'cat'] as const).flatMap((interaction) =>
+  CASES.map(([name, kept]) => [interaction, name, kept] as const),
+);
+
+describe('sliceModel of a DLRM', () => {
+  it('keeps the dot products of kept pairs in their order: user and age keep <v_0, v_2> only', () => {
+    expect(dlrmInputRowsOf([0, 2], 'dot')).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 13]);
+    expect(dlrmInputRowsOf([1, 2], 'dot')).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 14]);
+    expect(dlrmInputRowsOf([0, 1, 2], 'dot')).toEqual([...inputRowsOf([0, 1, 2]), 12, 13, 14]);
+    expect(dlrmInputRowsOf([2], 'dot')).toEqual([8, 9, 10, 11]);
+  });
+
+  it.each(INTERACTION_CASES)(
+    '%s, %s: weights are the kept rows and columns, nothing else',
+    (interaction, _, kept) => {
+      const model = tinyDlrm({ interaction });
+      const [fields, u0, u1] = kept as [number[], number[], number[]];
+      const sliced = sliceModel(model, kept);
+      expect(sliced.kind).toBe('dlrm');
+      if (sliced.kind !== 'dlrm') throw new Error('unreachable');
+      expect(sliced.config).toEqual({ ...model.config, mlp: [u0.length, u1.length] });
+      expect(sliced.config.interaction).toBe(interaction);
+      expect(sliced.schema.fields).toEqual(pick(schema.fields, fields));
+      expect(Object.keys(sliced.weights).sort()).toEqual(Object.keys(model.weights).sort());
+      expect(sliced.weights.linear).toBeUndefined();
+      const w = sliced.weights;
+      const rowsKept = tableRowsOf(fields);
+      const input = dlrmInputRowsOf(fields, interaction);
+      const pairs = interaction === 'dot' ? (fields.length * (fields.length - 1)) / 2 : 0;
+      expect(input.length).toBe(fields.length * DIM + pairs);
+      expect(w.embedding?.shape).toEqual([rowsKept.length, DIM]);
+      expect(w['mlp.0.kernel']?.shape).toEqual([input.length, u0.length]);
+      expect(matrix(w, 'embedding')).toEqual(pick(matrix(model.weights, 'embedding'), rowsKept));
+      const k0 = pick(matrix(model.weights, 'mlp.0.kernel'), input).map((r) => pick(r, u0));
+      expect(matrix(w, 'mlp.0.kernel')).toEqual(k0);
+      const k1 = pick(matrix(model.weights, 'mlp.1.kernel'), u0).map((r) => pick(r, u1));
+      expect(matrix(w, 'mlp.1.kernel')).toEqual(k1);
+      expect(matrix(w, 'output.kernel')).toEqual(pick(matrix(model.weights, 'output.kernel'), u1));
+      expect(vector(w, 'output.bias')).toEqual(vector(model.weights, 'output.bias'));
+      for (const [i, units] of [u0, u1].entries()) {
+        for (const p of [
+          'bias',
+          'norm.gamma',
+          'norm.beta',
+          'norm.movingMean',
+          'norm.movingVariance',
+        ]) {
+          expect(vector(w, `mlp.${i}.${p}`)).toEqual(
+            pick(vector(model.weights, `mlp.${i}.${p}`), units),
+          );
+        }
+      }
+    },
+  );
+
+  it("4 fields, 'dot': the kept dot products keep the row-major order of the kept fields", () => {
+    // A fourth field (rows 16..19 of the table): dot rows 16..21 of mlp.0.kernel are
+    // (0,1) (0,2) (0,3) (1,2) (1,3) (2,3). Keeping 0, 1 and 3 keeps rows 16, 18 and 20, which the
+    // smaller model reads as its (0,1) (0,2) (1,2).
+    const schema4: CtrSchema = {
+      fields: [...schema.fields, { name: 'item', kind: 'categorical', vocabularySize: 4 }],
+    };
+    const model = tinyDlrm({}, 17, schema4);
+    const base = allRows();
+    const items = Int32Array.from({ length: base.numRows }, (_, r) => (r * 7) % 4);
+    const rows: CtrRows = { ...base, ids: [...base.ids, items] };
+    const vocabulary = [5, 6, 5, 4];
+    const starts = [0, 5, 11, 16];
+    for (const fields of [
+      [0, 1, 3],
+      [1, 2, 3],
+      [0, 3],
+    ]) {
+      const kept: KeptGroups = [fields, [0, 1, 3, 4, 6], [0, 2, 3, 5]];
+      const sliced = sliceModel(model, kept);
+      const input = [
+        ...fields.flatMap((f) => Array.from({ length: DIM }, (_, k) => f * DIM + k)),
+        ...[
+          [0, 1],
+          [0, 2],
+          [0, 3],
+          [1, 2],
+          [1, 3],
+          [2, 3],
+        ].flatMap(([i, j], p) => (fields.includes(i!) && fields.includes(j!) ? [16 + p] : [])),
+      ];
+      expect(matrix(sliced.weights, 'mlp.0.kernel')).toEqual(
+        pick(matrix(model.weights, 'mlp.0.kernel'), input).map((r) => pick(r, kept[1]!)),
+      );
+      // Reference: the removed field's table rows and the removed units' next rows zeroed.
+      const table = matrix(model.weights, 'embedding');
+      for (let f = 0; f < 4; f++) {
+        if (fields.includes(f)) continue;
+        for (let r = starts[f]!; r < starts[f]! + vocabulary[f]!; r++) table[r] = [0, 0, 0, 0];
+      }
+      const weights: Weights = { ...model.weights, embedding: tf.tensor2d(table) };
+      for (const [i, next] of ['mlp.1.kernel', 'output.kernel'].entries()) {
+        weights[next] = tf.tensor2d(
+          matrix(model.weights, next).map((row, u) =>
+            kept[i + 1]!.includes(u) ? row : row.map(() => 0),
+          ),
+        );
+      }
+      const want = logits({ ...model, weights }, rows);
+      const got = logits(sliced, rowsOfFields(rows, fields));
+      got.forEach((v, i) => {
+        expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5);
+      });
+    }
+  });
+
+  it.each(['dot', 'cat'] as DlrmInteraction[])(
+    '%s: a sliced DLRM is a valid package that loads back to the same logits',
+    async (interaction) => {
+      const model = tinyDlrm({ interaction }, 13);
+      const rows = allRows();
+      for (const [, kept] of CASES) {
+        const sliced = sliceModel(model, kept);
+        const spec = ctrPackageSpec(sliced, { name: 'umec-sliced-dlrm', dataset: 'unit' });
+        expect(spec.architecture.mlp).toEqual([kept[1]!.length, kept[2]!.length]);
+        expect(spec.architecture.fieldNames).toEqual(kept[0]!.map((f) => schema.fields[f]!.name));
+        const files = (await buildModelPackage(spec)).files;
+        const loaded = ctrFromPackage(await readModelPackage(memorySource(files, 'pkg')));
+        expect(loaded.kind).toBe('dlrm');
+        if (loaded.kind !== 'dlrm') throw new Error('unreachable');
+        expect(loaded.config).toEqual(sliced.config);
+        const own = rowsOfFields(rows, kept[0]!);
+        const a = logits(loaded, own);
+        const b = logits(sliced, own);
+        a.forEach((v, i) => {
+          expect(v).toBeCloseTo(b[i]!, 6);
+        });
+      }
+    },
+  );
 });

@@ -5,6 +5,12 @@ import {
   type DeepFmConfig,
   initDeepFmWeights,
 } from '../../../../src/model/ctr/deepfm.ts';
+import {
+  DEFAULT_DLRM,
+  type DlrmConfig,
+  type DlrmModel,
+  initDlrmWeights,
+} from '../../../../src/model/ctr/dlrm.ts';
 import type { Weights } from '../../../../src/model/ctr/layers.ts';
 import type { CtrRows, CtrSchema } from '../../../../src/model/ctr/schema.ts';
 import { schema } from '../../model/ctr/fixtures.ts';
@@ -17,13 +23,8 @@ export const FIELD_ROWS: [number, number][] = [
 ];
 export const DIM = 4;
 
-/**
- * A DeepFM over the fixture schema, mlp [8, 6], every weight redrawn so that none keeps its
- * initial zero or one (batch norm's moving statistics included).
- */
-export function tinyDeepFm(over: Partial<DeepFmConfig> = {}, seed = 7): UmecModel {
-  const config: DeepFmConfig = { ...DEFAULT_DEEPFM, dim: DIM, mlp: [8, 6], dropout: 0.2, ...over };
-  const initial = initDeepFmWeights(config, schema, seed);
+/** Every weight redrawn so that none keeps its initial zero or one (moving variances > 0). */
+function redrawn(initial: Weights, seed: number): Weights {
   const weights: Weights = {};
   let s = seed * 100;
   for (const [name, t] of Object.entries(initial)) {
@@ -32,7 +33,46 @@ export function tinyDeepFm(over: Partial<DeepFmConfig> = {}, seed = 7): UmecMode
       : tf.randomNormal(t.shape, 0, 0.5, 'float32', s++);
     t.dispose();
   }
-  return { kind: 'deepfm', config, schema, weights };
+  return weights;
+}
+
+/**
+ * A DeepFM over the fixture schema, mlp [8, 6], every weight redrawn so that none keeps its
+ * initial zero or one (batch norm's moving statistics included).
+ */
+export function tinyDeepFm(over: Partial<DeepFmConfig> = {}, seed = 7): UmecModel {
+  const config: DeepFmConfig = { ...DEFAULT_DEEPFM, dim: DIM, mlp: [8, 6], dropout: 0.2, ...over };
+  return {
+    kind: 'deepfm',
+    config,
+    schema,
+    weights: redrawn(initDeepFmWeights(config, schema, seed), seed),
+  };
+}
+
+/**
+ * A DLRM over the fixture schema (or `modelSchema`), 'dot' unless told, mlp [8, 6], every weight
+ * redrawn.
+ */
+export function tinyDlrm(
+  over: Partial<DlrmConfig> = {},
+  seed = 7,
+  modelSchema: CtrSchema = schema,
+): DlrmModel {
+  const config: DlrmConfig = {
+    ...DEFAULT_DLRM,
+    dim: DIM,
+    interaction: 'dot',
+    mlp: [8, 6],
+    dropout: 0.2,
+    ...over,
+  };
+  return {
+    kind: 'dlrm',
+    config,
+    schema: modelSchema,
+    weights: redrawn(initDlrmWeights(config, modelSchema, seed), seed),
+  };
 }
 
 /** A weight's values as nested arrays (a 2-D kernel) or a flat array. */

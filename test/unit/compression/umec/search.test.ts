@@ -44,8 +44,8 @@ function plainScores(
   layers: readonly GroupLayer[],
 ): number[][] {
   return layers.map((layer) =>
-    Array.from({ length: layer.groups }, (_, g) =>
-      rowsSquaredNorm(kernels[layer.kernel]!, g * layer.rowsPerGroup, (g + 1) * layer.rowsPerGroup),
+    layer.rows.map((rows) =>
+      rows.reduce((sum, r) => sum + rowsSquaredNorm(kernels[layer.kernel]!, r, r + 1), 0),
     ),
   );
 }
@@ -113,7 +113,10 @@ describe('umecMethod', () => {
     const variables = variablesOf(model);
     const progress: SearchProgress[] = [];
     const budget = 0.5;
-    const umec = umecMethod(model, layers, budget, DEFAULT_MINIMAX_RATES, (p) => progress.push(p));
+    // The proximal step's η is its own rate, not the optimiser's (minimax.ts).
+    const lr = 0.01;
+    const rates = { ...DEFAULT_MINIMAX_RATES, proxLr: lr };
+    const umec = umecMethod(model, layers, budget, rates, (p) => progress.push(p));
     const ext = umec.method(variables);
     const state = ext.stateVariables!;
     created.push(...Object.values(state));
@@ -128,9 +131,9 @@ describe('umecMethod', () => {
     const before = Object.fromEntries(Object.entries(variables).map(([n, v]) => [n, values(v)]));
     const kernels = kernelsOf(variables, layers);
     const scores = plainScores(kernels, layers);
-    const lr = 0.01;
 
-    ext.afterStep!({ step: 0, learningRate: lr });
+    // The optimiser's rate (0.5 here) does not enter the proximal step.
+    ext.afterStep!({ step: 0, learningRate: 0.5 });
 
     // ⌈s⌉ = 1, 2, 0 lowest groups shrink by 1 / (1 + 2 lr y): 1/1.01 and 1/1.005; y = 1 of
     // the last layer does nothing with s = 0.
@@ -140,7 +143,7 @@ describe('umecMethod', () => {
     layers.forEach((layer, l) => {
       const k = kernels[layer.kernel]!;
       after[layer.kernel]!.forEach((row, r) => {
-        const group = Math.floor(r / layer.rowsPerGroup);
+        const group = layer.rows.findIndex((rows) => rows.includes(r));
         if (pruned[l]!.includes(group)) {
           row.forEach((v, c) => {
             expect(Math.abs(v - k[r]![c]! * shrink[l]!)).toBeLessThan(1e-6);
@@ -289,7 +292,7 @@ describe('groupLassoMethod', () => {
     const after = kernelsOf(variables, layers);
     layers.forEach((layer, l) => {
       after[layer.kernel]!.forEach((row, r) => {
-        const f = factors[l]![Math.floor(r / layer.rowsPerGroup)]!;
+        const f = factors[l]![layer.rows.findIndex((rows) => rows.includes(r))]!;
         row.forEach((v, c) => {
           // === rather than toBe: a negative weight times 0 is −0, which is zero all the same.
           if (f === 0) expect(v === 0).toBe(true);
