@@ -78,7 +78,7 @@ export const DEFAULT_UMEC = {
   lr: 1e-4,
   batch: 4096,
   ...DEFAULT_MINIMAX_RATES,
-  /** Group Lasso's λ in λ Σ_g ||W_g||₂. */
+  /** Group Lasso's λ in λ Σ_g ||W_g||₂ (its proximal step is η λ, with --prox-lr's η). */
   groupLasso: 1e-2,
   /** UMEC: the group scores the s and dual steps read (search.ts ScoreScale). */
   scores: 'raw' as ScoreScale,
@@ -190,7 +190,7 @@ async function search(
       : null;
   const method = umec
     ? umec.method
-    : groupLassoMethod(model, layers, settings.groupLasso, display.onStep);
+    : groupLassoMethod(model, layers, settings.groupLasso, settings.rates.proxLr, display.onStep);
   const config = configOfModel(model, {
     ...DEFAULT_CTR_TRAIN,
     lr: settings.lr,

@@ -6,7 +6,7 @@
  *   steps of minimax.ts. s, y and z are non-trainable variables, so the checkpoint carries
  *   them and a resumed search goes on exactly.
  * - Group Lasso: the proximal step of λ Σ_g ||W_g||₂, group soft-thresholding
- *   W_g ← W_g · max(0, 1 − lr λ / ||W_g||₂), which drives whole groups to zero.
+ *   W_g ← W_g · max(0, 1 − η λ / ||W_g||₂) with the proximal rate η, which drives whole groups to zero.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Weights } from '../../model/ctr/layers.ts';
@@ -133,12 +133,14 @@ export function groupLassoMethod(
   model: UmecModel,
   layers: readonly GroupLayer[],
   lambda: number,
+  proxLr: number,
   onStep?: (progress: SearchProgress) => void,
 ): CtrTrainingMethod {
   return (variables) => ({
     keep: 'last',
-    afterStep: ({ learningRate }) => {
-      const threshold = learningRate * lambda;
+    afterStep: () => {
+      // The same proximal rate η as UMEC's (minimax.ts): Adam's rate on W would not move it.
+      const threshold = proxLr * lambda;
       const kept = groupScores(variables as Weights, layers).map((scores, l) => {
         const factors = scores.map((s) => {
           const norm = Math.sqrt(s);

@@ -283,11 +283,12 @@ describe('groupLassoMethod', () => {
     }
     const before = Object.fromEntries(Object.entries(variables).map(([n, v]) => [n, values(v)]));
     const progress: SearchProgress[] = [];
-    const ext = groupLassoMethod(model, layers, lambda, (p) => progress.push(p))(variables);
+    const ext = groupLassoMethod(model, layers, lambda, lr, (p) => progress.push(p))(variables);
     expect(ext.stateVariables).toBeUndefined();
     expect(ext.keep).toBe('last');
 
-    ext.afterStep!({ step: 0, learningRate: lr });
+    // The threshold is η λ with the method's own η; the optimiser's rate does not enter it.
+    ext.afterStep!({ step: 0, learningRate: 0.5 });
 
     const after = kernelsOf(variables, layers);
     layers.forEach((layer, l) => {
