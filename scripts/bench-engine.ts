@@ -10,7 +10,7 @@
  *       [--webgpu-1m-calls 2] [--webgpu-reopen] [--backends wasm,webgpu,cpu]
  *       [--models ml-1m-tt-r12,ml-1m-teacher,tt-1m,<package dir under the project> | none]
  *       [--ctr <ctr package dir>,... | none] [--ctr-sparsity 0.5,0.8,0.95] [--ctr-calls n]
- *       [--ctr-candidates 100]
+ *       [--ctr-candidates 100] [--ctr-flops-budget 0.5,0.35,0.2,0.1 | none]
  *
  * --json prints one JSON object per line (backend x model x measurement set); otherwise
  * a table. --calls is the warm requests per WASM row, --slow-calls per WebGPU and CPU row
@@ -19,8 +19,10 @@
  * SwiftShader every open compiles the shaders again, about a minute.
  * The generated 1M-item model is written to runs/bench/tt-1m when it is missing.
  * CTR rows (scripts/bench-engine-ctr.ts): p50/p95 of rank() over 100 candidates, a dense
- * package against pruned ones, each with its ratio to the dense row of the same run; --ctr-calls
- * defaults to --calls on WASM and --slow-calls elsewhere.
+ * package against Shaver-pruned ones and against itself cut down to each FLOPs budget (UMEC's
+ * magnitude selection, not fine-tuned), each with its ratio to the dense row of the same run
+ * and its package's FLOPs ratio; --ctr-calls defaults to --calls on WASM and --slow-calls
+ * elsewhere. The same packages on bench.html: the URL it logs.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -40,6 +42,7 @@ import {
 import {
   benchCtr,
   CTR_CANDIDATES,
+  CTR_FLOPS_BUDGETS,
   CTR_SPARSITIES,
   ctrPackageDirs,
   ctrPackages,
@@ -67,6 +70,9 @@ const modelKeys = (option('models', 'ml-1m-tt2-r12-fo,ml-1m-tt-r12,ml-1m-teacher
   .filter((key) => key !== '' && key !== 'none');
 const ctrOption = option('ctr');
 const ctrSparsities = option('ctr-sparsity')?.split(',').map(Number) ?? CTR_SPARSITIES;
+const ctrBudgetOption = option('ctr-flops-budget');
+const ctrBudgets =
+  ctrBudgetOption === 'none' ? [] : (ctrBudgetOption?.split(',').map(Number) ?? CTR_FLOPS_BUDGETS);
 const ctrCalls = option('ctr-calls');
 const ctrCandidates = Number(option('ctr-candidates', String(CTR_CANDIDATES)));
 const dataDirOption = option('data-dir');
@@ -517,7 +523,13 @@ if (
   await generateTtModel({ out: join(projectRoot, TT_1M_DIR) });
 }
 
-const ctr = await ctrPackages(await ctrPackageDirs(ctrOption, ctrSparsities, log), ctrCandidates);
+const ctr = await ctrPackages(
+  await ctrPackageDirs(ctrOption, ctrSparsities, ctrBudgets, log),
+  ctrCandidates,
+);
+if (ctr.length > 0) {
+  log(`CTR packages on bench.html: /bench.html?ctr=${ctr.map((p) => p.url).join(',')}&ctrrun=1`);
+}
 
 const started = performance.now();
 const viteLogger = createLogger('info');

@@ -5,23 +5,43 @@
  * position layout). Their scores mean nothing; they are there to time the runtime on the
  * real field schema. Needs the frappe data (--data-dir, as every command).
  *
+ * Also the cut-down packages of the FLOPs-budget rows (generateCutCtrModels): a dense
+ * DeepFM package (the one the benchmark compares with, shipped or generated) cut to each
+ * budget as `pocketrec umec --method magnitude --finetune 0` cuts it (groups kept by
+ * selectToBudget on their squared norms, then sliceModel: a physically smaller ctr-dense
+ * package with fewer fields and narrower layers, its architecture's `unprunedFlops` the
+ * source's), without the fine-tuning: a request's time does not depend on the weights'
+ * values. Written to <out>/<source folder>-f<budget>, and written again only when the
+ * source package changed.
+ *
  *   npx tsx scripts/generate-ctr-models.ts [--out runs/bench/ctr-frappe] [--sparsity 0.5,0.8,0.95]
+ *       [--cut <dense package dir>] [--flops-budget 0.5,0.35,0.2,0.1]
  */
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { keptCount, ranking } from '../src/compression/shaver/prune.ts';
+import { sliceModel } from '../src/compression/umec/export.ts';
+import { groupLayers, groupScores, umecModel } from '../src/compression/umec/groups.ts';
+import { selectToBudget } from '../src/compression/umec/select.ts';
 import { loadCtrFields } from '../src/data/ctr/index.ts';
 import { useWasmBackend } from '../src/kernels/wasm/backend.ts';
 import { DEFAULT_DEEPFM } from '../src/model/ctr/deepfm.ts';
+import { ctrFlops } from '../src/model/ctr/flops.ts';
 import { initCtrModel } from '../src/model/ctr/model.ts';
-import { ctrPackageSpec } from '../src/model/ctr/package.ts';
+import { ctrFromPackage, ctrPackageSpec } from '../src/model/ctr/package.ts';
 import { ctrPrunedPackageSpec } from '../src/model/ctr/pruned-package.ts';
-import { writePackageDirectory } from '../src/package/node-fs.ts';
+import { directorySource, writePackageDirectory } from '../src/package/node-fs.ts';
+import { readModelPackage } from '../src/package/reader.ts';
 import { buildModelPackage, type PackageSpec } from '../src/package/writer.ts';
 
 export const CTR_BENCH_DIR = 'runs/bench/ctr-frappe';
-export const CTR_BENCH_DEFAULTS = { sparsities: [0.5, 0.8, 0.95], seed: 7 } as const;
+export const CTR_BENCH_DEFAULTS = {
+  sparsities: [0.5, 0.8, 0.95],
+  flopsBudgets: [0.5, 0.35, 0.2, 0.1],
+  seed: 7,
+} as const;
 
 /** Where the package of `sparsity` goes (0: the dense one). */
 export const ctrBenchPackageDir = (out: string, sparsity: number): string =>
@@ -56,6 +76,90 @@ export async function generateCtrModels(
   return dirs;
 }
 
+/** Where the package cut from the dense package in `dense` to `budget` goes. */
+export const ctrCutPackageDir = (out: string, dense: string, budget: number): string =>
+  join(out, `${basename(resolve(dense))}-f${budget}`);
+
+/** What a cut-down package records of its making (its manifest's training notes). */
+interface CutNotes {
+  generatedBy: string;
+  cutFrom: { package: string; version: string };
+  umec: { method: 'magnitude'; budget: number; finetune: 0 };
+  flopsRatio: number;
+}
+
+/** The notes of the package in `dir`, if it is one this script cut. */
+function cutNotes(dir: string): CutNotes | null {
+  const file = join(dir, 'manifest.json');
+  if (!existsSync(file)) return null;
+  try {
+    const notes = JSON.parse(readFileSync(file, 'utf8')).training?.notes;
+    return typeof notes === 'string' ? (JSON.parse(notes) as CutNotes) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The dense DeepFM package in `dense` cut to each FLOPs budget (see the header); answers the
+ * package directories, in the order of `budgets`. A package already there, cut from the
+ * same version of the source to the same budget, is kept as it is.
+ */
+export async function generateCutCtrModels(options: {
+  dense: string;
+  out?: string;
+  budgets?: readonly number[];
+}): Promise<string[]> {
+  const out = resolve(options.out ?? CTR_BENCH_DIR);
+  const budgets = options.budgets ?? CTR_BENCH_DEFAULTS.flopsBudgets;
+  const bad = budgets.find((budget) => !(budget > 0 && budget <= 1));
+  if (bad !== undefined) throw new Error(`a FLOPs budget is in (0, 1], not ${bad}`);
+  const source = await readModelPackage(directorySource(resolve(options.dense)));
+  const version = source.manifest.manifestSha256;
+  const dirs = budgets.map((budget) => ctrCutPackageDir(out, options.dense, budget));
+  const todo = budgets.filter((budget, i) => {
+    const notes = cutNotes(dirs[i] as string);
+    return notes?.cutFrom?.version !== version || notes.umec?.budget !== budget;
+  });
+  if (todo.length === 0) return dirs;
+  await useWasmBackend();
+  const dense = ctrFromPackage(source);
+  try {
+    const model = umecModel(dense);
+    const scores = groupScores(model.weights, groupLayers(model));
+    const { size } = source.manifest;
+    const unpruned = {
+      denseEquivalent: {
+        params: size.denseEquivalentParams,
+        embeddingParams: size.denseEmbeddingBytes / 4,
+      },
+      flops: ctrFlops(model, model.schema),
+    };
+    for (const budget of todo) {
+      const selection = selectToBudget(model, scores, budget);
+      const cut = sliceModel(model, selection.kept);
+      const notes: CutNotes = {
+        generatedBy: 'scripts/generate-ctr-models.ts: for benchmarks only (not fine-tuned)',
+        cutFrom: { package: relative(process.cwd(), resolve(options.dense)) || '.', version },
+        umec: { method: 'magnitude', budget, finetune: 0 },
+        flopsRatio: selection.flopsRatio,
+      };
+      const spec = ctrPackageSpec(cut, {
+        name: `${source.manifest.name}-f${budget}`,
+        dataset: source.manifest.training.dataset,
+        notes: JSON.stringify(notes),
+        unpruned,
+      });
+      const dir = ctrCutPackageDir(out, options.dense, budget);
+      await writePackageDirectory(dir, (await buildModelPackage(spec)).files);
+      tf.dispose(Object.values(cut.weights));
+    }
+  } finally {
+    tf.dispose(Object.values(dense.weights));
+  }
+  return dirs;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const option = (name: string) => {
@@ -63,10 +167,18 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const sparsities = option('sparsity')?.split(',').map(Number);
-  const dirs = await generateCtrModels({
-    ...(option('out') ? { out: option('out') } : {}),
-    ...(sparsities ? { sparsities } : {}),
-    ...(option('data-dir') ? { dataDir: option('data-dir') } : {}),
-  });
+  const budgets = option('flops-budget')?.split(',').map(Number);
+  const dense = option('cut');
+  const dirs = dense
+    ? await generateCutCtrModels({
+        dense,
+        ...(option('out') ? { out: option('out') } : {}),
+        ...(budgets ? { budgets } : {}),
+      })
+    : await generateCtrModels({
+        ...(option('out') ? { out: option('out') } : {}),
+        ...(sparsities ? { sparsities } : {}),
+        ...(option('data-dir') ? { dataDir: option('data-dir') } : {}),
+      });
   for (const dir of dirs) console.log(dir);
 }

@@ -9,9 +9,12 @@
  *
  * Every field of the model is given exactly once per candidate: in the context or in the
  * candidate. A value the vocabulary lacks is no error: it is out of vocabulary (id 0), as a
- * value unseen in training was, and the result names such fields. Everything else that
- * does not fit is a RuntimeError naming the field and the candidate: 'bad-field' for a
- * field, 'bad-request' for the request's shape.
+ * value unseen in training was, and the result names such fields. Nor is a field the model
+ * does not read: a page sends every field it has, and a model cut down from a larger one
+ * (`pocketrec umec` removes whole fields) reads fewer; such a field is left out of the rows
+ * and named the same way (in `unknownContext` or the candidate's list). Everything else
+ * that does not fit is a RuntimeError naming the field and the candidate: 'bad-field' for
+ * a field, 'bad-request' for the request's shape.
  */
 import {
   type CtrField,
@@ -35,14 +38,22 @@ export interface RankInput {
 export const RANK_LIMITS = {
   /** Candidates per request: 10,000 rows of fields are a few MB through the model. */
   maxCandidates: 10_000,
+  /**
+   * Fields in the context or in one candidate: fields a model does not read are let through
+   * and named in the result, so their number is bounded here, far above any real schema's.
+   */
+  maxFields: 256,
 } as const;
 
 export interface EncodedRank {
   /** One row per candidate, in request order (labels 0). */
   rows: CtrRows;
-  /** Context fields whose value the vocabulary lacks (scored out of vocabulary). */
+  /**
+   * Context fields whose value the vocabulary lacks (scored out of vocabulary), then those
+   * the model does not read (not scored), in the request's order.
+   */
   unknownContext: string[];
-  /** Per candidate, its own fields whose value the vocabulary lacks. */
+  /** Per candidate, the same for its own fields. */
   unknownByCandidate: string[][];
 }
 
@@ -93,7 +104,14 @@ function checkValues(values: unknown, candidate: number | null): void {
   if (!isRecord(values)) {
     throw new RuntimeError('bad-request', `${placeOf(candidate)} is not an object of fields`);
   }
-  for (const [field, value] of Object.entries(values)) {
+  const entries = Object.entries(values);
+  if (entries.length > RANK_LIMITS.maxFields) {
+    throw new RuntimeError(
+      'bad-request',
+      `${placeOf(candidate)} has ${entries.length} fields; at most ${RANK_LIMITS.maxFields} are taken`,
+    );
+  }
+  for (const [field, value] of entries) {
     const ok = isScalar(value) || (Array.isArray(value) && value.every(isScalar));
     if (!ok) {
       badField(
@@ -155,6 +173,11 @@ export class CtrRequestEncoder {
       }
       return out;
     });
+    // Fields the model does not read, after those its vocabularies lack.
+    unknownContext.push(...this.unread(context));
+    candidates.forEach((candidate, i) => {
+      unknownByCandidate[i]?.push(...this.unread(candidate));
+    });
     return {
       rows: { numRows: n, ids, labels: new Float32Array(n) },
       unknownContext,
@@ -162,21 +185,15 @@ export class CtrRequestEncoder {
     };
   }
 
-  /** Every field known, none twice, none missing. */
+  /** The fields of `values` the model does not read. */
+  private unread(values: CtrFieldValues): string[] {
+    return Object.keys(values).filter((field) => !this.fieldIndex.has(field));
+  }
+
+  /** No field twice, none of the model's missing (fields it does not read are let through). */
   private checkFields(context: CtrFieldValues, candidates: readonly CtrFieldValues[]): void {
-    const known = (field: string, candidate: number | null) => {
-      if (!this.fieldIndex.has(field)) {
-        badField(
-          field,
-          candidate,
-          `is not a field of this model (its fields: ${this.schema.fields.map((f) => f.name).join(', ')})`,
-        );
-      }
-    };
-    for (const field of Object.keys(context)) known(field, null);
     candidates.forEach((candidate, i) => {
       for (const field of Object.keys(candidate)) {
-        known(field, i);
         if (Object.hasOwn(context, field)) badField(field, i, 'is given in the context too');
       }
       for (const { name } of this.schema.fields) {

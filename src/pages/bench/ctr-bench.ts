@@ -1,16 +1,19 @@
 /**
  * bench.html's CTR section: rank() of 100 candidates through the client API, per backend
- * and package, a dense CTR package against pruned ones, each row with its p50 and p95
- * over the dense row's of the same backend and run (the same figures as the CTR rows of
- * `npm run bench:engine`). Its own URL parameters, so the next-item run is untouched:
+ * and package, a dense CTR package against pruned ones (Shaver) and cut-down ones (UMEC's
+ * FLOPs budgets), each row with its p50 and p95 over the dense row's of the same backend
+ * and run and its package's FLOPs ratio (packageFlops: to the model it was cut from, 1 if
+ * it was not; the same figures as the CTR rows of `npm run bench:engine`, which logs the
+ * address of its packages here). Its own URL parameters, so the next-item run is untouched:
  *
- *   bench.html?ctr=/runs/bench/ctr-frappe/dense,/runs/bench/ctr-frappe/s0.8&ctrruns=50
- *             &backends=wasm,webgpu&ctrrun=1
+ *   bench.html?ctr=/runs/bench/ctr-frappe/dense,/runs/bench/ctr-frappe/s0.8,
+ *             /runs/bench/ctr-frappe/dense-f0.35&ctrruns=50&backends=wasm,webgpu&ctrrun=1
  *
  * The requests come from each package's own schema and vocabularies (ctr-requests.ts).
  */
 import { checkCtrPackage } from '../../model/ctr/package.ts';
 import { CTR_PRUNED_KIND, checkCtrPrunedPackage } from '../../model/ctr/pruned-package.ts';
+import { packageFlops } from '../../model/package-flops.ts';
 import { readModelPackage } from '../../package/reader.ts';
 import { urlSource } from '../../package/source.ts';
 import { createRecommender } from '../../runtime/client.ts';
@@ -20,7 +23,7 @@ import type { BenchBackend } from './params.ts';
 import { quantile } from './stats.ts';
 
 export interface CtrBenchParams {
-  /** Package URLs; the first ctr-dense one is what the others are compared with. */
+  /** Package URLs; the first ctr-dense one not cut down is what the others are compared with. */
   packages: string[];
   backends: BenchBackend[];
   warmup: number;
@@ -34,6 +37,8 @@ export interface CtrBenchRow {
   url: string;
   kind: string;
   sparsity: number;
+  /** The package's FLOPs a row over the model's it was cut from (1: not cut down). */
+  flopsRatio: number;
   packageBytes: number;
   status: 'ok' | 'failed';
   error?: string;
@@ -66,6 +71,7 @@ interface Prepared {
   url: string;
   kind: string;
   sparsity: number;
+  flopsRatio: number;
   packageBytes: number;
   requests: RankInput[];
 }
@@ -80,6 +86,8 @@ async function prepare(url: string): Promise<Prepared> {
     url,
     kind: manifest.kind,
     sparsity: pruned ? Number(manifest.architecture.sparsity) : 0,
+    // materialiseRows is for sequence models' tables; a CTR package has none.
+    flopsRatio: packageFlops(manifest, { materialiseRows: 0 })?.flopsRatio ?? 1,
     packageBytes: manifest.size.bytes,
     requests: ctrBenchRequests(schema),
   };
@@ -110,7 +118,14 @@ export async function runCtrBench(
 ): Promise<CtrBenchRow[]> {
   const prepared: Prepared[] = [];
   for (const url of params.packages) prepared.push(await prepare(url));
-  prepared.sort((a, b) => a.sparsity - b.sparsity);
+  // The dense package first (the others' ratios are to it), then the pruned ones by
+  // sparsity, then the cut-down ones from the largest FLOPs budget down.
+  prepared.sort(
+    (a, b) =>
+      Number(a.flopsRatio < 1) - Number(b.flopsRatio < 1) ||
+      b.flopsRatio - a.flopsRatio ||
+      a.sparsity - b.sparsity,
+  );
   const rows: CtrBenchRow[] = [];
   for (const backend of params.backends) {
     const ofBackend: CtrBenchRow[] = [];
@@ -121,6 +136,7 @@ export async function runCtrBench(
         url: p.url,
         kind: p.kind,
         sparsity: p.sparsity,
+        flopsRatio: p.flopsRatio,
         packageBytes: p.packageBytes,
         candidates: p.requests[0]?.candidates.length ?? 0,
         p50VsDense: null,
@@ -145,7 +161,7 @@ export async function runCtrBench(
 }
 
 function withRatios(rows: CtrBenchRow[]): CtrBenchRow[] {
-  const dense = rows.find((r) => r.kind === 'ctr-dense' && r.status === 'ok');
+  const dense = rows.find((r) => r.kind === 'ctr-dense' && r.flopsRatio === 1 && r.status === 'ok');
   const ratio = (a: number | null, b: number | null | undefined) =>
     a === null || !b ? null : a / b;
   return rows.map((r) => ({
@@ -159,6 +175,7 @@ const COLUMNS: [string, (r: CtrBenchRow) => string][] = [
   ['backend', (r) => r.backend],
   ['package', (r) => r.url],
   ['sparsity', (r) => r.sparsity.toFixed(2)],
+  ['FLOPs ratio', (r) => r.flopsRatio.toFixed(2)],
   ['p50 ms', (r) => r.p50Ms?.toFixed(2) ?? r.error ?? '-'],
   ['p95 ms', (r) => r.p95Ms?.toFixed(2) ?? '-'],
   ['p50 / dense', (r) => r.p50VsDense?.toFixed(2) ?? '-'],
