@@ -27,7 +27,7 @@ import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { fieldLayout } from '../model/ctr/field-embedding.ts';
 import type { CtrModel } from '../model/ctr/model.ts';
 import { weightValues } from '../model/ctr/model-data.ts';
-import { ctrFromPackage } from '../model/ctr/package.ts';
+import { ctrFromPackage, UNPRUNED_FLOPS_KEY } from '../model/ctr/package.ts';
 import {
   ctrPrunedPackageSpec,
   DEFAULT_CHUNK_ELEMENTS,
@@ -42,6 +42,7 @@ import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { configOfModel, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
+import { dataOnFields } from './ctr-package-data.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson, table } from './output.ts';
 import { VALIDATION_AUC } from './train-ctr.ts';
@@ -205,6 +206,7 @@ export async function pruneCommand(
   const estimate = await estimateFor(method, options.shapley);
   const { pkg, ctr, table: denseTable } = await densePackage(model);
   if (estimate) await checkEstimateOf(model, pkg.manifest, estimate, options.shapley);
+  const unprunedFlops = pkg.manifest.architecture[UNPRUNED_FLOPS_KEY];
 
   const rankStarted = performance.now();
   const order = ranking(
@@ -246,6 +248,8 @@ export async function pruneCommand(
       chunkBreaks: [...budgets, ...settings.prefixBudgets]
         .map((b) => keptCount(denseTable.length, b))
         .filter((k) => k < kept),
+      // A cut-down model (pocketrec umec) keeps the FLOPs of the model it was cut from.
+      ...(typeof unprunedFlops === 'number' ? { unpruned: { flops: unprunedFlops } } : {}),
     });
     const built = await buildModelPackage(spec);
     await writePackageDirectory(out, built.files);
@@ -300,8 +304,10 @@ async function fineTuning(options: PruneCliOptions, dataset: string, output: Out
   if (epochs === 0) return null;
   const lr = numberOption(options.finetuneLr, 'finetune-lr', d.finetuneLr, { min: 1e-7, max: 1 });
   const workers = trainingWorkers(options.threads);
-  const data = await loadCtrFields(dataset, options.dataDir ? { dataDir: options.dataDir } : {});
+  const loaded = await loadCtrFields(dataset, options.dataDir ? { dataDir: options.dataDir } : {});
   return async (dense: CtrModel, mask: Uint8Array, fill: PruneFill, sparsity: number) => {
+    // A model cut down to fewer fields (pocketrec umec) trains on those fields alone.
+    const data = dataOnFields(options.out, dense.schema, loaded);
     const fillTable = prunedTable(
       new Float32Array(mask.length),
       mask,

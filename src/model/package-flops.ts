@@ -13,6 +13,7 @@
 import type { Manifest } from '../package/manifest.ts';
 import { ctrFlops } from './ctr/flops.ts';
 import { UNPRUNED_FLOPS_KEY } from './ctr/package.ts';
+import { CTR_PRUNED_KIND, checkCtrPrunedStructure } from './ctr/pruned-package.ts';
 import { checkCtrStructure, isCtrPackageKind } from './ctr/structure.ts';
 import { sequentialFlops } from './sequential-flops.ts';
 import { checkSequentialStructure, isSequentialKind } from './sequential-structure.ts';
@@ -32,6 +33,11 @@ export function packageFlops(
   if (isCtrPackageKind(manifest.kind)) {
     const structure = checkCtrStructure(manifest);
     return withRatio(manifest, ctrFlops(structure, structure.schema));
+  }
+  if (manifest.kind === CTR_PRUNED_KIND) {
+    // A pruned table is read element by element: the request's products are the dense model's.
+    const { model } = checkCtrPrunedStructure(manifest);
+    return withRatio(manifest, ctrFlops(model, model.schema));
   }
   if (isSequentialKind(manifest.kind)) {
     const { config, table } = checkSequentialStructure(manifest);

@@ -40,10 +40,11 @@ export interface CtrPackageMeta {
   notes?: string;
   /**
    * For a model cut down from a larger one (UMEC removes fields and units): that model's
-   * size, the package's dense equivalent, and its FLOPs per row, recorded as the
-   * architecture's `unprunedFlops`.
+   * FLOPs per row, recorded as the architecture's `unprunedFlops`, and its size, the
+   * package's dense equivalent (absent: the package's own, as for a Shaver-pruned copy of a
+   * cut-down model, whose bytes are set against the cut-down one).
    */
-  unpruned?: { denseEquivalent: DenseEquivalent; flops: number };
+  unpruned?: { denseEquivalent?: DenseEquivalent; flops: number };
 }
 
 /** Where a package's FLOPs ratio is measured from: the unpruned model's, when it was cut down. */

@@ -119,6 +119,32 @@ describe('pocketrec umec', () => {
     expect(readFileSync(page, 'utf8')).toMatch(/## Fields and units pruned to a FLOPs budget/);
   }, 120_000);
 
+  it('composes with Shaver: a cut-down model estimated, pruned and fine-tuned on its own fields keeps its FLOPs ratio', async () => {
+    const cut = join(scratch, 'magnitude-0.3');
+    const estimate = join(scratch, 'cut-shapley');
+    const estimated = await run(
+      'shapley',
+      cut,
+      ...['--dataset', 'criteo-sample', '--out', estimate, '--max-samples', '40', '--json'],
+    );
+    expect(estimated.code).toBe(0);
+    const pruned = join(scratch, 'cut-shaver');
+    const result = await run(
+      'prune',
+      cut,
+      ...['--shapley', estimate, '--sparsity', '0.5', '--finetune', '1', '--out', pruned, '--json'],
+    );
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    const info = JSON.parse((await run('info', pruned, '--json')).out);
+    const cutInfo = JSON.parse((await run('info', cut, '--json')).out);
+    expect(info.kind).toBe('ctr-pruned');
+    expect(info.flops).toBe(cutInfo.flops);
+    expect(info.flopsRatio).toBeCloseTo(cutInfo.flopsRatio, 12);
+    expect(info.pruning.sparsity).toBeCloseTo(0.5, 2);
+    expect((await run('eval', pruned, '--dataset', 'criteo-sample')).code).toBe(0);
+  }, 120_000);
+
   it('refuses a budget no selection reaches, and a model it does not prune, by name', async () => {
     const tooSmall = await umec('magnitude', '0.0001', join(scratch, 'tiny'));
     expect(tooSmall.code).not.toBe(0);
