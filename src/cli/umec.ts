@@ -12,7 +12,13 @@
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { sliceModel } from '../compression/umec/export.ts';
-import { groupLayers, groupScores, type UmecModel, umecModel } from '../compression/umec/groups.ts';
+import {
+  type GroupLayer,
+  groupLayers,
+  groupScores,
+  type UmecModel,
+  umecModel,
+} from '../compression/umec/groups.ts';
 import { DEFAULT_MINIMAX_RATES, prunedCount } from '../compression/umec/minimax.ts';
 import {
   groupLassoMethod,
@@ -21,7 +27,7 @@ import {
   type SearchProgress,
   umecMethod,
 } from '../compression/umec/search.ts';
-import { selectToBudget } from '../compression/umec/select.ts';
+import { type Selection, selectToBudget } from '../compression/umec/select.ts';
 import { loadCtrFields } from '../data/ctr/index.ts';
 import { UsageError } from '../errors.ts';
 import { auc, logLoss } from '../eval/ctr-metrics.ts';
@@ -245,32 +251,13 @@ export async function umecCommand(
   );
   const sliced = sliceModel(searched.model, selection.kept);
   const slicedData = dataOnFields(options.out, sliced.schema, data);
-  let final = sliced;
-  let finetuneHistory: ReturnType<typeof trainingHistory> = [];
-  if (settings.finetune > 0) {
-    const progress = epochProgress('finetune', VALIDATION_AUC, options, output);
-    const result = await trainCtr(
-      slicedData,
-      configOfModel(sliced, {
-        ...DEFAULT_CTR_TRAIN,
-        lr: settings.finetuneLr,
-        batchSize: settings.batch,
-        epochs: settings.finetune,
-        patience: DEFAULT_UMEC.finetunePatience,
-        lrDecay: 1,
-        seed: DEFAULT_UMEC.seed,
-      }),
-      {
-        checkpointDir: `${options.out}.finetune`,
-        workers,
-        onBatch: progress.onBatch,
-        onEpoch: progress.onEpoch,
-      },
-      { weights: weightValues(sliced.weights) },
-    ).finally(progress.stop);
-    final = umecModel(result.model);
-    finetuneHistory = trainingHistory(result.state);
-  }
+  const tuned = await fineTune(sliced, slicedData, settings, {
+    out: options.out,
+    workers,
+    options,
+    output,
+  });
+  const final = tuned.model;
   const validation = await ctrProbabilities(final, slicedData.validation);
   const denseFlops = ctrFlops(ctrArchitectureOf(dense), dense.schema);
   const flops = ctrFlops(ctrArchitectureOf(final), final.schema);
@@ -299,24 +286,8 @@ export async function umecCommand(
       notes: JSON.stringify({
         command: commandLine('umec', [model], options),
         prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
-        umec: {
-          model: dense.kind,
-          ...(dense.kind === 'dlrm' ? { interaction: dense.config.interaction } : {}),
-          method: settings.method,
-          budget: settings.budget,
-          searchEpochs: settings.method === 'magnitude' ? 0 : settings.searchEpochs,
-          lr: settings.lr,
-          batch: settings.batch,
-          rates: settings.rates,
-          ...(settings.method === 'umec' ? { scores: settings.scores } : {}),
-          ...(settings.method === 'group-lasso' ? { groupLasso: settings.groupLasso } : {}),
-          groups: layers.map((l) => ({ layer: l.name, groups: l.groups })),
-          kept: selection.kept.map((k) => k.length),
-          repaired: selection.repaired,
-          removedFields,
-          searchHistory: searched.history,
-        },
-        finetune: { epochs: settings.finetune, lr: settings.finetuneLr, history: finetuneHistory },
+        umec: umecNotes(dense, settings, layers, selection, removedFields, searched.history),
+        finetune: { epochs: settings.finetune, lr: settings.finetuneLr, history: tuned.history },
       }),
     }),
   );
@@ -339,12 +310,89 @@ export async function umecCommand(
     bytes: built.manifest.size.bytes,
     seconds: metrics.seconds,
   };
+  printSummary(summary, settings.budget, options, output);
+}
+
+/** The smaller model fine-tuned on its own fields, best validation epoch kept; as is with 0 epochs. */
+async function fineTune(
+  sliced: UmecModel,
+  data: CtrSplits,
+  settings: UmecSettings,
+  hooks: { out: string; workers: number; options: UmecCliOptions; output: Output },
+): Promise<{ model: UmecModel; history: ReturnType<typeof trainingHistory> }> {
+  if (settings.finetune === 0) return { model: sliced, history: [] };
+  const progress = epochProgress('finetune', VALIDATION_AUC, hooks.options, hooks.output);
+  const result = await trainCtr(
+    data,
+    configOfModel(sliced, {
+      ...DEFAULT_CTR_TRAIN,
+      lr: settings.finetuneLr,
+      batchSize: settings.batch,
+      epochs: settings.finetune,
+      patience: DEFAULT_UMEC.finetunePatience,
+      lrDecay: 1,
+      seed: DEFAULT_UMEC.seed,
+    }),
+    {
+      checkpointDir: `${hooks.out}.finetune`,
+      workers: hooks.workers,
+      onBatch: progress.onBatch,
+      onEpoch: progress.onEpoch,
+    },
+    { weights: weightValues(sliced.weights) },
+  ).finally(progress.stop);
+  return { model: umecModel(result.model), history: trainingHistory(result.state) };
+}
+
+/** What the package's notes say of the cut: method, settings, groups kept, the search's epochs. */
+function umecNotes(
+  dense: UmecModel,
+  settings: UmecSettings,
+  layers: readonly GroupLayer[],
+  selection: Selection,
+  removedFields: string[],
+  searchHistory: ReturnType<typeof trainingHistory>,
+) {
+  return {
+    model: dense.kind,
+    ...(dense.kind === 'dlrm' ? { interaction: dense.config.interaction } : {}),
+    method: settings.method,
+    budget: settings.budget,
+    searchEpochs: settings.method === 'magnitude' ? 0 : settings.searchEpochs,
+    lr: settings.lr,
+    batch: settings.batch,
+    rates: settings.rates,
+    ...(settings.method === 'umec' ? { scores: settings.scores } : {}),
+    ...(settings.method === 'group-lasso' ? { groupLasso: settings.groupLasso } : {}),
+    groups: layers.map((l) => ({ layer: l.name, groups: l.groups })),
+    kept: selection.kept.map((k) => k.length),
+    repaired: selection.repaired,
+    removedFields,
+    searchHistory,
+  };
+}
+
+interface UmecSummary {
+  out: string;
+  flopsRatio: number;
+  kept: Record<string, string>;
+  removedFields: string[];
+  validationAuc: number;
+  bytes: number;
+}
+
+function printSummary(
+  summary: UmecSummary,
+  budget: number,
+  options: UmecCliOptions,
+  output: Output,
+): void {
   if (options.json) printJson(output, summary);
   else
     output.out(
-      `wrote ${options.out}: FLOPs ${summary.flopsRatio.toFixed(3)} of dense (budget ${settings.budget}), ` +
+      `wrote ${options.out}: FLOPs ${summary.flopsRatio.toFixed(3)} of dense (budget ${budget}), ` +
         `${formatBytes(summary.bytes)}, kept ${Object.values(summary.kept).join(', ')}` +
-        `${removedFields.length > 0 ? `, fields removed: ${removedFields.join(', ')}` : ''}; ` +
+        `${summary.removedFields.length > 0 ? `, fields removed: ${summary.removedFields.join(', ')}` : ''}; ` +
         `validation AUC ${summary.validationAuc.toFixed(5)}`,
     );
 }
