@@ -31,7 +31,10 @@ export function checkModelStructure(pkg: ModelPackage): string {
       table.kind === 'dense'
         ? 'dense item table'
         : `tensor-train item table of ${table.shape.rows.join('x')} rows for ${config.numItems + 1}`;
-    return `${kind}: ${config.blocks} blocks, dim ${config.dim}, maxLen ${config.maxLen} against their tensors; ${items}`;
+    const inner = config.inner
+      ? `, inner widths qk ${config.inner.map((w) => w.qk).join('/')} v ${config.inner.map((w) => w.v).join('/')} ffn ${config.inner.map((w) => w.ffn).join('/')}`
+      : '';
+    return `${kind}: ${config.blocks} blocks, dim ${config.dim}, maxLen ${config.maxLen}${inner} against their tensors; ${items}`;
   }
   if (kind === 'sequential-markov') {
     const model = markovFromPackage(pkg);

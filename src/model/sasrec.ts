@@ -35,6 +35,81 @@ export interface SasrecConfig {
    * Packages written before this option existed are 'last'.
    */
   readout: Readout;
+  /**
+   * Each block's inner widths, one entry per block (see BlockWidths): what structured
+   * pruning (UMEC) narrows, leaving the residual stream (dim, shared with the item table)
+   * as it is. Absent: every block at the defaults (defaultBlockWidths: qk = v = dim/heads,
+   * ffn = dim), as every package written before this option. Read it through blockWidths.
+   */
+  inner?: BlockWidths[];
+}
+
+/**
+ * One block's inner widths. `qk`: the query/key width per head (query and key kernels
+ * [dim, heads·qk]); `v`: the value width per head (value kernel [dim, heads·v], output
+ * kernel [heads·v, dim]); `ffn`: the feed-forward width (inner kernel [dim, ffn], outer
+ * [ffn, dim]). Attention scores are always scaled by 1/√(dim/heads), the width the model
+ * was trained with (attentionScale), so dropping a query/key dimension leaves the others'
+ * contributions as they were.
+ */
+export interface BlockWidths {
+  qk: number;
+  v: number;
+  ffn: number;
+}
+
+/** The widths of a block that was never narrowed: qk = v = dim/heads, ffn = dim. */
+export function defaultBlockWidths(config: Pick<SasrecConfig, 'dim' | 'heads'>): BlockWidths {
+  const head = config.dim / config.heads;
+  return { qk: head, v: head, ffn: config.dim };
+}
+
+/** Block b's inner widths: config.inner[b], or the defaults when the config has none. */
+export function blockWidths(
+  config: Pick<SasrecConfig, 'dim' | 'heads' | 'inner'>,
+  b: number,
+): BlockWidths {
+  if (!config.inner) return defaultBlockWidths(config);
+  const widths = config.inner[b];
+  if (!widths) throw new Error(`SASRec config.inner has no widths for block ${b}`);
+  return widths;
+}
+
+/** Whether every block has the default widths (config.inner absent, or equal to them). */
+export function hasDefaultInner(config: SasrecConfig): boolean {
+  if (!config.inner) return true;
+  const d = defaultBlockWidths(config);
+  return config.inner.every((w) => w.qk === d.qk && w.v === d.v && w.ffn === d.ffn);
+}
+
+/**
+ * Why config.inner cannot describe this encoder (not one entry per block, a width that is
+ * not a positive integer or is above its default), or null when it can (or is absent).
+ */
+export function innerWidthsProblem(config: SasrecConfig): string | null {
+  if (!config.inner) return null;
+  if (config.inner.length !== config.blocks) {
+    return `inner lists ${config.inner.length} blocks' widths for ${config.blocks} blocks`;
+  }
+  const d = defaultBlockWidths(config);
+  for (let b = 0; b < config.inner.length; b++) {
+    const w = config.inner[b] as BlockWidths;
+    for (const key of ['qk', 'v', 'ffn'] as const) {
+      const x = w[key];
+      if (!Number.isSafeInteger(x) || x < 1 || x > d[key]) {
+        return `inner[${b}].${key} must be an integer in 1..${d[key]}, got ${JSON.stringify(x)}`;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The attention scores' scale, 1/√(dim/heads): the head width the model was trained with,
+ * whatever its blocks' query/key widths are now.
+ */
+export function attentionScale(config: Pick<SasrecConfig, 'dim' | 'heads'>): number {
+  return 1 / Math.sqrt(config.dim / config.heads);
 }
 
 export type Readout = 'last' | 'attention';
@@ -63,22 +138,24 @@ export function encoderWeightShapes(config: SasrecConfig): [string, number[]][] 
   const shapes: [string, number[]][] = [['positions', [config.maxLen, d]]];
   for (let b = 0; b < config.blocks; b++) {
     const p = `blocks.${b}`;
+    const { qk, v, ffn } = blockWidths(config, b);
+    const h = config.heads;
     shapes.push(
       [`${p}.norm1.gamma`, [d]],
       [`${p}.norm1.beta`, [d]],
-      [`${p}.attention.query.kernel`, [d, d]],
-      [`${p}.attention.query.bias`, [d]],
-      [`${p}.attention.key.kernel`, [d, d]],
-      [`${p}.attention.key.bias`, [d]],
-      [`${p}.attention.value.kernel`, [d, d]],
-      [`${p}.attention.value.bias`, [d]],
-      [`${p}.attention.output.kernel`, [d, d]],
+      [`${p}.attention.query.kernel`, [d, h * qk]],
+      [`${p}.attention.query.bias`, [h * qk]],
+      [`${p}.attention.key.kernel`, [d, h * qk]],
+      [`${p}.attention.key.bias`, [h * qk]],
+      [`${p}.attention.value.kernel`, [d, h * v]],
+      [`${p}.attention.value.bias`, [h * v]],
+      [`${p}.attention.output.kernel`, [h * v, d]],
       [`${p}.attention.output.bias`, [d]],
       [`${p}.norm2.gamma`, [d]],
       [`${p}.norm2.beta`, [d]],
-      [`${p}.ffn.inner.kernel`, [d, d]],
-      [`${p}.ffn.inner.bias`, [d]],
-      [`${p}.ffn.outer.kernel`, [d, d]],
+      [`${p}.ffn.inner.kernel`, [d, ffn]],
+      [`${p}.ffn.inner.bias`, [ffn]],
+      [`${p}.ffn.outer.kernel`, [ffn, d]],
       [`${p}.ffn.outer.bias`, [d]],
     );
   }
@@ -143,50 +220,54 @@ export interface EncodeOptions {
   /** Seeds dropout so a training step is reproducible. */
   seed?: number;
   /**
-   * Receives each block's keys and values [batch, heads, length, headDim], for the runtime's
+   * Receives each block's keys [batch, heads, length, qk] and values [batch, heads, length, v]
+   * (that block's widths, blockWidths), for the runtime's
    * incremental encoding (see encodeNext). They belong to the caller's tidy scope.
    */
   keepKeysValues?: (block: number, keys: tf.Tensor4D, values: tf.Tensor4D) => void;
 }
 
-/** [rows, d] → [batch, heads, length, headDim]. */
+/** [rows, heads·w] → [batch, heads, length, w]. */
 function splitHeads(t: tf.Tensor2D, batch: number, length: number, heads: number): tf.Tensor4D {
   return t.reshape([batch, length, heads, -1]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
 }
 
 /**
- * Scaled dot-product attention of queries [batch, heads, lq, hd] over keys and values
- * [batch, heads, lk, hd], with an additive bias broadcast to [batch, heads, lq, lk].
- * Returns [batch * lq, heads * hd].
+ * Scaled dot-product attention of queries [batch, heads, lq, qk] over keys
+ * [batch, heads, lk, qk] and values [batch, heads, lk, v], with an additive bias broadcast
+ * to [batch, heads, lq, lk]. The scores are multiplied by `scale` (attentionScale: fixed by
+ * the config, not by qk, which pruning may have narrowed). Returns [batch * lq, heads * v].
  */
 function attend(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   bias: tf.Tensor | null,
+  scale: number,
   dropout: (x: tf.Tensor) => tf.Tensor,
 ): tf.Tensor2D {
-  const [batch, heads, lq, hd] = q.shape;
+  const [batch, heads, lq, qk] = q.shape;
   const lk = k.shape[2];
+  const vw = v.shape[3];
   let scores = tf
     .matMul(
-      q.reshape([batch * heads, lq, hd]) as tf.Tensor3D,
-      k.reshape([batch * heads, lk, hd]) as tf.Tensor3D,
+      q.reshape([batch * heads, lq, qk]) as tf.Tensor3D,
+      k.reshape([batch * heads, lk, qk]) as tf.Tensor3D,
       false,
       true,
     )
     .reshape([batch, heads, lq, lk])
-    .mul(1 / Math.sqrt(hd));
+    .mul(scale);
   if (bias) scores = scores.add(bias);
   const attention = dropout(tf.softmax(scores, -1));
   return tf
     .matMul(
       attention.reshape([batch * heads, lq, lk]) as tf.Tensor3D,
-      v.reshape([batch * heads, lk, hd]) as tf.Tensor3D,
+      v.reshape([batch * heads, lk, vw]) as tf.Tensor3D,
     )
-    .reshape([batch, heads, lq, hd])
+    .reshape([batch, heads, lq, vw])
     .transpose([0, 2, 1, 3])
-    .reshape([batch * lq, heads * hd]) as tf.Tensor2D;
+    .reshape([batch * lq, heads * vw]) as tf.Tensor2D;
 }
 
 /** The feed-forward half of a block, residual included: x [rows, d]. */
@@ -244,6 +325,7 @@ export function encode(
   const causal = tf.linalg.bandPart(tf.ones([length, length]), -1, 0);
   const visible = causal.reshape([1, 1, length, length]).mul(keep.reshape([batch, 1, 1, length]));
   const attentionBias = visible.sub(1).mul(1e9);
+  const scale = attentionScale(config);
 
   for (let b = 0; b < config.blocks; b++) {
     const p = `blocks.${b}`;
@@ -267,7 +349,7 @@ export function encode(
       config.heads,
     );
     options.keepKeysValues?.(b, k, v);
-    const context = attend(q, k, v, attentionBias, dropout);
+    const context = attend(q, k, v, attentionBias, scale, dropout);
     x = x.add(dropout(dense(context, weights, `${p}.attention.output`)));
     x = feedForward(x, weights, p, dropout).mul(keep) as tf.Tensor2D;
   }
@@ -313,14 +395,17 @@ function attentionReadout(weights: Weights, hidden: tf.Tensor3D, sees: tf.Tensor
   return tf.matMul(beta as tf.Tensor3D, hidden);
 }
 
-/** Every block's keys and values of one history's earlier positions: [1, heads, length, hd]. */
+/**
+ * Every block's keys and values of one history's earlier positions: keys [1, heads, length, qk]
+ * and values [1, heads, length, v], with that block's widths (blockWidths).
+ */
 export interface KeyValueCache {
   keys: tf.Tensor4D[];
   values: tf.Tensor4D[];
   /** Positions held (the history's length so far). */
   length: number;
   /**
-   * Fixed-size mode: keys and values are [1, heads, capacity, hd] from the start, positions
+   * Fixed-size mode: keys and values are [1, heads, capacity, qk or v] from the start, positions
    * past `length` masked out, so every step runs ops of the same shapes (on WebGPU a new
    * shape can mean a new shader to compile mid-session). Unset: they grow by one a step.
    */
@@ -380,7 +465,7 @@ export function encodeNext(
     keys.push(k);
     values.push(v);
     // The new row sees every earlier position and itself, and in fixed-size mode no slot past it.
-    const context = attend(q, k, v, fixedSizeMask(cache), none);
+    const context = attend(q, k, v, fixedSizeMask(cache), attentionScale(config), none);
     x = x.add(dense(context, weights, `${p}.attention.output`));
     x = feedForward(x, weights, p, none);
   }
@@ -396,7 +481,7 @@ export function encodeNext(
   };
 }
 
-/** One block's keys (or values) with the new position's [1, heads, 1, hd] added. */
+/** One block's keys (or values) with the new position's [1, heads, 1, qk or v] added. */
 function appendPosition(
   cache: KeyValueCache,
   past: tf.Tensor4D | undefined,

@@ -15,11 +15,16 @@
  *      one encodeNext step (src/model/sasrec.ts). The newest item's row is looked up, scaled
  *      by √d (d products), and goes through every block: LayerNorm (3d: the variance's
  *      squares, the rsqrt factor, γ), the query, key and value projections (3d²), attention
- *      over L positions held in the cache, this one included (q·Kᵀ L·d, the 1/√hd scale
+ *      over L positions held in the cache, this one included (q·Kᵀ L·d, the 1/√(d/heads) scale
  *      heads·L, attention·V L·d), the output projection (d²), LayerNorm (3d) and the
  *      feed-forward pair (2d²); then the final LayerNorm (3d). L defaults to maxLen: the
  *      largest step, the last one before the window is full. Per step that is
- *        d + blocks·(6d² + 6d + 2Ld + heads·L) + 3d.
+ *        d + blocks·(6d² + 6d + 2Ld + heads·L) + 3d
+ *      for blocks at the default widths. A block narrowed to per-head query/key width qk,
+ *      value width v and feed-forward width f (SasrecConfig.inner, H = heads) counts
+ *        6d + d·H·(2qk + v) + L·H·(qk + v) + H·L + H·v·d + 2d·f
+ *      (the default widths qk = v = d/H, f = d give the figure above); the attention scale
+ *      stays 1/√(d/H), a product per score as before.
  *      Caveat, from the code: encodeNext only runs while the history still fits maxLen. Once
  *      a history is longer, each new event slides the window, nothing of the earlier
  *      encoding is reusable, and the engine encodes the whole window again (the next case)
@@ -28,12 +33,14 @@
  *    - 'whole-window' (the only path of a from-latest or attention-readout model, which the
  *      engine re-encodes at every request): `encode` over a window of L = maxLen items, all
  *      real: the √d scale and the padding mask (2Ld), the attention mask (2L²), per block
- *      6Ld² + 7Ld (as above for L rows, plus the padding mask after the block) + 2L²d + heads·L²,
+ *      6Ld² + 7Ld (as above for L rows, plus the padding mask after the block) + 2L²d + heads·L²
+ *      (narrowed: 7Ld + L·d·H·(2qk + v) + L²·H·(qk + v) + H·L² + L·H·v·d + 2L·d·f),
  *      then the final LayerNorm and mask (4Ld); an 'attention' readout adds its pooling
  *      (2Ld² + 3L²d + 2L²; its division by the prefix counts is not a product).
  *    - `fixedShapes` (the engine on WebGPU): the cache is held at maxLen slots and a step
- *      writes its keys and values by a one-hot blend (4·maxLen·d products a block) and masks
- *      the empty slots (maxLen a block); attention always spans maxLen slots.
+ *      writes its keys and values by a one-hot blend (4·maxLen·d products a block; narrowed,
+ *      2·maxLen·H·(qk + v): keys are qk wide a head, values v) and masks the empty slots
+ *      (maxLen a block); attention always spans maxLen slots.
  *    The item rows read: a look-up (nothing) from a dense table or a built tensor-train table;
  *    from the cores (ttRows, src/model/tt-matrix.ts) when the table is not built, one chain
  *    of products per row.
@@ -66,7 +73,7 @@
  * the products tfjs runs for one real request (tf.profile of scoreSequential), and the
  * WebGPU kernel's stage against a plain loop over the rows.
  */
-import type { SasrecConfig } from './sasrec.ts';
+import { blockWidths, type SasrecConfig } from './sasrec.ts';
 import type { SequentialItemTable } from './sequential-structure.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
 
@@ -109,42 +116,50 @@ const layerNormFlops = (rows: number, d: number): number => 3 * rows * d;
  * cache and itself); `fixedShapes`: the cache at maxLen slots, written by a one-hot blend.
  */
 export function encodeStepFlops(config: SasrecConfig, length: number, fixedShapes = false): number {
-  const { dim: d, heads, blocks, maxLen } = config;
+  const { dim: d, heads: H, blocks, maxLen } = config;
   const slots = fixedShapes ? maxLen : length;
-  // The blend (slot × new, past × (1 − slot), keys and values) and the empty slots' mask.
-  const blend = fixedShapes ? 4 * maxLen * d + maxLen : 0;
-  const block =
-    layerNormFlops(1, d) +
-    3 * d * d + // query, key, value
-    2 * slots * d + // q·Kᵀ and attention·V
-    heads * slots + // 1/√hd
-    d * d + // output
-    layerNormFlops(1, d) +
-    2 * d * d + // feed-forward
-    blend;
-  return d + blocks * block + layerNormFlops(1, d);
+  let flops = d + layerNormFlops(1, d);
+  for (let b = 0; b < blocks; b++) {
+    const { qk, v, ffn } = blockWidths(config, b);
+    // The blend (slot × new, past × (1 − slot), keys and values) and the empty slots' mask.
+    const blend = fixedShapes ? 2 * maxLen * H * (qk + v) + maxLen : 0;
+    flops +=
+      layerNormFlops(1, d) +
+      d * H * (2 * qk + v) + // query, key, value
+      slots * H * (qk + v) + // q·Kᵀ and attention·V
+      H * slots + // 1/√(d/H)
+      H * v * d + // output
+      layerNormFlops(1, d) +
+      2 * d * ffn + // feed-forward
+      blend;
+  }
+  return flops;
 }
 
 /** encode over a window of `length` items (all real), up to the query of its last position. */
 export function encodeWindowFlops(config: SasrecConfig, length: number): number {
-  const { dim: d, heads, blocks } = config;
+  const { dim: d, heads: H, blocks } = config;
   const L = length;
   // √d scale, padding mask; the attention mask: causal × keep, then × 1e9.
   const input = 2 * L * d + 2 * L * L;
-  const block =
-    layerNormFlops(L, d) +
-    3 * L * d * d +
-    2 * L * L * d + // q·Kᵀ and attention·V, over every head
-    heads * L * L + // 1/√hd
-    L * d * d +
-    layerNormFlops(L, d) +
-    2 * L * d * d +
-    L * d; // the padding mask after the block
+  let inBlocks = 0;
+  for (let b = 0; b < blocks; b++) {
+    const { qk, v, ffn } = blockWidths(config, b);
+    inBlocks +=
+      layerNormFlops(L, d) +
+      L * d * H * (2 * qk + v) + // query, key, value
+      L * L * H * (qk + v) + // q·Kᵀ and attention·V, over every head
+      H * L * L + // 1/√(d/H)
+      L * H * v * d + // output
+      layerNormFlops(L, d) +
+      2 * L * d * ffn + // feed-forward
+      L * d; // the padding mask after the block
+  }
   const output = layerNormFlops(L, d) + L * d;
   // The 'attention' readout: sees (L²), Σ sees·h (L²d), the item and session projections
   // (2Ld²), β's score (L²d) and mask (L²), Σ β·h (L²d).
   const readout = config.readout === 'attention' ? 2 * L * d * d + 3 * L * L * d + 2 * L * L : 0;
-  return input + blocks * block + output + readout;
+  return input + inBlocks + output + readout;
 }
 
 /** Each core's dimensions: I, J, stored [I, p, q], the STP factor t, ranks in and out. */

@@ -17,9 +17,9 @@ import {
   ttCoreName,
   ttItemTable,
 } from './item-table.ts';
-import { encoderParamCount, encoderWeightShapes } from './sasrec.ts';
+import { encoderParamCount, encoderWeightShapes, innerWidthsProblem } from './sasrec.ts';
 import type { SequentialModel } from './sequential.ts';
-import { checkSequentialStructure } from './sequential-structure.ts';
+import { checkSequentialStructure, innerArchitecture } from './sequential-structure.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
 
 export interface SequentialPackageMeta {
@@ -47,6 +47,8 @@ export async function sequentialPackageSpec(
   meta: SequentialPackageMeta,
 ): Promise<PackageSpec> {
   const { config, items } = model;
+  const innerProblem = innerWidthsProblem(config);
+  if (innerProblem) throw new Error(`cannot write ${meta.name}: ${innerProblem}`);
   const tensors: TensorSpec[] = [];
   for (const [name] of encoderWeightShapes(config)) {
     tensors.push(await specOf(name, model.encoder[name] as tf.Tensor));
@@ -67,6 +69,8 @@ export async function sequentialPackageSpec(
       dropout: config.dropout,
       positions: config.positions,
       readout: config.readout,
+      // The blocks' inner widths, only when some block was narrowed (innerQk, innerV, innerFfn).
+      ...innerArchitecture(config),
       ...(model.repeatBonus ? { repeatBonus: model.repeatBonus } : {}),
       ...meta.architecture,
     },

@@ -4,7 +4,8 @@
  * manifest merely states. Every architecture number is tied to tensors that are present
  * (and so to bytes that were hashed): `dim` and `maxLen` to the position table, `blocks`
  * to the block tensors found, the item count to the item table, a tensor-train's padded
- * rows to the item count. Only then is the list of expected tensors built and compared,
+ * rows to the item count, the blocks' inner widths (innerQk, innerV, innerFfn) to their
+ * projections' kernels. Only then is the list of expected tensors built and compared,
  * shape by shape, with the manifest's.
  *
  * `pocketrec verify` runs this; every sequential loader (the toolkit's commands and the
@@ -14,7 +15,11 @@ import { ModelPackageError } from '../package/errors.ts';
 import type { Manifest } from '../package/manifest.ts';
 import { DENSE_TABLE, ttCoreName } from './item-table.ts';
 import {
+  type BlockWidths,
+  blockWidths,
   encoderWeightShapes,
+  hasDefaultInner,
+  innerWidthsProblem,
   POSITION_SCHEMES,
   type PositionScheme,
   READOUTS,
@@ -25,6 +30,27 @@ import { type TtShape, ttCoreShapes, ttPaddingProblem } from './tt-matrix.ts';
 import { checkWeightEntry, sameShape } from './weight-entry.ts';
 
 export const SEQUENTIAL_KINDS = ['sequential-dense', 'sequential-tt'] as const;
+
+/**
+ * The architecture keys of the blocks' inner widths (SasrecConfig.inner), one number per
+ * block each; written only when some block is narrower than the defaults, and then all three.
+ */
+export const INNER_WIDTH_KEYS = {
+  qk: 'innerQk',
+  v: 'innerV',
+  ffn: 'innerFfn',
+} as const satisfies Record<keyof BlockWidths, string>;
+
+/** The architecture entries of config.inner: none when every block has the default widths. */
+export function innerArchitecture(config: SasrecConfig): Record<string, number[]> {
+  if (!config.inner || hasDefaultInner(config)) return {};
+  const inner = config.inner;
+  return {
+    [INNER_WIDTH_KEYS.qk]: inner.map((w) => w.qk),
+    [INNER_WIDTH_KEYS.v]: inner.map((w) => w.v),
+    [INNER_WIDTH_KEYS.ffn]: inner.map((w) => w.ffn),
+  };
+}
 
 export type SequentialItemTable = { kind: 'dense' } | { kind: 'tt'; shape: TtShape };
 
@@ -70,6 +96,8 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
       `architecture.blocks is ${config.blocks}, but the package has ${blockTensors} block tensors (${perBlock} per block)`,
     );
   }
+  // And the inner widths to the kernels of the projections they size.
+  checkInnerWidths(manifest, config, fail);
 
   const table = itemTableOf(manifest, config, fail);
   const expected: [string, readonly number[]][] = [
@@ -131,7 +159,95 @@ function configOf(manifest: Manifest, fail: (problem: string) => never): SasrecC
   if (config.heads > config.dim || config.dim % config.heads !== 0) {
     fail(`dim ${config.dim} is not divisible by heads ${config.heads}`);
   }
-  return config;
+  const inner = innerOf(arch, config, fail);
+  return inner ? { ...config, inner } : config;
+}
+
+/**
+ * config.inner from architecture.innerQk, innerV and innerFfn: all three or none (the
+ * defaults), each one positive integer per block, at most its default width. Widths equal
+ * to the defaults everywhere give no `inner`, as the writer would have written none.
+ */
+function innerOf(
+  arch: Manifest['architecture'],
+  config: SasrecConfig,
+  fail: (problem: string) => never,
+): BlockWidths[] | undefined {
+  const keys = Object.values(INNER_WIDTH_KEYS);
+  const present = keys.filter((key) => arch[key] !== undefined);
+  if (present.length === 0) return undefined;
+  if (present.length < keys.length) {
+    const missing = keys.filter((key) => arch[key] === undefined);
+    fail(
+      `architecture.${missing[0]} is missing: ${keys.join(', ')} go together (found only ${present.join(', ')})`,
+    );
+  }
+  const list = (key: string): number[] => {
+    const v = arch[key];
+    if (
+      !Array.isArray(v) ||
+      v.length !== config.blocks ||
+      !v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x > 0)
+    ) {
+      return fail(
+        `architecture.${key} must list ${config.blocks} positive integers (one per block), got ${JSON.stringify(v)}`,
+      );
+    }
+    return v as number[];
+  };
+  const qk = list(INNER_WIDTH_KEYS.qk);
+  const v = list(INNER_WIDTH_KEYS.v);
+  const ffn = list(INNER_WIDTH_KEYS.ffn);
+  const inner = qk.map((q, b) => ({ qk: q, v: v[b] as number, ffn: ffn[b] as number }));
+  const withInner = { ...config, inner };
+  const problem = innerWidthsProblem(withInner);
+  if (problem) {
+    // Name the architecture key, not the config field.
+    const at = /^inner\[(\d+)\]\.(qk|v|ffn) (.*)$/.exec(problem);
+    if (at) {
+      const key = INNER_WIDTH_KEYS[at[2] as keyof BlockWidths];
+      fail(`architecture.${key}[${at[1]}] ${at[3]}`);
+    }
+    fail(problem);
+  }
+  return hasDefaultInner(withInner) ? undefined : inner;
+}
+
+/**
+ * Each block's projection kernels against the inner widths the architecture states (or the
+ * defaults), so that a mismatch names the architecture key rather than only a tensor.
+ */
+function checkInnerWidths(
+  manifest: Manifest,
+  config: SasrecConfig,
+  fail: (problem: string) => never,
+): void {
+  const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
+  const stated = config.inner ? '' : ' (absent: the defaults)';
+  for (let b = 0; b < config.blocks; b++) {
+    const { qk, v, ffn } = blockWidths(config, b);
+    const p = `blocks.${b}`;
+    const h = config.heads;
+    const d = config.dim;
+    const kernels: [string, number[], keyof BlockWidths, number][] = [
+      [`${p}.attention.query.kernel`, [d, h * qk], 'qk', qk],
+      [`${p}.attention.key.kernel`, [d, h * qk], 'qk', qk],
+      [`${p}.attention.value.kernel`, [d, h * v], 'v', v],
+      [`${p}.attention.output.kernel`, [h * v, d], 'v', v],
+      [`${p}.ffn.inner.kernel`, [d, ffn], 'ffn', ffn],
+      [`${p}.ffn.outer.kernel`, [ffn, d], 'ffn', ffn],
+    ];
+    for (const [name, shape, width, value] of kernels) {
+      const entry = entries.get(name);
+      // A missing kernel is reported with the full list of expected tensors.
+      if (entry && !sameShape(entry.shape, shape)) {
+        const per = width === 'ffn' ? '' : ` per head (${h} heads)`;
+        fail(
+          `tensor "${name}" has shape [${entry.shape}], but architecture.${INNER_WIDTH_KEYS[width]}${stated} gives block ${b} a ${width} width of ${value}${per}: [${shape}]`,
+        );
+      }
+    }
+  }
 }
 
 function itemTableOf(

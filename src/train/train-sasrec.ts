@@ -215,6 +215,8 @@ export async function trainSasrec(
     dropout: config.dropout,
     positions: config.positions,
     readout: config.readout,
+    // A start model narrowed inside its blocks (UMEC) is fine-tuned at its own widths.
+    ...(start?.config.inner ? { inner: start.config.inner } : {}),
   };
   tf.util.assert(
     config.dim % config.heads === 0,

@@ -9,15 +9,27 @@
 // replay of the session serves both, which halves the IndexedDB writes of the test.
 // The tensor-train student is never materialised here (materialiseRows 0): on WebGPU it
 // is scored by the fused WGSL kernel, elsewhere by contracting the cores.
-import { readFile } from 'node:fs/promises';
+//
+// Last, a teacher narrowed inside its blocks (SasrecConfig.inner: query/key, value and
+// feed-forward widths cut, the residual stream untouched, as UMEC prunes it), sliced here
+// from the dense teacher and written under the project root (a *.tmp folder, gitignored):
+// every session on WASM, and a handful on WebGPU (SwiftShader), whose fixed-shape encoder
+// holds each block's keys and values at their own widths.
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadUserSequences } from '../../src/data/index.ts';
 import { useWasmBackend } from '../../src/kernels/wasm/backend.ts';
-import { scoreHistories } from '../../src/model/sequential.ts';
-import { sequentialFromPackage } from '../../src/model/sequential-package.ts';
-import { directorySource } from '../../src/package/node-fs.ts';
+import type { BlockWidths, Weights } from '../../src/model/sasrec.ts';
+import { type SequentialModel, scoreHistories } from '../../src/model/sequential.ts';
+import {
+  sequentialFromPackage,
+  sequentialPackageSpec,
+} from '../../src/model/sequential-package.ts';
+import { directorySource, writePackageDirectory } from '../../src/package/node-fs.ts';
 import { readModelPackage } from '../../src/package/reader.ts';
+import { buildModelPackage } from '../../src/package/writer.ts';
 import { seededRandom } from '../../src/random.ts';
 import {
   type ChromiumSession,
@@ -35,6 +47,20 @@ const K = 10;
 /** Each session is recommended for after its last two events: the first request encodes
  * the whole history, the second appends one event (the incremental path). */
 const STEPS = 2;
+const FIXTURES = 'test/browser/parity-fixtures.tmp';
+/** The narrowed teacher, sliced from MODELS[0]. */
+const NARROW = `${FIXTURES}/ml-1m-teacher-fo-narrow`;
+/**
+ * Which indices of each inner width a block drops (i: the index within a head, for qk and v;
+ * the unit, for ffn): a different count of each per block. Of the teacher's 64 (one head):
+ * block 0 keeps qk 48, v 42, ffn 32; block 1 keeps qk 32, v 56, ffn 16.
+ */
+const DROPPED: Record<keyof BlockWidths, (i: number) => boolean>[] = [
+  { qk: (i) => i % 4 === 0, v: (i) => i % 3 === 0, ffn: (i) => i % 2 === 0 },
+  { qk: (i) => i % 2 === 1, v: (i) => i % 8 === 0, ffn: (i) => i % 4 !== 0 },
+];
+/** Sessions asked on SwiftShader WebGPU for the narrowed teacher: a handful. */
+const NARROW_WEBGPU_SESSIONS = 4;
 
 interface Session {
   /** External item ids, oldest first. */
@@ -73,14 +99,14 @@ afterAll(async () => {
 });
 
 /** Node's answer for every step of every session: top-K, seen items left out. */
-async function nodeReference(modelDir: string): Promise<Ranked[][]> {
+async function nodeReference(modelDir: string, asked = sessions): Promise<Ranked[][]> {
   await useWasmBackend();
   const pkg = await readModelPackage(directorySource(`${projectRoot}/${modelDir}`));
   const model = sequentialFromPackage(pkg);
   const itemIds = pkg.itemIds as string[];
   const row = new Map(itemIds.map((id, i) => [id, i + 1]));
   const out: Ranked[][] = [];
-  for (const session of sessions) {
+  for (const session of asked) {
     const rows = session.items.map((id) => row.get(id) as number);
     const prefixes = Array.from({ length: STEPS }, (_, s) =>
       Int32Array.from(rows.slice(0, rows.length - (STEPS - 1) + s)),
@@ -115,7 +141,11 @@ interface PageAnswers {
 }
 
 /** The page's answers, through createRecommender → track → recommend. */
-async function browserAnswers(modelDir: string, backend: string): Promise<PageAnswers> {
+async function browserAnswers(
+  modelDir: string,
+  backend: string,
+  asked = sessions,
+): Promise<PageAnswers> {
   const page = await browser.newPage();
   const errors = collectErrors(page);
   await page.goto(`${server.url}/test/browser/pages/runtime.html`);
@@ -163,7 +193,7 @@ async function browserAnswers(modelDir: string, backend: string): Promise<PageAn
         incremental: info.incremental,
       };
     },
-    { model: modelDir, backend, sessions, k: K, steps: STEPS },
+    { model: modelDir, backend, sessions: asked, k: K, steps: STEPS },
   );
   expect(errors.lines()).toEqual([]);
   await page.close();
@@ -220,4 +250,108 @@ describe.each(MODELS)('parity with Node: %s', (modelDir) => {
     },
     600_000,
   );
+});
+
+/**
+ * The teacher with each block's dropped query/key and value indices (in every head) and
+ * feed-forward units sliced out of its kernels and biases, written as a package.
+ */
+async function writeNarrowedTeacher(): Promise<void> {
+  await useWasmBackend();
+  const pkg = await readModelPackage(directorySource(`${projectRoot}/${MODELS[0]}`));
+  const model = sequentialFromPackage(pkg);
+  const { dim, heads, blocks } = model.config;
+  const head = dim / heads;
+  const encoder: Weights = { ...model.encoder };
+  const inner: BlockWidths[] = [];
+  for (let b = 0; b < blocks; b++) {
+    const dropped = DROPPED[b] as (typeof DROPPED)[number];
+    const keptInHeads = (drop: (i: number) => boolean) =>
+      Array.from({ length: heads * head }, (_, c) => c).filter((c) => !drop(c % head));
+    const kept = {
+      qk: keptInHeads(dropped.qk),
+      v: keptInHeads(dropped.v),
+      ffn: Array.from({ length: dim }, (_, u) => u).filter((u) => !dropped.ffn(u)),
+    };
+    inner.push({ qk: kept.qk.length / heads, v: kept.v.length / heads, ffn: kept.ffn.length });
+    const slices: [string, keyof BlockWidths, number][] = [
+      ['attention.query.kernel', 'qk', 1],
+      ['attention.query.bias', 'qk', 0],
+      ['attention.key.kernel', 'qk', 1],
+      ['attention.key.bias', 'qk', 0],
+      ['attention.value.kernel', 'v', 1],
+      ['attention.value.bias', 'v', 0],
+      ['attention.output.kernel', 'v', 0],
+      ['ffn.inner.kernel', 'ffn', 1],
+      ['ffn.inner.bias', 'ffn', 0],
+      ['ffn.outer.kernel', 'ffn', 0],
+    ];
+    for (const [name, width, axis] of slices) {
+      const full = encoder[`blocks.${b}.${name}`] as tf.Tensor;
+      encoder[`blocks.${b}.${name}`] = tf.gather(full, tf.tensor1d(kept[width], 'int32'), axis);
+    }
+  }
+  expect(inner).toEqual([
+    { qk: 48, v: 42, ffn: 32 },
+    { qk: 32, v: 56, ffn: 16 },
+  ]);
+  const narrowed: SequentialModel = { ...model, config: { ...model.config, inner }, encoder };
+  const spec = await sequentialPackageSpec(narrowed, {
+    name: 'ml-1m-teacher-fo-narrow',
+    dataset: 'ml-1m',
+    ...(pkg.itemIds ? { itemIds: pkg.itemIds } : {}),
+  });
+  const { files } = await buildModelPackage(spec);
+  await writePackageDirectory(join(projectRoot, NARROW), files);
+  tf.disposeVariables();
+}
+
+describe('parity with Node: the teacher narrowed inside its blocks', () => {
+  let reference: Ranked[][];
+  beforeAll(async () => {
+    await rm(join(projectRoot, FIXTURES), { recursive: true, force: true });
+    await writeNarrowedTeacher();
+    reference = await nodeReference(NARROW);
+  });
+  afterAll(async () => {
+    await rm(join(projectRoot, FIXTURES), { recursive: true, force: true });
+  });
+
+  test('wasm backend, incremental on and off: same top-10, scores within 1e-4', async () => {
+    const manifest = JSON.parse(await readFile(join(projectRoot, NARROW, 'manifest.json'), 'utf8'));
+    expect(manifest.architecture).toMatchObject({
+      innerQk: [48, 32],
+      innerV: [42, 56],
+      innerFfn: [32, 16],
+    });
+    const answers = await browserAnswers(NARROW, 'wasm');
+    expect(answers.backendUsed).toBe('wasm');
+    expect(answers.incremental).toBe(true);
+    expect(answers.reusedPositions).toBeGreaterThan(0);
+    const laterSteps = reference.map((steps) => steps.slice(1));
+    const reused = compare(answers.reused, laterSteps).worst;
+    const fresh = compare(answers.fresh, reference).worst;
+    console.log(`narrowed teacher wasm: worst |score difference| ${Math.max(reused, fresh)}`);
+    expect(reused).toBeLessThan(1e-4);
+    expect(fresh).toBeLessThan(1e-4);
+  }, 600_000);
+
+  test(`webgpu backend, ${NARROW_WEBGPU_SESSIONS} sessions: same top-10, scores within 1e-4`, async () => {
+    const started = performance.now();
+    const asked = sessions.slice(0, NARROW_WEBGPU_SESSIONS);
+    const answers = await browserAnswers(NARROW, 'webgpu', asked);
+    expect(answers.backendUsed).toBe('webgpu');
+    expect(answers.reusedPositions).toBeGreaterThan(0);
+    const want = reference.slice(0, NARROW_WEBGPU_SESSIONS);
+    const reused = compare(
+      answers.reused,
+      want.map((steps) => steps.slice(1)),
+    ).worst;
+    const fresh = compare(answers.fresh, want).worst;
+    console.log(
+      `narrowed teacher webgpu: worst |score difference| ${Math.max(reused, fresh)}, ${(performance.now() - started).toFixed(0)} ms`,
+    );
+    expect(reused).toBeLessThan(1e-4);
+    expect(fresh).toBeLessThan(1e-4);
+  }, 600_000);
 });

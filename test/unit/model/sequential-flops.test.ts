@@ -65,6 +65,16 @@ function config(overrides: Partial<SasrecConfig> = {}): SasrecConfig {
   };
 }
 
+/** Blocks narrowed as UMEC would leave them: a different width of each kind per block. */
+const narrow = (overrides: Partial<SasrecConfig> = {}): SasrecConfig =>
+  config({
+    inner: [
+      { qk: 3, v: 2, ffn: 5 },
+      { qk: 1, v: 4, ffn: 3 },
+    ],
+    ...overrides,
+  });
+
 /** 20 rows (19 items and the padding row), d = 8: two cores, STP 2. */
 const TT2: TtShape = { rows: [5, 4], cols: [2, 4], rank: 4, stp: 2 };
 /** Plain TT (t = 1), two cores. */
@@ -260,6 +270,52 @@ const cases: Case[] = [
     reused: 0,
     options: {},
   },
+  {
+    name: 'dense, narrowed blocks: one step over a full cache',
+    t: () => tiny(narrow()),
+    materialiseRows: 0,
+    length: 5,
+    primed: 4,
+    reused: 4,
+    options: {},
+  },
+  {
+    name: 'dense, narrowed blocks: a history past maxLen re-encodes the whole window',
+    t: () => tiny(narrow()),
+    materialiseRows: 0,
+    length: 6,
+    primed: 5,
+    reused: 0,
+    options: { encoding: 'whole-window' },
+  },
+  {
+    name: 'dense, narrowed blocks, fixed shapes: one step',
+    t: () => tiny(narrow()),
+    materialiseRows: 0,
+    backend: 'webgpu',
+    length: 4,
+    primed: 3,
+    reused: 3,
+    options: { fixedShapes: true },
+  },
+  {
+    name: 'tensor-train, 2 cores, narrowed blocks: one step, contracted',
+    t: () => tiny(narrow(), TT2),
+    materialiseRows: 0,
+    length: 5,
+    primed: 4,
+    reused: 4,
+    options: {},
+  },
+  {
+    name: 'tensor-train, 3 cores, narrowed blocks, from-latest: the whole window from the cores',
+    t: () => tiny(narrow({ numItems: 22, positions: 'from-latest' }), TT3),
+    materialiseRows: 0,
+    length: 5,
+    primed: null,
+    reused: 0,
+    options: {},
+  },
 ];
 
 describe('sequentialFlops', () => {
@@ -317,6 +373,26 @@ describe('sequentialFlops', () => {
       expect(ttWebgpuKernelFlops(shape, numItems)).toBe(trailing + kernel);
       tf.dispose([...cores, query, contracted as unknown as tf.Tensor]);
     }
+  });
+
+  it('narrowed blocks: the default widths count as no inner at all, and narrowing only lowers the count', () => {
+    const c = config({ dim: 16, heads: 4, blocks: 2, maxLen: 10 });
+    const same = { ...c, inner: [0, 1].map(() => ({ qk: 4, v: 4, ffn: 16 })) };
+    const cut = {
+      ...c,
+      inner: [
+        { qk: 2, v: 4, ffn: 16 },
+        { qk: 4, v: 4, ffn: 16 },
+      ],
+    };
+    for (const encoding of ['incremental', 'whole-window'] as const) {
+      const count = (x: SasrecConfig) => sequentialFlops(x, { kind: 'dense' }, { encoding });
+      expect(count(same)).toBe(count(c));
+      expect(count(cut)).toBeLessThan(count(c));
+    }
+    // One step over L positions, the block whose qk went from 4 to 2: the query and key
+    // projections lose d·H·2 products each, q·Kᵀ L·H·2.
+    expect(encodeStepFlops(c, 7) - encodeStepFlops(cut, 7)).toBe(2 * 16 * 4 * 2 + 7 * 4 * 2);
   });
 
   it('grows by 2d + heads per block for each position attended, and refuses what the code cannot do', () => {
