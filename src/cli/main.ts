@@ -16,7 +16,9 @@ import { oneLine } from './terminal-text.ts';
 import { trainCommand } from './train.ts';
 import { isCtrModelKind, type TrainCtrCliOptions, trainCtrCommand } from './train-ctr.ts';
 import { type TuneRepeatsCliOptions, tuneRepeatsCommand } from './tune-repeats.ts';
-import { DEFAULT_UMEC, type UmecCliOptions, umecCommand } from './umec.ts';
+import { DEFAULT_UMEC, umecCommand } from './umec.ts';
+import { DEFAULT_UMEC_SEQUENCE } from './umec-sequence.ts';
+import type { UmecCliOptions } from './umec-settings.ts';
 import { verifyCommand } from './verify.ts';
 
 const NEXT_ITEM_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind !== 'ctr').join(', ');
@@ -268,13 +270,16 @@ function buildProgram(output: Output): Command {
   program
     .command('umec')
     .description(
-      "prune a DeepFM's or DLRM's fields and hidden units together to one FLOPs budget (UMEC; or magnitude, Group Lasso), fine-tune, and write the smaller model as a ctr-dense package",
+      "prune a DeepFM's or DLRM's fields and hidden units together to one FLOPs budget (UMEC; or magnitude, Group Lasso), fine-tune, and write the smaller model as a ctr-dense package; for a sequential package, narrow its SASRec blocks (query/key, value and feed-forward widths) to an encoder FLOPs budget (UMEC or magnitude) and write a package of its kind",
     )
-    .argument('<model>', 'ctr-dense DeepFM or DLRM package directory (from pocketrec train)')
-    .requiredOption('--dataset <name>', 'the CTR data set the package was trained on')
+    .argument(
+      '<model>',
+      'ctr-dense DeepFM or DLRM package directory, or a sequential-dense or sequential-tt package',
+    )
+    .requiredOption('--dataset <name>', 'the data set the package was trained on')
     .requiredOption(
       '--flops-budget <ratio>',
-      "FLOPs per row allowed, as a fraction of the dense model's, e.g. 0.5",
+      "FLOPs per row allowed, as a fraction of the dense model's (a sequential package: of its encoder's), e.g. 0.5",
     )
     .requiredOption(
       '--out <dir>',
@@ -286,7 +291,10 @@ function buildProgram(output: Output): Command {
       `epochs of the UMEC or Group Lasso search (default ${ud.searchEpochs})`,
     )
     .option('--lr <rate>', `Adam rate of the search (default ${ud.lr})`)
-    .option('--batch <n>', `rows per step of the search and fine-tuning (default ${ud.batch})`)
+    .option(
+      '--batch <n>',
+      `rows (sequential packages: users) per step of the search and fine-tuning (default ${ud.batch}; sequential ${DEFAULT_UMEC_SEQUENCE.batch})`,
+    )
     .option('--s-lr <rate>', `UMEC: descent step of the pruned counts s (default ${ud.sLr})`)
     .option('--y-lr <rate>', `UMEC: ascent step of the layers' multipliers y (default ${ud.yLr})`)
     .option('--z-lr <rate>', `UMEC: ascent step of the budget's multiplier z (default ${ud.zLr})`)
@@ -305,6 +313,7 @@ function buildProgram(output: Output): Command {
     )
     .option('--finetune-lr <rate>', `Adam rate of fine-tuning (default ${ud.finetuneLr})`)
     .addOption(threadsOption('each batch'))
+    .option('--users <n>', 'sequential packages: train on the first n users only (quick runs)')
     .addOption(dataDirOption())
     .option('--force', 'write over a package that is already there')
     .addOption(jsonOption())

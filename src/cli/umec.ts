@@ -1,16 +1,3 @@
-/**
- * `pocketrec umec <ctr package> --dataset <name> --flops-budget 0.5 --out <dir>`: one FLOPs
- * budget for a whole DeepFM or DLRM, its fields (with DLRM's 'dot' interaction, their dot
- * products too) and its hidden units pruned together (UMEC, Shen et al. ICLR 2021;
- * src/compression/umec/), or by the baselines at the same budget: magnitude (group norms of
- * the trained model) and Group Lasso (a search with group soft-thresholding). Every method
- * then keeps the groups selectToBudget picks, exports the smaller model (of the same kind),
- * fine-tunes it, and writes it as a ctr-dense package whose FLOPs and bytes are those of
- * what is left. The search and the fine-tuning checkpoint after every epoch (`<out>.search`,
- * `<out>.finetune`), so the same command resumes.
- */
-import { rm } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
 import { sliceModel } from '../compression/umec/export.ts';
 import {
   type GroupLayer,
@@ -22,21 +9,18 @@ import {
 import { DEFAULT_MINIMAX_RATES, prunedCount } from '../compression/umec/minimax.ts';
 import {
   groupLassoMethod,
-  SCORE_SCALES,
   type ScoreScale,
   type SearchProgress,
   umecMethod,
 } from '../compression/umec/search.ts';
 import { type Selection, selectToBudget } from '../compression/umec/select.ts';
 import { loadCtrFields } from '../data/ctr/index.ts';
-import { UsageError } from '../errors.ts';
 import { auc, logLoss } from '../eval/ctr-metrics.ts';
 import { ctrFlops } from '../model/ctr/flops.ts';
 import { ctrArchitectureOf } from '../model/ctr/model.ts';
 import { weightValues } from '../model/ctr/model-data.ts';
 import { ctrPackageSpec } from '../model/ctr/package.ts';
 import { ctrProbabilities } from '../model/ctr/score.ts';
-import { writePackageDirectory } from '../package/node-fs.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import type { EpochRecord } from '../train/checkpoint.ts';
 import { type CtrSplits, configOfModel, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
@@ -46,31 +30,16 @@ import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
 import { VALIDATION_AUC } from './train-ctr.ts';
 import { epochProgress, trainingHistory } from './training-hooks.ts';
+import { isSequentialPackage, umecSequenceCommand } from './umec-sequence.ts';
+import {
+  type UmecCliOptions,
+  type UmecRunSettings,
+  umecRunSettings,
+  writeCut,
+} from './umec-settings.ts';
 
 export const UMEC_METHODS = ['umec', 'magnitude', 'group-lasso'] as const;
 export type UmecMethod = (typeof UMEC_METHODS)[number];
-
-export interface UmecCliOptions {
-  dataset: string;
-  flopsBudget: string;
-  out: string;
-  method?: string;
-  searchEpochs?: string;
-  lr?: string;
-  batch?: string;
-  sLr?: string;
-  yLr?: string;
-  zLr?: string;
-  proxLr?: string;
-  groupLasso?: string;
-  scores?: string;
-  finetune?: string;
-  finetuneLr?: string;
-  threads?: string;
-  dataDir?: string;
-  force?: boolean;
-  json?: boolean;
-}
 
 /**
  * Defaults: the public code's rates for the minimax (rc_optimizer.py), Adam at training's
@@ -94,55 +63,16 @@ export const DEFAULT_UMEC = {
   seed: 2021,
 };
 
-interface UmecSettings {
-  method: UmecMethod;
-  budget: number;
-  searchEpochs: number;
-  lr: number;
-  batch: number;
-  rates: typeof DEFAULT_MINIMAX_RATES;
+interface UmecSettings extends UmecRunSettings<UmecMethod> {
   groupLasso: number;
-  scores: ScoreScale;
-  finetune: number;
-  finetuneLr: number;
-}
-
-function scoreScale(value: string): ScoreScale {
-  const found = SCORE_SCALES.find((s) => s === value);
-  if (!found)
-    throw new UsageError(`--scores must be one of ${SCORE_SCALES.join(', ')}, got "${value}"`);
-  return found;
 }
 
 function settingsOf(options: UmecCliOptions): UmecSettings {
-  const d = DEFAULT_UMEC;
-  const method = options.method ?? d.method;
-  if (!(UMEC_METHODS as readonly string[]).includes(method)) {
-    throw new UsageError(`--method must be one of ${UMEC_METHODS.join(', ')}, got "${method}"`);
-  }
-  const rate = (v: string | undefined, name: string, fallback: number) =>
-    numberOption(v, name, fallback, { min: 0, max: 1e6 });
   return {
-    method: method as UmecMethod,
-    budget: numberOption(options.flopsBudget, 'flops-budget', 0.5, { min: 1e-4, max: 1 }),
-    searchEpochs: numberOption(options.searchEpochs, 'search-epochs', d.searchEpochs, {
-      integer: true,
-      min: 1,
-    }),
-    lr: numberOption(options.lr, 'lr', d.lr, { min: 1e-7, max: 1 }),
-    batch: numberOption(options.batch, 'batch', d.batch, { integer: true, min: 1 }),
-    rates: {
-      sLr: rate(options.sLr, 's-lr', d.sLr),
-      yLr: rate(options.yLr, 'y-lr', d.yLr),
-      zLr: rate(options.zLr, 'z-lr', d.zLr),
-      proxLr: rate(options.proxLr, 'prox-lr', d.proxLr),
-    },
-    groupLasso: rate(options.groupLasso, 'group-lasso', d.groupLasso),
-    scores: scoreScale(options.scores ?? d.scores),
-    finetune: numberOption(options.finetune, 'finetune', d.finetune, { integer: true, min: 0 }),
-    finetuneLr: numberOption(options.finetuneLr, 'finetune-lr', d.finetuneLr, {
-      min: 1e-7,
-      max: 1,
+    ...umecRunSettings(options, DEFAULT_UMEC, UMEC_METHODS, ''),
+    groupLasso: numberOption(options.groupLasso, 'group-lasso', DEFAULT_UMEC.groupLasso, {
+      min: 0,
+      max: 1e6,
     }),
   };
 }
@@ -225,6 +155,8 @@ export async function umecCommand(
   options: UmecCliOptions,
   output: Output,
 ): Promise<void> {
+  // A sequential package takes the sequence path (SASRec encoder blocks): umec-sequence.ts.
+  if (await isSequentialPackage(model)) return umecSequenceCommand(model, options, output);
   checkOutputFree(options.out, options.force);
   const settings = settingsOf(options);
   const workers = trainingWorkers(options.threads);
@@ -291,10 +223,7 @@ export async function umecCommand(
       }),
     }),
   );
-  await writePackageDirectory(options.out, built.files);
-  await rm(`${options.out}.search`, { recursive: true, force: true });
-  await rm(`${options.out}.finetune`, { recursive: true, force: true });
-  tf.disposeVariables();
+  await writeCut(options.out, built.files);
   const summary = {
     out: options.out,
     model: dense.kind,

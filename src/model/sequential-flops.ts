@@ -249,12 +249,11 @@ export function scoreAllFlops(
   }
 }
 
-/** Multiply-adds of one request (see the header for what counts). */
-export function sequentialFlops(
+/** The encoding a request runs, with its checked history length. */
+function encodingOf(
   config: SasrecConfig,
-  table: SequentialItemTable,
-  options: SequentialFlopsOptions = {},
-): number {
+  options: SequentialFlopsOptions,
+): { encoding: 'incremental' | 'whole-window'; length: number; fixedShapes: boolean } {
   const encoding =
     options.encoding ?? (encodesIncrementally(config) ? 'incremental' : 'whole-window');
   if (encoding === 'incremental' && !encodesIncrementally(config)) {
@@ -267,14 +266,34 @@ export function sequentialFlops(
   if (!Number.isInteger(length) || length < 1 || length > config.maxLen) {
     throw new Error(`length must be an integer in 1..${config.maxLen}, not ${length}`);
   }
+  return { encoding, length, fixedShapes };
+}
+
+/** Multiply-adds of one request (see the header for what counts). */
+export function sequentialFlops(
+  config: SasrecConfig,
+  table: SequentialItemTable,
+  options: SequentialFlopsOptions = {},
+): number {
+  const { encoding, length } = encodingOf(config, options);
   const scoring = options.scoring ?? (table.kind === 'dense' ? 'dense-table' : 'tt-contracted');
   // Rows read from the cores when the table is not built; a built one is a look-up.
   const built = scoring === 'dense-table' || scoring === 'tt-materialised';
   const readRows = encoding === 'incremental' ? 1 : length;
   const lookups = built || table.kind === 'dense' ? 0 : ttRowsFlops(table.shape, readRows);
-  const encode =
-    encoding === 'incremental'
-      ? encodeStepFlops(config, length, fixedShapes)
-      : encodeWindowFlops(config, length);
-  return lookups + encode + scoreAllFlops(config, table, scoring);
+  return lookups + encoderFlops(config, options) + scoreAllFlops(config, table, scoring);
+}
+
+/**
+ * The encoding part of sequentialFlops alone (part 1 of the header without the item rows'
+ * look-ups): what structured pruning inside the blocks (UMEC, src/compression/umec/) can
+ * change. The item rows read and the scoring against the table stay as they are whatever
+ * the blocks' widths, so an encoder budget ("encoder budget 0.5") is a ratio of this figure.
+ * The options mean what they mean for sequentialFlops (`scoring` is not read).
+ */
+export function encoderFlops(config: SasrecConfig, options: SequentialFlopsOptions = {}): number {
+  const { encoding, length, fixedShapes } = encodingOf(config, options);
+  return encoding === 'incremental'
+    ? encodeStepFlops(config, length, fixedShapes)
+    : encodeWindowFlops(config, length);
 }

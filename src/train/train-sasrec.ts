@@ -4,10 +4,11 @@
  * Every hyper-parameter is in one config object with the defaults used for ML-1M.
  */
 import * as tf from '@tensorflow/tfjs';
-import { denseItemTable } from '../model/item-table.ts';
+import { denseItemTable, ttItemTable } from '../model/item-table.ts';
 import { gatherRows } from '../model/ops/gather-rows.ts';
 import { DEFAULT_SASREC, encode, initEncoderWeights, type SasrecConfig } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
+import { initTtCores, type TtShape } from '../model/tt-matrix.ts';
 import { seededRandom } from '../random.ts';
 import {
   type SequenceBatch,
@@ -17,7 +18,16 @@ import {
 } from './batches.ts';
 import { type GradientTask, type TrainingTask, withSequenceWorkers } from './data-parallel.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from './item-softmax.ts';
-import { type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
+import { type LoopOptions, type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
+
+/**
+ * What a compression method adds to sequence training (UMEC on the encoder's blocks): given
+ * the model's variables, its per-step update, its own checkpointed state, and which epoch to
+ * keep; the sequence counterpart of train-ctr.ts CtrTrainingMethod.
+ */
+export type SequenceTrainingMethod = (
+  variables: Record<string, tf.Variable>,
+) => Pick<LoopOptions<SequenceBatch>, 'afterStep' | 'stateVariables' | 'keep'>;
 
 export interface TrainConfig extends Omit<SasrecConfig, 'numItems'> {
   epochs: number;
@@ -106,6 +116,11 @@ export interface SasrecTaskArgs {
   loss: 'full' | 'sampled';
   negatives: number;
   seed: number;
+  /**
+   * A tensor-train item table of this shape instead of a dense one (fine-tuning a
+   * tensor-train student, e.g. after UMEC narrowed its encoder); absent: dense.
+   */
+  tt?: TtShape;
 }
 
 /**
@@ -119,6 +134,28 @@ export function sasrecTask(
 ): TrainingTask<SequenceBatch> & { model: SequentialModel } {
   const { modelConfig, seed } = args;
   const encoder = asVariables(start ? start.encoder : initEncoderWeights(modelConfig, seed));
+  if (args.tt) {
+    const shape = args.tt;
+    // A worker's start is irrelevant (it takes the main thread's weights before each step).
+    const cores = (
+      start?.items.tt ? start.items.tt.cores : initTtCores(shape, { seed: seed + 1000, std: 0.1 })
+    ).map((c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`));
+    const model: SequentialModel = {
+      config: modelConfig,
+      encoder,
+      items: ttItemTable(cores, shape, modelConfig.numItems + 1),
+    };
+    return {
+      model,
+      variables: { ...encoder, ...(model.items.weights as Record<string, tf.Variable>) },
+      loss: (batch, step) =>
+        nextItemLoss(model, batch, {
+          loss: args.loss,
+          negatives: args.negatives,
+          seed: seed * 7919 + step,
+        }),
+    };
+  }
   const tableVar = asVariables({
     'items.table': start
       ? start.items.materialise()
@@ -169,7 +206,10 @@ export function trainSequenceTask(
   config: LoopConfig,
   validate: () => Promise<number>,
   hooks: TrainingHooks<SequentialModel>,
+  /** A compression method's per-step update and state (absent: plain training). */
+  method?: SequenceTrainingMethod,
 ): Promise<LoopResult> {
+  const extension = method?.(task.variables) ?? {};
   return withSequenceWorkers(hooks.workers, gradientTask, (parallel) =>
     runTrainingLoop<SequenceBatch>({
       variables: task.variables,
@@ -190,6 +230,7 @@ export function trainSequenceTask(
       onBatch: hooks.onBatch,
       onEpoch: hooks.onEpoch,
       ...(parallel ? { parallel } : {}),
+      ...extension,
     }),
   );
 }
@@ -203,8 +244,13 @@ export async function trainSasrec(
   numItems: number,
   config: TrainConfig,
   hooks: TrainingHooks<SequentialModel>,
-  /** Weights to start from (fine-tuning a trained package) instead of a fresh draw. */
+  /**
+   * Weights to start from (fine-tuning a trained package) instead of a fresh draw; a
+   * tensor-train start trains its cores in place of a dense table.
+   */
   start?: SequentialModel,
+  /** A compression method's steps after each optimiser step (UMEC); absent: none. */
+  method?: SequenceTrainingMethod,
 ): Promise<TrainResult> {
   const modelConfig: SasrecConfig = {
     numItems,
@@ -227,7 +273,7 @@ export async function trainSasrec(
       (k) => start.config[k] !== modelConfig[k],
     );
     tf.util.assert(
-      mismatch.length === 0 && start.items.kind === 'dense',
+      mismatch.length === 0 && (start.items.kind === 'dense' || start.items.tt !== null),
       () => `the start model differs from the config in ${mismatch.join(', ') || 'its item table'}`,
     );
   }
@@ -236,6 +282,7 @@ export async function trainSasrec(
     loss: config.loss,
     negatives: config.negatives,
     seed: config.seed,
+    ...(start?.items.tt ? { tt: start.items.tt.shape } : {}),
   };
   const task = sasrecTask(args, start);
   const result = await trainSequenceTask(
@@ -245,6 +292,7 @@ export async function trainSasrec(
     { ...config, numItems },
     () => hooks.validate(task.model),
     hooks,
+    method,
   );
   return { ...result, model: task.model };
 }

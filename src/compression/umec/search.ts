@@ -74,9 +74,75 @@ export interface SearchProgress {
 }
 
 /**
- * UMEC's per-step method for `model` (whose weights the search trains: the variables carry
- * the same names) to `budget`, reporting to `onStep`; `minimax()` reads its state, also
- * after a resumed search that had no step left to run.
+ * What the minimax step needs of a model's groups, whatever the model (CTR here,
+ * sequence-groups.ts for SASRec encoders).
+ */
+export interface GroupedWeights {
+  /** Groups per layer. */
+  groups: readonly number[];
+  /** Each group's score (squared norm), per layer, from the current weights. */
+  scores: (variables: Record<string, tf.Variable>) => Float32Array[];
+  /** Multiplies layer l's groups by `factors` (1 leaves a group as it is). */
+  scale: (variables: Record<string, tf.Variable>, layer: number, factors: Float32Array) => void;
+  /** The FLOPs ratio with the `counts[l]` lowest-scored groups of each layer gone. */
+  ratio: (scores: Float32Array[], counts: readonly number[]) => number;
+}
+
+/** A minimax search: its state variables, the step after each optimiser step, and its state. */
+export interface MinimaxSearch {
+  stateVariables: Record<string, tf.Variable>;
+  /** The step on `variables` (the trainer's): proximal shrink, then the s and dual steps. */
+  afterStep: (variables: Record<string, tf.Variable>) => () => void;
+  minimax: () => MinimaxState;
+}
+
+/**
+ * UMEC's search over `grouped` to `budget`, reporting to `onStep`; `minimax()` reads its
+ * state, also after a resumed search that had no step left to run.
+ */
+export function minimaxSearch(
+  grouped: GroupedWeights,
+  budget: number,
+  rates: MinimaxRates,
+  onStep?: (progress: SearchProgress) => void,
+  scale: ScoreScale = 'raw',
+): MinimaxSearch {
+  const state = stateVariables(grouped.groups.length);
+  const afterStep = (variables: Record<string, tf.Variable>) => () => {
+    const m = readMinimax(state);
+    const before = grouped.scores(variables);
+    grouped.groups.forEach((groups, l) => {
+      const pruned = Math.min(prunedCount(m.s[l] as number), groups);
+      if (pruned === 0) return;
+      const factors = new Float32Array(groups).fill(1);
+      const order = ascendingOrder(before[l] as Float32Array);
+      const shrink = proxFactor(rates.proxLr, m.y[l] as number);
+      for (let i = 0; i < pruned; i++) factors[order[i] as number] = shrink;
+      grouped.scale(variables, l, factors);
+    });
+    const scores = grouped.scores(variables);
+    const resource = (counts: readonly number[]) => grouped.ratio(scores, counts);
+    minimaxStep(
+      m,
+      scores.map((v) => ({ scores: scale === 'relative' ? relativeScores(v) : v })),
+      resource,
+      budget,
+      rates,
+    );
+    writeMinimax(state, m);
+    const counts = Array.from(m.s, prunedCount);
+    onStep?.({
+      flopsRatio: resource(counts),
+      minimax: m,
+      kept: grouped.groups.map((groups, l) => groups - (counts[l] as number)),
+    });
+  };
+  return { stateVariables: state, afterStep, minimax: () => readMinimax(state) };
+}
+
+/**
+ * UMEC's per-step method for a CTR `model` (whose weights the search trains: the variables
+ * carry the same names) to `budget`: minimaxSearch over its groups (groups.ts).
  */
 export function umecMethod(
   model: UmecModel,
@@ -86,43 +152,24 @@ export function umecMethod(
   onStep?: (progress: SearchProgress) => void,
   scale: ScoreScale = 'raw',
 ): { method: CtrTrainingMethod; minimax: () => MinimaxState } {
-  const state = stateVariables(layers.length);
-  const resourceOf = (scores: Float32Array[]) => (counts: readonly number[]) =>
-    flopsRatio(model, keepHighest(scores, counts));
-  const method: CtrTrainingMethod = (variables) => ({
-    stateVariables: state,
-    keep: 'last',
-    afterStep: () => {
-      const m = readMinimax(state);
-      const before = groupScores(variables as Weights, layers);
-      layers.forEach((layer, l) => {
-        const pruned = prunedCount(m.s[l] as number);
-        if (pruned === 0) return;
-        const factors = new Float32Array(layer.groups).fill(1);
-        const order = ascendingOrder(before[l] as Float32Array);
-        const shrink = proxFactor(rates.proxLr, m.y[l] as number);
-        for (let i = 0; i < pruned; i++) factors[order[i] as number] = shrink;
-        scaleGroups(variables, layer, factors);
-      });
-      const scores = groupScores(variables as Weights, layers);
-      const resource = resourceOf(scores);
-      minimaxStep(
-        m,
-        scores.map((s) => ({ scores: scale === 'relative' ? relativeScores(s) : s })),
-        resource,
-        budget,
-        rates,
-      );
-      writeMinimax(state, m);
-      const counts = Array.from(m.s, prunedCount);
-      onStep?.({
-        flopsRatio: resource(counts),
-        minimax: m,
-        kept: layers.map((layer, l) => layer.groups - (counts[l] as number)),
-      });
+  const search = minimaxSearch(
+    {
+      groups: layers.map((l) => l.groups),
+      scores: (variables) => groupScores(variables as Weights, layers),
+      scale: (variables, l, factors) => scaleGroups(variables, layers[l] as GroupLayer, factors),
+      ratio: (scores, counts) => flopsRatio(model, keepHighest(scores, counts)),
     },
+    budget,
+    rates,
+    onStep,
+    scale,
+  );
+  const method: CtrTrainingMethod = (variables) => ({
+    stateVariables: search.stateVariables,
+    keep: 'last',
+    afterStep: search.afterStep(variables),
   });
-  return { method, minimax: () => readMinimax(state) };
+  return { method, minimax: search.minimax };
 }
 
 /**

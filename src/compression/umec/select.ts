@@ -5,6 +5,9 @@
  * prune the group whose score is lowest relative to its layer's mean score (scores of a
  * field block and of a unit's row differ in scale, so they are compared within the layer
  * first), never a layer's last group.
+ *
+ * selectToBudget counts a CTR model's FLOPs (groups.ts flopsRatio); selectToBudgetBy takes
+ * any ratio of kept groups (a SASRec encoder's: sequence-groups.ts encoderFlopsRatio).
  */
 import { PocketrecError } from '../../errors.ts';
 import { flopsRatio, type KeptGroups, keepHighest, type UmecModel } from './groups.ts';
@@ -23,11 +26,21 @@ export function selectToBudget(
   budget: number,
   counts: readonly number[] = scores.map(() => 0),
 ): Selection {
+  return selectToBudgetBy((kept) => flopsRatio(model, kept), scores, budget, counts);
+}
+
+/** selectToBudget with the FLOPs ratio of kept groups given as `ratioOf`. */
+export function selectToBudgetBy(
+  ratioOf: (kept: KeptGroups) => number,
+  scores: readonly Float32Array[],
+  budget: number,
+  counts: readonly number[] = scores.map(() => 0),
+): Selection {
   const kept = keepHighest(scores, counts);
   const means = scores.map((s) =>
     Math.max(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), 1e-30),
   );
-  let ratio = flopsRatio(model, kept);
+  let ratio = ratioOf(kept);
   let repaired = 0;
   while (ratio > budget) {
     let best: { layer: number; at: number; relative: number } | null = null;
@@ -47,7 +60,7 @@ export function selectToBudget(
     }
     const { layer, at } = best as { layer: number; at: number };
     (kept[layer] as number[]).splice(at, 1);
-    ratio = flopsRatio(model, kept);
+    ratio = ratioOf(kept);
     repaired++;
   }
   return { kept, flopsRatio: ratio, repaired };

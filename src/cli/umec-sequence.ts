@@ -1,0 +1,362 @@
+/**
+ * `pocketrec umec <sequential package> --dataset <next-item data set> --flops-budget 0.5
+ * --out <dir>`: the sequence path of `pocketrec umec` (src/cli/umec.ts dispatches here on a
+ * sequential-dense or sequential-tt package). UMEC (or the magnitude baseline) narrows the
+ * SASRec encoder's blocks, the per-head query/key and value widths and the feed-forward
+ * units (src/compression/umec/sequence-groups.ts), to one budget of the *encoder's* FLOPs
+ * (sequential-flops.ts encoderFlops: the item look-ups and the scoring against the table
+ * are what they were, and a tensor-train table is never touched). Then: selectToBudgetBy,
+ * sliceEncoder, fine-tuning of the narrower model with the teacher's trainer (its init-from
+ * path), and a package of the input's kind with its inner widths, `unprunedFlops` (the
+ * input's whole-request FLOPs, so `pocketrec info` reports the whole-model flopsRatio) and
+ * notes with the command, the kept widths and the encoder ratio. Validation, in the search
+ * and fine-tuning alike, is the trainer's: NDCG@10 on the validation cases. The search and
+ * fine-tuning checkpoint after every epoch (`<out>.search`, `<out>.finetune`), so the same
+ * command resumes.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KeptGroups } from '../compression/umec/groups.ts';
+import { DEFAULT_MINIMAX_RATES, prunedCount } from '../compression/umec/minimax.ts';
+import type { ScoreScale, SearchProgress } from '../compression/umec/search.ts';
+import { type Selection, selectToBudgetBy } from '../compression/umec/select.ts';
+import { sliceEncoder } from '../compression/umec/sequence-export.ts';
+import {
+  encoderFlopsRatio,
+  type SequenceGroupLayer,
+  sequenceGroupLayers,
+  sequenceGroupScores,
+} from '../compression/umec/sequence-groups.ts';
+import { sequenceUmecMethod } from '../compression/umec/sequence-search.ts';
+import { UsageError } from '../errors.ts';
+import { useWasmBackend } from '../kernels/wasm/backend.ts';
+import { UNPRUNED_FLOPS_KEY } from '../model/ctr/package.ts';
+import { packageFlops } from '../model/package-flops.ts';
+import type { SasrecConfig } from '../model/sasrec.ts';
+import type { SequentialModel } from '../model/sequential.ts';
+import { sequentialFlops } from '../model/sequential-flops.ts';
+import {
+  sequentialFromPackage,
+  sequentialPackageSpec,
+  ttArchitecture,
+} from '../model/sequential-package.ts';
+import { isSequentialKind, type SequentialItemTable } from '../model/sequential-structure.ts';
+import { MANIFEST_FILE } from '../package/manifest.ts';
+import { directorySource } from '../package/node-fs.ts';
+import { readModelPackage } from '../package/reader.ts';
+import { buildModelPackage } from '../package/writer.ts';
+import { DEFAULT_ENGINE_OPTIONS } from '../runtime/engine/engine.ts';
+import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
+import { checkOutputFree, checkPackageFitsData, trainingWorkers } from './options.ts';
+import { commandLine, formatBytes, type Output, printJson } from './output.ts';
+import { type TrainingData, trainingData } from './training-data.ts';
+import { trainingHistory, trainingHooks } from './training-hooks.ts';
+import {
+  type UmecCliOptions,
+  type UmecRunSettings,
+  umecRunSettings,
+  writeCut,
+} from './umec-settings.ts';
+
+/** The umec command's options, and --users for a quick run on the first n users. */
+export type UmecSequenceOptions = UmecCliOptions;
+
+export const UMEC_SEQUENCE_METHODS = ['umec', 'magnitude'] as const;
+export type UmecSequenceMethod = (typeof UMEC_SEQUENCE_METHODS)[number];
+
+/**
+ * Defaults: the CTR path's (src/cli/umec.ts DEFAULT_UMEC: the public code's minimax rates,
+ * Adam at 1e-4 for the search and fine-tuning) with the teacher trainer's batch.
+ */
+export const DEFAULT_UMEC_SEQUENCE = {
+  method: 'umec' as UmecSequenceMethod,
+  searchEpochs: 3,
+  lr: 1e-4,
+  batch: DEFAULT_TRAIN.batchSize,
+  ...DEFAULT_MINIMAX_RATES,
+  scores: 'raw' as ScoreScale,
+  finetune: 5,
+  finetuneLr: 1e-4,
+  finetunePatience: 1,
+  seed: 2021,
+};
+
+type Settings = UmecRunSettings<UmecSequenceMethod>;
+
+/** Whether `dir` holds a sequential package (its manifest says so); false when unreadable. */
+export async function isSequentialPackage(dir: string): Promise<boolean> {
+  try {
+    const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as {
+      kind?: unknown;
+    };
+    return typeof manifest.kind === 'string' && isSequentialKind(manifest.kind);
+  } catch {
+    return false;
+  }
+}
+
+function settingsOf(options: UmecSequenceOptions): Settings {
+  if (options.groupLasso !== undefined) {
+    throw new UsageError('--group-lasso applies to CTR packages only');
+  }
+  return umecRunSettings(
+    options,
+    DEFAULT_UMEC_SEQUENCE,
+    UMEC_SEQUENCE_METHODS,
+    ' for a sequential package',
+  );
+}
+
+/** The teacher trainer's config for a model of `c`'s architecture (its widths come from the start). */
+function trainConfigOf(
+  c: SasrecConfig,
+  run: { lr: number; batch: number; epochs: number; patience: number },
+): TrainConfig {
+  return {
+    ...DEFAULT_TRAIN,
+    dim: c.dim,
+    maxLen: c.maxLen,
+    blocks: c.blocks,
+    heads: c.heads,
+    dropout: c.dropout,
+    positions: c.positions,
+    readout: c.readout,
+    lr: run.lr,
+    batchSize: run.batch,
+    epochs: run.epochs,
+    patience: run.patience,
+    lrDecay: 1,
+    seed: DEFAULT_UMEC_SEQUENCE.seed,
+  };
+}
+
+interface RunHooks {
+  out: string;
+  workers: number;
+  data: TrainingData;
+  options: UmecSequenceOptions;
+  output: Output;
+}
+
+/** The search's model and, for UMEC, the pruned counts per layer it ended with. */
+async function search(
+  model: SequentialModel,
+  layers: readonly SequenceGroupLayer[],
+  settings: Settings,
+  hooks: RunHooks,
+): Promise<{ model: SequentialModel; counts?: number[]; history: unknown[] }> {
+  if (settings.method === 'magnitude') return { model, history: [] };
+  let last: SearchProgress | null = null;
+  const umec = sequenceUmecMethod(
+    model.config,
+    layers,
+    settings.budget,
+    settings.rates,
+    (p) => {
+      last = p;
+    },
+    settings.scores,
+  );
+  const progress = trainingHooks(
+    'search',
+    { cases: hooks.data.validation, maskHistory: hooks.data.maskHistory },
+    hooks.options,
+    hooks.output,
+  );
+  const result = await trainSasrec(
+    hooks.data.train,
+    hooks.data.numItems,
+    trainConfigOf(model.config, {
+      lr: settings.lr,
+      batch: settings.batch,
+      epochs: settings.searchEpochs,
+      patience: settings.searchEpochs + 1,
+    }),
+    {
+      checkpointDir: `${hooks.out}.search`,
+      workers: hooks.workers,
+      validate: progress.validate,
+      onBatch: progress.onBatch,
+      onEpoch: (record, state) => {
+        progress.onEpoch(record, state);
+        const p = last as SearchProgress | null;
+        if (p && !hooks.options.json) {
+          hooks.output.err(
+            `  encoder FLOPs ${p.flopsRatio.toFixed(3)}, z ${p.minimax?.z.toFixed(2) ?? '-'}, kept ${p.kept.join('/')}`,
+          );
+        }
+      },
+    },
+    model,
+    umec.method,
+  ).finally(progress.stop);
+  return {
+    model: result.model,
+    counts: Array.from(umec.minimax().s, prunedCount),
+    history: trainingHistory(result.state),
+  };
+}
+
+/** The narrower model fine-tuned, best validation epoch kept; as is with 0 epochs. */
+async function fineTune(
+  sliced: SequentialModel,
+  settings: Settings,
+  hooks: RunHooks,
+): Promise<{ model: SequentialModel; history: unknown[]; validation: number }> {
+  const progress = trainingHooks(
+    'finetune',
+    { cases: hooks.data.validation, maskHistory: hooks.data.maskHistory },
+    hooks.options,
+    hooks.output,
+  );
+  if (settings.finetune === 0) {
+    return { model: sliced, history: [], validation: await progress.validate(sliced) };
+  }
+  const result = await trainSasrec(
+    hooks.data.train,
+    hooks.data.numItems,
+    trainConfigOf(sliced.config, {
+      lr: settings.finetuneLr,
+      batch: settings.batch,
+      epochs: settings.finetune,
+      patience: DEFAULT_UMEC_SEQUENCE.finetunePatience,
+    }),
+    {
+      checkpointDir: `${hooks.out}.finetune`,
+      workers: hooks.workers,
+      validate: progress.validate,
+      onBatch: progress.onBatch,
+      onEpoch: progress.onEpoch,
+    },
+    sliced,
+  ).finally(progress.stop);
+  return {
+    model: result.model,
+    history: trainingHistory(result.state),
+    validation: result.state.bestScore,
+  };
+}
+
+/** What a package of `model` counts per request, as src/model/package-flops.ts counts it. */
+function servedFlops(model: SequentialModel): number {
+  const table: SequentialItemTable = model.items.tt
+    ? { kind: 'tt', shape: model.items.tt.shape }
+    : { kind: 'dense' };
+  const built =
+    table.kind === 'tt' && model.config.numItems + 1 <= DEFAULT_ENGINE_OPTIONS.materialiseRows;
+  return sequentialFlops(model.config, table, built ? { scoring: 'tt-materialised' } : {});
+}
+
+export async function umecSequenceCommand(
+  model: string,
+  options: UmecSequenceOptions,
+  output: Output,
+): Promise<void> {
+  checkOutputFree(options.out, options.force);
+  const settings = settingsOf(options);
+  const workers = trainingWorkers(options.threads);
+  const data = await trainingData(options.dataset, options);
+  await useWasmBackend();
+  const pkg = await readModelPackage(directorySource(model));
+  if (!isSequentialKind(pkg.manifest.kind)) {
+    throw new UsageError(`${model} is a ${pkg.manifest.kind} package, not a sequential one`);
+  }
+  checkPackageFitsData(model, pkg.manifest, options.dataset, data.numItems);
+  const source = sequentialFromPackage(pkg);
+  const recorded = pkg.manifest.architecture[UNPRUNED_FLOPS_KEY];
+  // The input's own figure, or the figure of what it was cut from when it was cut already.
+  const unprunedFlops =
+    typeof recorded === 'number' && recorded > 0
+      ? recorded
+      : (packageFlops(pkg.manifest, DEFAULT_ENGINE_OPTIONS)?.flops ?? servedFlops(source));
+  const started = performance.now();
+  const hooks: RunHooks = { out: options.out, workers, data, options, output };
+  const layers = sequenceGroupLayers(source.config);
+  const searched = await search(source, layers, settings, hooks);
+  const scores = sequenceGroupScores(searched.model.encoder, source.config, layers);
+  const ratioOf = (kept: KeptGroups) => encoderFlopsRatio(source.config, layers, kept);
+  const selection = selectToBudgetBy(ratioOf, scores, settings.budget, searched.counts);
+  const sliced = sliceEncoder(searched.model, selection.kept);
+  const tuned = await fineTune(sliced, settings, hooks);
+  const final: SequentialModel = {
+    ...tuned.model,
+    ...(source.repeatBonus ? { repeatBonus: source.repeatBonus } : {}),
+  };
+  const flops = servedFlops(final);
+  const metrics = {
+    'validation/NDCG@10': tuned.validation,
+    flops,
+    flopsRatio: flops / unprunedFlops,
+    encoderFlopsRatio: selection.flopsRatio,
+    seconds: (performance.now() - started) / 1000,
+  };
+  const inner = final.config.inner ?? [];
+  const built = await buildModelPackage(
+    await sequentialPackageSpec(final, {
+      name: options.out.split('/').filter(Boolean).pop() ?? 'umec',
+      dataset: options.dataset,
+      ...(data.itemIds ? { itemIds: data.itemIds } : {}),
+      metrics,
+      architecture: {
+        ...(final.items.tt ? ttArchitecture(final.items.tt.shape) : {}),
+        [UNPRUNED_FLOPS_KEY]: unprunedFlops,
+      },
+      notes: JSON.stringify({
+        command: commandLine('umec', [model], options),
+        prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
+        umec: umecNotes(settings, layers, selection, searched.history),
+        inner,
+        finetune: { epochs: settings.finetune, lr: settings.finetuneLr, history: tuned.history },
+      }),
+    }),
+  );
+  await writeCut(options.out, built.files);
+  const summary = {
+    out: options.out,
+    kind: built.manifest.kind,
+    method: settings.method,
+    budget: settings.budget,
+    encoderFlopsRatio: selection.flopsRatio,
+    flops,
+    flopsRatio: metrics.flopsRatio,
+    kept: Object.fromEntries(
+      layers.map((l, i) => [l.name, `${selection.kept[i]?.length}/${l.groups}`]),
+    ),
+    inner,
+    validationNdcg10: tuned.validation,
+    bytes: built.manifest.size.bytes,
+    seconds: metrics.seconds,
+  };
+  if (options.json) printJson(output, summary);
+  else
+    output.out(
+      `wrote ${options.out}: encoder FLOPs ${summary.encoderFlopsRatio.toFixed(3)} of the input's ` +
+        `(budget ${settings.budget}; whole request ${summary.flopsRatio.toFixed(3)}), ` +
+        `${formatBytes(summary.bytes)}, kept ${Object.values(summary.kept).join(', ')}; ` +
+        `validation NDCG@10 ${summary.validationNdcg10.toFixed(4)}`,
+    );
+}
+
+/** What the package's notes say of the cut: method, settings, groups kept, the encoder ratio. */
+function umecNotes(
+  settings: Settings,
+  layers: readonly SequenceGroupLayer[],
+  selection: Selection,
+  searchHistory: unknown[],
+) {
+  return {
+    method: settings.method,
+    budget: settings.budget,
+    /** Encoder FLOPs (sequential-flops.ts encoderFlops) kept over the input's. */
+    encoderFlopsRatio: selection.flopsRatio,
+    searchEpochs: settings.method === 'magnitude' ? 0 : settings.searchEpochs,
+    lr: settings.lr,
+    batch: settings.batch,
+    rates: settings.rates,
+    ...(settings.method === 'umec' ? { scores: settings.scores } : {}),
+    groups: layers.map((l) => ({ layer: l.name, groups: l.groups })),
+    kept: selection.kept.map((k) => k.length),
+    repaired: selection.repaired,
+    searchHistory,
+  };
+}

@@ -1,0 +1,202 @@
+// `pocketrec umec` on sequential packages, end to end on the first 40 ML-1M users (fast, and
+// too small for any accuracy claim): a dense teacher by UMEC and a tensor-train student by
+// magnitude each end within the encoder budget, write a narrower package of their kind that
+// `info` reports with the whole-request flopsRatio (below 1, above the encoder ratio, since
+// the scoring against the item table is not cut), that records the encoder ratio in its
+// notes, keeps the item table, verifies and evaluates.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import { denseItemTable, ttItemTable } from '../../../src/model/item-table.ts';
+import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
+import type { SequentialModel } from '../../../src/model/sequential.ts';
+import {
+  sequentialFromPackage,
+  sequentialPackageSpec,
+  ttArchitecture,
+} from '../../../src/model/sequential-package.ts';
+import { initTtCores, type TtShape } from '../../../src/model/tt-matrix.ts';
+import { directorySource, writePackageDirectory } from '../../../src/package/node-fs.ts';
+import { readModelPackage } from '../../../src/package/reader.ts';
+import { buildModelPackage } from '../../../src/package/writer.ts';
+import { runCli as run } from './helpers.ts';
+
+const ML1M_ITEMS = 3416;
+const TT: TtShape = { rows: [51, 67], cols: [2, 4], rank: 4, stp: 1 };
+const CONFIG: SasrecConfig = {
+  numItems: ML1M_ITEMS,
+  dim: 8,
+  maxLen: 6,
+  blocks: 2,
+  heads: 2,
+  dropout: 0,
+  positions: 'from-oldest',
+  readout: 'last',
+};
+
+const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-umec-seq-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function writeModel(name: string, kind: 'dense' | 'tt'): Promise<string> {
+  const model: SequentialModel = {
+    config: CONFIG,
+    encoder: initEncoderWeights(CONFIG, 3),
+    items:
+      kind === 'tt'
+        ? ttItemTable(initTtCores(TT, { seed: 4, std: 0.3 }), TT, ML1M_ITEMS + 1)
+        : denseItemTable(tf.randomNormal([ML1M_ITEMS + 1, 8], 0, 0.1, 'float32', 5)),
+  };
+  const dir = join(scratch, name);
+  const built = await buildModelPackage(
+    await sequentialPackageSpec(model, {
+      name,
+      dataset: 'ml-1m',
+      ...(kind === 'tt' ? { architecture: ttArchitecture(TT) } : {}),
+    }),
+  );
+  await writePackageDirectory(dir, built.files);
+  return dir;
+}
+
+let dense: string;
+let student: string;
+beforeAll(async () => {
+  await useWasmBackend();
+  dense = await writeModel('dense', 'dense');
+  student = await writeModel('student', 'tt');
+});
+
+interface Summary {
+  kind: string;
+  encoderFlopsRatio: number;
+  flopsRatio: number;
+  kept: Record<string, string>;
+  inner: { qk: number; v: number; ffn: number }[];
+}
+
+async function checkPackage(out: string, source: string, summary: Summary, budget: number) {
+  expect(summary.encoderFlopsRatio).toBeLessThanOrEqual(budget);
+  const info = JSON.parse((await run('info', out, '--json')).out);
+  // info's flopsRatio is the whole request's: the encoder's cut and the scoring as it was.
+  expect(info.flopsRatio).toBeCloseTo(summary.flopsRatio, 12);
+  expect(info.flopsRatio).toBeLessThan(1);
+  expect(info.flopsRatio).toBeGreaterThan(summary.encoderFlopsRatio);
+  expect(JSON.parse((await run('info', source, '--json')).out).flopsRatio).toBe(1);
+  const pkg = await readModelPackage(directorySource(out));
+  const notes = JSON.parse(pkg.manifest.training.notes as string);
+  expect(notes.umec.encoderFlopsRatio).toBe(summary.encoderFlopsRatio);
+  expect(notes.umec.encoderFlopsRatio).toBeLessThanOrEqual(budget);
+  expect(notes.command).toMatch(/^npx pocketrec umec /);
+  expect(notes.inner).toEqual(summary.inner);
+  const model = sequentialFromPackage(pkg);
+  expect(model.config.inner).toEqual(summary.inner);
+  // The item table is the input's: the search and fine-tuning train it, but its shape stays.
+  const original = sequentialFromPackage(await readModelPackage(directorySource(source)));
+  expect(model.items.kind).toBe(original.items.kind);
+  for (const [name, t] of Object.entries(original.items.weights)) {
+    expect(model.items.weights[name]?.shape).toEqual(t.shape);
+  }
+  expect((await run('verify', out)).code).toBe(0);
+  const evaluated = await run('eval', out, '--dataset', 'ml-1m', '--users', '50', '--json');
+  expect(evaluated.code).toBe(0);
+}
+
+/** `umec` on the first 40 ML-1M users, succeeding with nothing on stderr: its JSON summary. */
+async function cut(
+  source: string,
+  out: string,
+  budget: string,
+  ...options: string[]
+): Promise<Summary> {
+  const {
+    code,
+    out: stdout,
+    err,
+  } = await run(
+    'umec',
+    source,
+    ...['--dataset', 'ml-1m', '--flops-budget', budget, '--out', out, '--users', '40'],
+    ...options,
+  );
+  expect(err).toBe('');
+  expect(code).toBe(0);
+  return JSON.parse(stdout) as Summary;
+}
+
+describe('pocketrec umec on sequential packages', () => {
+  it('UMEC on a dense teacher: within the encoder budget, a narrower sequential-dense package', async () => {
+    const out = join(scratch, 'umec-dense');
+    const summary = await cut(
+      dense,
+      out,
+      '0.5',
+      '--method',
+      'umec',
+      '--search-epochs',
+      '1',
+      '--batch',
+      '256',
+      '--s-lr',
+      '1',
+      '--finetune',
+      '1',
+      '--json',
+    );
+    expect(summary.kind).toBe('sequential-dense');
+    await checkPackage(out, dense, summary, 0.5);
+  }, 240_000);
+
+  it('magnitude on a tensor-train student: a sequential-tt package, cores untouched in shape', async () => {
+    const out = join(scratch, 'magnitude-tt');
+    const summary = await cut(
+      student,
+      out,
+      '0.6',
+      '--method',
+      'magnitude',
+      '--batch',
+      '256',
+      '--finetune',
+      '1',
+      '--json',
+    );
+    expect(summary.kind).toBe('sequential-tt');
+    await checkPackage(out, student, summary, 0.6);
+  }, 240_000);
+
+  it('UMEC on a tensor-train student over 2 threads: the cores train in the workers too', async () => {
+    const out = join(scratch, 'umec-tt');
+    const summary = await cut(
+      student,
+      out,
+      '0.5',
+      '--search-epochs',
+      '1',
+      '--batch',
+      '256',
+      '--s-lr',
+      '1',
+      '--threads',
+      '2',
+      '--finetune',
+      '1',
+      '--json',
+    );
+    expect(summary.kind).toBe('sequential-tt');
+    await checkPackage(out, student, summary, 0.5);
+  }, 240_000);
+
+  it('refuses group-lasso for a sequential package', async () => {
+    const { code, err } = await run(
+      'umec',
+      dense,
+      ...['--dataset', 'ml-1m', '--flops-budget', '0.5', '--out', join(scratch, 'never')],
+      ...['--method', 'group-lasso'],
+    );
+    expect(code).toBe(2);
+    expect(err).toMatch(/--method must be one of umec, magnitude for a sequential package/);
+  });
+});
