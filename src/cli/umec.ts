@@ -53,8 +53,8 @@ export const DEFAULT_UMEC = {
   lr: 1e-4,
   batch: 4096,
   ...DEFAULT_MINIMAX_RATES,
-  /** Group Lasso's λ in λ Σ_g ||W_g||₂ (its proximal step is η λ, with --prox-lr's η). */
-  groupLasso: 1e-2,
+  /** Group Lasso's λ in λ Σ_g √p_g ‖W_g‖₂ (its proximal step is η λ √p_g, --prox-lr's η). */
+  groupLasso: 1e-4,
   /** UMEC: the group scores the s and dual steps read (search.ts ScoreScale). */
   scores: 'raw' as ScoreScale,
   finetune: 5,

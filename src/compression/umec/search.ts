@@ -5,8 +5,9 @@
  * - UMEC: the proximal step on the ⌈s_l⌉ smallest groups of each layer, then the s and dual
  *   steps of minimax.ts. s, y and z are non-trainable variables, so the checkpoint carries
  *   them and a resumed search goes on exactly.
- * - Group Lasso: the proximal step of λ Σ_g ||W_g||₂, group soft-thresholding
- *   W_g ← W_g · max(0, 1 − η λ / ||W_g||₂) with the proximal rate η, which drives whole groups to zero.
+ * - Group Lasso: the proximal step of λ Σ_g √p_g ||W_g||₂, group soft-thresholding
+ *   W_g ← W_g · max(0, 1 − η λ √p_g / ||W_g||₂) with the proximal rate η and p_g the group's
+ *   size, which drives whole groups to zero.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Weights } from '../../model/ctr/layers.ts';
@@ -173,7 +174,9 @@ export function umecMethod(
 }
 
 /**
- * Group Lasso's proximal step with strength λ after each optimiser step; its progress
+ * Group Lasso's proximal step with strength λ after each optimiser step: the penalty
+ * λ Σ_g √p_g ||W_g||₂ weighs each group by the root of its size p_g (Yuan & Lin's group
+ * lasso), so one λ fits a field's dim × width weights and an output unit's one; its progress
  * counts a group at zero as gone.
  */
 export function groupLassoMethod(
@@ -183,20 +186,27 @@ export function groupLassoMethod(
   proxLr: number,
   onStep?: (progress: SearchProgress) => void,
 ): CtrTrainingMethod {
-  return (variables) => ({
-    keep: 'last',
-    afterStep: () => {
-      // The same proximal rate η as UMEC's (minimax.ts): Adam's rate on W would not move it.
-      const threshold = proxLr * lambda;
-      const kept = groupScores(variables as Weights, layers).map((scores, l) => {
-        const factors = scores.map((s) => {
-          const norm = Math.sqrt(s);
-          return norm > threshold ? 1 - threshold / norm : 0;
+  return (variables) => {
+    // Weights per group: its kernel rows times the kernel's width.
+    const sizes = layers.map((layer) => {
+      const width = variables[layer.kernel]?.shape[1] ?? 1;
+      return layer.rows.map((rows) => rows.length * width);
+    });
+    return {
+      keep: 'last',
+      afterStep: () => {
+        const kept = groupScores(variables as Weights, layers).map((scores, l) => {
+          const factors = scores.map((s, g) => {
+            // The same proximal rate η as UMEC's (minimax.ts): Adam's rate on W would not move it.
+            const threshold = proxLr * lambda * Math.sqrt(sizes[l]?.[g] ?? 1);
+            const norm = Math.sqrt(s);
+            return norm > threshold ? 1 - threshold / norm : 0;
+          });
+          scaleGroups(variables, layers[l] as GroupLayer, factors);
+          return Array.from(factors.keys()).filter((g) => (factors[g] as number) > 0);
         });
-        scaleGroups(variables, layers[l] as GroupLayer, factors);
-        return Array.from(factors.keys()).filter((g) => (factors[g] as number) > 0);
-      });
-      onStep?.({ flopsRatio: flopsRatio(model, kept), kept: kept.map((k) => k.length) });
-    },
-  });
+        onStep?.({ flopsRatio: flopsRatio(model, kept), kept: kept.map((k) => k.length) });
+      },
+    };
+  };
 }

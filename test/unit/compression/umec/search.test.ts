@@ -254,7 +254,7 @@ describe('umecMethod', () => {
 });
 
 describe('groupLassoMethod', () => {
-  it('soft-thresholds every group: ≤ lr λ to exactly zero, others by 1 − lr λ / ‖g‖', () => {
+  it('soft-thresholds every group: ≤ η λ √p to exactly zero, others by 1 − η λ √p / ‖g‖', () => {
     const model = tinyDeepFm({}, 5);
     const layers = groupLayers(model);
     const variables = variablesOf(model);
@@ -272,10 +272,24 @@ describe('groupLassoMethod', () => {
     const norms = plainScores(kernels, layers).map((l) => l.map(Math.sqrt));
     const lr = 0.01;
     const lambda = 5;
-    const threshold = lr * lambda;
-    // No group so close to the threshold that float32 could decide it either way.
-    for (const n of norms.flat()) expect(Math.abs(n - threshold)).toBeGreaterThan(1e-3);
-    const factors = norms.map((l) => l.map((n) => (n <= threshold ? 0 : 1 - threshold / n)));
+    // A group's threshold is η λ √p, p its weights: its rows times its kernel's width.
+    const thresholds = layers.map((layer) => {
+      const width = kernels[layer.kernel]![0]!.length;
+      return layer.rows.map((rows) => lr * lambda * Math.sqrt(rows.length * width));
+    });
+    expect(thresholds[0]![0]).toBeCloseTo(lr * lambda * Math.sqrt(4 * 8), 12);
+    // No group so close to its threshold that float32 could decide it either way.
+    norms.forEach((l, i) => {
+      l.forEach((n, g) => {
+        expect(Math.abs(n - thresholds[i]![g]!)).toBeGreaterThan(1e-3);
+      });
+    });
+    const factors = norms.map((l, i) =>
+      l.map((n, g) => {
+        const t = thresholds[i]![g]!;
+        return n <= t ? 0 : 1 - t / n;
+      }),
+    );
     // Each layer has a group that goes and one that only shrinks.
     for (const f of factors) {
       expect(f).toContain(0);
@@ -287,7 +301,7 @@ describe('groupLassoMethod', () => {
     expect(ext.stateVariables).toBeUndefined();
     expect(ext.keep).toBe('last');
 
-    // The threshold is η λ with the method's own η; the optimiser's rate does not enter it.
+    // The threshold is η λ √p with the method's own η; the optimiser's rate does not enter it.
     ext.afterStep!({ step: 0, learningRate: 0.5 });
 
     const after = kernelsOf(variables, layers);
