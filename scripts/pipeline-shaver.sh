@@ -5,12 +5,15 @@
 # is skipped when its output is there, and `pocketrec shapley` resumes from its running
 # sums, so rerunning the script continues where it stopped.
 #
-#   scripts/pipeline-shaver.sh frappe    # DENSE, RUNS, SPLIT, THREADS, FINETUNE override
+#   scripts/pipeline-shaver.sh frappe    # DENSE, FM, DCNV2, DIM, RUNS, SPLIT, THREADS, FINETUNE override
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:?usage: pipeline-shaver.sh <ctr data set>}
 RUNS=${RUNS:-runs/shaver-$DATASET}
 DENSE=${DENSE:-models/$DATASET-deepfm}
+FM=${FM:-runs/$DATASET-fm}
+DCNV2=${DCNV2:-runs/$DATASET-dcnv2}
+DIM=${DIM:-10}
 SPLIT=${SPLIT:-train}
 THREADS=${THREADS:-2}
 FINETUNE=${FINETUNE:-2}
@@ -19,11 +22,20 @@ CODEBOOK=${CODEBOOK:-$RUNS/shapley-codebook}
 ZERO=${ZERO:-$RUNS/shapley-zero}
 mkdir -p "$RUNS"
 
-# The dense model: the recipe of docs/training.md for frappe (BARS Frappe_x1's where it applies).
-[ -f "$DENSE/manifest.json" ] ||
-  npx pocketrec train --model deepfm --dataset "$DATASET" --out "$DENSE" --dim 10 --norm batch \
-    --dropout 0.2 --embedding-l2 0.01 --batch 4096 --epochs 100 --patience 2 --lr-decay 0.1 \
-    --threads "$THREADS"
+# The dense models: the recipe of docs/training.md for frappe (BARS Frappe_x1's where it
+# applies), DCNv2 with DeepFM's; FM, with no tower to regularise, a lighter L2 and a faster rate.
+# Only the DeepFM is pruned; FM and DCNv2 are the report's other dense rows.
+train() { # model, directory, then options after the shared ones
+  local model=$1 dir=$2
+  shift 2
+  [ -f "$dir/manifest.json" ] ||
+    npx pocketrec train --model "$model" --dataset "$DATASET" --out "$dir" --dim "$DIM" \
+      --batch 4096 --epochs 100 --lr-decay 0.1 --threads "$THREADS" "$@"
+}
+DEEP=(--norm batch --dropout 0.2 --embedding-l2 0.01 --patience 2)
+train deepfm "$DENSE" "${DEEP[@]}"
+train dcnv2 "$DCNV2" "${DEEP[@]}"
+train fm "$FM" --embedding-l2 0.001 --lr 0.005 --patience 3
 
 estimate() { # fill, directory
   [ -f "$2/shapley.json" ] ||
@@ -55,7 +67,7 @@ SHIPPED=${SHIPPED:-models/$DATASET-deepfm-shaver80}
   npx pocketrec prune "$DENSE" --method shaver --shapley "$CODEBOOK" --sparsity 0.8 \
     --layout progressive --prefix-sparsity 0.95,0.99 --out "$SHIPPED"
 
-models=$DENSE
+models=$FM,$DENSE,$DCNV2
 for name in shaver shaver-zero magnitude random; do
   for suffix in "" "-ft$FINETUNE"; do
     for s in 50 80 95 99; do models="$models,$RUNS/$name$suffix-s$s"; done
