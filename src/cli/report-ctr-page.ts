@@ -5,6 +5,7 @@
  */
 import { cpus } from 'node:os';
 import { basename } from 'node:path';
+import { markdownTable, tableCell } from './markdown-table.ts';
 import type {
   CtrDenseRow,
   CtrEstimateRow,
@@ -38,18 +39,7 @@ const int = (v: number | null) => (v === null ? '-' : v.toLocaleString('en-US'))
 const percent = (v: number) => `${(v * 100).toFixed(v >= 0.99 && v < 1 ? 2 : 1)}%`;
 const seconds = (s: number | null) =>
   s === null ? '-' : s < 120 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`;
-/** A table cell: package names and paths are whatever their makers chose. */
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 const code = (text: string) => (text.includes('`') ? `\`\` ${text} \`\`` : `\`${text}\``);
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  return [
-    `| ${header.join(' | ')} |`,
-    `|${header.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
-    '',
-  ];
-}
 
 export function ctrReportPage(report: CtrReport): string {
   return [
@@ -96,7 +86,7 @@ function structuredSection(rows: readonly StructuredRow[]): string[] {
     '',
     "`pocketrec umec`: whole fields and hidden units removed to a budget of multiply-adds per row, the smaller model fine-tuned and exported without the removed parts. **FLOPs** is counted from the package's own architecture (`pocketrec info`'s `flopsRatio`) against the model it was cut from. **Request p50** is the median time of scoring 100 test rows with `pocketrec eval`'s code (tfjs WASM in Node, one thread), timed in this run beside the source's.",
     '',
-    ...table(
+    ...markdownTable(
       [
         'package',
         'method',
@@ -134,7 +124,7 @@ function denseSection(rows: readonly CtrDenseRow[]): string[] {
   return [
     '## Dense models',
     '',
-    ...table(
+    ...markdownTable(
       [
         'package',
         'model',
@@ -168,7 +158,7 @@ function prunedSection(rows: readonly CtrPrunedRow[]): string[] {
     '',
     'Single-shot pruning of the embedding table (`pocketrec prune`), every other weight kept; "+ fine-tune" trains the pruned model further with its mask frozen (`--finetune`). Sparsity is the share of the table\'s elements dropped; a dropped element reads its field\'s codebook vector (codebook fill) or zero.',
     '',
-    ...table(
+    ...markdownTable(
       [
         'package',
         'pruned from',
@@ -210,7 +200,7 @@ function prefixSection(rows: readonly CtrPrefixRow[]): string[] {
     '',
     "A progressive package's first c chunks are the model pruned to the top elements those chunks hold (chunks end at every `--chunk-elements` and at each `--prefix-sparsity` budget), so a client can stop downloading at any chunk. Each is evaluated at the chunk counts nearest to 50, 80, 95 and 99% sparsity and whole. **Prefix bytes** are what a client fetches for it: `manifest.json` plus the byte ranges `readPrunedPrefix` reads (every tensor but the chunks, chunks 0..c-1, the vocabulary whole); the runtime's download budget counts the same bytes less `manifest.json`.",
     '',
-    ...table(
+    ...markdownTable(
       [
         'package',
         'method',
@@ -244,7 +234,7 @@ function estimateSection(rows: readonly CtrEstimateRow[]): string[] {
     '',
     "The estimates (`pocketrec shapley`) Shaver's packages were ranked by. Time is the estimation's own, over resumed runs too.",
     '',
-    ...table(
+    ...markdownTable(
       ['estimate', 'fill', 'rows', 'elements', 'samples', 'passes', 'time', 'converged', 'used by'],
       rows.map((r) =>
         r.problem
@@ -276,7 +266,7 @@ function estimateSection(rows: readonly CtrEstimateRow[]): string[] {
 }
 
 function commandsSection(report: CtrReport): string[] {
-  const line = (what: string, command: string) => `- **${cell(what)}**: ${code(command)}`;
+  const line = (what: string, command: string) => `- **${tableCell(what)}**: ${code(command)}`;
   const prefixes = report.prefixes.filter(
     (r, i, all) => all.findIndex((o) => o.package === r.package) === i,
   );

@@ -17,6 +17,7 @@ import { readModelPackage } from '../package/reader.ts';
 import { type EvalCliOptions, evalData, modelScorer } from './eval.ts';
 import { commandLine, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
+import { type EncoderCut, encoderCutOf, encoderCutSection } from './report-encoder-cut.ts';
 
 export interface ReportCliOptions {
   dataset: string;
@@ -45,6 +46,8 @@ export interface ReportRow {
   trainedAs: string | null;
   /** A distilled student's teacher, by the name it was trained under (as its notes say). */
   teacher: string | null;
+  /** How `pocketrec umec` cut its encoder; null for a model never cut. */
+  cut: EncoderCut | null;
   command: string;
 }
 
@@ -92,6 +95,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
         repeatBonus: null,
         trainedAs: null,
         teacher: null,
+        cut: null,
         command: evalCommand,
       });
       continue;
@@ -112,6 +116,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       repeatBonus: Number(manifest.architecture.repeatBonus ?? 0),
       trainedAs: origin.trainedAs,
       teacher: origin.teacher,
+      cut: await encoderCutOf(manifest),
       command: `${origin.commands.join('; ')}; ${evalCommand}`,
     });
   }
@@ -241,6 +246,7 @@ function renderMarkdown(
     ...rows.map(line),
     '',
     ...againstTeacher(rows, session),
+    ...encoderCutSection(rows, session),
     '## Commands',
     '',
     ...rows.map((r) => `- **${r.model}**: \`${r.command}\``),
@@ -256,9 +262,10 @@ export function checkReportOptions(options: ReportCliOptions): void {
 
 /**
  * How a package came to be, from its notes: the commands that trained it, oldest first (a
- * fine-tuned package, `--init-from`, or a tuned one, `tune-repeats`, names the package it
- * started from, whose own commands come before its own); the name it was trained under and,
- * for a student, its teacher's (a tuned copy takes both from the package it was tuned from).
+ * fine-tuned package, `--init-from`, a tuned one, `tune-repeats`, or one cut by `umec` names
+ * the package it started from, whose own commands come before its own); the name it was
+ * trained under and, for a student, its teacher's (a tuned copy takes both from the package
+ * it was tuned from, a cut one its teacher).
  */
 async function provenance(
   name: string,
@@ -270,20 +277,23 @@ async function provenance(
     teacher?: string;
     initFrom?: { package?: string };
     tunedFrom?: { package?: string };
+    prunedFrom?: { package?: string };
   };
   const own = {
     commands: [notes.command ?? '(command not recorded)'],
     trainedAs: name,
     teacher: notes.teacher ?? null,
   };
-  const start = notes.initFrom?.package ?? notes.tunedFrom?.package;
+  const start = notes.initFrom?.package ?? notes.tunedFrom?.package ?? notes.prunedFrom?.package;
   if (start === undefined || depth >= 8) return own;
   try {
     // Only its notes are wanted: the manifest, not the weights.
     const manifest = await parseManifest(await readFile(join(start, MANIFEST_FILE)));
     const before = await provenance(manifest.name, manifest.training.notes, depth + 1);
     const commands = [...before.commands, ...own.commands];
-    return notes.tunedFrom ? { ...before, commands } : { ...own, commands };
+    if (notes.tunedFrom) return { ...before, commands };
+    if (notes.prunedFrom) return { ...own, teacher: before.teacher, commands };
+    return { ...own, commands };
   } catch {
     // The start is gone: the package's own name is the best there is.
     return {

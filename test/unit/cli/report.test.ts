@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { againstTeacher, type ReportRow } from '../../../src/cli/report.ts';
+import { encoderCutSection } from '../../../src/cli/report-encoder-cut.ts';
 
 function row(
   model: string,
@@ -22,6 +23,7 @@ function row(
     repeatBonus: lineage.repeatBonus ?? 0,
     trainedAs: lineage.trainedAs ?? model,
     teacher: lineage.teacher ?? null,
+    cut: null,
     command: '',
   };
 }
@@ -63,5 +65,53 @@ describe('report: each student against its own teacher', () => {
       row('s', 'sequential-tt', 0.1, { teacher: 'missing' }),
     ];
     expect(pairs(rows)).toEqual([['s', 'other', '0.250']]);
+  });
+});
+
+describe('report: encoders cut to a FLOPs budget', () => {
+  const cut = (from: string, sourceBytes: number | null) => ({
+    from,
+    method: 'umec',
+    budget: 0.5,
+    encoderFlopsRatio: 0.4987,
+    flopsRatio: 0.71234,
+    widths: 'qk 30, v 32, ffn 60',
+    sourceBytes,
+  });
+  const cells = (lines: string[]) =>
+    lines
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| package'))
+      .map((l) => l.split('|').map((c) => c.trim()));
+
+  it('shows each cut beside its source: ratios, bytes smaller, metric shares', () => {
+    const source = row('teacher', 'sequential-dense', 0.2);
+    const small = {
+      ...row('teacher-b0.5', 'sequential-dense', 0.19),
+      bytes: 2,
+      cut: cut('teacher', 4),
+    };
+    const [line] = cells(encoderCutSection([source, small], false));
+    expect(line?.slice(1, -1)).toEqual([
+      'teacher-b0.5',
+      'teacher',
+      'umec',
+      '0.5',
+      '0.499',
+      '0.712',
+      'qk 30, v 32, ffn 60',
+      '2',
+      '2.00x',
+      '0.1900',
+      '0.3800',
+      '0.950x',
+      '0.950x',
+    ]);
+  });
+
+  it('leaves the shares out when the source is not in the report, and has no section without cuts', () => {
+    const orphan = { ...row('gone-b0.5', 'sequential-tt', 0.1), cut: cut('gone', null) };
+    const [line] = cells(encoderCutSection([orphan], false));
+    expect(line?.slice(9, -1)).toEqual(['-', '0.1000', '0.2000', '-', '-']);
+    expect(encoderCutSection([row('t', 'sequential-dense', 0.1)], false)).toEqual([]);
   });
 });

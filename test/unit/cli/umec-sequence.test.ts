@@ -4,7 +4,7 @@
 // `info` reports with the whole-request flopsRatio (below 1, above the encoder ratio, since
 // the scoring against the item table is not cut), that records the encoder ratio in its
 // notes, keeps the item table, verifies and evaluates.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -104,6 +104,34 @@ async function checkPackage(out: string, source: string, summary: Summary, budge
   expect(evaluated.code).toBe(0);
 }
 
+/** `report` on the source and the cut: the cut's section counts its FLOPs from the two files. */
+async function checkReport(out: string, source: string, summary: Summary) {
+  const markdown = join(scratch, 'report.md');
+  const { code, out: stdout } = await run(
+    'report',
+    ...['--dataset', 'ml-1m', '--users', '50', '--models', `${source},${out}`],
+    ...['--out', markdown, '--json'],
+  );
+  expect(code).toBe(0);
+  const rows = JSON.parse(stdout).rows as { model: string; cut: unknown; command: string }[];
+  const [sourceRow, cutRow] = rows.slice(2);
+  expect(sourceRow?.cut).toBeNull();
+  expect(cutRow?.cut).toMatchObject({ from: 'dense', method: 'umec', budget: 0.5 });
+  const cut = cutRow?.cut as { encoderFlopsRatio: number; flopsRatio: number; widths: string };
+  expect(cut.encoderFlopsRatio).toBeCloseTo(summary.encoderFlopsRatio, 12);
+  expect(cut.flopsRatio).toBeCloseTo(summary.flopsRatio, 12);
+  expect(cut.widths.split('; ')).toEqual(
+    summary.inner.map((w) => `qk ${w.qk}, v ${w.v}, ffn ${w.ffn}`),
+  );
+  // The cut's commands start with how its source was made, then the cut.
+  expect(cutRow?.command).toMatch(
+    /\(command not recorded\); npx pocketrec umec .*; npx pocketrec eval /,
+  );
+  const text = readFileSync(markdown, 'utf8');
+  expect(text).toContain('## Encoders cut to a FLOPs budget');
+  expect(text).toMatch(/\| umec-dense \| dense \| umec \| 0\.5 \| 0\.\d{3} \|/);
+}
+
 /** `umec` on the first 40 ML-1M users, succeeding with nothing on stderr: its JSON summary. */
 async function cut(
   source: string,
@@ -147,6 +175,7 @@ describe('pocketrec umec on sequential packages', () => {
     );
     expect(summary.kind).toBe('sequential-dense');
     await checkPackage(out, dense, summary, 0.5);
+    await checkReport(out, dense, summary);
   }, 240_000);
 
   it('magnitude on a tensor-train student: a sequential-tt package, cores untouched in shape', async () => {
