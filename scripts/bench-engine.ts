@@ -23,15 +23,23 @@
  * magnitude selection, not fine-tuned), each with its ratio to the dense row of the same run
  * and its package's FLOPs ratio; --ctr-calls defaults to --calls on WASM and --slow-calls
  * elsewhere. The same packages on bench.html: the URL it logs.
+ * Sequence rows carry the package's FLOPs (packageFlops: one incremental step and the scoring)
+ * and its encoder's; a package whose encoder `pocketrec umec` cut, listed after its source in
+ * --models, also gets its p50s over the source's of the same backend and run.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createLogger } from 'vite';
+import { packageFlops } from '../src/model/package-flops.ts';
+import { encoderFlops } from '../src/model/sequential-flops.ts';
+import { checkSequentialStructure, isSequentialKind } from '../src/model/sequential-structure.ts';
+import { parseManifest } from '../src/package/manifest.ts';
 import type { Pattern, PatternArgs } from '../src/pages/bench/engine/main.ts';
 import { generatedSessions, type Sessions } from '../src/pages/bench/sessions.ts';
 import type { BackendName } from '../src/runtime/engine/backend.ts';
+import { DEFAULT_ENGINE_OPTIONS } from '../src/runtime/engine/engine.ts';
 import type { MemoryReport } from '../src/runtime/protocol.ts';
 import {
   type ChromiumSession,
@@ -88,6 +96,8 @@ interface ModelSpec {
   baseline: boolean;
   /** Sessions from ML-1M (mapped to the package's ids) when the data is there. */
   ml1m: boolean;
+  /** The key of the package `pocketrec umec` cut this one from, when it was. */
+  cutFrom?: string;
 }
 
 const MODELS: ModelSpec[] = [
@@ -246,6 +256,34 @@ function timingFields(t: Timed): Record<string, number | null> {
 const swiftshaderNote = (backend: string) =>
   backend === 'webgpu' ? { note: 'swiftshader: correctness only' } : {};
 
+/** A sequence package's FLOPs: the whole request's, its ratio to the uncut model's, the encoder's. */
+async function workOf(dir: string): Promise<Record<string, number | null>> {
+  const manifest = await parseManifest(readFileSync(join(projectRoot, dir, 'manifest.json')));
+  const work = packageFlops(manifest, DEFAULT_ENGINE_OPTIONS);
+  return {
+    flops: work?.flops ?? null,
+    flops_ratio: r3(work?.flopsRatio),
+    encoder_flops: isSequentialKind(manifest.kind)
+      ? encoderFlops(checkSequentialStructure(manifest).config)
+      : null,
+  };
+}
+
+/** A cut model's track p50s over its source's, when the source ran before it on `backend`. */
+function againstSource(model: ModelSpec, backend: string, row: Record<string, unknown>) {
+  const source = rows.find(
+    (r) => r.set === 'track' && r.backend === backend && r.model === model.cutFrom,
+  );
+  if (!model.cutFrom || !source) return {};
+  const over = (key: string) => r3((row[key] as number) / (source[key] as number));
+  return {
+    cut_from: model.cutFrom,
+    encoder_flops_vs_source: over('encoder_flops'),
+    p50_vs_source: over('p50_ms'),
+    encode_p50_vs_source: over('encode_p50_ms'),
+  };
+}
+
 async function benchModel(
   page: Page,
   backend: BackendName,
@@ -256,6 +294,7 @@ async function benchModel(
   const manifest = JSON.parse(readFileSync(join(projectRoot, model.dir, 'manifest.json'), 'utf8'));
   const maxLen = manifest.architecture.maxLen as number;
   const base = { backend, model: model.key, ...swiftshaderNote(backend) };
+  const work = await workOf(model.dir);
   const db = `bench-${backend}-${model.key}-${Date.now()}`;
   // Not the first item of a pattern's first request, which would then find it encoded.
   const firstItem = (sessions.at(-1) as string[])[0] as string;
@@ -371,11 +410,13 @@ async function benchModel(
       p50_ms_reusing: r3(quantile(incremental, 0.5)),
       p50_ms_whole_window: r3(quantile(whole, 0.5)),
       scoring,
+      ...work,
       tf_bytes: memory.numBytes,
       tf_tensors: memory.numTensors,
       peak_bytes: memory.peakBytes,
       ...(await pageHeap(page)),
     };
+    if (pattern === 'track') Object.assign(row, againstSource(model, backend, row));
     if (is1m) {
       Object.assign(row, {
         dense_table_bytes: DENSE_1M_TABLE_BYTES,
@@ -476,6 +517,17 @@ function printTable(): void {
       `${String(r.backend).padEnd(8)}${String(r.model).padEnd(16)} encode ${f(r.encode_p50_ms, 3)}  score + top-k ${f(r.score_p50_ms, 3)}`,
     );
   }
+  const cuts = rows.filter((x) => x.set === 'track' && x.p50_vs_source !== undefined);
+  if (cuts.length > 0) {
+    console.log(
+      '\nEncoders cut to a FLOPs budget (track pattern, worker p50 over the source of the same run)',
+    );
+    for (const r of cuts) {
+      console.log(
+        `${String(r.backend).padEnd(8)}${String(r.model).padEnd(30)} from ${r.cut_from}: encoder FLOPs ${f(r.encoder_flops_vs_source, 3)}, request FLOPs ${f(r.flops_ratio, 3)}; p50 ${f(r.p50_vs_source, 3)}x, encode p50 ${f(r.encode_p50_vs_source, 3)}x`,
+      );
+    }
+  }
   console.log('\nTargets (WASM, worker-side warm p50 of the track pattern)');
   for (const r of rows.filter((x) => x.target_p50_ms !== undefined)) {
     console.log(
@@ -511,7 +563,19 @@ function modelSpec(key: string): ModelSpec {
       ['sequential-tt', 'sequential-dense'].includes(manifest.kind) &&
       manifest.items.count <= 100_000,
     ml1m: manifest.training?.dataset === 'ml-1m',
+    ...cutFromOf(manifest.training?.notes),
   };
+}
+
+/** The key (folder name) of the package a `pocketrec umec` cut came from, per its notes. */
+function cutFromOf(notes: unknown): { cutFrom?: string } {
+  try {
+    const parsed = JSON.parse(typeof notes === 'string' ? notes : '{}');
+    const from = parsed?.umec ? parsed.prunedFrom?.package : undefined;
+    return typeof from === 'string' ? { cutFrom: basename(from) } : {};
+  } catch {
+    return {};
+  }
 }
 
 const models = modelKeys.map(modelSpec);

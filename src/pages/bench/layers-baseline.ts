@@ -15,7 +15,7 @@
  * nothing for the real positions (they never attend to them) and saves the baseline work.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { SasrecConfig } from '../../model/sasrec.ts';
+import { blockWidths, type SasrecConfig } from '../../model/sasrec.ts';
 import { sequentialFromPackage } from '../../model/sequential-package.ts';
 import type { ModelPackage } from '../../package/reader.ts';
 
@@ -80,19 +80,30 @@ export class CausalSelfAttention extends tf.layers.Layer {
   static className = 'CausalSelfAttention';
   private readonly dim: number;
   private readonly heads: number;
+  /** Per-head query/key and value widths (narrower than dim / heads in a cut encoder). */
+  private readonly qk: number;
+  private readonly v: number;
   private kernels: tf.LayerVariable[] = [];
 
-  constructor(args: { dim: number; heads: number; name?: string }) {
+  constructor(args: { dim: number; heads: number; qk: number; v: number; name?: string }) {
     super(args.name ? { name: args.name } : {});
     this.dim = args.dim;
     this.heads = args.heads;
+    this.qk = args.qk;
+    this.v = args.v;
   }
 
   override build(): void {
     const d = this.dim;
-    this.kernels = ['query', 'key', 'value', 'output'].flatMap((p) => [
-      this.addWeight(`${p}_kernel`, [d, d], 'float32', tf.initializers.glorotUniform({})),
-      this.addWeight(`${p}_bias`, [d], 'float32', tf.initializers.zeros()),
+    const widths: [string, number, number][] = [
+      ['query', d, this.heads * this.qk],
+      ['key', d, this.heads * this.qk],
+      ['value', d, this.heads * this.v],
+      ['output', this.heads * this.v, d],
+    ];
+    this.kernels = widths.flatMap(([p, rows, cols]) => [
+      this.addWeight(`${p}_kernel`, [rows, cols], 'float32', tf.initializers.glorotUniform({})),
+      this.addWeight(`${p}_bias`, [cols], 'float32', tf.initializers.zeros()),
     ]);
     this.built = true;
   }
@@ -105,29 +116,29 @@ export class CausalSelfAttention extends tf.layers.Layer {
     return tf.tidy(() => {
       const [h, ids] = inputs as [tf.Tensor3D, tf.Tensor2D];
       const [batch, length, d] = h.shape;
-      const hd = d / this.heads;
       const w = this.kernels.map((v) => v.read());
       const flat = h.reshape([batch * length, d]);
-      const project = (i: number) =>
+      const project = (i: number, width: number) =>
         tf
           .matMul(flat, w[2 * i] as tf.Tensor2D)
           .add(w[2 * i + 1] as tf.Tensor)
-          .reshape([batch, length, this.heads, hd])
+          .reshape([batch, length, this.heads, width])
           .transpose([0, 2, 1, 3]);
-      const q = project(0);
-      const k = project(1);
-      const v = project(2);
+      const q = project(0, this.qk);
+      const k = project(1, this.qk);
+      const v = project(2, this.v);
       const causal = tf.linalg.bandPart(tf.ones([length, length]), -1, 0);
       const keep = ids.notEqual(0).cast('float32').reshape([batch, 1, 1, length]);
       const bias = causal.reshape([1, 1, length, length]).mul(keep).sub(1).mul(1e9);
       const scores = tf
         .matMul(q, k, false, true)
-        .mul(1 / Math.sqrt(hd))
+        // The trained scale, whatever width the cut left (src/model/sasrec.ts).
+        .mul(1 / Math.sqrt(d / this.heads))
         .add(bias);
       const context = tf
         .matMul(tf.softmax(scores, -1), v)
         .transpose([0, 2, 1, 3])
-        .reshape([batch * length, d]);
+        .reshape([batch * length, this.heads * this.v]);
       return tf
         .matMul(context, w[6] as tf.Tensor2D)
         .add(w[7] as tf.Tensor)
@@ -136,7 +147,7 @@ export class CausalSelfAttention extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), dim: this.dim, heads: this.heads };
+    return { ...super.getConfig(), dim: this.dim, heads: this.heads, qk: this.qk, v: this.v };
   }
 }
 
@@ -166,16 +177,19 @@ export function buildLayersSasrec(config: SasrecConfig, numRows: number): tf.Lay
       .layerNormalization({ axis: -1, epsilon: LAYER_NORM_EPSILON, name })
       .apply(input) as tf.SymbolicTensor;
   for (let b = 0; b < config.blocks; b++) {
+    const widths = blockWidths(config, b);
     const h = norm(`block${b}_norm1`, x);
     const attention = new CausalSelfAttention({
       dim: d,
       heads: config.heads,
+      qk: widths.qk,
+      v: widths.v,
       name: `block${b}_attention`,
     }).apply([h, ids]) as tf.SymbolicTensor;
     x = tf.layers.add().apply([x, attention]) as tf.SymbolicTensor;
     const h2 = norm(`block${b}_norm2`, x);
     const inner = tf.layers
-      .dense({ units: d, activation: 'relu', name: `block${b}_ffn_inner` })
+      .dense({ units: widths.ffn, activation: 'relu', name: `block${b}_ffn_inner` })
       .apply(h2) as tf.SymbolicTensor;
     const outer = tf.layers
       .dense({ units: d, name: `block${b}_ffn_outer` })
