@@ -7,7 +7,8 @@
  * (sequential-flops.ts encoderFlops: the item look-ups and the scoring against the table
  * are what they were, and a tensor-train table is never touched). Then: selectToBudgetBy,
  * sliceEncoder, fine-tuning of the narrower model with the teacher's trainer (its init-from
- * path), and a package of the input's kind with its inner widths, `unprunedFlops` (the
+ * path), the search and fine-tuning on the loss and windows the input was trained with
+ * (trainedLoss), and a package of the input's kind with its inner widths, `unprunedFlops` (the
  * input's whole-request FLOPs, so `pocketrec info` reports the whole-model flopsRatio) and
  * notes with the command, the kept widths and the encoder ratio. Validation, in the search
  * and fine-tuning alike, is the trainer's: NDCG@10 on the validation cases. The search and
@@ -107,13 +108,45 @@ function settingsOf(options: UmecSequenceOptions): Settings {
   );
 }
 
+/** How a package's model was trained, as far as the search and fine-tuning repeat it. */
+type TrainedLoss = Pick<TrainConfig, 'loss' | 'negatives' | 'windows'>;
+
+/**
+ * The loss and windows a package was trained with, from its notes' config (train, distill and
+ * this command all record one), so that the search and fine-tuning optimise what its training
+ * did: a full-softmax model fine-tuned on 512 sampled negatives loses NDCG@10 it had. The
+ * teacher trainer's defaults when the notes do not say.
+ */
+export function trainedLoss(notes: string | undefined): TrainedLoss {
+  let config: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(notes ?? '{}') as { config?: unknown };
+    if (parsed.config && typeof parsed.config === 'object') {
+      config = parsed.config as Record<string, unknown>;
+    }
+  } catch {
+    // Notes that are not JSON say nothing of the training.
+  }
+  const { loss, negatives, windows } = config;
+  return {
+    loss: loss === 'full' || loss === 'sampled' ? loss : DEFAULT_TRAIN.loss,
+    negatives:
+      typeof negatives === 'number' && Number.isInteger(negatives) && negatives > 0
+        ? negatives
+        : DEFAULT_TRAIN.negatives,
+    windows: windows === 'all' || windows === 'latest' ? windows : DEFAULT_TRAIN.windows,
+  };
+}
+
 /** The teacher trainer's config for a model of `c`'s architecture (its widths come from the start). */
 function trainConfigOf(
   c: SasrecConfig,
+  trained: TrainedLoss,
   run: { lr: number; batch: number; epochs: number; patience: number },
 ): TrainConfig {
   return {
     ...DEFAULT_TRAIN,
+    ...trained,
     dim: c.dim,
     maxLen: c.maxLen,
     blocks: c.blocks,
@@ -132,6 +165,7 @@ function trainConfigOf(
 
 interface RunHooks {
   out: string;
+  trained: TrainedLoss;
   workers: number;
   data: TrainingData;
   options: UmecSequenceOptions;
@@ -166,7 +200,7 @@ async function search(
   const result = await trainSasrec(
     hooks.data.train,
     hooks.data.numItems,
-    trainConfigOf(model.config, {
+    trainConfigOf(model.config, hooks.trained, {
       lr: settings.lr,
       batch: settings.batch,
       epochs: settings.searchEpochs,
@@ -215,7 +249,7 @@ async function fineTune(
   const result = await trainSasrec(
     hooks.data.train,
     hooks.data.numItems,
-    trainConfigOf(sliced.config, {
+    trainConfigOf(sliced.config, hooks.trained, {
       lr: settings.finetuneLr,
       batch: settings.batch,
       epochs: settings.finetune,
@@ -270,7 +304,14 @@ export async function umecSequenceCommand(
       ? recorded
       : (packageFlops(pkg.manifest, DEFAULT_ENGINE_OPTIONS)?.flops ?? servedFlops(source));
   const started = performance.now();
-  const hooks: RunHooks = { out: options.out, workers, data, options, output };
+  const hooks: RunHooks = {
+    out: options.out,
+    trained: trainedLoss(pkg.manifest.training.notes),
+    workers,
+    data,
+    options,
+    output,
+  };
   const layers = sequenceGroupLayers(source.config);
   const searched = await search(source, layers, settings, hooks);
   const scores = sequenceGroupScores(searched.model.encoder, source.config, layers);
@@ -304,6 +345,8 @@ export async function umecSequenceCommand(
       notes: JSON.stringify({
         command: commandLine('umec', [model], options),
         prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
+        // What the next search or fine-tuning of this package repeats (trainedLoss).
+        config: hooks.trained,
         umec: umecNotes(settings, layers, selection, searched.history),
         inner,
         finetune: { epochs: settings.finetune, lr: settings.finetuneLr, history: tuned.history },

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainedLoss } from '../../../src/cli/umec-sequence.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { denseItemTable, ttItemTable } from '../../../src/model/item-table.ts';
 import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
@@ -40,6 +41,9 @@ const CONFIG: SasrecConfig = {
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-umec-seq-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** How the dense package says it was trained: what its cuts must search and fine-tune on. */
+const DENSE_TRAINING = { loss: 'full', negatives: 64, windows: 'latest' };
+
 async function writeModel(name: string, kind: 'dense' | 'tt'): Promise<string> {
   const model: SequentialModel = {
     config: CONFIG,
@@ -54,7 +58,9 @@ async function writeModel(name: string, kind: 'dense' | 'tt'): Promise<string> {
     await sequentialPackageSpec(model, {
       name,
       dataset: 'ml-1m',
-      ...(kind === 'tt' ? { architecture: ttArchitecture(TT) } : {}),
+      ...(kind === 'tt'
+        ? { architecture: ttArchitecture(TT) }
+        : { notes: JSON.stringify({ config: DENSE_TRAINING }) }),
     }),
   );
   await writePackageDirectory(dir, built.files);
@@ -154,6 +160,18 @@ async function cut(
   return JSON.parse(stdout) as Summary;
 }
 
+describe('trainedLoss: how a package was trained, from its notes', () => {
+  it('reads the recorded loss, negatives and windows, and falls back on the defaults', () => {
+    expect(trainedLoss(JSON.stringify({ config: DENSE_TRAINING }))).toEqual(DENSE_TRAINING);
+    const defaults = { loss: 'sampled', negatives: 512, windows: 'all' };
+    expect(trainedLoss(undefined)).toEqual(defaults);
+    expect(trainedLoss('not json')).toEqual(defaults);
+    expect(
+      trainedLoss(JSON.stringify({ config: { loss: 'softmax', negatives: -3, windows: 7 } })),
+    ).toEqual(defaults);
+  });
+});
+
 describe('pocketrec umec on sequential packages', () => {
   it('UMEC on a dense teacher: within the encoder budget, a narrower sequential-dense package', async () => {
     const out = join(scratch, 'umec-dense');
@@ -175,6 +193,10 @@ describe('pocketrec umec on sequential packages', () => {
     );
     expect(summary.kind).toBe('sequential-dense');
     await checkPackage(out, dense, summary, 0.5);
+    const notes = JSON.parse(
+      (await readModelPackage(directorySource(out))).manifest.training.notes as string,
+    );
+    expect(notes.config).toEqual(DENSE_TRAINING);
     await checkReport(out, dense, summary);
   }, 240_000);
 
@@ -194,6 +216,11 @@ describe('pocketrec umec on sequential packages', () => {
     );
     expect(summary.kind).toBe('sequential-tt');
     await checkPackage(out, student, summary, 0.6);
+    // Notes that record no training config: the teacher trainer's defaults.
+    const notes = JSON.parse(
+      (await readModelPackage(directorySource(out))).manifest.training.notes as string,
+    );
+    expect(notes.config).toEqual({ loss: 'sampled', negatives: 512, windows: 'all' });
   }, 240_000);
 
   it('UMEC on a tensor-train student over 2 threads: the cores train in the workers too', async () => {
