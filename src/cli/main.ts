@@ -312,6 +312,10 @@ function buildProgram(output: Output): Command {
       `fine-tuning epochs of the smaller model, best validation epoch kept (default ${ud.finetune})`,
     )
     .option('--finetune-lr <rate>', `Adam rate of fine-tuning (default ${ud.finetuneLr})`)
+    .option(
+      '--kd-alpha <a>',
+      `sequential packages: fine-tune distilled from the uncut model, the KL to its softmax weighted a and the cross-entropy 1 - a (default ${DEFAULT_UMEC_SEQUENCE.kdAlpha}: plain fine-tuning)`,
+    )
     .addOption(threadsOption('each batch'))
     .option('--users <n>', 'sequential packages: train on the first n users only (quick runs)')
     .addOption(dataDirOption())

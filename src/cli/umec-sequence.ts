@@ -23,6 +23,10 @@ import type { ScoreScale, SearchProgress } from '../compression/umec/search.ts';
 import { type Selection, selectToBudgetBy } from '../compression/umec/select.ts';
 import { sliceEncoder } from '../compression/umec/sequence-export.ts';
 import {
+  type DistilledFinetune,
+  distilledFinetune,
+} from '../compression/umec/sequence-finetune.ts';
+import {
   encoderFlopsRatio,
   type SequenceGroupLayer,
   sequenceGroupLayers,
@@ -48,7 +52,7 @@ import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../runtime/engine/engine.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
-import { checkOutputFree, checkPackageFitsData, trainingWorkers } from './options.ts';
+import { checkOutputFree, checkPackageFitsData, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { type TrainingData, trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks } from './training-hooks.ts';
@@ -71,6 +75,9 @@ export type UmecSequenceMethod = (typeof UMEC_SEQUENCE_METHODS)[number];
  */
 export const DEFAULT_UMEC_SEQUENCE = {
   method: 'umec' as UmecSequenceMethod,
+  /** Fine-tuning's weight of the KL to the uncut model (sequence-finetune.ts); 0: plain. */
+  kdAlpha: 0,
+  kdTemperature: 1,
   searchEpochs: 3,
   lr: 1e-4,
   batch: DEFAULT_TRAIN.batchSize,
@@ -83,6 +90,8 @@ export const DEFAULT_UMEC_SEQUENCE = {
 };
 
 type Settings = UmecRunSettings<UmecSequenceMethod>;
+/** The shared settings, and fine-tuning distilled from the uncut model or not. */
+type SequenceSettings = Settings & { kd: DistilledFinetune | null };
 
 /** Whether `dir` holds a sequential package (its manifest says so); false when unreadable. */
 export async function isSequentialPackage(dir: string): Promise<boolean> {
@@ -96,16 +105,23 @@ export async function isSequentialPackage(dir: string): Promise<boolean> {
   }
 }
 
-function settingsOf(options: UmecSequenceOptions): Settings {
+function settingsOf(options: UmecSequenceOptions): SequenceSettings {
   if (options.groupLasso !== undefined) {
     throw new UsageError('--group-lasso applies to CTR packages only');
   }
-  return umecRunSettings(
-    options,
-    DEFAULT_UMEC_SEQUENCE,
-    UMEC_SEQUENCE_METHODS,
-    ' for a sequential package',
-  );
+  const alpha = numberOption(options.kdAlpha, 'kd-alpha', DEFAULT_UMEC_SEQUENCE.kdAlpha, {
+    min: 0,
+    max: 1,
+  });
+  return {
+    ...umecRunSettings(
+      options,
+      DEFAULT_UMEC_SEQUENCE,
+      UMEC_SEQUENCE_METHODS,
+      ' for a sequential package',
+    ),
+    kd: alpha > 0 ? { alpha, temperature: DEFAULT_UMEC_SEQUENCE.kdTemperature } : null,
+  };
 }
 
 /** How a package's model was trained, as far as the search and fine-tuning repeat it. */
@@ -231,10 +247,14 @@ async function search(
   };
 }
 
-/** The narrower model fine-tuned, best validation epoch kept; as is with 0 epochs. */
+/**
+ * The narrower model fine-tuned, best validation epoch kept (distilled from `uncut` with
+ * --kd-alpha); as is with 0 epochs.
+ */
 async function fineTune(
   sliced: SequentialModel,
-  settings: Settings,
+  uncut: SequentialModel,
+  settings: SequenceSettings,
   hooks: RunHooks,
 ): Promise<{ model: SequentialModel; history: unknown[]; validation: number }> {
   const progress = trainingHooks(
@@ -246,23 +266,23 @@ async function fineTune(
   if (settings.finetune === 0) {
     return { model: sliced, history: [], validation: await progress.validate(sliced) };
   }
-  const result = await trainSasrec(
-    hooks.data.train,
-    hooks.data.numItems,
-    trainConfigOf(sliced.config, hooks.trained, {
-      lr: settings.finetuneLr,
-      batch: settings.batch,
-      epochs: settings.finetune,
-      patience: DEFAULT_UMEC_SEQUENCE.finetunePatience,
-    }),
-    {
-      checkpointDir: `${hooks.out}.finetune`,
-      workers: hooks.workers,
-      validate: progress.validate,
-      onBatch: progress.onBatch,
-      onEpoch: progress.onEpoch,
-    },
-    sliced,
+  const config = trainConfigOf(sliced.config, hooks.trained, {
+    lr: settings.finetuneLr,
+    batch: settings.batch,
+    epochs: settings.finetune,
+    patience: DEFAULT_UMEC_SEQUENCE.finetunePatience,
+  });
+  const trainingHooksOf = {
+    checkpointDir: `${hooks.out}.finetune`,
+    workers: hooks.workers,
+    validate: progress.validate,
+    onBatch: progress.onBatch,
+    onEpoch: progress.onEpoch,
+  };
+  const { train, numItems } = hooks.data;
+  const result = await (settings.kd
+    ? distilledFinetune(train, numItems, config, trainingHooksOf, sliced, uncut, settings.kd)
+    : trainSasrec(train, numItems, config, trainingHooksOf, sliced)
   ).finally(progress.stop);
   return {
     model: result.model,
@@ -304,9 +324,15 @@ export async function umecSequenceCommand(
       ? recorded
       : (packageFlops(pkg.manifest, DEFAULT_ENGINE_OPTIONS)?.flops ?? servedFlops(source));
   const started = performance.now();
+  const trained = trainedLoss(pkg.manifest.training.notes);
+  if (settings.kd && trained.loss !== 'full') {
+    throw new UsageError(
+      `--kd-alpha needs a package trained on the full softmax; ${model} was trained on sampled negatives`,
+    );
+  }
   const hooks: RunHooks = {
     out: options.out,
-    trained: trainedLoss(pkg.manifest.training.notes),
+    trained,
     workers,
     data,
     options,
@@ -318,7 +344,7 @@ export async function umecSequenceCommand(
   const ratioOf = (kept: KeptGroups) => encoderFlopsRatio(source.config, layers, kept);
   const selection = selectToBudgetBy(ratioOf, scores, settings.budget, searched.counts);
   const sliced = sliceEncoder(searched.model, selection.kept);
-  const tuned = await fineTune(sliced, settings, hooks);
+  const tuned = await fineTune(sliced, source, settings, hooks);
   const final: SequentialModel = {
     ...tuned.model,
     ...(source.repeatBonus ? { repeatBonus: source.repeatBonus } : {}),
@@ -349,7 +375,12 @@ export async function umecSequenceCommand(
         config: hooks.trained,
         umec: umecNotes(settings, layers, selection, searched.history),
         inner,
-        finetune: { epochs: settings.finetune, lr: settings.finetuneLr, history: tuned.history },
+        finetune: {
+          epochs: settings.finetune,
+          lr: settings.finetuneLr,
+          ...(settings.kd ? { distilledFromUncut: settings.kd } : {}),
+          history: tuned.history,
+        },
       }),
     }),
   );

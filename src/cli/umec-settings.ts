@@ -27,6 +27,8 @@ export interface UmecCliOptions {
   scores?: string;
   finetune?: string;
   finetuneLr?: string;
+  /** Sequence path: fine-tuning's weight of the KL to the uncut model. */
+  kdAlpha?: string;
   /** Sequence path: validate and evaluate on the first n users (quick runs). */
   users?: string;
   threads?: string;

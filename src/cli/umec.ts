@@ -15,6 +15,7 @@ import {
 } from '../compression/umec/search.ts';
 import { type Selection, selectToBudget } from '../compression/umec/select.ts';
 import { loadCtrFields } from '../data/ctr/index.ts';
+import { UsageError } from '../errors.ts';
 import { auc, logLoss } from '../eval/ctr-metrics.ts';
 import { ctrFlops } from '../model/ctr/flops.ts';
 import { ctrArchitectureOf } from '../model/ctr/model.ts';
@@ -68,6 +69,9 @@ interface UmecSettings extends UmecRunSettings<UmecMethod> {
 }
 
 function settingsOf(options: UmecCliOptions): UmecSettings {
+  if (options.kdAlpha !== undefined) {
+    throw new UsageError('--kd-alpha applies to sequential packages only');
+  }
   return {
     ...umecRunSettings(options, DEFAULT_UMEC, UMEC_METHODS, ''),
     groupLasso: numberOption(options.groupLasso, 'group-lasso', DEFAULT_UMEC.groupLasso, {

@@ -82,26 +82,45 @@ export function drawNegatives(numItems: number, count: number, random: () => num
 }
 
 /**
- * The next-item loss of one batch for any sequential model: encodes the batch, keeps the
- * positions that have a next item, and scores them against the item table.
+ * What the next-item losses of one batch start from, for any sequential model: the batch
+ * encoded, the hidden states at the positions that have a next item, the item table and
+ * those next items.
  */
-export function nextItemLoss(
+export interface NextItemRows {
+  ids: tf.Tensor2D;
+  positions: tf.Tensor1D;
+  /** [positions, dim]. */
+  rows: tf.Tensor2D;
+  table: tf.Tensor2D;
+  targets: tf.Tensor1D;
+}
+
+export function nextItemRows(
   model: SequentialModel,
   batch: SequenceBatch,
-  options: { loss: 'full' | 'sampled'; negatives: number; seed: number },
-): tf.Scalar {
+  seed: number,
+): NextItemRows {
   const ids = tf.tensor2d(batch.ids, [batch.size, batch.length], 'int32');
   const positions = tf.tensor1d(batch.positions, 'int32');
-  const targets = tf.tensor1d(batch.targets, 'int32');
   const table = model.items.materialise();
   const hidden = encode(model.config, model.encoder, ids, gatherRows(table, ids) as tf.Tensor3D, {
     training: true,
-    seed: options.seed,
+    seed,
   });
   const rows = gatherRows(
     hidden.reshape([batch.size * batch.length, model.config.dim]) as tf.Tensor2D,
     positions,
   ) as tf.Tensor2D;
+  return { ids, positions, rows, table, targets: tf.tensor1d(batch.targets, 'int32') };
+}
+
+/** The next-item loss of one batch for any sequential model: its full or sampled softmax. */
+export function nextItemLoss(
+  model: SequentialModel,
+  batch: SequenceBatch,
+  options: { loss: 'full' | 'sampled'; negatives: number; seed: number },
+): tf.Scalar {
+  const { rows, table, targets } = nextItemRows(model, batch, options.seed);
   if (options.loss === 'full') return itemCrossEntropy(rows, table, targets);
   const negatives = drawNegatives(
     model.config.numItems,
@@ -239,19 +258,16 @@ export interface TrainResult extends LoopResult {
   model: SequentialModel;
 }
 
-export async function trainSasrec(
-  train: readonly Int32Array[],
+/**
+ * The model config and task arguments of training `config` on `numItems` items from `start`
+ * (or a fresh draw): what trainSasrec runs, and what a trainer with its own loss over the
+ * same model (UMEC's distilled fine-tuning) builds its task from.
+ */
+export function sasrecTaskArgs(
   numItems: number,
   config: TrainConfig,
-  hooks: TrainingHooks<SequentialModel>,
-  /**
-   * Weights to start from (fine-tuning a trained package) instead of a fresh draw; a
-   * tensor-train start trains its cores in place of a dense table.
-   */
   start?: SequentialModel,
-  /** A compression method's steps after each optimiser step (UMEC); absent: none. */
-  method?: SequenceTrainingMethod,
-): Promise<TrainResult> {
+): SasrecTaskArgs {
   const modelConfig: SasrecConfig = {
     numItems,
     dim: config.dim,
@@ -277,17 +293,56 @@ export async function trainSasrec(
       () => `the start model differs from the config in ${mismatch.join(', ') || 'its item table'}`,
     );
   }
-  const args: SasrecTaskArgs = {
+  return {
     modelConfig,
     loss: config.loss,
     negatives: config.negatives,
     seed: config.seed,
     ...(start?.items.tt ? { tt: start.items.tt.shape } : {}),
   };
-  const task = sasrecTask(args, start);
+}
+
+export async function trainSasrec(
+  train: readonly Int32Array[],
+  numItems: number,
+  config: TrainConfig,
+  hooks: TrainingHooks<SequentialModel>,
+  /**
+   * Weights to start from (fine-tuning a trained package) instead of a fresh draw; a
+   * tensor-train start trains its cores in place of a dense table.
+   */
+  start?: SequentialModel,
+  /** A compression method's steps after each optimiser step (UMEC); absent: none. */
+  method?: SequenceTrainingMethod,
+): Promise<TrainResult> {
+  const args = sasrecTaskArgs(numItems, config, start);
+  return trainModelTask(
+    sasrecTask(args, start),
+    { module: import.meta.url, builder: 'sasrecTask', args },
+    train,
+    numItems,
+    config,
+    hooks,
+    method,
+  );
+}
+
+/**
+ * Trains a sequential model's `task` (which `gradientTask` builds again in each worker) on
+ * `train`'s windows as `config` says, validating the model the task trains.
+ */
+export async function trainModelTask(
+  task: TrainingTask<SequenceBatch> & { model: SequentialModel },
+  gradientTask: GradientTask,
+  train: readonly Int32Array[],
+  numItems: number,
+  config: TrainConfig,
+  hooks: TrainingHooks<SequentialModel>,
+  method?: SequenceTrainingMethod,
+): Promise<TrainResult> {
   const result = await trainSequenceTask(
     task,
-    { module: import.meta.url, builder: 'sasrecTask', args },
+    gradientTask,
     { windows: trainingWindows(train, config.maxLen, config.windows), maxLen: config.maxLen },
     { ...config, numItems },
     () => hooks.validate(task.model),

@@ -128,7 +128,7 @@ export interface DistillTaskArgs {
   config: DistillConfig;
 }
 
-function teacherArrays(teacher: SequentialModel): TeacherArrays {
+export function teacherArrays(teacher: SequentialModel): TeacherArrays {
   return {
     config: teacher.config,
     encoder: Object.fromEntries(
@@ -138,7 +138,7 @@ function teacherArrays(teacher: SequentialModel): TeacherArrays {
   };
 }
 
-function teacherFromArrays(arrays: TeacherArrays): SequentialModel {
+export function teacherFromArrays(arrays: TeacherArrays): SequentialModel {
   const config = arrays.config;
   return {
     config,

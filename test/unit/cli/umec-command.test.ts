@@ -149,6 +149,14 @@ describe('pocketrec umec', () => {
     const tooSmall = await umec('magnitude', '0.0001', join(scratch, 'tiny'));
     expect(tooSmall.code).not.toBe(0);
     expect(tooSmall.err).toMatch(/above the budget 0\.0001/);
+    const kd = await run(
+      'umec',
+      dense,
+      ...['--dataset', 'criteo-sample', '--flops-budget', '0.5', '--out', join(scratch, 'kd')],
+      ...['--kd-alpha', '0.5'],
+    );
+    expect(kd.code).toBe(2);
+    expect(kd.err).toMatch(/--kd-alpha applies to sequential packages only/);
     const fm = join(scratch, 'fm');
     const trained = await run(
       'train',

@@ -245,6 +245,34 @@ describe('pocketrec umec on sequential packages', () => {
     await checkPackage(out, student, summary, 0.5);
   }, 240_000);
 
+  it('magnitude on a dense teacher, fine-tuned distilled from the uncut model over 2 threads', async () => {
+    const out = join(scratch, 'magnitude-kd');
+    const summary = await cut(
+      dense,
+      out,
+      '0.5',
+      ...['--method', 'magnitude', '--batch', '256', '--finetune', '1'],
+      ...['--kd-alpha', '0.8', '--threads', '2', '--json'],
+    );
+    await checkPackage(out, dense, summary, 0.5);
+    const notes = JSON.parse(
+      (await readModelPackage(directorySource(out))).manifest.training.notes as string,
+    );
+    expect(notes.finetune.distilledFromUncut).toEqual({ alpha: 0.8, temperature: 1 });
+    expect(notes.command).toMatch(/--kd-alpha 0\.8/);
+  }, 240_000);
+
+  it('refuses --kd-alpha for a package trained on sampled negatives', async () => {
+    const { code, err } = await run(
+      'umec',
+      student,
+      ...['--dataset', 'ml-1m', '--flops-budget', '0.5', '--out', join(scratch, 'never-kd')],
+      ...['--method', 'magnitude', '--kd-alpha', '0.5', '--users', '40'],
+    );
+    expect(code).toBe(2);
+    expect(err).toMatch(/--kd-alpha needs a package trained on the full softmax/);
+  });
+
   it('refuses group-lasso for a sequential package', async () => {
     const { code, err } = await run(
       'umec',
