@@ -305,7 +305,7 @@ function buildProgram(output: Output): Command {
     .option('--group-lasso <lambda>', `Group Lasso's strength λ (default ${ud.groupLasso})`)
     .option(
       '--scores <scale>',
-      `UMEC: group scores as they are (raw, the paper's) or over their layer's mean (relative) (default ${ud.scores})`,
+      `UMEC: group scores as they are (raw, the paper's), over their layer's mean (relative) or over their weight count (mean) (default ${ud.scores})`,
     )
     .option(
       '--finetune <epochs>',

@@ -118,6 +118,16 @@ export function groupLayers(model: UmecModel): GroupLayer[] {
   return layers;
 }
 
+/** Each group's weight count, per layer: its rows of the layer's kernel times its columns. */
+export function groupElements(model: UmecModel, layers: readonly GroupLayer[]): Float32Array[] {
+  return layers.map((layer) => {
+    const kernel = model.weights[layer.kernel];
+    if (!kernel) throw new Error(`no weight "${layer.kernel}"`);
+    const columns = kernel.shape[1] as number;
+    return Float32Array.from(layer.rows, (rows) => rows.length * columns);
+  });
+}
+
 /** Each group's squared norm, per layer. */
 export function groupScores(weights: Weights, layers: readonly GroupLayer[]): Float32Array[] {
   return layers.map((layer) => {

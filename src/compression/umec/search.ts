@@ -15,6 +15,7 @@ import type { CtrTrainingMethod } from '../../train/train-ctr.ts';
 import {
   flopsRatio,
   type GroupLayer,
+  groupElements,
   groupScores,
   keepHighest,
   scaleGroups,
@@ -52,13 +53,15 @@ function writeMinimax(state: Record<string, tf.Variable>, m: MinimaxState): void
 }
 
 /**
- * What the s and dual steps read: the squared group norms as they are (the paper's), or
- * each over its layer's mean, so that one scale of multipliers fits layers whose groups
- * differ in size (a field's dim × 400 weights against one output weight). Within a layer
- * the order, and so which groups are pruned, is the same either way.
+ * What the s and dual steps read: the squared group norms as they are (the paper's); each
+ * over its layer's mean (relative); or each over its group's weight count (mean: the mean
+ * squared weight), so that layers whose groups differ in size (a field's dim × 400 weights
+ * against a last hidden unit's one output weight) are weighed alike without the layer's own
+ * spread being flattened away. Within a layer of equal groups the order, and so which groups
+ * are pruned, is the same every way.
  */
-export type ScoreScale = 'raw' | 'relative';
-export const SCORE_SCALES: readonly ScoreScale[] = ['raw', 'relative'];
+export type ScoreScale = 'raw' | 'relative' | 'mean';
+export const SCORE_SCALES: readonly ScoreScale[] = ['raw', 'relative', 'mean'];
 
 export function relativeScores(scores: Float32Array): Float32Array {
   const mean = scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length);
@@ -83,6 +86,8 @@ export interface GroupedWeights {
   groups: readonly number[];
   /** Each group's score (squared norm), per layer, from the current weights. */
   scores: (variables: Record<string, tf.Variable>) => Float32Array[];
+  /** Each group's weight count, per layer (what 'mean' scores divide by). */
+  elements: readonly Float32Array[];
   /** Multiplies layer l's groups by `factors` (1 leaves a group as it is). */
   scale: (variables: Record<string, tf.Variable>, layer: number, factors: Float32Array) => void;
   /** The FLOPs ratio with the `counts[l]` lowest-scored groups of each layer gone. */
@@ -109,6 +114,12 @@ export function minimaxSearch(
   scale: ScoreScale = 'raw',
 ): MinimaxSearch {
   const state = stateVariables(grouped.groups.length);
+  const scaled = (v: Float32Array, l: number): Float32Array => {
+    if (scale === 'relative') return relativeScores(v);
+    if (scale === 'raw') return v;
+    const elements = grouped.elements[l] as Float32Array;
+    return v.map((x, i) => x / Math.max(1, elements[i] as number));
+  };
   const afterStep = (variables: Record<string, tf.Variable>) => () => {
     const m = readMinimax(state);
     const before = grouped.scores(variables);
@@ -125,7 +136,7 @@ export function minimaxSearch(
     const resource = (counts: readonly number[]) => grouped.ratio(scores, counts);
     minimaxStep(
       m,
-      scores.map((v) => ({ scores: scale === 'relative' ? relativeScores(v) : v })),
+      scores.map((v, l) => ({ scores: scaled(v, l) })),
       resource,
       budget,
       rates,
@@ -157,6 +168,7 @@ export function umecMethod(
     {
       groups: layers.map((l) => l.groups),
       scores: (variables) => groupScores(variables as Weights, layers),
+      elements: groupElements(model, layers),
       scale: (variables, l, factors) => scaleGroups(variables, layers[l] as GroupLayer, factors),
       ratio: (scores, counts) => flopsRatio(model, keepHighest(scores, counts)),
     },

@@ -75,6 +75,23 @@ function perGroup(values: ArrayLike<number>, heads: number, width: number): Floa
 }
 
 /** Each group's score (see the header), per layer. */
+/**
+ * Each group's weight count, per layer, as sequenceGroupScores counts its norm: a query/key
+ * dimension's query and key columns in every head, a value dimension's output rows in every
+ * head, a feed-forward unit's outer row.
+ */
+export function sequenceGroupElements(
+  config: SasrecConfig,
+  layers: readonly SequenceGroupLayer[],
+): Float32Array[] {
+  const perGroup: Record<SequencePart, number> = {
+    qk: 2 * config.heads * config.dim,
+    v: config.heads * config.dim,
+    ffn: config.dim,
+  };
+  return layers.map((layer) => new Float32Array(layer.groups).fill(perGroup[layer.part]));
+}
+
 export function sequenceGroupScores(
   weights: Weights,
   config: SasrecConfig,

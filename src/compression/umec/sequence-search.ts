@@ -15,6 +15,7 @@ import {
   encoderFlopsRatio,
   type SequenceGroupLayer,
   scaleSequenceGroups,
+  sequenceGroupElements,
   sequenceGroupScores,
 } from './sequence-groups.ts';
 
@@ -35,6 +36,7 @@ export function sequenceUmecMethod(
     {
       groups: layers.map((l) => l.groups),
       scores: (variables) => sequenceGroupScores(variables as Weights, config, layers),
+      elements: sequenceGroupElements(config, layers),
       scale: (variables, l, factors) =>
         scaleSequenceGroups(variables, config, layers[l] as SequenceGroupLayer, factors),
       ratio: (scores, counts) => encoderFlopsRatio(config, layers, keepHighest(scores, counts)),

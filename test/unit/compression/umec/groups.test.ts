@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   flopsRatio,
+  groupElements,
   groupLayers,
   groupScores,
   keepHighest,
@@ -71,6 +72,17 @@ describe('groups of a DeepFM', () => {
         ],
       },
       { name: 'mlp.0', kernel: 'output.kernel', groups: 5, rows: units(5) },
+    ]);
+  });
+
+  it("groupElements: each group's rows times its kernel's columns", () => {
+    const model = tinyDeepFm();
+    // Fields: DIM rows of mlp.0's [3·DIM, 8]; mlp.0 units: a row of mlp.1's [8, 6]; mlp.1
+    // units: a row of the output's [6, 1].
+    expect(groupElements(model, groupLayers(model)).map((e) => Array.from(e))).toEqual([
+      [DIM * 8, DIM * 8, DIM * 8],
+      Array(8).fill(6),
+      Array(6).fill(1),
     ]);
   });
 

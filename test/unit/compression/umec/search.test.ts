@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   flopsRatio,
   type GroupLayer,
+  groupElements,
   groupLayers,
   keepHighest,
   type UmecModel,
@@ -15,6 +16,7 @@ import {
 import {
   groupLassoMethod,
   relativeScores,
+  type ScoreScale,
   type SearchProgress,
   umecMethod,
 } from '../../../../src/compression/umec/search.ts';
@@ -196,47 +198,64 @@ describe('umecMethod', () => {
     close([read.z], [reference.z]);
   });
 
-  it('relative scores: each layer over its mean, read by the s and dual steps; the same groups shrink', () => {
-    expect(Array.from(relativeScores(Float32Array.from([1, 2, 3])))).toEqual([0.5, 1, 1.5]);
-    expect(Array.from(relativeScores(new Float32Array(2)))).toEqual([0, 0]);
-    const model = tinyDeepFm({}, 3);
+  /** One UMEC step with `scale` from a fixed s, y and z: the method, the model and the scores after it. */
+  function oneStep(scale: ScoreScale, seed: number, s: number[]) {
+    const model = tinyDeepFm({}, seed);
     const layers = groupLayers(model);
     const variables = variablesOf(model);
-    const umec = umecMethod(model, layers, 0.5, DEFAULT_MINIMAX_RATES, undefined, 'relative');
+    const umec = umecMethod(model, layers, 0.5, DEFAULT_MINIMAX_RATES, undefined, scale);
     const ext = umec.method(variables);
     const state = ext.stateVariables!;
     created.push(...Object.values(state));
-    state['umec.s']!.assign(tf.tensor1d([1, 2, 0]));
+    state['umec.s']!.assign(tf.tensor1d(s));
     state['umec.y']!.assign(tf.tensor1d([0.5, 0.25, 1]));
     state['umec.z']!.assign(tf.tensor1d([0.3]));
     ext.afterStep!({ step: 0, learningRate: 0.01 });
     const post = plainScores(kernelsOf(variables, layers), layers);
-    const reference: MinimaxState = {
-      s: Float64Array.from([1, 2, 0]),
-      y: Float64Array.from([0.5, 0.25, 1]),
-      z: 0.3,
+    /** minimaxStep from the same start on `scores`, as the reference. */
+    const reference = (scores: readonly number[][]): MinimaxState => {
+      const state: MinimaxState = {
+        s: Float64Array.from(s),
+        y: Float64Array.from([0.5, 0.25, 1]),
+        z: 0.3,
+      };
+      minimaxStep(
+        state,
+        scores.map((v) => ({ scores: v })),
+        (counts) => flopsRatio(model, keepHighest(post, counts)),
+        0.5,
+        DEFAULT_MINIMAX_RATES,
+      );
+      return state;
     };
-    const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    minimaxStep(
-      reference,
-      post.map((v) => ({ scores: v.map((x) => x / mean(v)) })),
-      (counts) => flopsRatio(model, keepHighest(post, counts)),
-      0.5,
-      DEFAULT_MINIMAX_RATES,
+    return { read: umec.minimax(), model, layers, post, reference };
+  }
+
+  it('mean scores: each group over its weight count, read by the s and dual steps', () => {
+    const { read, model, layers, post, reference } = oneStep('mean', 4, [1, 2, 3]);
+    const elements = groupElements(model, layers);
+    const expected = reference(
+      post.map((v, l) => v.map((x, g) => x / (elements[l]![g] as number))),
     );
-    const read = umec.minimax();
     read.y.forEach((v, i) => {
-      expect(Math.abs(v - (reference.y[i] as number))).toBeLessThan(1e-5);
+      expect(Math.abs(v - (expected.y[i] as number))).toBeLessThan(1e-6);
+    });
+    Array.from(read.s).forEach((v, i) => {
+      expect(v).toBeCloseTo(expected.s[i] as number, 5);
+    });
+  });
+
+  it('relative scores: each layer over its mean, read by the s and dual steps; the same groups shrink', () => {
+    expect(Array.from(relativeScores(Float32Array.from([1, 2, 3])))).toEqual([0.5, 1, 1.5]);
+    expect(Array.from(relativeScores(new Float32Array(2)))).toEqual([0, 0]);
+    const { read, post, reference } = oneStep('relative', 3, [1, 2, 0]);
+    const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    const expected = reference(post.map((v) => v.map((x) => x / mean(v))));
+    read.y.forEach((v, i) => {
+      expect(Math.abs(v - (expected.y[i] as number))).toBeLessThan(1e-5);
     });
     // Raw scores would have moved y differently: the layers' scales differ.
-    const raw = { s: Float64Array.from([1, 2, 0]), y: Float64Array.from([0.5, 0.25, 1]), z: 0.3 };
-    minimaxStep(
-      raw,
-      post.map((v) => ({ scores: v })),
-      (counts) => flopsRatio(model, keepHighest(post, counts)),
-      0.5,
-      DEFAULT_MINIMAX_RATES,
-    );
+    const raw = reference(post);
     expect(Math.abs((read.y[1] as number) - (raw.y[1] as number))).toBeGreaterThan(1e-6);
   });
 

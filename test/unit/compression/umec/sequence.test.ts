@@ -16,6 +16,7 @@ import { sliceEncoder } from '../../../../src/compression/umec/sequence-export.t
 import {
   encoderFlopsRatio,
   narrowedConfig,
+  sequenceGroupElements,
   sequenceGroupLayers,
   sequenceGroupScores,
 } from '../../../../src/compression/umec/sequence-groups.ts';
@@ -130,6 +131,19 @@ describe('sequence groups', () => {
         expect(x).toBeCloseTo(plain[l]?.[g] as number, 4);
       });
     });
+  });
+
+  it('group weight counts: query and key columns of every head, output rows of every head, a row', () => {
+    const elements = sequenceGroupElements(CONFIG, sequenceGroupLayers(CONFIG));
+    const { heads, dim } = CONFIG;
+    expect(elements.map((e) => [e.length, e[0]])).toEqual([
+      [HEAD, 2 * heads * dim],
+      [HEAD, heads * dim],
+      [dim, dim],
+      [HEAD, 2 * heads * dim],
+      [HEAD, heads * dim],
+      [dim, dim],
+    ]);
   });
 
   it('the FLOPs ratio is the encoder part: 1 with every group, less with fewer', () => {
