@@ -301,6 +301,34 @@ function servedFlops(model: SequentialModel): number {
   return sequentialFlops(model.config, table, built ? { scoring: 'tt-materialised' } : {});
 }
 
+/** The package to cut, checked against the data and the settings, and what it was cut from. */
+async function readSource(
+  model: string,
+  dataset: string,
+  data: TrainingData,
+  settings: SequenceSettings,
+) {
+  const pkg = await readModelPackage(directorySource(model));
+  if (!isSequentialKind(pkg.manifest.kind)) {
+    throw new UsageError(`${model} is a ${pkg.manifest.kind} package, not a sequential one`);
+  }
+  checkPackageFitsData(model, pkg.manifest, dataset, data.numItems);
+  const source = sequentialFromPackage(pkg);
+  const recorded = pkg.manifest.architecture[UNPRUNED_FLOPS_KEY];
+  // The input's own figure, or the figure of what it was cut from when it was cut already.
+  const unprunedFlops =
+    typeof recorded === 'number' && recorded > 0
+      ? recorded
+      : (packageFlops(pkg.manifest, DEFAULT_ENGINE_OPTIONS)?.flops ?? servedFlops(source));
+  const trained = trainedLoss(pkg.manifest.training.notes);
+  if (settings.kd && trained.loss !== 'full') {
+    throw new UsageError(
+      `--kd-alpha needs a package trained on the full softmax; ${model} was trained on sampled negatives`,
+    );
+  }
+  return { manifest: pkg.manifest, source, unprunedFlops, trained };
+}
+
 export async function umecSequenceCommand(
   model: string,
   options: UmecSequenceOptions,
@@ -311,33 +339,14 @@ export async function umecSequenceCommand(
   const workers = trainingWorkers(options.threads);
   const data = await trainingData(options.dataset, options);
   await useWasmBackend();
-  const pkg = await readModelPackage(directorySource(model));
-  if (!isSequentialKind(pkg.manifest.kind)) {
-    throw new UsageError(`${model} is a ${pkg.manifest.kind} package, not a sequential one`);
-  }
-  checkPackageFitsData(model, pkg.manifest, options.dataset, data.numItems);
-  const source = sequentialFromPackage(pkg);
-  const recorded = pkg.manifest.architecture[UNPRUNED_FLOPS_KEY];
-  // The input's own figure, or the figure of what it was cut from when it was cut already.
-  const unprunedFlops =
-    typeof recorded === 'number' && recorded > 0
-      ? recorded
-      : (packageFlops(pkg.manifest, DEFAULT_ENGINE_OPTIONS)?.flops ?? servedFlops(source));
-  const started = performance.now();
-  const trained = trainedLoss(pkg.manifest.training.notes);
-  if (settings.kd && trained.loss !== 'full') {
-    throw new UsageError(
-      `--kd-alpha needs a package trained on the full softmax; ${model} was trained on sampled negatives`,
-    );
-  }
-  const hooks: RunHooks = {
-    out: options.out,
-    trained,
-    workers,
+  const { manifest, source, unprunedFlops, trained } = await readSource(
+    model,
+    options.dataset,
     data,
-    options,
-    output,
-  };
+    settings,
+  );
+  const started = performance.now();
+  const hooks: RunHooks = { out: options.out, trained, workers, data, options, output };
   const layers = sequenceGroupLayers(source.config);
   const searched = await search(source, layers, settings, hooks);
   const scores = sequenceGroupScores(searched.model.encoder, source.config, layers);
@@ -370,9 +379,9 @@ export async function umecSequenceCommand(
       },
       notes: JSON.stringify({
         command: commandLine('umec', [model], options),
-        prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
+        prunedFrom: { package: model, version: manifest.manifestSha256 },
         // What the next search or fine-tuning of this package repeats (trainedLoss).
-        config: hooks.trained,
+        config: trained,
         umec: umecNotes(settings, layers, selection, searched.history),
         inner,
         finetune: {
@@ -385,7 +394,7 @@ export async function umecSequenceCommand(
     }),
   );
   await writeCut(options.out, built.files);
-  const summary = {
+  printSummary(output, options, {
     out: options.out,
     kind: built.manifest.kind,
     method: settings.method,
@@ -400,15 +409,36 @@ export async function umecSequenceCommand(
     validationNdcg10: tuned.validation,
     bytes: built.manifest.size.bytes,
     seconds: metrics.seconds,
-  };
-  if (options.json) printJson(output, summary);
-  else
-    output.out(
-      `wrote ${options.out}: encoder FLOPs ${summary.encoderFlopsRatio.toFixed(3)} of the input's ` +
-        `(budget ${settings.budget}; whole request ${summary.flopsRatio.toFixed(3)}), ` +
-        `${formatBytes(summary.bytes)}, kept ${Object.values(summary.kept).join(', ')}; ` +
-        `validation NDCG@10 ${summary.validationNdcg10.toFixed(4)}`,
-    );
+  });
+}
+
+interface CutSummary {
+  out: string;
+  kind: string;
+  method: UmecSequenceMethod;
+  budget: number;
+  encoderFlopsRatio: number;
+  flops: number;
+  flopsRatio: number;
+  /** "kept/groups" per layer. */
+  kept: Record<string, string>;
+  inner: unknown[];
+  validationNdcg10: number;
+  bytes: number;
+  seconds: number;
+}
+
+function printSummary(output: Output, options: UmecSequenceOptions, summary: CutSummary): void {
+  if (options.json) {
+    printJson(output, summary);
+    return;
+  }
+  output.out(
+    `wrote ${summary.out}: encoder FLOPs ${summary.encoderFlopsRatio.toFixed(3)} of the input's ` +
+      `(budget ${summary.budget}; whole request ${summary.flopsRatio.toFixed(3)}), ` +
+      `${formatBytes(summary.bytes)}, kept ${Object.values(summary.kept).join(', ')}; ` +
+      `validation NDCG@10 ${summary.validationNdcg10.toFixed(4)}`,
+  );
 }
 
 /** What the package's notes say of the cut: method, settings, groups kept, the encoder ratio. */
