@@ -158,7 +158,8 @@ export function scaleGroups(
   layer.rows.forEach((rows, g) => {
     for (const r of rows) rowFactors[r] = (rowFactors[r] as number) * (factors[g] as number);
   });
-  kernel.assign(tf.tidy(() => kernel.mul(tf.tensor2d(rowFactors, [rowFactors.length, 1]))));
+  // Inside tidy, so the product assign copies from is freed (assign takes its own reference).
+  tf.tidy(() => kernel.assign(kernel.mul(tf.tensor2d(rowFactors, [rowFactors.length, 1]))));
 }
 
 /** Which groups of each layer stay: index lists, ascending. */

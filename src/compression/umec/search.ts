@@ -47,9 +47,11 @@ export function readMinimax(state: Record<string, tf.Variable>): MinimaxState {
 }
 
 function writeMinimax(state: Record<string, tf.Variable>, m: MinimaxState): void {
-  state['umec.s']?.assign(tf.tensor1d(Float32Array.from(m.s)));
-  state['umec.y']?.assign(tf.tensor1d(Float32Array.from(m.y)));
-  state['umec.z']?.assign(tf.tensor1d([m.z]));
+  tf.tidy(() => {
+    state['umec.s']?.assign(tf.tensor1d(Float32Array.from(m.s)));
+    state['umec.y']?.assign(tf.tensor1d(Float32Array.from(m.y)));
+    state['umec.z']?.assign(tf.tensor1d([m.z]));
+  });
 }
 
 /**

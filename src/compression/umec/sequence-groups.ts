@@ -147,7 +147,8 @@ export function scaleSequenceGroups(
     const w = weights[name];
     if (!w) throw new Error(`SASRec weight "${name}" is missing`);
     const shape = axis === 0 ? [1, entries.length] : [entries.length, 1];
-    w.assign(tf.tidy(() => w.mul(tf.tensor2d(entries, shape as [number, number]))));
+    // Inside tidy, so the product assign copies from is freed (assign takes its own reference).
+    tf.tidy(() => w.assign(w.mul(tf.tensor2d(entries, shape as [number, number]))));
   };
   switch (layer.part) {
     case 'qk': {

@@ -198,6 +198,25 @@ describe('umecMethod', () => {
     close([read.z], [reference.z]);
   });
 
+  it('UMEC and Group Lasso steps keep no tensor: shrinks and state are assigned in place', () => {
+    const model = tinyDeepFm({}, 5);
+    const layers = groupLayers(model);
+    for (const make of [
+      (v: Record<string, tf.Variable>) =>
+        umecMethod(model, layers, 0.3, { ...DEFAULT_MINIMAX_RATES, sLr: 1 }).method(v),
+      (v: Record<string, tf.Variable>) => groupLassoMethod(model, layers, 0.1, 0.1)(v),
+    ]) {
+      const variables = variablesOf(model);
+      const ext = make(variables);
+      created.push(...Object.values(ext.stateVariables ?? {}));
+      ext.afterStep?.({ step: 0, learningRate: 0.01 });
+      const before = tf.memory();
+      for (let step = 1; step <= 5; step++) ext.afterStep?.({ step, learningRate: 0.01 });
+      expect(tf.memory().numTensors).toBe(before.numTensors);
+      expect(tf.memory().numBytes).toBe(before.numBytes);
+    }
+  });
+
   /** One UMEC step with `scale` from a fixed s, y and z: the method, the model and the scores after it. */
   function oneStep(scale: ScoreScale, seed: number, s: number[]) {
     const model = tinyDeepFm({}, seed);

@@ -260,6 +260,22 @@ describe('sliceEncoder', () => {
 });
 
 describe('sequenceUmecMethod', () => {
+  it('its steps keep no tensor: the shrink and the state are assigned in place', () => {
+    const variables = asVariables(model('dense', 8).encoder);
+    created.push(...Object.values(variables));
+    const layers = sequenceGroupLayers(CONFIG);
+    const umec = sequenceUmecMethod(CONFIG, layers, 0.5, { ...DEFAULT_MINIMAX_RATES, sLr: 1 });
+    const ext = umec.method(variables);
+    created.push(...Object.values(ext.stateVariables as Record<string, tf.Variable>));
+    ext.afterStep?.({ step: 0, learningRate: 1e-3 });
+    const before = tf.memory();
+    for (let step = 1; step <= 5; step++) ext.afterStep?.({ step, learningRate: 1e-3 });
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(tf.memory().numBytes).toBe(before.numBytes);
+    // Groups were shrunk on the way (s moved): the steps did work, in place.
+    expect(Math.max(...umec.minimax().s)).toBeGreaterThan(0);
+  });
+
   it('one step: shrinks exactly the ⌈s⌉ lowest groups, then minimaxStep on the scores after', () => {
     const m = model('dense', 7);
     const variables = asVariables(m.encoder);
