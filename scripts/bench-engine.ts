@@ -32,6 +32,7 @@ import { cpus, loadavg } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createLogger } from 'vite';
+import { umecCutOf } from '../src/cli/report-encoder-cut.ts';
 import { packageFlops } from '../src/model/package-flops.ts';
 import { encoderFlops } from '../src/model/sequential-flops.ts';
 import { checkSequentialStructure, isSequentialKind } from '../src/model/sequential-structure.ts';
@@ -569,13 +570,8 @@ function modelSpec(key: string): ModelSpec {
 
 /** The key (folder name) of the package a `pocketrec umec` cut came from, per its notes. */
 function cutFromOf(notes: unknown): { cutFrom?: string } {
-  try {
-    const parsed = JSON.parse(typeof notes === 'string' ? notes : '{}');
-    const from = parsed?.umec ? parsed.prunedFrom?.package : undefined;
-    return typeof from === 'string' ? { cutFrom: basename(from) } : {};
-  } catch {
-    return {};
-  }
+  const cut = umecCutOf(typeof notes === 'string' ? notes : undefined);
+  return cut ? { cutFrom: basename(cut.from) } : {};
 }
 
 const models = modelKeys.map(modelSpec);

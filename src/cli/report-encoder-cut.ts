@@ -33,23 +33,42 @@ export interface EncoderCut {
   sourceBytes: number | null;
 }
 
-interface CutNotes {
-  prunedFrom?: { package?: unknown };
-  umec?: unknown;
+/**
+ * The headline metrics of a report's next-item tables, user sequences or sessions, and how a
+ * table heads each (on sessions HR@20 is P@20: one target per prefix).
+ */
+export function headlineMetrics(session: boolean): MetricName[] {
+  return session ? ['HR@20', 'MRR@20'] : ['NDCG@10', 'HR@10'];
+}
+
+export function metricLabel(metric: MetricName, session: boolean): string {
+  return session && metric === 'HR@20' ? 'P@20' : metric;
+}
+
+/**
+ * What a package's notes say of a `pocketrec umec` cut: the source's directory and the cut's
+ * settings; null for a package that was never cut (or notes that are not JSON).
+ */
+export function umecCutOf(
+  notesText: string | undefined,
+): { from: string; umec: NonNullable<ReturnType<typeof umecNotesOf>> } | null {
+  let notes: { prunedFrom?: { package?: unknown }; umec?: unknown };
+  try {
+    notes = JSON.parse(notesText ?? '{}');
+  } catch {
+    return null;
+  }
+  const umec = umecNotesOf(notes?.umec);
+  const from = notes?.prunedFrom?.package;
+  return umec && typeof from === 'string' ? { from, umec } : null;
 }
 
 /** The cut a sequential package's notes record, or null for a package that was never cut. */
 export async function encoderCutOf(manifest: Manifest): Promise<EncoderCut | null> {
   if (!isSequentialKind(manifest.kind)) return null;
-  let notes: CutNotes;
-  try {
-    notes = JSON.parse(manifest.training.notes ?? '{}') as CutNotes;
-  } catch {
-    return null;
-  }
-  const umec = umecNotesOf(notes.umec);
-  const from = notes.prunedFrom?.package;
-  if (!umec || typeof from !== 'string') return null;
+  const recorded = umecCutOf(manifest.training.notes);
+  if (!recorded) return null;
+  const { from, umec } = recorded;
   const { config } = checkSequentialStructure(manifest);
   const source = await readSourceManifest(from);
   const sourceConfig =
@@ -93,8 +112,8 @@ export interface CutRow {
 export function encoderCutSection(rows: readonly CutRow[], session: boolean): string[] {
   const cuts = rows.filter((r): r is CutRow & { cut: EncoderCut } => r.cut !== null);
   if (cuts.length === 0) return [];
-  const metrics: MetricName[] = session ? ['HR@20', 'MRR@20'] : ['NDCG@10', 'HR@10'];
-  const label = (m: MetricName) => (session && m === 'HR@20' ? 'P@20' : m);
+  const metrics = headlineMetrics(session);
+  const label = (m: MetricName) => metricLabel(m, session);
   const f3 = (v: number | null) => (v === null ? '-' : v.toFixed(3));
   const f4 = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
   const share = (a: number | undefined, b: number | undefined) =>

@@ -17,7 +17,13 @@ import { readModelPackage } from '../package/reader.ts';
 import { type EvalCliOptions, evalData, modelScorer } from './eval.ts';
 import { commandLine, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
-import { type EncoderCut, encoderCutOf, encoderCutSection } from './report-encoder-cut.ts';
+import {
+  type EncoderCut,
+  encoderCutOf,
+  encoderCutSection,
+  headlineMetrics,
+  metricLabel,
+} from './report-encoder-cut.ts';
 
 export interface ReportCliOptions {
   dataset: string;
@@ -165,11 +171,11 @@ export function againstTeacher(rows: readonly ReportRow[], session: boolean): st
   };
   const students = rows.filter((r) => r.kind === 'sequential-tt' && teacherOf(r));
   if (students.length === 0) return [];
-  const metrics: MetricName[] = session ? ['HR@20', 'MRR@20'] : ['NDCG@10', 'HR@10'];
+  const metrics = headlineMetrics(session);
   const tailMetric: MetricName = session ? 'HR@20' : 'HR@10';
   const share = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(3)}`;
-  const label = (m: string) => (session && m === 'HR@20' ? 'P@20' : m);
+  const label = (m: MetricName) => metricLabel(m, session);
   return [
     '## Against the teacher',
     '',
