@@ -9,6 +9,7 @@ import { evalCtrCommand } from './eval-ctr.ts';
 import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
 import { DEFAULT_PRUNE, type PruneCliOptions, pruneCommand } from './prune.ts';
+import { DEFAULT_QUANTIZE, type QuantizeCliOptions, quantizeCommand } from './quantize.ts';
 import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
 import { reportCtrCommand } from './report-ctr.ts';
 import { SHAPLEY_CLI_DEFAULTS, type ShapleyCliOptions, shapleyCommand } from './shapley.ts';
@@ -366,6 +367,30 @@ function buildProgram(output: Output): Command {
     .option('--force', 'write over packages that are already there')
     .addOption(jsonOption())
     .action((model: string, options: PruneCliOptions) => pruneCommand(model, options, output));
+
+  program
+    .command('quantize')
+    .description(
+      "store a sequential or ctr-dense package's weights as int8 (per tensor, row or output channel, whichever changes validation outputs least) or float16, and write it as a package of its kind",
+    )
+    .argument('<model>', 'sequential-dense, sequential-tt or ctr-dense package directory')
+    .requiredOption('--out <dir>', 'package to write')
+    .option('--dtype <dtype>', `int8 or float16 (default ${DEFAULT_QUANTIZE.dtype})`)
+    .option(
+      '--dataset <name>',
+      'the data set whose validation split chooses the schemes (default: the one the package was trained on)',
+    )
+    .option(
+      '--probe <n>',
+      `validation users, sessions or rows whose outputs choose each tensor's scheme (default ${DEFAULT_QUANTIZE.probe})`,
+    )
+    .option('--users <n>', 'sequential packages: load the first n users only (quick runs)')
+    .addOption(dataDirOption())
+    .option('--force', 'write over a package that is already there')
+    .addOption(jsonOption())
+    .action((model: string, options: QuantizeCliOptions) =>
+      quantizeCommand(model, options, output),
+    );
 
   program
     .command('report')

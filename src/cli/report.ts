@@ -268,10 +268,10 @@ export function checkReportOptions(options: ReportCliOptions): void {
 
 /**
  * How a package came to be, from its notes: the commands that trained it, oldest first (a
- * fine-tuned package, `--init-from`, a tuned one, `tune-repeats`, or one cut by `umec` names
- * the package it started from, whose own commands come before its own); the name it was
- * trained under and, for a student, its teacher's (a tuned copy takes both from the package
- * it was tuned from, a cut one its teacher).
+ * fine-tuned package, `--init-from`, a tuned one, `tune-repeats`, a quantised one, `quantize`,
+ * or one cut by `umec` names the package it started from, whose own commands come before its
+ * own); the name it was trained under and, for a student, its teacher's (a tuned or quantised
+ * copy takes both from the package it came from, a cut one its teacher).
  */
 async function provenance(
   name: string,
@@ -283,6 +283,7 @@ async function provenance(
     teacher?: string;
     initFrom?: { package?: string };
     tunedFrom?: { package?: string };
+    quantizedFrom?: { package?: string };
     prunedFrom?: { package?: string };
   };
   const own = {
@@ -290,14 +291,16 @@ async function provenance(
     trainedAs: name,
     teacher: notes.teacher ?? null,
   };
-  const start = notes.initFrom?.package ?? notes.tunedFrom?.package ?? notes.prunedFrom?.package;
+  // A tuned or quantised copy is the same trained model: it keeps its source's name.
+  const copiedFrom = notes.tunedFrom ?? notes.quantizedFrom;
+  const start = notes.initFrom?.package ?? copiedFrom?.package ?? notes.prunedFrom?.package;
   if (start === undefined || depth >= 8) return own;
   try {
     // Only its notes are wanted: the manifest, not the weights.
     const manifest = await parseManifest(await readFile(join(start, MANIFEST_FILE)));
     const before = await provenance(manifest.name, manifest.training.notes, depth + 1);
     const commands = [...before.commands, ...own.commands];
-    if (notes.tunedFrom) return { ...before, commands };
+    if (copiedFrom) return { ...before, commands };
     if (notes.prunedFrom) return { ...own, teacher: before.teacher, commands };
     return { ...own, commands };
   } catch {

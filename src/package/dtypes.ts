@@ -99,12 +99,69 @@ export function quantizeInt8(values: Float32Array): { data: Int8Array; scale: nu
   return { data, scale };
 }
 
-/** The tensor as float32 numbers (dequantised where it was stored compactly). */
-export function toFloat32(dtype: Dtype, data: StoredArray, scale = 1): Float32Array {
+/**
+ * One int8 scale per slice of a tensor along `axis` (0: per row; the last axis: per output
+ * channel of a [in, out] kernel), stored as float32 beside the quantised values.
+ */
+export interface AxisScales {
+  axis: number;
+  values: Float32Array;
+}
+
+/** The number of elements between neighbours along `axis` of a row-major tensor. */
+function strideOf(shape: readonly number[], axis: number): number {
+  let stride = 1;
+  for (let d = axis + 1; d < shape.length; d++) stride *= shape[d] as number;
+  return stride;
+}
+
+/**
+ * Symmetric int8 quantisation with one scale per slice along `axis`: a row of a table whose
+ * rows differ a hundredfold in size keeps its own precision, where one scale for the whole
+ * tensor would round its small rows to a few levels.
+ */
+export function quantizeInt8Axis(
+  values: Float32Array,
+  shape: readonly number[],
+  axis: number,
+): { data: Int8Array; scales: AxisScales } {
+  const size = shape[axis] as number;
+  const stride = strideOf(shape, axis);
+  const max = new Float32Array(size);
+  for (let i = 0; i < values.length; i++) {
+    const slice = Math.floor(i / stride) % size;
+    max[slice] = Math.max(max[slice] as number, Math.abs(values[i] as number));
+  }
+  const scales = new Float32Array(size);
+  for (let j = 0; j < size; j++) scales[j] = (max[j] as number) > 0 ? (max[j] as number) / 127 : 1;
+  const data = new Int8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const scale = scales[Math.floor(i / stride) % size] as number;
+    data[i] = Math.round((values[i] as number) / scale);
+  }
+  return { data, scales: { axis, values: scales } };
+}
+
+/**
+ * The tensor as float32 numbers (dequantised where it was stored compactly). int8 takes
+ * either one `scale` or per-slice `scales`; `shape` is needed for the latter.
+ */
+export function toFloat32(
+  dtype: Dtype,
+  data: StoredArray,
+  scale = 1,
+  scales?: { axis: number; values: Float32Array; shape: readonly number[] },
+): Float32Array {
   if (dtype === 'float32') return data as Float32Array;
   const out = new Float32Array(data.length);
   if (dtype === 'float16') {
     for (let i = 0; i < data.length; i++) out[i] = halfToFloat(data[i] as number);
+  } else if (dtype === 'int8' && scales) {
+    const stride = strideOf(scales.shape, scales.axis);
+    const size = scales.values.length;
+    for (let i = 0; i < data.length; i++) {
+      out[i] = (data[i] as number) * (scales.values[Math.floor(i / stride) % size] as number);
+    }
   } else if (dtype === 'int8') {
     for (let i = 0; i < data.length; i++) out[i] = (data[i] as number) * scale;
   } else {

@@ -44,8 +44,13 @@ export interface TensorEntry {
   offset: number;
   /** 'item-embedding' marks the tensors that make up the item table (dense or TT cores). */
   role?: 'item-embedding';
-  /** int8 only: value = q * scale. */
+  /** int8 with one scale: value = q * scale. */
   scale?: number;
+  /**
+   * int8 with one scale per slice along `axis` instead: shape[axis] float32 scales at byte
+   * `offset` of the tensor's own file; value = q * scales[slice].
+   */
+  scales?: { axis: number; offset: number };
 }
 
 export interface SizeFigures {
@@ -349,6 +354,13 @@ class ManifestChecker {
     }
     const range = QUANTIZED_RANGE[entry.dtype as keyof typeof QUANTIZED_RANGE];
     if (range !== undefined) {
+      if (entry.scales !== undefined) {
+        if (entry.scale !== undefined) {
+          this.fail(`${entry.dtype} tensor "${name}" has both "scale" and "scales"`);
+        }
+        tensor.scales = this.axisScales(entry.scales, `${field}.scales`, shape.length);
+        return tensor;
+      }
       const scale = entry.scale;
       // Every stored value times the scale must decode to a finite float32.
       if (
@@ -360,14 +372,29 @@ class ManifestChecker {
         throw new ModelPackageError(
           'bad-quantization',
           this.where,
-          `${entry.dtype} tensor "${name}" needs a positive "scale" whose product with ${range} is a finite float32, found ${JSON.stringify(scale)}`,
+          `${entry.dtype} tensor "${name}" needs a positive "scale" whose product with ${range} is a finite float32, or per-slice "scales"; found ${JSON.stringify(scale)}`,
         );
       }
       tensor.scale = scale;
-    } else if (entry.scale !== undefined) {
-      this.fail(`"${field}.scale" is only allowed on quantised (int8) tensors`);
+    } else if (entry.scale !== undefined || entry.scales !== undefined) {
+      const key = entry.scale !== undefined ? 'scale' : 'scales';
+      this.fail(`"${field}.${key}" is only allowed on quantised (int8) tensors`);
     }
     return tensor;
+  }
+
+  /** Per-slice scales: an axis of the tensor and where its float32 scales start. */
+  axisScales(value: unknown, field: string, rank: number): { axis: number; offset: number } {
+    const scales = this.object(value, field);
+    const axis = this.count(scales.axis, `${field}.axis`);
+    if (axis >= rank) {
+      throw new ModelPackageError(
+        'bad-quantization',
+        this.where,
+        `"${field}.axis" is ${axis}, but the tensor has ${rank} dimensions`,
+      );
+    }
+    return { axis, offset: this.count(scales.offset, `${field}.offset`) };
   }
 
   size(size: Record<string, unknown>): SizeFigures {

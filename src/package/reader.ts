@@ -1,5 +1,12 @@
 import { sha256Hex } from './digest.ts';
-import { BYTES_PER_ELEMENT, type Dtype, type StoredArray, toFloat32, viewAs } from './dtypes.ts';
+import {
+  type AxisScales,
+  BYTES_PER_ELEMENT,
+  type Dtype,
+  type StoredArray,
+  toFloat32,
+  viewAs,
+} from './dtypes.ts';
 import { ModelPackageError } from './errors.ts';
 import {
   MANIFEST_FILE,
@@ -19,6 +26,8 @@ export interface PackageTensor {
   /** The elements as stored: float16 as raw Uint16 halves, int8 as quantised values. */
   data: StoredArray;
   scale?: number;
+  /** int8 with one scale per slice along an axis. */
+  scales?: AxisScales;
 }
 
 export interface ModelPackage {
@@ -41,7 +50,13 @@ export interface ModelPackage {
 
 /** A tensor's elements as float32, dequantised if it was stored as float16 or int8. */
 export function tensorValues(tensor: PackageTensor): Float32Array {
-  return toFloat32(tensor.dtype, tensor.data, tensor.scale);
+  const { scales } = tensor;
+  return toFloat32(
+    tensor.dtype,
+    tensor.data,
+    tensor.scale,
+    scales ? { ...scales, shape: tensor.shape } : undefined,
+  );
 }
 
 /**
@@ -103,12 +118,14 @@ export async function readModelPackage(
     const length = elementCount(entry.shape) * BYTES_PER_ELEMENT[entry.dtype];
     const data = viewAs(entry.dtype, bytes.subarray(entry.offset, entry.offset + length));
     checkFinite(entry, data, source.locate(entry.file));
+    const scales = entry.scales && readScales(entry, bytes, source.locate(entry.file));
     tensors.set(entry.name, {
       name: entry.name,
       dtype: entry.dtype,
       shape: entry.shape,
       data,
       ...(entry.scale === undefined ? {} : { scale: entry.scale }),
+      ...(scales ? { scales } : {}),
     });
   }
 
@@ -128,7 +145,7 @@ export async function readModelPackage(
 /** Every tensor lies inside its file, aligned to its element size, and no two overlap. */
 function checkLayout(manifest: Manifest, where: string): void {
   const fileBytes = new Map(manifest.files.map((f) => [f.path, f.bytes]));
-  const byFile = new Map<string, { entry: TensorEntry; end: number }[]>();
+  const byFile = new Map<string, Span[]>();
   for (const entry of manifest.tensors) {
     const available = fileBytes.get(entry.file) as number;
     const elementSize = BYTES_PER_ELEMENT[entry.dtype];
@@ -160,23 +177,72 @@ function checkLayout(manifest: Manifest, where: string): void {
       );
     }
     const list = byFile.get(entry.file) ?? [];
-    list.push({ entry, end });
+    list.push({ entry, start: entry.offset, end, what: `"${entry.name}"` });
+    if (entry.scales) list.push(scalesSpan(entry, available, where));
     byFile.set(entry.file, list);
   }
   for (const list of byFile.values()) {
-    list.sort((a, b) => a.entry.offset - b.entry.offset);
+    list.sort((a, b) => a.start - b.start);
     for (let i = 1; i < list.length; i++) {
-      const previous = list[i - 1] as (typeof list)[number];
-      const current = list[i] as (typeof list)[number];
-      if (current.entry.offset < previous.end) {
+      const previous = list[i - 1] as Span;
+      const current = list[i] as Span;
+      if (current.start < previous.end) {
         throw new ModelPackageError(
           'offset-out-of-range',
           where,
-          `tensors "${previous.entry.name}" and "${current.entry.name}" overlap in ${current.entry.file}`,
+          `${both(previous, current)} overlap in ${current.entry.file}`,
         );
       }
     }
   }
+}
+
+/** Bytes of a file that one thing (a tensor's values, or its per-slice scales) occupies. */
+interface Span {
+  entry: TensorEntry;
+  start: number;
+  end: number;
+  what: string;
+}
+
+/** The two things that overlap, in words: two tensors, or a tensor and some scales. */
+function both(a: Span, b: Span): string {
+  const isTensor = (s: Span) => s.what.startsWith('"');
+  if (isTensor(a) && isTensor(b)) return `tensors ${a.what} and ${b.what}`;
+  const word = (s: Span) => (isTensor(s) ? `tensor ${s.what}` : s.what);
+  return `${word(a)} and ${word(b)}`;
+}
+
+function scalesSpan(entry: TensorEntry, available: number, where: string): Span {
+  const { axis, offset } = entry.scales as { axis: number; offset: number };
+  const end = offset + 4 * (entry.shape[axis] as number);
+  const what = `the scales of tensor "${entry.name}"`;
+  if (end > available || offset % 4 !== 0) {
+    throw new ModelPackageError(
+      'offset-out-of-range',
+      where,
+      `${what} span bytes ${offset}..${end} of ${entry.file} (${available} bytes), or are not 4-byte aligned`,
+    );
+  }
+  return { entry, start: offset, end, what };
+}
+
+/** Per-slice int8 scales: positive, and finite when multiplied by any stored value. */
+function readScales(entry: TensorEntry, bytes: Uint8Array, where: string): AxisScales {
+  const { axis, offset } = entry.scales as { axis: number; offset: number };
+  const count = entry.shape[axis] as number;
+  const values = viewAs('float32', bytes.subarray(offset, offset + 4 * count)) as Float32Array;
+  for (let i = 0; i < count; i++) {
+    const scale = values[i] as number;
+    if (!(scale > 0) || !Number.isFinite(Math.fround(scale * 128))) {
+      throw new ModelPackageError(
+        'bad-quantization',
+        where,
+        `tensor "${entry.name}" has scale ${scale} for slice ${i}: scales must be positive and finite times 128`,
+      );
+    }
+  }
+  return { axis, values };
 }
 
 function checkSizeFigures(manifest: Manifest, where: string): void {

@@ -5,6 +5,7 @@ interface SizedTensor {
   dtype: Dtype;
   shape: number[];
   role?: 'item-embedding';
+  scales?: { axis: number };
 }
 
 /** The network this model stands in for, counted in float32 parameters. */
@@ -19,8 +20,26 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-export function tensorBytes(tensor: { dtype: Dtype; shape: readonly number[] }): number {
+/** Bytes of the stored values alone. */
+export function valueBytes(tensor: { dtype: Dtype; shape: readonly number[] }): number {
   return elementCount(tensor.shape) * BYTES_PER_ELEMENT[tensor.dtype];
+}
+
+/** Float32 scales stored per slice along an axis (int8), or none. */
+export function scaleBytes(tensor: {
+  shape: readonly number[];
+  scales?: { axis: number };
+}): number {
+  return tensor.scales ? 4 * (tensor.shape[tensor.scales.axis] as number) : 0;
+}
+
+/** What the tensor costs a download: its values and their per-slice scales. */
+export function tensorBytes(tensor: {
+  dtype: Dtype;
+  shape: readonly number[];
+  scales?: { axis: number };
+}): number {
+  return valueBytes(tensor) + scaleBytes(tensor);
 }
 
 /** Size figures follow from the tensors and the dense equivalent; they are stored for readers' convenience. */

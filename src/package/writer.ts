@@ -1,6 +1,6 @@
 import { PocketrecError } from '../errors.ts';
 import { sha256Hex } from './digest.ts';
-import { asBytes, type Dtype, type StoredArray } from './dtypes.ts';
+import { type AxisScales, asBytes, type Dtype, type StoredArray } from './dtypes.ts';
 import {
   type ArchitectureValue,
   encodeManifest,
@@ -14,7 +14,7 @@ import {
   sealManifest,
   type TensorEntry,
 } from './manifest.ts';
-import { type DenseEquivalent, elementCount, sizeFigures, tensorBytes } from './size.ts';
+import { type DenseEquivalent, elementCount, sizeFigures, valueBytes } from './size.ts';
 
 export interface TensorSpec {
   name: string;
@@ -22,8 +22,10 @@ export interface TensorSpec {
   shape: number[];
   data: StoredArray;
   role?: 'item-embedding';
-  /** int8 only. */
+  /** int8 with one scale. */
   scale?: number;
+  /** int8 with one scale per slice along an axis (written after the values). */
+  scales?: AxisScales;
 }
 
 export interface PackageSpec {
@@ -64,7 +66,8 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
         `tensor "${tensor.name}": ${tensor.data.length} values for shape [${tensor.shape}]`,
       );
     }
-    const size = tensorBytes(tensor);
+    checkScales(tensor);
+    const size = storedBytes(tensor);
     let shard = shards[shards.length - 1];
     if (!shard || (shard.bytes > 0 && shard.bytes + size > shardBytes)) {
       shard = { tensors: [], bytes: 0 };
@@ -82,6 +85,9 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
     const bytes = new Uint8Array(shard.bytes);
     for (const { spec: tensor, offset } of shard.tensors) {
       bytes.set(asBytes(tensor.data), offset);
+      const scales = tensor.scales;
+      const scalesOffset = offset + alignedValueBytes(tensor);
+      if (scales) bytes.set(asBytes(scales.values), scalesOffset);
       tensorEntries.push({
         name: tensor.name,
         dtype: tensor.dtype,
@@ -90,6 +96,7 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
         offset,
         ...(tensor.role ? { role: tensor.role } : {}),
         ...(tensor.scale === undefined ? {} : { scale: tensor.scale }),
+        ...(scales ? { scales: { axis: scales.axis, offset: scalesOffset } } : {}),
       });
     }
     files.set(path, bytes);
@@ -141,4 +148,28 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
   });
   files.set(MANIFEST_FILE, encodeManifest(manifest));
   return { manifest, files };
+}
+
+/** The values, padded so float32 scales after them stay aligned. */
+function alignedValueBytes(tensor: TensorSpec): number {
+  return Math.ceil(valueBytes(tensor) / 4) * 4;
+}
+
+/** The span a tensor takes in its shard: its values, then its per-slice scales if any. */
+function storedBytes(tensor: TensorSpec): number {
+  return tensor.scales
+    ? alignedValueBytes(tensor) + 4 * tensor.scales.values.length
+    : valueBytes(tensor);
+}
+
+function checkScales(tensor: TensorSpec): void {
+  const scales = tensor.scales;
+  if (!scales) return;
+  const size = tensor.shape[scales.axis];
+  if (tensor.dtype !== 'int8' || tensor.scale !== undefined || size !== scales.values.length) {
+    throw new PocketrecError(
+      'bad-tensor',
+      `tensor "${tensor.name}": per-slice scales need an int8 tensor without "scale" and one scale per slice of axis ${scales.axis} (${size}), found ${scales.values.length}`,
+    );
+  }
 }

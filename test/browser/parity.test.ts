@@ -15,10 +15,15 @@
 // from the dense teacher and written under the project root (a *.tmp folder, gitignored):
 // every session on WASM, and a handful on WebGPU (SwiftShader), whose fixed-shape encoder
 // holds each block's keys and values at their own widths.
+//
+// Then the tensor-train student quantised as `pocketrec quantize` stores it (int8 matrices
+// and cores, with one scale per row where the tensor allows it, float16 vectors): the
+// worker dequantises it once at load, so it must answer as Node does from the same package.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { quantizeCandidates } from '../../src/compression/quantize/tensor-schemes.ts';
 import { loadUserSequences } from '../../src/data/index.ts';
 import { useWasmBackend } from '../../src/kernels/wasm/backend.ts';
 import type { BlockWidths, Weights } from '../../src/model/sasrec.ts';
@@ -29,6 +34,7 @@ import {
 } from '../../src/model/sequential-package.ts';
 import { directorySource, writePackageDirectory } from '../../src/package/node-fs.ts';
 import { readModelPackage } from '../../src/package/reader.ts';
+import { repackageSpec } from '../../src/package/repackage.ts';
 import { buildModelPackage } from '../../src/package/writer.ts';
 import { seededRandom } from '../../src/random.ts';
 import {
@@ -61,6 +67,10 @@ const DROPPED: Record<keyof BlockWidths, (i: number) => boolean>[] = [
 ];
 /** Sessions asked on SwiftShader WebGPU for the narrowed teacher: a handful. */
 const NARROW_WEBGPU_SESSIONS = 4;
+/** The student quantised to int8, from MODELS[1]. */
+const INT8 = `${FIXTURES}/ml-1m-tt2-r12-fo-int8`;
+/** Sessions asked on SwiftShader WebGPU for the int8 student: dequantising is backend-free. */
+const INT8_WEBGPU_SESSIONS = 2;
 
 interface Session {
   /** External item ids, oldest first. */
@@ -354,4 +364,59 @@ describe('parity with Node: the teacher narrowed inside its blocks', () => {
     expect(reused).toBeLessThan(1e-4);
     expect(fresh).toBeLessThan(1e-4);
   }, 600_000);
+});
+
+/**
+ * The student with every float32 tensor stored as `pocketrec quantize --dtype int8` may
+ * store it: the item table's cores with a scale per row, the encoder's matrices with one
+ * scale each, its vectors in float16, so that every stored form is read.
+ */
+async function writeInt8Student(): Promise<string[]> {
+  const pkg = await readModelPackage(directorySource(`${projectRoot}/${MODELS[1]}`));
+  const tensors = new Map(pkg.tensors);
+  for (const tensor of pkg.tensors.values()) {
+    const candidates = quantizeCandidates(tensor, 'int8');
+    const wanted = tensor.name.startsWith('items.') ? 'int8-rows' : 'int8-tensor';
+    const chosen = candidates.find((c) => c.scheme === wanted) ?? candidates[0];
+    if (chosen) tensors.set(tensor.name, chosen.tensor);
+  }
+  const spec = repackageSpec({ ...pkg, tensors }, { name: 'int8', notes: '{}', metrics: {} });
+  const { manifest, files } = await buildModelPackage(spec);
+  await writePackageDirectory(join(projectRoot, INT8), files);
+  return manifest.tensors.map((t) => (t.scales ? 'int8-rows' : t.dtype));
+}
+
+describe('parity with Node: the student in int8', () => {
+  let reference: Ranked[][];
+  beforeAll(async () => {
+    await rm(join(projectRoot, INT8), { recursive: true, force: true });
+    const stored = await writeInt8Student();
+    expect(new Set(stored)).toEqual(new Set(['int8-rows', 'int8', 'float16']));
+    reference = await nodeReference(INT8);
+  });
+  afterAll(async () => {
+    await rm(join(projectRoot, FIXTURES), { recursive: true, force: true });
+  });
+
+  test.each([
+    ['wasm', SESSIONS],
+    ['webgpu', INT8_WEBGPU_SESSIONS],
+  ] as const)(
+    '%s backend, %i sessions: same top-10, scores within 1e-4',
+    async (backend, count) => {
+      const asked = sessions.slice(0, count);
+      const answers = await browserAnswers(INT8, backend, asked);
+      expect(answers.backendUsed).toBe(backend);
+      const want = reference.slice(0, count);
+      const reused = compare(
+        answers.reused,
+        want.map((steps) => steps.slice(1)),
+      ).worst;
+      const fresh = compare(answers.fresh, want).worst;
+      console.log(`int8 student ${backend}: worst |score difference| ${Math.max(reused, fresh)}`);
+      expect(reused).toBeLessThan(1e-4);
+      expect(fresh).toBeLessThan(1e-4);
+    },
+    600_000,
+  );
 });

@@ -12,6 +12,7 @@ import {
   floatToHalf,
   halfToFloat,
   quantizeInt8,
+  quantizeInt8Axis,
   toFloat32,
 } from '../../../src/package/dtypes.ts';
 import {
@@ -928,5 +929,110 @@ describe('directory packages (node-fs)', () => {
     const error = await rejection(readModelPackage(directorySource(dir)));
     expect(error.code).toBe('hash-mismatch');
     expect(error.file).toBe(join(dir, 'items.txt'));
+  });
+});
+
+describe('int8 with one scale per slice', () => {
+  /** A [5, 3, 2] tensor whose slices along each axis differ a thousandfold in size. */
+  function graded(): Float32Array {
+    const xs = values(30, 7);
+    for (let i = 0; i < xs.length; i++) xs[i] = (xs[i] as number) * 10 ** -(i % 4);
+    return xs;
+  }
+  const SHAPE = [5, 3, 2];
+
+  it("keeps every value within its own slice's scale/2, for rows, the middle and the last axis", () => {
+    const xs = graded();
+    for (const axis of [0, 1, 2]) {
+      const { data, scales } = quantizeInt8Axis(xs, SHAPE, axis);
+      expect(scales.axis).toBe(axis);
+      expect(scales.values).toHaveLength(SHAPE[axis] as number);
+      const stride = SHAPE.slice(axis + 1).reduce((a, b) => a * b, 1);
+      const back = toFloat32('int8', data, 1, { ...scales, shape: SHAPE });
+      const largest = new Float32Array(SHAPE[axis] as number);
+      const wrong: string[] = [];
+      for (let i = 0; i < xs.length; i++) {
+        const slice = Math.floor(i / stride) % (SHAPE[axis] as number);
+        const scale = scales.values[slice] as number;
+        const x = xs[i] as number;
+        largest[slice] = Math.max(largest[slice] as number, Math.abs(x));
+        if (Math.abs((back[i] as number) - x) > scale / 2 + Math.abs(x) * 2 ** -23) {
+          wrong.push(`axis ${axis} element ${i}: ${x} -> ${back[i]}`);
+        }
+      }
+      expect(wrong).toEqual([]);
+      // Each slice's scale is its own largest magnitude over 127.
+      for (let j = 0; j < largest.length; j++) {
+        expect(scales.values[j]).toBeCloseTo((largest[j] as number) / 127, 9);
+      }
+    }
+  });
+
+  it('is written after the values, read back, counted in the bytes, and dequantised by tensorValues', async () => {
+    const xs = graded();
+    const { data, scales } = quantizeInt8Axis(xs, SHAPE, 2);
+    const spec = smallSpec();
+    spec.tensors.push({ name: 'graded', dtype: 'int8', shape: SHAPE, data, scales });
+    const built = await buildModelPackage(spec);
+    const entry = built.manifest.tensors.find((t) => t.name === 'graded');
+    expect(entry?.scales?.axis).toBe(2);
+    // 30 values, padded to 32 so the scales that follow are aligned.
+    expect(entry?.scales?.offset).toBe((entry?.offset ?? 0) + 32);
+    const plain = await buildModelPackage(smallSpec());
+    expect(built.manifest.size.bytes - plain.manifest.size.bytes).toBe(30 + 2 * 4);
+    expect(built.manifest.size.params - plain.manifest.size.params).toBe(30);
+    const pkg = await readModelPackage(memorySource(built.files, 'pkg'));
+    const tensor = pkg.tensors.get('graded');
+    expect(Array.from(tensor?.scales?.values ?? [])).toEqual(Array.from(scales.values));
+    expect(Array.from(tensorValues(tensor as NonNullable<typeof tensor>))).toEqual(
+      Array.from(toFloat32('int8', data, 1, { ...scales, shape: SHAPE })),
+    );
+  });
+
+  it('refuses scales that are misplaced, out of range or not positive', async () => {
+    const { data, scales } = quantizeInt8Axis(graded(), SHAPE, 0);
+    const spec = smallSpec();
+    spec.tensors.push({ name: 'graded', dtype: 'int8', shape: SHAPE, data, scales });
+    const files = (await buildModelPackage(spec)).files;
+    const at = tensorIndex(parse(files), 'graded');
+    const entry = (m: Manifest) => m.tensors[at] as Manifest['tensors'][number];
+    const cases: [(m: Manifest) => void, ModelPackageProblem, RegExp][] = [
+      [(m) => set(entry(m), 'scale', 0.1), 'bad-manifest', /has both "scale" and "scales"/],
+      [
+        (m) => set(entry(m), 'scales', { axis: 3, offset: 0 }),
+        'bad-quantization',
+        /"tensors\[\d+\].scales.axis" is 3, but the tensor has 3 dimensions/,
+      ],
+      [(m) => set(entry(m), 'scales', { axis: 0 }), 'bad-manifest', /scales.offset" must be/],
+      [
+        (m) => set(entry(m), 'scales', { axis: 0, offset: entry(m).offset }),
+        'offset-out-of-range',
+        /tensor "graded" and the scales of tensor "graded" overlap/,
+      ],
+      [
+        (m) => set(entry(m), 'scales', { axis: 0, offset: 10 ** 6 }),
+        'offset-out-of-range',
+        /the scales of tensor "graded" span bytes/,
+      ],
+      [
+        (m) => set(m.tensors[tensorIndex(m, 'bias')] as object, 'scales', { axis: 0, offset: 0 }),
+        'bad-manifest',
+        /only allowed on quantised \(int8\) tensors/,
+      ],
+    ];
+    for (const [edit, code, problem] of cases) {
+      await expectProblem(await withManifest(files, edit), code, MANIFEST_FILE, problem);
+    }
+    // A scale of zero in the file itself.
+    const manifest = parse(files);
+    const scalesAt = entry(manifest).scales?.offset as number;
+    const shard = new Uint8Array(files.get(entry(manifest).file) as Uint8Array);
+    new DataView(shard.buffer).setFloat32(scalesAt + 4, 0, true);
+    await expectProblem(
+      await withFile(files, entry(manifest).file, shard),
+      'bad-quantization',
+      entry(manifest).file,
+      /tensor "graded" has scale 0 for slice 1/,
+    );
   });
 });

@@ -1,0 +1,91 @@
+/**
+ * The ways one float32 weight tensor can be stored smaller, each as the tensor a package
+ * would hold. int8 is symmetric, with one scale for the tensor, one per row (axis 0) or one
+ * per output channel (the last axis); which one a tensor gets is chosen by the error it adds
+ * to the model's outputs (quantize-package.ts). Vectors (biases, norms, batch-norm
+ * statistics) are a few hundred numbers whose every element matters, so they go to float16
+ * under either dtype, or stay float32 where a half cannot hold them.
+ */
+import {
+  encodeFloat16,
+  quantizeInt8,
+  quantizeInt8Axis,
+  type StoredArray,
+} from '../../package/dtypes.ts';
+import type { PackageTensor } from '../../package/reader.ts';
+
+export const QUANTIZE_DTYPES = ['int8', 'float16'] as const;
+export type QuantizeDtype = (typeof QUANTIZE_DTYPES)[number];
+
+export type QuantizeScheme = 'float32' | 'float16' | 'int8-tensor' | 'int8-rows' | 'int8-columns';
+
+export interface QuantizedCandidate {
+  scheme: QuantizeScheme;
+  tensor: PackageTensor;
+}
+
+/** Largest finite half, and the smallest: below half of it a value rounds to zero. */
+const HALF_MAX = 65504;
+const HALF_MIN = 2 ** -24;
+
+/**
+ * Every value is a half without overflow; for a vector also no nonzero value rounds to zero,
+ * since a vector's elements can each matter alone (a batch-norm variance of 0 is refused on
+ * load), where a matrix's weight below 3e-8 is noise.
+ */
+export function fitsFloat16(values: Float32Array, vector: boolean): boolean {
+  for (const v of values) {
+    const a = Math.abs(v);
+    if (a > HALF_MAX || (vector && a > 0 && a < HALF_MIN / 2)) return false;
+  }
+  return true;
+}
+
+function stored(
+  source: { name: string; shape: number[] },
+  dtype: PackageTensor['dtype'],
+  data: StoredArray,
+  extra: Partial<PackageTensor> = {},
+): PackageTensor {
+  return { name: source.name, shape: source.shape, dtype, data, ...extra };
+}
+
+/**
+ * The candidates for a float32 tensor under `dtype`; one candidate means there is nothing
+ * to choose. Tensors of other types (counts, ids, values already quantised) are not weights
+ * to quantise and come back as they are.
+ */
+export function quantizeCandidates(
+  tensor: PackageTensor,
+  dtype: QuantizeDtype,
+): QuantizedCandidate[] {
+  if (tensor.dtype !== 'float32') return [{ scheme: 'float32', tensor }];
+  const values = tensor.data as Float32Array;
+  const half = (): QuantizedCandidate => ({
+    scheme: 'float16',
+    tensor: stored(tensor, 'float16', encodeFloat16(values)),
+  });
+  const vector = tensor.shape.length < 2;
+  if (dtype === 'float16' || vector) {
+    return fitsFloat16(values, vector) ? [half()] : [{ scheme: 'float32', tensor }];
+  }
+  const whole = quantizeInt8(values);
+  const candidates: QuantizedCandidate[] = [
+    {
+      scheme: 'int8-tensor',
+      tensor: stored(tensor, 'int8', whole.data, { scale: whole.scale }),
+    },
+  ];
+  const axes: [QuantizeScheme, number][] = [
+    ['int8-rows', 0],
+    ['int8-columns', tensor.shape.length - 1],
+  ];
+  for (const [scheme, axis] of axes) {
+    // Slices so short that their scales make the tensor as large as in float16 (a [rows, 1]
+    // column, a d = 4 table by rows) are not worth a scale each.
+    if (4 * (tensor.shape[axis] as number) >= values.length) continue;
+    const { data, scales } = quantizeInt8Axis(values, tensor.shape, axis);
+    candidates.push({ scheme, tensor: stored(tensor, 'int8', data, { scales }) });
+  }
+  return candidates;
+}
