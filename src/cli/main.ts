@@ -1,6 +1,6 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { DATASET_NAMES, DATASETS, isDatasetName } from '../data/index.ts';
-import { PocketrecError } from '../errors.ts';
+import { PocketrecError, UsageError } from '../errors.ts';
 import { DEFAULT_CTR_TRAIN, defaultMlpOf } from '../train/train-ctr.ts';
 import { dataListCommand, dataStatsCommand } from './data.ts';
 import { type DistillCliOptions, distillCommand } from './distill.ts';
@@ -404,13 +404,19 @@ function buildProgram(output: Output): Command {
       'markdown file to write, e.g. docs/results/ml-1m.md (a CTR page writes its plot beside it)',
     )
     .option('--users <n>', 'next-item: evaluate the first n users only (quick runs)')
+    .option(
+      '--frontier',
+      'next-item: write the accuracy-against-package-bytes page instead (families, Pareto front, the best model per budget against the best dense SASRec; plot beside it as <out>.svg)',
+    )
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action((options: ReportCliOptions) => {
       checkReportOptions(options);
-      return isDatasetName(options.dataset) && DATASETS[options.dataset].kind === 'ctr'
-        ? reportCtrCommand(options, output)
-        : reportCommand(options, output);
+      const ctr = isDatasetName(options.dataset) && DATASETS[options.dataset].kind === 'ctr';
+      if (ctr && options.frontier) {
+        throw new UsageError('--frontier is for next-item data sets; a CTR page has its plot');
+      }
+      return ctr ? reportCtrCommand(options, output) : reportCommand(options, output);
     });
 
   return program;

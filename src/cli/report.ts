@@ -4,9 +4,9 @@
  * its size, compression, accuracy, long-tail accuracy and training time, and the command
  * that made each model, so that every number in the file can be re-run.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { evaluate, type Metrics } from '../eval/evaluate.ts';
 import { hotItems } from '../eval/hot-items.ts';
@@ -24,12 +24,15 @@ import {
   headlineMetrics,
   metricLabel,
 } from './report-encoder-cut.ts';
+import { frontierPage } from './report-frontier.ts';
 
 export interface ReportCliOptions {
   dataset: string;
   models?: string;
   out?: string;
   users?: string;
+  /** Write the accuracy-against-bytes page (report-frontier.ts) instead of the results table. */
+  frontier?: boolean;
   dataDir?: string;
   json?: boolean;
 }
@@ -54,6 +57,10 @@ export interface ReportRow {
   teacher: string | null;
   /** How `pocketrec umec` cut its encoder; null for a model never cut. */
   cut: EncoderCut | null;
+  /** Every file of the package on disk, manifest included: what a shopper downloads. */
+  packageBytes: number | null;
+  /** The dtype `pocketrec quantize` stored it in; null when never quantised. */
+  quantized: string | null;
   command: string;
 }
 
@@ -72,7 +79,9 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
   const data = await evalData(evalOptions);
   const hot = hotItems(data.fitted, data.numItems);
   const rows: ReportRow[] = [];
-  for (const model of ['mostpop', 'markov', ...models]) {
+  // The frontier compares packages by their bytes; the baselines have none.
+  const baselines = options.frontier ? [] : ['mostpop', 'markov'];
+  for (const model of [...baselines, ...models]) {
     const { scorer, name } = await modelScorer(model, evalOptions, data);
     const bar = progressBar(name, { enabled: !options.json, unit: 'cases' });
     const result = await evaluate(scorer, data.cases, {
@@ -102,6 +111,8 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
         trainedAs: null,
         teacher: null,
         cut: null,
+        packageBytes: null,
+        quantized: null,
         command: evalCommand,
       });
       continue;
@@ -123,24 +134,51 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       trainedAs: origin.trainedAs,
       teacher: origin.teacher,
       cut: await encoderCutOf(manifest),
+      packageBytes:
+        (await stat(join(model, MANIFEST_FILE))).size +
+        manifest.files.reduce((n, f) => n + f.bytes, 0),
+      quantized: quantizedDtype(manifest.training.notes),
       command: `${origin.commands.join('; ')}; ${evalCommand}`,
     });
   }
   const reportCommandLine = commandLine('report', [], options, ['json', 'dataDir']);
-  const markdown = renderMarkdown(
-    options.dataset,
-    rows,
-    data.kind,
-    reportCommandLine,
-    data.cases.inputs.length,
-  );
+  const plotFile = options.out ? `${basename(options.out, '.md')}.svg` : 'frontier.svg';
+  const frontier = options.frontier
+    ? frontierPage(
+        rows.map((r) => ({ ...r, cut: r.cut !== null })),
+        {
+          dataset: options.dataset,
+          session: data.kind === 'session',
+          command: reportCommandLine,
+          plotFile,
+          cases: data.cases.inputs.length,
+          machine: machineName(),
+        },
+      )
+    : null;
+  const markdown =
+    frontier?.markdown ??
+    renderMarkdown(options.dataset, rows, data.kind, reportCommandLine, data.cases.inputs.length);
   if (options.out) {
     await mkdir(dirname(options.out), { recursive: true });
     await writeFile(options.out, markdown);
+    if (frontier) await writeFile(join(dirname(options.out), plotFile), frontier.svg);
   }
   if (options.json)
     printJson(output, { dataset: options.dataset, command: reportCommandLine, rows });
   else output.out(options.out ? `wrote ${options.out}` : markdown);
+}
+
+const machineName = () => `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
+
+/** The dtype `pocketrec quantize` wrote a package in, from its notes; null if never quantised. */
+function quantizedDtype(notesText: string | undefined): string | null {
+  try {
+    const notes = JSON.parse(notesText ?? '{}') as { quantize?: { dtype?: unknown } };
+    return typeof notes.quantize?.dtype === 'string' ? notes.quantize.dtype : null;
+  } catch {
+    return null;
+  }
 }
 
 function epochsOf(metrics: Record<string, number>): ReportRow['epochs'] {
@@ -239,7 +277,7 @@ function renderMarkdown(
   return [
     `# Results: ${dataset}`,
     '',
-    `Produced by \`${command}\` on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (tfjs WASM backend in Node).`,
+    `Produced by \`${command}\` on ${machineName()} (tfjs WASM backend in Node).`,
     `Protocol: ${protocol}; ${cases.toLocaleString('en-US')} test cases. The tail is the targets outside the 20% most frequent training items.`,
     "Train time is the model's own training in wall-clock time (a student's excludes its teacher's); models trained side by side share the cores and take longer. The best epoch is the one whose weights the package holds (best validation NDCG@10), of the epochs trained.",
     '',

@@ -24,6 +24,8 @@ function row(
     trainedAs: lineage.trainedAs ?? model,
     teacher: lineage.teacher ?? null,
     cut: null,
+    packageBytes: 4,
+    quantized: null,
     command: '',
   };
 }
