@@ -1,7 +1,9 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { DATASET_NAMES, DATASETS, isDatasetName } from '../data/index.ts';
 import { PocketrecError, UsageError } from '../errors.ts';
+import { MAX_JPQ_CENTROIDS } from '../model/jpq-codes.ts';
 import { DEFAULT_CTR_TRAIN, defaultMlpOf } from '../train/train-ctr.ts';
+import { DEFAULT_JPQ } from '../train/train-sasrec.ts';
 import { dataListCommand, dataStatsCommand } from './data.ts';
 import { type DistillCliOptions, distillCommand } from './distill.ts';
 import { type EvalCliOptions, evalCommand } from './eval.ts';
@@ -78,7 +80,7 @@ function buildProgram(output: Output): Command {
   program
     .command('train')
     .description(
-      'train the dense SASRec teacher on a user or session data set, or a CTR model (FM, DeepFM, DCNv2, DLRM) on a CTR data set, and export it as a package',
+      'train the SASRec teacher (dense or RecJPQ item table) on a user or session data set, or a CTR model (FM, DeepFM, DCNv2, DLRM) on a CTR data set, and export it as a package',
     )
     .requiredOption('--model <model>', 'model to train: sasrec, fm, deepfm, dcnv2 or dlrm')
     .requiredOption(
@@ -105,6 +107,18 @@ function buildProgram(output: Output): Command {
     .option(
       '--embedding-l2 <f>',
       `CTR: λ of the L2 penalty λ/2·‖E‖² on the embedding table (default ${DEFAULT_CTR_TRAIN.embeddingL2})`,
+    )
+    .option(
+      '--item-table <kind>',
+      "sasrec: dense, or jpq (RecJPQ: each item's vector joins rows of shared codebooks, its codes drawn from an SVD of the training data) (default dense)",
+    )
+    .option(
+      '--jpq-splits <m>',
+      `--item-table jpq: sub-embeddings per item, dividing --dim (default ${DEFAULT_JPQ.splits})`,
+    )
+    .option(
+      '--jpq-centroids <k>',
+      `--item-table jpq: rows of each split's codebook, at most ${MAX_JPQ_CENTROIDS} (default ${DEFAULT_JPQ.centroids})`,
     )
     .option('--max-len <n>', 'latest items the encoder sees')
     .option('--blocks <n>', 'self-attention blocks')

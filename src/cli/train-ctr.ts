@@ -103,6 +103,9 @@ const SEQUENCE_ONLY = [
   'windows',
   'users',
   'initFrom',
+  'itemTable',
+  'jpqSplits',
+  'jpqCentroids',
 ] as const;
 
 /** What a CTR run validates by, as train and prune's fine-tuning show it. */

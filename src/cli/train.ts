@@ -1,19 +1,27 @@
 /**
  * `pocketrec train`: trains the dense SASRec teacher on a user data set and exports it as
- * a model package. A checkpoint beside the output (`<out>.checkpoint`) is written after
- * every epoch, so running the same command again after an interruption resumes.
+ * a model package; `--item-table jpq` trains it with a RecJPQ item table instead (codes
+ * drawn from the training split, codebooks trained: src/model/jpq-codes.ts). A checkpoint
+ * beside the output (`<out>.checkpoint`) is written after every epoch, so running the same
+ * command again after an interruption resumes.
  */
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
+import { type JpqShape, MAX_JPQ_CENTROIDS } from '../model/jpq-codes.ts';
 import { POSITION_SCHEMES, type PositionScheme, READOUTS, type Readout } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
 import { sequentialFromPackage, sequentialPackageSpec } from '../model/sequential-package.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
-import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
+import {
+  DEFAULT_JPQ,
+  DEFAULT_TRAIN,
+  type TrainConfig,
+  trainSasrec,
+} from '../train/train-sasrec.ts';
 import {
   checkOutputFree,
   checkPackageFitsData,
@@ -51,7 +59,19 @@ export interface TrainCliOptions {
   windows?: string;
   threads?: string;
   initFrom?: string;
+  itemTable?: string;
+  jpqSplits?: string;
+  jpqCentroids?: string;
 }
+
+/** The item tables `train` trains from scratch. */
+export const TRAIN_ITEM_TABLES = ['dense', 'jpq'] as const;
+
+/** The options that shape a RecJPQ table, by flag: refused without `--item-table jpq`. */
+const JPQ_OPTIONS = {
+  jpqSplits: '--jpq-splits',
+  jpqCentroids: '--jpq-centroids',
+} as const satisfies Partial<Record<keyof TrainCliOptions, string>>;
 
 function positionScheme(value: string): PositionScheme {
   if (!(POSITION_SCHEMES as readonly string[]).includes(value)) {
@@ -96,7 +116,40 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
   if (config.dim % config.heads !== 0) {
     throw new UsageError(`--dim ${config.dim} is not divisible by --heads ${config.heads}`);
   }
-  return config;
+  const jpq = jpqShapeFrom(options, config.dim);
+  return jpq ? { ...config, jpq } : config;
+}
+
+/** `--item-table jpq`'s table shape; undefined for a dense table. */
+function jpqShapeFrom(options: TrainCliOptions, dim: number): JpqShape | undefined {
+  const itemTable = options.itemTable ?? 'dense';
+  if (!(TRAIN_ITEM_TABLES as readonly string[]).includes(itemTable)) {
+    throw new UsageError(
+      `--item-table must be one of ${TRAIN_ITEM_TABLES.join(', ')}, got "${itemTable}"`,
+    );
+  }
+  if (itemTable !== 'jpq') {
+    for (const [key, flag] of Object.entries(JPQ_OPTIONS)) {
+      if (options[key as keyof typeof JPQ_OPTIONS] !== undefined) {
+        throw new UsageError(`${flag} shapes a RecJPQ table: it needs --item-table jpq`);
+      }
+    }
+    return undefined;
+  }
+  const d = DEFAULT_JPQ;
+  const splits = numberOption(options.jpqSplits, 'jpq-splits', d.splits, {
+    integer: true,
+    min: 1,
+  });
+  const centroids = numberOption(options.jpqCentroids, 'jpq-centroids', d.centroids, {
+    integer: true,
+    min: 1,
+    max: MAX_JPQ_CENTROIDS,
+  });
+  if (dim % splits !== 0) {
+    throw new UsageError(`--jpq-splits ${splits} does not divide --dim ${dim}`);
+  }
+  return { splits, centroids };
 }
 
 export async function trainCommand(options: TrainCliOptions, output: Output): Promise<void> {
@@ -104,6 +157,11 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   const workers = trainingWorkers(options.threads);
   if (options.model !== 'sasrec') {
     throw new UsageError(`--model must be "sasrec" (the teacher), got "${options.model}"`);
+  }
+  if (options.initFrom && options.itemTable !== undefined && options.itemTable !== 'dense') {
+    throw new UsageError(
+      `--init-from starts from a dense package's table; --item-table ${options.itemTable} is trained from scratch`,
+    );
   }
   const data = await trainingData(options.dataset, options);
   await useWasmBackend();

@@ -1,11 +1,12 @@
 /**
  * `pocketrec umec <sequential package> --dataset <next-item data set> --flops-budget 0.5
  * --out <dir>`: the sequence path of `pocketrec umec` (src/cli/umec.ts dispatches here on a
- * sequential-dense or sequential-tt package). UMEC (or the magnitude baseline) narrows the
- * SASRec encoder's blocks, the per-head query/key and value widths and the feed-forward
- * units (src/compression/umec/sequence-groups.ts), to one budget of the *encoder's* FLOPs
- * (sequential-flops.ts encoderFlops: the item look-ups and the scoring against the table
- * are what they were, and a tensor-train table is never touched). Then: selectToBudgetBy,
+ * sequential-dense, sequential-tt or sequential-jpq package). UMEC (or the magnitude
+ * baseline) narrows the SASRec encoder's blocks, the per-head query/key and value widths
+ * and the feed-forward units (src/compression/umec/sequence-groups.ts), to one budget of
+ * the *encoder's* FLOPs (sequential-flops.ts encoderFlops: the item look-ups and the
+ * scoring against the table are what they were, and a tensor-train or RecJPQ table is
+ * never touched). Then: selectToBudgetBy,
  * sliceEncoder, fine-tuning of the narrower model with the teacher's trainer (its init-from
  * path), the search and fine-tuning on the loss and windows the input was trained with
  * (trainedLoss), and a package of the input's kind with its inner widths, `unprunedFlops` (the
@@ -36,16 +37,16 @@ import { sequenceUmecMethod } from '../compression/umec/sequence-search.ts';
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { UNPRUNED_FLOPS_KEY } from '../model/ctr/package.ts';
-import { packageFlops } from '../model/package-flops.ts';
+import { packageFlops, servedSequentialFlops } from '../model/package-flops.ts';
 import type { SasrecConfig } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
-import { sequentialFlops } from '../model/sequential-flops.ts';
 import {
+  itemTableStructure,
   sequentialFromPackage,
   sequentialPackageSpec,
   ttArchitecture,
 } from '../model/sequential-package.ts';
-import { isSequentialKind, type SequentialItemTable } from '../model/sequential-structure.ts';
+import { isSequentialKind } from '../model/sequential-structure.ts';
 import { MANIFEST_FILE } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
@@ -293,12 +294,11 @@ async function fineTune(
 
 /** What a package of `model` counts per request, as src/model/package-flops.ts counts it. */
 function servedFlops(model: SequentialModel): number {
-  const table: SequentialItemTable = model.items.tt
-    ? { kind: 'tt', shape: model.items.tt.shape }
-    : { kind: 'dense' };
-  const built =
-    table.kind === 'tt' && model.config.numItems + 1 <= DEFAULT_ENGINE_OPTIONS.materialiseRows;
-  return sequentialFlops(model.config, table, built ? { scoring: 'tt-materialised' } : {});
+  return servedSequentialFlops(
+    model.config,
+    itemTableStructure(model.items),
+    DEFAULT_ENGINE_OPTIONS,
+  );
 }
 
 /** The package to cut, checked against the data and the settings, and what it was cut from. */

@@ -1,24 +1,39 @@
 /**
- * The item table of a sequential model: a dense matrix (the teacher) or a tensor-train
- * matrix (the compressed student). Row 0 is the padding item. Both answer the same three
- * questions, so the encoder, the losses and the runtime never ask which one they hold.
+ * The item table of a sequential model: a dense matrix (the teacher), a tensor-train
+ * matrix (the compressed student) or a RecJPQ table (codebooks of sub-embeddings shared
+ * through fixed per-item codes, jpq-codes.ts). Row 0 is the padding item. All answer the
+ * same three questions, so the encoder, the losses and the runtime never ask which one
+ * they hold; a kernel that works on one kind's own parts narrows on `kind` to reach them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { PocketrecError } from '../errors.ts';
+import type { JpqShape } from './jpq-codes.ts';
 import { gatherRows } from './ops/gather-rows.ts';
 import type { Weights } from './sasrec.ts';
 import { type TtShape, ttMaterialise, ttParamCount, ttRows, ttScoreAll } from './tt-matrix.ts';
 
-export interface ItemTable {
-  readonly kind: 'dense' | 'tt';
+/** A tensor-train table's cores and shape, for kernels that contract them directly. */
+export interface TtParts {
+  cores: readonly tf.Tensor[];
+  shape: TtShape;
+}
+
+/** A RecJPQ table's parts, for scorers that score through the codebooks. */
+export interface JpqParts extends JpqShape {
+  /** [splits, centroids, dim / splits]: the trained sub-embeddings. */
+  codebooks: tf.Tensor3D;
+  /** [numRows, splits] int32: row i's sub-embedding j is codebooks[j][codes[i][j]]; not trained. */
+  codes: tf.Tensor2D;
+}
+
+interface ItemTableOps {
   /** numItems + 1: row 0 pads. */
   readonly numRows: number;
   readonly dim: number;
+  /** Trained parameters (a RecJPQ table's codes are fixed, so not among them). */
   readonly params: number;
-  /** The table's tensors, named as in the model package. */
+  /** The table's trained tensors, named as in the model package. */
   readonly weights: Weights;
-  /** A tensor-train table's cores and shape, for kernels that contract them directly. */
-  readonly tt: { cores: readonly tf.Tensor[]; shape: TtShape } | null;
   /** Vectors of `ids` (any shape), without building the whole table. */
   lookup(ids: tf.Tensor): tf.Tensor;
   /** queries [Q, dim] times the table: [Q, numRows]. */
@@ -27,8 +42,17 @@ export interface ItemTable {
   materialise(): tf.Tensor2D;
 }
 
+export type ItemTable = ItemTableOps &
+  (
+    | { readonly kind: 'dense'; readonly tt: null; readonly jpq: null }
+    | { readonly kind: 'tt'; readonly tt: TtParts; readonly jpq: null }
+    | { readonly kind: 'jpq'; readonly tt: null; readonly jpq: JpqParts }
+  );
+
 export const DENSE_TABLE = 'items.table';
 export const ttCoreName = (k: number): string => `items.tt.core${k}`;
+export const JPQ_CODEBOOKS = 'items.jpq.codebooks';
+export const JPQ_CODES = 'items.jpq.codes';
 
 export function denseItemTable(table: tf.Tensor2D): ItemTable {
   const [numRows, dim] = table.shape;
@@ -39,6 +63,7 @@ export function denseItemTable(table: tf.Tensor2D): ItemTable {
     params: numRows * dim,
     weights: { [DENSE_TABLE]: table },
     tt: null,
+    jpq: null,
     lookup: (ids) => gatherRows(table, ids),
     scoreAll: (queries) => tf.matMul(queries, table, false, true),
     materialise: () => table,
@@ -66,11 +91,71 @@ export function ttItemTable(
     params: ttParamCount(shape),
     weights: Object.fromEntries(cores.map((c, k) => [ttCoreName(k), c])),
     tt: { cores, shape },
+    jpq: null,
     lookup: (ids) => ttRows(cores as tf.Tensor[], shape, ids),
     scoreAll: (queries) => cut(ttScoreAll(cores as tf.Tensor[], shape, queries)),
     materialise: () => {
       const full = ttMaterialise(cores as tf.Tensor[], shape);
       return padded === numRows ? full : (full.slice([0, 0], [numRows, dim]) as tf.Tensor2D);
     },
+  };
+}
+
+/**
+ * A RecJPQ table: row i is the concatenation over splits j of codebooks[j][codes[i][j]].
+ * Scoring never builds the table: each split of the query meets its codebook once
+ * ([Q, centroids] scores per split), and an item's score is the sum of its codes' scores.
+ */
+export function jpqItemTable(
+  codebooks: tf.Tensor3D,
+  codes: tf.Tensor2D,
+  numRows: number,
+): ItemTable {
+  const [splits, centroids, width] = codebooks.shape;
+  if (codes.dtype !== 'int32' || codes.shape[0] !== numRows || codes.shape[1] !== splits) {
+    throw new PocketrecError(
+      'bad-jpq-table',
+      `RecJPQ codes must be int32 [${numRows}, ${splits}], got ${codes.dtype} [${codes.shape}]`,
+    );
+  }
+  const dim = splits * width;
+  // Codebook j's rows follow codebook j - 1's in one [splits·centroids, width] matrix, so one
+  // look-up (whose gradient every backend runs, gather-rows.ts) reads every split's rows.
+  const rowsOf = (rowCodes: tf.Tensor): tf.Tensor =>
+    gatherRows(
+      codebooks.reshape([splits * centroids, width]) as tf.Tensor2D,
+      rowCodes.add(tf.range(0, splits * centroids, centroids, 'int32')),
+    );
+  return {
+    kind: 'jpq',
+    numRows,
+    dim,
+    params: splits * centroids * width,
+    weights: { [JPQ_CODEBOOKS]: codebooks },
+    tt: null,
+    jpq: { codebooks, codes, splits, centroids },
+    lookup: (ids) => {
+      const rows = rowsOf(tf.gather(codes, ids.reshape([-1])));
+      return rows.reshape([...ids.shape, dim]);
+    },
+    scoreAll: (queries) => {
+      const count = queries.shape[0];
+      // [splits, Q, centroids]: every split of every query against its codebook.
+      const splitScores = tf.matMul(
+        queries.reshape([count, splits, width]).transpose([1, 0, 2]) as tf.Tensor3D,
+        codebooks,
+        false,
+        true,
+      );
+      let scores: tf.Tensor2D | null = null;
+      for (let j = 0; j < splits; j++) {
+        const own = splitScores.slice([j, 0, 0], [1, count, centroids]).reshape([count, centroids]);
+        const column = codes.slice([0, j], [numRows, 1]).reshape([numRows]);
+        const picked = tf.gather(own, column, 1) as tf.Tensor2D;
+        scores = scores ? (scores.add(picked) as tf.Tensor2D) : picked;
+      }
+      return scores as tf.Tensor2D;
+    },
+    materialise: () => rowsOf(codes).reshape([numRows, dim]) as tf.Tensor2D,
   };
 }

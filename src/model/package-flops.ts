@@ -4,9 +4,10 @@
  * Multiply-adds, counted as src/model/ctr/flops.ts says for CTR models (one row) and as
  * src/model/sequential-flops.ts says for sequence models (one incremental step and scoring).
  * A sequence model is counted as the engine serves it: the incremental step over a full
- * cache where the model allows one (else the whole window), and a tensor-train table built
- * once at load and scored as a dense one when it has at most `materialiseRows` rows (the
- * engine's own threshold, which the caller passes), else scored by contracting its cores. A Markov package (sequential-markov) has no products to count:
+ * cache where the model allows one (else the whole window), and a tensor-train or RecJPQ
+ * table built once at load and scored as a dense one when it has at most `materialiseRows`
+ * rows (the engine's own threshold, which the caller passes), else scored by contracting its
+ * cores or through its codebooks. A Markov package (sequential-markov) has no products to count:
  * scoring adds the transition counts of the last item's sparse row to a popularity score, so
  * it reports none (null) rather than a figure of 0 that would read as a model of no cost.
  */
@@ -15,8 +16,13 @@ import { ctrFlops } from './ctr/flops.ts';
 import { UNPRUNED_FLOPS_KEY } from './ctr/package.ts';
 import { CTR_PRUNED_KIND, checkCtrPrunedStructure } from './ctr/pruned-package.ts';
 import { checkCtrStructure, isCtrPackageKind } from './ctr/structure.ts';
-import { sequentialFlops } from './sequential-flops.ts';
-import { checkSequentialStructure, isSequentialKind } from './sequential-structure.ts';
+import type { SasrecConfig } from './sasrec.ts';
+import { BUILT_SCORING, sequentialFlops } from './sequential-flops.ts';
+import {
+  checkSequentialStructure,
+  isSequentialKind,
+  type SequentialItemTable,
+} from './sequential-structure.ts';
 
 export interface PackageFlops {
   /** Multiply-adds of one request. */
@@ -41,13 +47,19 @@ export function packageFlops(
   }
   if (isSequentialKind(manifest.kind)) {
     const { config, table } = checkSequentialStructure(manifest);
-    const built = table.kind === 'tt' && config.numItems + 1 <= serving.materialiseRows;
-    return withRatio(
-      manifest,
-      sequentialFlops(config, table, built ? { scoring: 'tt-materialised' } : {}),
-    );
+    return withRatio(manifest, servedSequentialFlops(config, table, serving));
   }
   return null;
+}
+
+/** One request of a sequence model as the engine serves it (see the header). */
+export function servedSequentialFlops(
+  config: SasrecConfig,
+  table: SequentialItemTable,
+  serving: { materialiseRows: number },
+): number {
+  const built = table.kind !== 'dense' && config.numItems + 1 <= serving.materialiseRows;
+  return sequentialFlops(config, table, built ? { scoring: BUILT_SCORING[table.kind] } : {});
 }
 
 /** The ratio to the architecture's `unprunedFlops` when it records one, else 1. */

@@ -1,8 +1,8 @@
 /**
  * The structural checks of each model kind, for `pocketrec verify` and `info`: what a
  * loader of that kind checks before it builds anything (architecture against tensors,
- * tensor-train padding, sparse indices, CTR schema against the embedding table), run
- * without building the model.
+ * tensor-train padding, RecJPQ codes against their codebooks, sparse indices, CTR schema
+ * against the embedding table), run without building the model.
  */
 import { ModelPackageError } from '../package/errors.ts';
 import type { ModelPackage } from '../package/reader.ts';
@@ -10,12 +10,13 @@ import { checkCtrPackage } from './ctr/package.ts';
 import { CTR_PRUNED_KIND, checkPrunedHashes, decodePrunedTable } from './ctr/pruned-package.ts';
 import { isCtrPackageKind } from './ctr/structure.ts';
 import { markovFromPackage } from './markov.ts';
-import { repeatBonusOf } from './sequential-package.ts';
+import { jpqPackageCodes, repeatBonusOf } from './sequential-package.ts';
 import { checkSequentialStructure, isSequentialKind } from './sequential-structure.ts';
 
 export const LOADABLE_KINDS = [
   'sequential-dense',
   'sequential-tt',
+  'sequential-jpq',
   'sequential-markov',
   'ctr-pruned',
   'ctr-dense',
@@ -27,10 +28,14 @@ export function checkModelStructure(pkg: ModelPackage): string {
   if (isSequentialKind(kind)) {
     const { config, table } = checkSequentialStructure(pkg.manifest);
     repeatBonusOf(pkg);
-    const items =
-      table.kind === 'dense'
-        ? 'dense item table'
-        : `tensor-train item table of ${table.shape.rows.join('x')} rows for ${config.numItems + 1}`;
+    let items: string;
+    if (table.kind === 'dense') items = 'dense item table';
+    else if (table.kind === 'tt') {
+      items = `tensor-train item table of ${table.shape.rows.join('x')} rows for ${config.numItems + 1}`;
+    } else {
+      jpqPackageCodes(pkg, table);
+      items = `RecJPQ item table of ${table.splits} splits x ${table.centroids} centroids, every code in range`;
+    }
     const inner = config.inner
       ? `, inner widths qk ${config.inner.map((w) => w.qk).join('/')} v ${config.inner.map((w) => w.v).join('/')} ffn ${config.inner.map((w) => w.ffn).join('/')}`
       : '';

@@ -41,9 +41,10 @@
  *      writes its keys and values by a one-hot blend (4·maxLen·d products a block; narrowed,
  *      2·maxLen·H·(qk + v): keys are qk wide a head, values v) and masks the empty slots
  *      (maxLen a block); attention always spans maxLen slots.
- *    The item rows read: a look-up (nothing) from a dense table or a built tensor-train table;
- *    from the cores (ttRows, src/model/tt-matrix.ts) when the table is not built, one chain
- *    of products per row.
+ *    The item rows read: a look-up (nothing) from a dense table, a built table of either
+ *    compressed kind, or a RecJPQ table's codebooks (each row is its codes' sub-embeddings,
+ *    gathered and concatenated); from the cores (ttRows, src/model/tt-matrix.ts) when a
+ *    tensor-train table is not built, one chain of products per row.
  *
  * 2. Scoring the query against every row of the item table, row 0 (padding) included, as
  *    the engine does (its top-k is a selection, not counted):
@@ -64,6 +65,12 @@
  *      fused WGSL kernel's per-row stage: a J_1·r_1-term dot product for each item row
  *      1..numItems (it skips row 0, the padding rows, and the rows a request excludes; none
  *      are excluded here).
+ *    - 'jpq-materialised': the same product with a RecJPQ table the engine builds once at
+ *      load (at most materialiseRows rows, as for a tensor-train table).
+ *    - 'jpq-codebooks' (the default for a RecJPQ table, what the engine runs for a table it
+ *      does not build): each of the m splits of the query, d/m wide, times its codebook of K
+ *      rows, K·d products in all; an item's score is then the sum of its m codes' scores,
+ *      look-ups and numItems·m additions, which count nothing.
  *    Not counted: a request with `candidates` scores only those rows; the repeat bonus
  *    (SequentialModel.repeatBonus) scores the window's items a second time when the request
  *    keeps the history's items (excludeSeen false; the client's default drops them, leaving
@@ -85,7 +92,33 @@ export type SequentialScoring =
   | 'dense-table'
   | 'tt-materialised'
   | 'tt-contracted'
-  | 'tt-webgpu-kernel';
+  | 'tt-webgpu-kernel'
+  | 'jpq-materialised'
+  | 'jpq-codebooks';
+
+/** The table kind each scoring applies to. */
+const SCORING_TABLE = {
+  'dense-table': 'dense',
+  'tt-materialised': 'tt',
+  'tt-contracted': 'tt',
+  'tt-webgpu-kernel': 'tt',
+  'jpq-materialised': 'jpq',
+  'jpq-codebooks': 'jpq',
+} as const satisfies Record<SequentialScoring, SequentialItemTable['kind']>;
+
+/** The scoring of a table the engine does not build. */
+const UNBUILT_SCORING = {
+  dense: 'dense-table',
+  tt: 'tt-contracted',
+  jpq: 'jpq-codebooks',
+} as const satisfies Record<SequentialItemTable['kind'], SequentialScoring>;
+
+/** The scoring of a table the engine builds once at load (a dense one always is). */
+export const BUILT_SCORING = {
+  dense: 'dense-table',
+  tt: 'tt-materialised',
+  jpq: 'jpq-materialised',
+} as const satisfies Record<SequentialItemTable['kind'], SequentialScoring>;
 
 export interface SequentialFlopsOptions {
   /** Default: 'incremental' where the model allows it, else 'whole-window'. */
@@ -97,7 +130,10 @@ export interface SequentialFlopsOptions {
   length?: number;
   /** The engine's fixed-shape mode (WebGPU). Default false (WASM, CPU). */
   fixedShapes?: boolean;
-  /** Default: 'dense-table' for a dense table, 'tt-contracted' for a tensor-train. */
+  /**
+   * Default: 'dense-table' for a dense table, 'tt-contracted' for a tensor-train,
+   * 'jpq-codebooks' for a RecJPQ table.
+   */
   scoring?: SequentialScoring;
 }
 
@@ -232,22 +268,24 @@ export function scoreAllFlops(
   table: SequentialItemTable,
   scoring: SequentialScoring,
 ): number {
-  const numRows = config.numItems + 1;
-  if (scoring === 'dense-table' || table.kind === 'dense') {
-    if (scoring !== 'dense-table' || table.kind !== 'dense') {
-      throw new Error(`scoring '${scoring}' does not apply to a ${table.kind} item table`);
-    }
-    return numRows * config.dim;
+  if (SCORING_TABLE[scoring] !== table.kind) {
+    throw new Error(`scoring '${scoring}' does not apply to a ${table.kind} item table`);
   }
-  switch (scoring) {
-    case 'tt-materialised':
-      return numRows * config.dim;
-    case 'tt-contracted':
-      return ttScoreAllFlops(table.shape);
-    case 'tt-webgpu-kernel':
-      return ttWebgpuKernelFlops(table.shape, config.numItems);
+  const built = numRowsTimesDim(config);
+  switch (table.kind) {
+    case 'dense':
+      return built;
+    case 'jpq':
+      return scoring === 'jpq-materialised' ? built : table.centroids * config.dim;
+    case 'tt':
+      if (scoring === 'tt-contracted') return ttScoreAllFlops(table.shape);
+      if (scoring === 'tt-webgpu-kernel') return ttWebgpuKernelFlops(table.shape, config.numItems);
+      return built;
   }
 }
+
+/** One query against every row of a built table, row 0 included. */
+const numRowsTimesDim = (config: SasrecConfig): number => (config.numItems + 1) * config.dim;
 
 /** The encoding a request runs, with its checked history length. */
 function encodingOf(
@@ -276,11 +314,11 @@ export function sequentialFlops(
   options: SequentialFlopsOptions = {},
 ): number {
   const { encoding, length } = encodingOf(config, options);
-  const scoring = options.scoring ?? (table.kind === 'dense' ? 'dense-table' : 'tt-contracted');
-  // Rows read from the cores when the table is not built; a built one is a look-up.
-  const built = scoring === 'dense-table' || scoring === 'tt-materialised';
+  const scoring = options.scoring ?? UNBUILT_SCORING[table.kind];
+  // Rows read from the cores when a tensor-train table is not built; any other is a look-up.
   const readRows = encoding === 'incremental' ? 1 : length;
-  const lookups = built || table.kind === 'dense' ? 0 : ttRowsFlops(table.shape, readRows);
+  const lookups =
+    table.kind === 'tt' && scoring !== BUILT_SCORING.tt ? ttRowsFlops(table.shape, readRows) : 0;
   return lookups + encoderFlops(config, options) + scoreAllFlops(config, table, scoring);
 }
 

@@ -1,6 +1,7 @@
 /**
  * Sequential models in the model package format: the SASRec encoder's tensors under their
- * own names, the item table's tensors marked `role: 'item-embedding'`, and the
+ * own names, the item table's tensors marked `role: 'item-embedding'` (a RecJPQ table's
+ * uint8 codes among them: they are part of what the table costs), and the
  * hyper-parameters in `architecture`. Reading checks every tensor the kind needs against
  * the shapes its architecture implies, so a package that verifies but does not fit the
  * model is refused before any inference.
@@ -14,12 +15,28 @@ import {
   DENSE_TABLE,
   denseItemTable,
   type ItemTable,
+  JPQ_CODEBOOKS,
+  JPQ_CODES,
+  jpqItemTable,
   ttCoreName,
   ttItemTable,
 } from './item-table.ts';
-import { encoderParamCount, encoderWeightShapes, innerWidthsProblem } from './sasrec.ts';
+import type { JpqShape } from './jpq-codes.ts';
+import {
+  encoderParamCount,
+  encoderWeightShapes,
+  innerWidthsProblem,
+  type SasrecConfig,
+} from './sasrec.ts';
 import type { SequentialModel } from './sequential.ts';
-import { checkSequentialStructure, innerArchitecture } from './sequential-structure.ts';
+import {
+  checkJpqCodes,
+  checkSequentialStructure,
+  innerArchitecture,
+  JPQ_CODES_DTYPE,
+  JPQ_KEYS,
+  type SequentialItemTable,
+} from './sequential-structure.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
 
 export interface SequentialPackageMeta {
@@ -31,6 +48,24 @@ export interface SequentialPackageMeta {
   /** Extra architecture entries (the item table's own hyper-parameters). */
   architecture?: Record<string, ArchitectureValue>;
 }
+
+/** A RecJPQ table's codes as the package stores them: one byte each, part of the table. */
+export async function jpqCodesSpec(codes: tf.Tensor2D): Promise<TensorSpec> {
+  return {
+    name: JPQ_CODES,
+    dtype: JPQ_CODES_DTYPE,
+    shape: codes.shape,
+    data: Uint8Array.from(await codes.data()),
+    role: 'item-embedding',
+  };
+}
+
+/** The package kind of each item table kind. */
+const PACKAGE_KINDS = {
+  dense: 'sequential-dense',
+  tt: 'sequential-tt',
+  jpq: 'sequential-jpq',
+} as const satisfies Record<ItemTable['kind'], string>;
 
 async function specOf(name: string, t: tf.Tensor, role?: 'item-embedding'): Promise<TensorSpec> {
   return {
@@ -56,9 +91,10 @@ export async function sequentialPackageSpec(
   for (const [name, t] of Object.entries(items.weights)) {
     tensors.push(await specOf(name, t, 'item-embedding'));
   }
+  if (items.jpq) tensors.push(await jpqCodesSpec(items.jpq.codes));
   const denseEmbedding = (config.numItems + 1) * config.dim;
   return {
-    kind: items.kind === 'tt' ? 'sequential-tt' : 'sequential-dense',
+    kind: PACKAGE_KINDS[items.kind],
     name: meta.name,
     architecture: {
       numItems: config.numItems,
@@ -72,6 +108,7 @@ export async function sequentialPackageSpec(
       // The blocks' inner widths, only when some block was narrowed (innerQk, innerV, innerFfn).
       ...innerArchitecture(config),
       ...(model.repeatBonus ? { repeatBonus: model.repeatBonus } : {}),
+      ...itemTableArchitecture(items),
       ...meta.architecture,
     },
     items: { count: config.numItems, ...(meta.itemIds ? { ids: meta.itemIds } : {}) },
@@ -117,6 +154,42 @@ export function ttArchitecture(shape: TtShape): Record<string, ArchitectureValue
   return { ttRows: shape.rows, ttCols: shape.cols, ttRank: shape.rank, ttStp: shape.stp };
 }
 
+/** The architecture entries that describe a RecJPQ item table. */
+export function jpqArchitecture(shape: JpqShape): Record<string, ArchitectureValue> {
+  return { [JPQ_KEYS.splits]: shape.splits, [JPQ_KEYS.centroids]: shape.centroids };
+}
+
+/** The architecture entries of the table's own hyper-parameters (none for a dense table). */
+export function itemTableArchitecture(items: ItemTable): Record<string, ArchitectureValue> {
+  if (items.tt) return ttArchitecture(items.tt.shape);
+  if (items.jpq) return jpqArchitecture(items.jpq);
+  return {};
+}
+
+/** What the structure check would say of the table `items` is (its kind and shape). */
+export function itemTableStructure(items: ItemTable): SequentialItemTable {
+  if (items.tt) return { kind: 'tt', shape: items.tt.shape };
+  if (items.jpq) return { kind: 'jpq', splits: items.jpq.splits, centroids: items.jpq.centroids };
+  return { kind: 'dense' };
+}
+
+/**
+ * A RecJPQ package's codes [numItems + 1, splits], each checked against its codebook's
+ * rows (checkJpqCodes): the structure check has tied their shape and dtype to the manifest.
+ */
+export function jpqPackageCodes(pkg: ModelPackage, shape: JpqShape): Uint8Array {
+  const codes = pkg.tensors.get(JPQ_CODES);
+  if (!codes || codes.dtype !== JPQ_CODES_DTYPE) {
+    throw new ModelPackageError(
+      'bad-shape',
+      pkg.manifest.name,
+      `${pkg.manifest.kind}: tensor "${JPQ_CODES}" is missing or not ${JPQ_CODES_DTYPE}`,
+    );
+  }
+  checkJpqCodes(pkg.manifest, codes.data, shape);
+  return codes.data as Uint8Array;
+}
+
 /**
  * Builds a model from a verified package. The manifest's structure is checked first
  * (sequential-structure.ts), so no tensor is built for a package that does not fit.
@@ -124,22 +197,40 @@ export function ttArchitecture(shape: TtShape): Record<string, ArchitectureValue
 export function sequentialFromPackage(pkg: ModelPackage): SequentialModel {
   const { config, table } = checkSequentialStructure(pkg.manifest);
   const repeatBonus = repeatBonusOf(pkg);
+  // The table first: a RecJPQ table's codes are read, and so checked, before any tensor is built.
+  const items = itemTableFromPackage(pkg, config, table);
   const encoder: Record<string, tf.Tensor> = {};
   for (const [name, shape] of encoderWeightShapes(config)) {
     encoder[name] = packageTensor(pkg, name, shape);
   }
-  let items: ItemTable;
-  if (table.kind === 'dense') {
-    items = denseItemTable(
-      packageTensor(pkg, DENSE_TABLE, [config.numItems + 1, config.dim]) as tf.Tensor2D,
-    );
-  } else {
-    const cores = ttCoreShapes(table.shape).map((shape, k) =>
-      packageTensor(pkg, ttCoreName(k), shape),
-    );
-    items = ttItemTable(cores, table.shape, config.numItems + 1);
-  }
   return { config, encoder, items, ...(repeatBonus > 0 ? { repeatBonus } : {}) };
+}
+
+function itemTableFromPackage(
+  pkg: ModelPackage,
+  config: SasrecConfig,
+  table: SequentialItemTable,
+): ItemTable {
+  const numRows = config.numItems + 1;
+  switch (table.kind) {
+    case 'dense':
+      return denseItemTable(packageTensor(pkg, DENSE_TABLE, [numRows, config.dim]) as tf.Tensor2D);
+    case 'tt': {
+      const cores = ttCoreShapes(table.shape).map((shape, k) =>
+        packageTensor(pkg, ttCoreName(k), shape),
+      );
+      return ttItemTable(cores, table.shape, numRows);
+    }
+    case 'jpq': {
+      const codes = jpqPackageCodes(pkg, table);
+      const { splits, centroids } = table;
+      return jpqItemTable(
+        packageTensor(pkg, JPQ_CODEBOOKS, [splits, centroids, config.dim / splits]) as tf.Tensor3D,
+        tf.tensor2d(Int32Array.from(codes), [numRows, splits], 'int32'),
+        numRows,
+      );
+    }
+  }
 }
 
 /** architecture.repeatBonus: absent (packages before it, or never tuned) is 0. */

@@ -1,19 +1,22 @@
 /**
- * The structure a `sequential-dense` or `sequential-tt` package must have, checked on the
- * manifest alone: no weight is read, and nothing is allocated in proportion to a number the
- * manifest merely states. Every architecture number is tied to tensors that are present
- * (and so to bytes that were hashed): `dim` and `maxLen` to the position table, `blocks`
- * to the block tensors found, the item count to the item table, a tensor-train's padded
- * rows to the item count, the blocks' inner widths (innerQk, innerV, innerFfn) to their
- * projections' kernels. Only then is the list of expected tensors built and compared,
- * shape by shape, with the manifest's.
+ * The structure a `sequential-dense`, `sequential-tt` or `sequential-jpq` package must have,
+ * checked on the manifest alone: no weight is read, and nothing is allocated in proportion
+ * to a number the manifest merely states. Every architecture number is tied to tensors that
+ * are present (and so to bytes that were hashed): `dim` and `maxLen` to the position table,
+ * `blocks` to the block tensors found, the item count to the item table, a tensor-train's
+ * padded rows to the item count, a RecJPQ table's splits and centroids to its codebooks and
+ * codes, the blocks' inner widths (innerQk, innerV, innerFfn) to their projections' kernels.
+ * Only then is the list of expected tensors built and compared, shape by shape, with the
+ * manifest's. A RecJPQ table's code values are data, not structure: checkJpqCodes reads
+ * them before a loader uses them.
  *
  * `pocketrec verify` runs this; every sequential loader (the toolkit's commands and the
  * browser engine) runs it before it builds a tensor.
  */
 import { ModelPackageError } from '../package/errors.ts';
 import type { Manifest } from '../package/manifest.ts';
-import { DENSE_TABLE, ttCoreName } from './item-table.ts';
+import { DENSE_TABLE, JPQ_CODEBOOKS, JPQ_CODES, ttCoreName } from './item-table.ts';
+import { type JpqShape, MAX_JPQ_CENTROIDS } from './jpq-codes.ts';
 import {
   type BlockWidths,
   blockWidths,
@@ -29,7 +32,16 @@ import {
 import { type TtShape, ttCoreShapes, ttPaddingProblem } from './tt-matrix.ts';
 import { checkWeightEntry, sameShape } from './weight-entry.ts';
 
-export const SEQUENTIAL_KINDS = ['sequential-dense', 'sequential-tt'] as const;
+export const SEQUENTIAL_KINDS = ['sequential-dense', 'sequential-tt', 'sequential-jpq'] as const;
+
+/** The architecture keys of a RecJPQ item table (JpqShape). */
+export const JPQ_KEYS = {
+  splits: 'jpqSplits',
+  centroids: 'jpqCentroids',
+} as const satisfies Record<keyof JpqShape, string>;
+
+/** The stored type of a RecJPQ table's codes: one byte each (MAX_JPQ_CENTROIDS). */
+export const JPQ_CODES_DTYPE = 'uint8';
 
 /**
  * The architecture keys of the blocks' inner widths (SasrecConfig.inner), one number per
@@ -52,7 +64,10 @@ export function innerArchitecture(config: SasrecConfig): Record<string, number[]
   };
 }
 
-export type SequentialItemTable = { kind: 'dense' } | { kind: 'tt'; shape: TtShape };
+export type SequentialItemTable =
+  | { kind: 'dense' }
+  | { kind: 'tt'; shape: TtShape }
+  | ({ kind: 'jpq' } & JpqShape);
 
 export interface SequentialStructure {
   config: SasrecConfig;
@@ -100,11 +115,26 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
   checkInnerWidths(manifest, config, fail);
 
   const table = itemTableOf(manifest, config, fail);
+  if (table.kind === 'jpq') {
+    // The codes are integers, not weights: their own dtype, and no scale.
+    const codes = entries.get(JPQ_CODES);
+    const shape = [config.numItems + 1, table.splits];
+    if (!codes) return fail(`tensor "${JPQ_CODES}" is missing`);
+    if (!sameShape(codes.shape, shape)) {
+      fail(
+        `tensor "${JPQ_CODES}" has shape [${codes.shape}], expected [${shape}] (numItems + 1 rows, architecture.${JPQ_KEYS.splits} codes each)`,
+      );
+    }
+    if (codes.dtype !== JPQ_CODES_DTYPE || codes.scale !== undefined || codes.scales) {
+      fail(
+        `tensor "${JPQ_CODES}" is ${codes.dtype}; RecJPQ codes are ${JPQ_CODES_DTYPE}, unscaled`,
+      );
+    }
+    entries.delete(JPQ_CODES);
+  }
   const expected: [string, readonly number[]][] = [
     ...encoderWeightShapes(config),
-    ...(table.kind === 'dense'
-      ? [[DENSE_TABLE, [config.numItems + 1, config.dim]] as [string, number[]]]
-      : ttCoreShapes(table.shape).map((s, k) => [ttCoreName(k), s] as [string, number[]])),
+    ...itemTableShapes(config, table),
   ];
   for (const [name, shape] of expected) {
     const entry = entries.get(name);
@@ -117,6 +147,40 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
     fail(`tensor "${extra[0]}" is not part of this model (${extra.length} unexpected in all)`);
   }
   return { config, table };
+}
+
+/** The item table's weight tensors (a RecJPQ table's codes are not weights) and their shapes. */
+function itemTableShapes(config: SasrecConfig, table: SequentialItemTable): [string, number[]][] {
+  switch (table.kind) {
+    case 'dense':
+      return [[DENSE_TABLE, [config.numItems + 1, config.dim]]];
+    case 'tt':
+      return ttCoreShapes(table.shape).map((s, k) => [ttCoreName(k), s]);
+    case 'jpq':
+      return [[JPQ_CODEBOOKS, [table.splits, table.centroids, config.dim / table.splits]]];
+  }
+}
+
+/**
+ * Every RecJPQ code names a row of its codebook: the codes' bytes, which the manifest does
+ * not describe, checked before a loader gathers with them (an out-of-range index reads
+ * another split's row, or nothing, depending on the backend).
+ */
+export function checkJpqCodes(
+  manifest: Manifest,
+  codes: ArrayLike<number>,
+  { splits, centroids }: JpqShape,
+): void {
+  for (let i = 0; i < codes.length; i++) {
+    const code = codes[i] as number;
+    if (!(code < centroids)) {
+      throw new ModelPackageError(
+        'bad-shape',
+        manifest.name,
+        `${manifest.kind}: tensor "${JPQ_CODES}" holds code ${code} at row ${Math.floor(i / splits)}, split ${i % splits}, but architecture.${JPQ_KEYS.centroids} is ${centroids} (codes 0..${centroids - 1})`,
+      );
+    }
+  }
 }
 
 /** The encoder's configuration as the architecture states it, each number checked for type and range. */
@@ -257,6 +321,23 @@ function itemTableOf(
 ): SequentialItemTable {
   if (manifest.kind === 'sequential-dense') return { kind: 'dense' };
   const arch = manifest.architecture;
+  if (manifest.kind === 'sequential-jpq') {
+    const int = (key: string, max: number): number => {
+      const v = arch[key];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > max) {
+        return fail(
+          `architecture.${key} must be an integer in 1..${max}, got ${JSON.stringify(v)}`,
+        );
+      }
+      return v;
+    };
+    const splits = int(JPQ_KEYS.splits, config.dim);
+    const centroids = int(JPQ_KEYS.centroids, MAX_JPQ_CENTROIDS);
+    if (config.dim % splits !== 0) {
+      fail(`dim ${config.dim} is not divisible by architecture.${JPQ_KEYS.splits} ${splits}`);
+    }
+    return { kind: 'jpq', splits, centroids };
+  }
   const factors = (key: string): number[] => {
     const v = arch[key];
     if (

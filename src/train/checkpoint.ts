@@ -2,6 +2,8 @@
  * Training checkpoints: the variables, the optimizer's moments and the loop's state, written
  * as one model package (kind "training-checkpoint") so a checkpoint is hashed and replaced
  * atomically like any package, and an interrupted run resumes from the last whole epoch.
+ * Beside them, the tensors a model reads but never trains that were drawn for the run (a
+ * RecJPQ table's codes), so that a resumed run reads them back instead of drawing them again.
  */
 
 import { existsSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PocketrecError } from '../errors.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
-import { readModelPackage, tensorValues } from '../package/reader.ts';
+import { type PackageTensor, readModelPackage, tensorValues } from '../package/reader.ts';
 import { buildModelPackage, type TensorSpec } from '../package/writer.ts';
 
 export interface LoopState {
@@ -32,6 +34,7 @@ export interface EpochRecord {
 }
 
 const KIND = 'training-checkpoint';
+const FIXED = 'fixed/';
 
 async function tensorSpecs(
   prefix: string,
@@ -60,10 +63,13 @@ export async function saveCheckpoint(
     optimizer: tf.Optimizer;
     state: LoopState;
     config: Record<string, unknown>;
+    /** Tensors the model reads but does not train, fixed for the run (LoopOptions.fixed). */
+    fixed?: readonly TensorSpec[];
   },
 ): Promise<void> {
   const optimizerWeights = await parts.optimizer.getWeights();
   const tensors = [
+    ...(parts.fixed ?? []).map((t) => ({ ...t, name: `${FIXED}${t.name}` })),
     ...(await tensorSpecs('current/', parts.variables)),
     ...Object.entries(parts.best).map(([name, data]) => ({
       name: `best/${name}`,
@@ -143,4 +149,18 @@ export async function loadCheckpoint(
     .sort((a, b) => a.index - b.index);
   await optimizer.setWeights(optimizerWeights.map(({ name, tensor }) => ({ name, tensor })));
   return { state, config, best };
+}
+
+/**
+ * A tensor saved with `fixed` by the checkpoint in `dir`, as stored; undefined when there is
+ * no checkpoint or it holds no such tensor.
+ */
+export async function loadFixedTensor(
+  dir: string,
+  name: string,
+): Promise<PackageTensor | undefined> {
+  if (!existsSync(join(dir, 'manifest.json'))) return undefined;
+  const pkg = await readModelPackage(directorySource(dir));
+  if (pkg.manifest.kind !== KIND) return undefined;
+  return pkg.tensors.get(`${FIXED}${name}`);
 }

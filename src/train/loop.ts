@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { PocketrecError } from '../errors.ts';
+import type { TensorSpec } from '../package/writer.ts';
 import { type EpochRecord, type LoopState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { type DataParallel, dataParallelStep } from './data-parallel.ts';
 
@@ -60,6 +61,11 @@ export interface LoopOptions<B> {
    * last epoch, for a search whose later epochs are what it is for.
    */
   keep?: 'best' | 'last';
+  /**
+   * Tensors the model reads but nothing trains, drawn for this run before its first epoch (a
+   * RecJPQ table's codes): saved with every checkpoint (loadFixedTensor reads them back).
+   */
+  fixed?: readonly TensorSpec[];
 }
 
 /** What afterStep is told: the step just taken (from 0) and the learning rate it used. */
@@ -225,6 +231,7 @@ export async function runTrainingLoop<B>(options: LoopOptions<B>): Promise<LoopR
         optimizer,
         state,
         config: options.config,
+        ...(options.fixed ? { fixed: options.fixed } : {}),
       });
     }
     options.onEpoch?.(record, state);

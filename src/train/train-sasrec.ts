@@ -4,11 +4,25 @@
  * Every hyper-parameter is in one config object with the defaults used for ML-1M.
  */
 import * as tf from '@tensorflow/tfjs';
-import { denseItemTable, ttItemTable } from '../model/item-table.ts';
+import {
+  DENSE_TABLE,
+  denseItemTable,
+  type ItemTable,
+  JPQ_CODEBOOKS,
+  JPQ_CODES,
+  type JpqParts,
+  jpqItemTable,
+  ttCoreName,
+  ttItemTable,
+} from '../model/item-table.ts';
+import { assignJpqCodes, type JpqCodes, type JpqShape } from '../model/jpq-codes.ts';
 import { gatherRows } from '../model/ops/gather-rows.ts';
 import { DEFAULT_SASREC, encode, initEncoderWeights, type SasrecConfig } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
+import { jpqCodesSpec } from '../model/sequential-package.ts';
+import { JPQ_CODES_DTYPE } from '../model/sequential-structure.ts';
 import { initTtCores, type TtShape } from '../model/tt-matrix.ts';
+import type { TensorSpec } from '../package/writer.ts';
 import { seededRandom } from '../random.ts';
 import {
   type SequenceBatch,
@@ -16,6 +30,7 @@ import {
   trainingWindows,
   type WindowPolicy,
 } from './batches.ts';
+import { loadFixedTensor } from './checkpoint.ts';
 import { type GradientTask, type TrainingTask, withSequenceWorkers } from './data-parallel.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from './item-softmax.ts';
 import { type LoopOptions, type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
@@ -42,6 +57,12 @@ export interface TrainConfig extends Omit<SasrecConfig, 'numItems'> {
   lrDecay: number;
   /** 'latest': each user's latest maxLen + 1 items per epoch; 'all': every window of them. */
   windows: WindowPolicy;
+  /**
+   * A RecJPQ item table of this shape instead of a dense one: its codes drawn from the
+   * training sequences before the first epoch (jpq-codes.ts), its codebooks trained with the
+   * encoder. Absent: dense.
+   */
+  jpq?: JpqShape;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -58,6 +79,9 @@ export const DEFAULT_TRAIN: TrainConfig = {
   lrDecay: 0.5,
   windows: 'all',
 };
+
+/** The RecJPQ table `train --item-table jpq` trains unless told otherwise (TrainConfig.jpq). */
+export const DEFAULT_JPQ: JpqShape = { splits: 8, centroids: 256 };
 
 export interface Variables {
   encoder: Record<string, tf.Variable>;
@@ -140,6 +164,11 @@ export interface SasrecTaskArgs {
    * tensor-train student, e.g. after UMEC narrowed its encoder); absent: dense.
    */
   tt?: TtShape;
+  /**
+   * A RecJPQ item table over these codes instead of a dense one. The codes travel with the
+   * arguments, so every data-parallel worker gathers the rows the main thread does.
+   */
+  jpq?: JpqCodes;
 }
 
 /**
@@ -153,47 +182,14 @@ export function sasrecTask(
 ): TrainingTask<SequenceBatch> & { model: SequentialModel } {
   const { modelConfig, seed } = args;
   const encoder = asVariables(start ? start.encoder : initEncoderWeights(modelConfig, seed));
-  if (args.tt) {
-    const shape = args.tt;
-    // A worker's start is irrelevant (it takes the main thread's weights before each step).
-    const cores = (
-      start?.items.tt ? start.items.tt.cores : initTtCores(shape, { seed: seed + 1000, std: 0.1 })
-    ).map((c, k) => tf.variable(c, true, `items.tt.core${k}#${Math.random()}`));
-    const model: SequentialModel = {
-      config: modelConfig,
-      encoder,
-      items: ttItemTable(cores, shape, modelConfig.numItems + 1),
-    };
-    return {
-      model,
-      variables: { ...encoder, ...(model.items.weights as Record<string, tf.Variable>) },
-      loss: (batch, step) =>
-        nextItemLoss(model, batch, {
-          loss: args.loss,
-          negatives: args.negatives,
-          seed: seed * 7919 + step,
-        }),
-    };
-  }
-  const tableVar = asVariables({
-    'items.table': start
-      ? start.items.materialise()
-      : tf.randomNormal(
-          [modelConfig.numItems + 1, modelConfig.dim],
-          0,
-          1 / Math.sqrt(modelConfig.dim),
-          'float32',
-          seed + 1000,
-        ),
-  });
   const model: SequentialModel = {
     config: modelConfig,
     encoder,
-    items: denseItemTable(tableVar['items.table'] as tf.Variable as tf.Tensor2D),
+    items: trainedItemTable(args, start),
   };
   return {
     model,
-    variables: { ...encoder, ...tableVar },
+    variables: { ...encoder, ...(model.items.weights as Record<string, tf.Variable>) },
     loss: (batch, step) =>
       nextItemLoss(model, batch, {
         loss: args.loss,
@@ -201,6 +197,51 @@ export function sasrecTask(
         seed: seed * 7919 + step,
       }),
   };
+}
+
+/**
+ * The task's item table, its weights variables holding the start's or a fresh draw. A
+ * worker's start is irrelevant (it takes the main thread's weights before each step).
+ */
+function trainedItemTable(args: SasrecTaskArgs, start?: SequentialModel): ItemTable {
+  const { modelConfig, seed } = args;
+  const numRows = modelConfig.numItems + 1;
+  const variable = (t: tf.Tensor, name: string) => tf.variable(t, true, `${name}#${Math.random()}`);
+  // The dense table's draw: rows of norm about 1.
+  const std = 1 / Math.sqrt(modelConfig.dim);
+  if (args.tt) {
+    const shape = args.tt;
+    const cores = (
+      start?.items.tt ? start.items.tt.cores : initTtCores(shape, { seed: seed + 1000, std: 0.1 })
+    ).map((c, k) => variable(c, ttCoreName(k)));
+    return ttItemTable(cores, shape, numRows);
+  }
+  if (args.jpq) {
+    const { splits, centroids, codes } = args.jpq;
+    // Each row concatenates one codebook row per split, so codebooks drawn like the dense
+    // table give rows of the dense table's norm.
+    const codebooks = variable(
+      start?.items.jpq
+        ? start.items.jpq.codebooks
+        : tf.randomNormal(
+            [splits, centroids, modelConfig.dim / splits],
+            0,
+            std,
+            'float32',
+            seed + 1000,
+          ),
+      JPQ_CODEBOOKS,
+    ) as tf.Tensor as tf.Tensor3D;
+    const rows = tf.tensor2d(Int32Array.from(codes), [numRows, splits], 'int32');
+    return jpqItemTable(codebooks, rows, numRows);
+  }
+  const table = variable(
+    start
+      ? start.items.materialise()
+      : tf.randomNormal([numRows, modelConfig.dim], 0, std, 'float32', seed + 1000),
+    DENSE_TABLE,
+  );
+  return denseItemTable(table as tf.Tensor as tf.Tensor2D);
 }
 
 /** What the loop over a sequential model's windows reads of a trainer's config. */
@@ -227,6 +268,8 @@ export function trainSequenceTask(
   hooks: TrainingHooks<SequentialModel>,
   /** A compression method's per-step update and state (absent: plain training). */
   method?: SequenceTrainingMethod,
+  /** Tensors the model reads but does not train, saved with each checkpoint (LoopOptions.fixed). */
+  fixed?: readonly TensorSpec[],
 ): Promise<LoopResult> {
   const extension = method?.(task.variables) ?? {};
   return withSequenceWorkers(hooks.workers, gradientTask, (parallel) =>
@@ -249,6 +292,7 @@ export function trainSequenceTask(
       onBatch: hooks.onBatch,
       onEpoch: hooks.onEpoch,
       ...(parallel ? { parallel } : {}),
+      ...(fixed ? { fixed } : {}),
       ...extension,
     }),
   );
@@ -267,6 +311,8 @@ export function sasrecTaskArgs(
   numItems: number,
   config: TrainConfig,
   start?: SequentialModel,
+  /** The codes of the RecJPQ table `config.jpq` asks for (runJpqCodes); a start has its own. */
+  codes?: JpqCodes,
 ): SasrecTaskArgs {
   const modelConfig: SasrecConfig = {
     numItems,
@@ -289,8 +335,20 @@ export function sasrecTaskArgs(
       (k) => start.config[k] !== modelConfig[k],
     );
     tf.util.assert(
-      mismatch.length === 0 && (start.items.kind === 'dense' || start.items.tt !== null),
-      () => `the start model differs from the config in ${mismatch.join(', ') || 'its item table'}`,
+      mismatch.length === 0,
+      () => `the start model differs from the config in ${mismatch.join(', ')}`,
+    );
+    tf.util.assert(
+      !config.jpq,
+      () => 'a RecJPQ table is drawn for a run from scratch; a start model keeps its own table',
+    );
+  }
+  const jpq = start?.items.jpq ? startCodes(start.items.jpq, numItems + 1) : codes;
+  if (config.jpq) {
+    const want = config.jpq;
+    tf.util.assert(
+      jpq?.splits === want.splits && jpq.centroids === want.centroids,
+      () => `a RecJPQ table of ${want.splits} splits x ${want.centroids} centroids needs its codes`,
     );
   }
   return {
@@ -299,7 +357,39 @@ export function sasrecTaskArgs(
     negatives: config.negatives,
     seed: config.seed,
     ...(start?.items.tt ? { tt: start.items.tt.shape } : {}),
+    ...(jpq ? { jpq } : {}),
   };
+}
+
+/** A RecJPQ start model's codes, as the task's arguments carry them. */
+function startCodes(parts: JpqParts, numRows: number): JpqCodes {
+  const { splits, centroids } = parts;
+  return { splits, centroids, numRows, codes: Uint8Array.from(parts.codes.dataSync()) };
+}
+
+/**
+ * The codes of a RecJPQ run from scratch: the ones its checkpoint saved when it resumes
+ * (drawn again, they would be the same only as far as floating point repeats itself across
+ * machines and versions), else drawn from the training sequences.
+ */
+export async function runJpqCodes(
+  train: readonly Int32Array[],
+  numItems: number,
+  shape: JpqShape,
+  seed: number,
+  checkpointDir?: string,
+): Promise<JpqCodes> {
+  const numRows = numItems + 1;
+  const saved = checkpointDir ? await loadFixedTensor(checkpointDir, JPQ_CODES) : undefined;
+  if (
+    saved?.dtype === JPQ_CODES_DTYPE &&
+    saved.shape.join() === `${numRows},${shape.splits}` &&
+    saved.data.every((code) => code < shape.centroids)
+  ) {
+    return { ...shape, numRows, codes: Uint8Array.from(saved.data) };
+  }
+  // Codes of another shape are another run's, whose checkpoint the loop refuses.
+  return assignJpqCodes(train, numItems, shape, { seed });
 }
 
 export async function trainSasrec(
@@ -309,13 +399,18 @@ export async function trainSasrec(
   hooks: TrainingHooks<SequentialModel>,
   /**
    * Weights to start from (fine-tuning a trained package) instead of a fresh draw; a
-   * tensor-train start trains its cores in place of a dense table.
+   * tensor-train or RecJPQ start trains its cores or codebooks in place of a dense table.
    */
   start?: SequentialModel,
   /** A compression method's steps after each optimiser step (UMEC); absent: none. */
   method?: SequenceTrainingMethod,
 ): Promise<TrainResult> {
-  const args = sasrecTaskArgs(numItems, config, start);
+  // Drawn before the first epoch, from the training split only.
+  const codes =
+    config.jpq && !start
+      ? await runJpqCodes(train, numItems, config.jpq, config.seed, hooks.checkpointDir)
+      : undefined;
+  const args = sasrecTaskArgs(numItems, config, start, codes);
   return trainModelTask(
     sasrecTask(args, start),
     { module: import.meta.url, builder: 'sasrecTask', args },
@@ -340,6 +435,7 @@ export async function trainModelTask(
   hooks: TrainingHooks<SequentialModel>,
   method?: SequenceTrainingMethod,
 ): Promise<TrainResult> {
+  const { jpq } = task.model.items;
   const result = await trainSequenceTask(
     task,
     gradientTask,
@@ -348,6 +444,7 @@ export async function trainModelTask(
     () => hooks.validate(task.model),
     hooks,
     method,
+    jpq ? [await jpqCodesSpec(jpq.codes)] : undefined,
   );
   return { ...result, model: task.model };
 }

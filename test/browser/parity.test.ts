@@ -19,6 +19,9 @@
 // Then the tensor-train student quantised as `pocketrec quantize` stores it (int8 matrices
 // and cores, with one scale per row where the tensor allows it, float16 vectors): the
 // worker dequantises it once at load, so it must answer as Node does from the same package.
+//
+// Last, the teacher's encoder over a RecJPQ item table (uint8 codes drawn from ML-1M, drawn
+// codebooks), never built (materialiseRows 0): the worker scores it through its codebooks.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -26,6 +29,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { quantizeCandidates } from '../../src/compression/quantize/tensor-schemes.ts';
 import { loadUserSequences } from '../../src/data/index.ts';
 import { useWasmBackend } from '../../src/kernels/wasm/backend.ts';
+import { jpqItemTable } from '../../src/model/item-table.ts';
+import { assignJpqCodes } from '../../src/model/jpq-codes.ts';
 import type { BlockWidths, Weights } from '../../src/model/sasrec.ts';
 import { type SequentialModel, scoreHistories } from '../../src/model/sequential.ts';
 import {
@@ -419,4 +424,61 @@ describe('parity with Node: the student in int8', () => {
     },
     600_000,
   );
+});
+
+/** The teacher's encoder over a RecJPQ table, from MODELS[0]. */
+const JPQ = `${FIXTURES}/ml-1m-teacher-fo-jpq`;
+const JPQ_SESSIONS = 20;
+
+async function writeJpqTeacher(): Promise<void> {
+  await useWasmBackend();
+  const pkg = await readModelPackage(directorySource(`${projectRoot}/${MODELS[0]}`));
+  const teacher = sequentialFromPackage(pkg);
+  const { numItems, dim } = teacher.config;
+  const shape = { splits: 8, centroids: 256 };
+  const data = await loadUserSequences('ml-1m');
+  const { codes } = assignJpqCodes(data.sequences, numItems, shape, { seed: 1 });
+  const model: SequentialModel = {
+    ...teacher,
+    items: jpqItemTable(
+      tf.randomNormal([8, 256, dim / 8], 0, 1 / Math.sqrt(dim), 'float32', 2),
+      tf.tensor2d(Int32Array.from(codes), [numItems + 1, 8], 'int32'),
+      numItems + 1,
+    ),
+  };
+  const spec = await sequentialPackageSpec(model, {
+    name: 'ml-1m-teacher-fo-jpq',
+    dataset: 'ml-1m',
+    ...(pkg.itemIds ? { itemIds: pkg.itemIds } : {}),
+  });
+  const { files } = await buildModelPackage(spec);
+  await writePackageDirectory(join(projectRoot, JPQ), files);
+  tf.disposeVariables();
+}
+
+describe('parity with Node: the teacher over a RecJPQ item table', () => {
+  let reference: Ranked[][];
+  const asked = () => sessions.slice(0, JPQ_SESSIONS);
+  beforeAll(async () => {
+    await rm(join(projectRoot, JPQ), { recursive: true, force: true });
+    await writeJpqTeacher();
+    reference = await nodeReference(JPQ, asked());
+  });
+  afterAll(async () => {
+    await rm(join(projectRoot, FIXTURES), { recursive: true, force: true });
+  });
+
+  test(`wasm backend, ${JPQ_SESSIONS} sessions, scored through the codebooks: same top-10, scores within 1e-4`, async () => {
+    const answers = await browserAnswers(JPQ, 'wasm', asked());
+    expect(answers.backendUsed).toBe('wasm');
+    expect(answers.scoring).toBe('jpq-codebooks');
+    const reused = compare(
+      answers.reused,
+      reference.map((steps) => steps.slice(1)),
+    ).worst;
+    const fresh = compare(answers.fresh, reference).worst;
+    console.log(`RecJPQ teacher wasm: worst |score difference| ${Math.max(reused, fresh)}`);
+    expect(reused).toBeLessThan(1e-4);
+    expect(fresh).toBeLessThan(1e-4);
+  }, 600_000);
 });

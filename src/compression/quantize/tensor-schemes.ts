@@ -17,7 +17,14 @@ import type { PackageTensor } from '../../package/reader.ts';
 export const QUANTIZE_DTYPES = ['int8', 'float16'] as const;
 export type QuantizeDtype = (typeof QUANTIZE_DTYPES)[number];
 
-export type QuantizeScheme = 'float32' | 'float16' | 'int8-tensor' | 'int8-rows' | 'int8-columns';
+/** How a tensor is stored; 'kept' is a tensor that is not a float weight (codes, counts). */
+export type QuantizeScheme =
+  | 'kept'
+  | 'float32'
+  | 'float16'
+  | 'int8-tensor'
+  | 'int8-rows'
+  | 'int8-columns';
 
 export interface QuantizedCandidate {
   scheme: QuantizeScheme;
@@ -59,7 +66,7 @@ export function quantizeCandidates(
   tensor: PackageTensor,
   dtype: QuantizeDtype,
 ): QuantizedCandidate[] {
-  if (tensor.dtype !== 'float32') return [{ scheme: 'float32', tensor }];
+  if (tensor.dtype !== 'float32') return [{ scheme: 'kept', tensor }];
   const values = tensor.data as Float32Array;
   const half = (): QuantizedCandidate => ({
     scheme: 'float16',

@@ -4,10 +4,15 @@
  * head, its value kernel and bias the kept v columns and its output kernel the same rows,
  * its feed-forward pair the kept units; the config records the widths in `inner`. Every
  * other weight (positions, LayerNorms, output and outer biases, the readout) and the item
- * table (dense or tensor-train) are copied unchanged.
+ * table (dense, tensor-train or RecJPQ: codebooks and codes) are copied unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-import { denseItemTable, type ItemTable, ttItemTable } from '../../model/item-table.ts';
+import {
+  denseItemTable,
+  type ItemTable,
+  jpqItemTable,
+  ttItemTable,
+} from '../../model/item-table.ts';
 import { blockWidths, type Weights } from '../../model/sasrec.ts';
 import type { SequentialModel } from '../../model/sequential.ts';
 import type { KeptGroups } from './groups.ts';
@@ -25,14 +30,18 @@ function take(t: tf.Tensor, indices: Int32Array, axis: number): tf.Tensor {
 }
 
 function copyTable(items: ItemTable): ItemTable {
-  if (items.kind === 'dense') return denseItemTable(items.materialise().clone());
-  const tt = items.tt;
-  if (!tt) throw new Error('a tensor-train item table without its cores');
-  return ttItemTable(
-    tt.cores.map((c) => c.clone()),
-    tt.shape,
-    items.numRows,
-  );
+  switch (items.kind) {
+    case 'dense':
+      return denseItemTable(items.materialise().clone());
+    case 'tt':
+      return ttItemTable(
+        items.tt.cores.map((c) => c.clone()),
+        items.tt.shape,
+        items.numRows,
+      );
+    case 'jpq':
+      return jpqItemTable(items.jpq.codebooks.clone(), items.jpq.codes.clone(), items.numRows);
+  }
 }
 
 /**

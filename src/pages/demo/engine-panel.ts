@@ -14,6 +14,8 @@ const SCORING: Record<RecommenderInfo['scoring'], string> = {
   'tt-materialised': 'tensor-train table, built once',
   'tt-contracted': 'tensor-train cores, contracted per request',
   'tt-webgpu-kernel': 'fused tensor-train kernel',
+  'jpq-materialised': 'RecJPQ table, built once',
+  'jpq-codebooks': 'RecJPQ codebooks, scored per request',
   markov: 'Markov transitions',
   ctr: 'CTR model over fields',
 };

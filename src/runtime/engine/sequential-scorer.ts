@@ -5,14 +5,16 @@
  *  - a tensor-train table on WebGPU goes through the fused WGSL kernel, which scores and
  *    keeps top-k candidates without writing a score per item;
  *  - otherwise the scores come back once per request and the top-k is taken on the CPU. A
- *    tensor-train table with at most `materialiseRows` rows is built once at load (one
- *    product per request is cheaper than the contraction's several); a larger one is never
- *    built: the query is contracted with the cores.
+ *    tensor-train or RecJPQ table with at most `materialiseRows` rows is built once at load
+ *    (one product per request is cheaper than the contraction's several, or than a RecJPQ
+ *    table's gathers); a larger one is never built: the query is contracted with the cores,
+ *    or scored against a RecJPQ table's codebooks and its items' codes.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ttScoreTopK } from '../../kernels/webgpu/tt-score-topk/register.ts';
-import type { ItemTable } from '../../model/item-table.ts';
+import type { ItemTable, TtParts } from '../../model/item-table.ts';
 import { type SequentialModel, windowItems } from '../../model/sequential.ts';
+import { BUILT_SCORING } from '../../model/sequential-flops.ts';
 import { sequentialFromPackage } from '../../model/sequential-package.ts';
 import { ttScoreAll } from '../../model/tt-matrix.ts';
 import type { ModelPackage } from '../../package/reader.ts';
@@ -38,18 +40,21 @@ export interface RecommendQuery {
 /** The best rows of a request, and the positions reused from the previous request. */
 export type Ranking = Ranked & { reused: number };
 
-type TtCores = NonNullable<ItemTable['tt']>;
-
 /** How a full-catalogue request is scored, with what each way needs. */
 export type TableScoring =
-  | { scoring: 'dense-table' | 'tt-materialised'; tableT: tf.Tensor2D }
+  | { scoring: 'dense-table' | 'tt-materialised' | 'jpq-materialised'; tableT: tf.Tensor2D }
   /**
    * `paddingMask`: 0 for the rows that are items, -Infinity for row 0 and the rows that
    * only pad the product, so one Add masks them and the top-k runs on the backend over
    * the padded row as it comes out of the contraction.
    */
-  | { scoring: 'tt-contracted'; tt: TtCores; paddingMask: tf.Tensor2D }
-  | { scoring: 'tt-webgpu-kernel'; tt: TtCores };
+  | { scoring: 'tt-contracted'; tt: TtParts; paddingMask: tf.Tensor2D }
+  | { scoring: 'tt-webgpu-kernel'; tt: TtParts }
+  /**
+   * The RecJPQ table's own scoreAll: each split of the query against its codebook, then
+   * every item's codes' scores summed.
+   */
+  | { scoring: 'jpq-codebooks' };
 
 export interface SequentialScorer {
   kind: 'sequential';
@@ -99,9 +104,10 @@ function tableScoring(
 ): TableScoring {
   if (table) {
     const tableT = tf.tidy(() => table.transpose() as tf.Tensor2D);
-    return { scoring: items.kind === 'dense' ? 'dense-table' : 'tt-materialised', tableT };
+    return { scoring: BUILT_SCORING[items.kind], tableT };
   }
-  if (!items.tt) throw new Error('an item table that is not built must be a tensor-train');
+  if (items.kind === 'jpq') return { scoring: 'jpq-codebooks' };
+  if (items.kind !== 'tt') throw new Error('a dense item table is always built');
   if (backend === 'webgpu') return { scoring: 'tt-webgpu-kernel', tt: items.tt };
   const padded = items.tt.shape.rows.reduce((a, b) => a * b, 1);
   const mask = new Float32Array(padded);
@@ -114,8 +120,10 @@ export function releaseSequentialScorer(scorer: SequentialScorer): void {
   const { model, encoder, table, ranking } = scorer;
   encoder.forget();
   tf.dispose([...Object.values(model.encoder), ...Object.values(model.items.weights)]);
-  // A dense table is one of the weights; a built tensor-train table is not.
-  if (table && model.items.kind === 'tt') table.dispose();
+  // A RecJPQ table's codes are not among its weights.
+  if (model.items.jpq) model.items.jpq.codes.dispose();
+  // A dense table is one of the weights; a built tensor-train or RecJPQ table is not.
+  if (table && model.items.kind !== 'dense') table.dispose();
   if ('tableT' in ranking) ranking.tableT.dispose();
   if ('paddingMask' in ranking) ranking.paddingMask.dispose();
 }
@@ -198,6 +206,12 @@ async function rankAll(
       return kernelTopK(ranking.tt, numRows, q, k, excluded);
     case 'tt-contracted':
       return contractedTopK(ranking.tt, ranking.paddingMask, numRows, q, k, excluded);
+    case 'jpq-codebooks': {
+      const scores = tf.tidy(() => scorer.model.items.scoreAll(q));
+      const values = (await scores.data()) as Float32Array;
+      scores.dispose();
+      return topK(values, k, excluded, { from: 1 });
+    }
     default: {
       const scores = tf.tidy(() => tf.matMul(q, ranking.tableT));
       const values = (await scores.data()) as Float32Array;
@@ -209,7 +223,7 @@ async function rankAll(
 
 /** Scores and top-k in the fused WGSL kernel: no per-item score ever leaves the GPU. */
 async function kernelTopK(
-  { cores, shape }: TtCores,
+  { cores, shape }: TtParts,
   numRows: number,
   q: tf.Tensor2D,
   k: number,
@@ -237,7 +251,7 @@ async function kernelTopK(
  * a copy of every item's score and a pass over it in JavaScript).
  */
 async function contractedTopK(
-  { cores, shape }: TtCores,
+  { cores, shape }: TtParts,
   paddingMask: tf.Tensor2D,
   numRows: number,
   q: tf.Tensor2D,

@@ -5,7 +5,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
-import { denseItemTable, ttItemTable } from '../../../src/model/item-table.ts';
+import {
+  denseItemTable,
+  type ItemTable,
+  jpqItemTable,
+  ttItemTable,
+} from '../../../src/model/item-table.ts';
+import type { JpqShape } from '../../../src/model/jpq-codes.ts';
 import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
 import type { SequentialModel } from '../../../src/model/sequential.ts';
 import {
@@ -102,6 +108,26 @@ function tiny(c: SasrecConfig, tt?: TtShape): Tiny {
     },
   };
 }
+
+/** A RecJPQ table of `shape` (codes cycling through the centroids) on `c`'s encoder. */
+function tinyJpq(c: SasrecConfig, shape: JpqShape): Tiny {
+  const { splits, centroids } = shape;
+  const numRows = c.numItems + 1;
+  const codes = Int32Array.from({ length: numRows * splits }, (_, i) => (i * 7) % centroids);
+  const items: ItemTable = jpqItemTable(
+    tf.randomNormal([splits, centroids, c.dim / splits], 0, 0.3, 'float32', 4),
+    tf.tensor2d(codes, [numRows, splits], 'int32'),
+    numRows,
+  );
+  return {
+    config: c,
+    table: { kind: 'jpq', ...shape },
+    model: { config: c, encoder: initEncoderWeights(c, 5), items },
+  };
+}
+
+/** 4 splits of 8 centroids for d = 8: fewer centroids than the 20 rows, so scoring differs. */
+const JPQ: JpqShape = { splits: 4, centroids: 8 };
 
 /** The engine's scorer for the model, read back from its package. */
 async function scorerOf(
@@ -308,6 +334,33 @@ const cases: Case[] = [
     options: {},
   },
   {
+    name: 'RecJPQ: one step, scored through the codebooks (the default count)',
+    t: () => tinyJpq(config(), JPQ),
+    materialiseRows: 0,
+    length: 5,
+    primed: 4,
+    reused: 4,
+    options: {},
+  },
+  {
+    name: 'RecJPQ: one step, the table built at load',
+    t: () => tinyJpq(config(), JPQ),
+    materialiseRows: 1000,
+    length: 5,
+    primed: 4,
+    reused: 4,
+    options: { scoring: 'jpq-materialised' },
+  },
+  {
+    name: 'RecJPQ, from-latest, narrowed blocks: the whole window looked up in the codebooks',
+    t: () => tinyJpq(narrow({ positions: 'from-latest' }), { splits: 2, centroids: 16 }),
+    materialiseRows: 0,
+    length: 5,
+    primed: null,
+    reused: 0,
+    options: {},
+  },
+  {
     name: 'tensor-train, 3 cores, narrowed blocks, from-latest: the whole window from the cores',
     t: () => tiny(narrow({ numItems: 22, positions: 'from-latest' }), TT3),
     materialiseRows: 0,
@@ -417,5 +470,13 @@ describe('sequentialFlops', () => {
     expect(() =>
       sequentialFlops(c, { kind: 'tt', shape: TT2 }, { scoring: 'dense-table' }),
     ).toThrow(/tt item table/);
+    expect(() =>
+      sequentialFlops(c, { kind: 'jpq', ...JPQ }, { scoring: 'tt-materialised' }),
+    ).toThrow(/jpq item table/);
+    // Through the codebooks: K·d products, whatever the number of items.
+    const jpq = (numItems: number) =>
+      sequentialFlops({ ...c, numItems }, { kind: 'jpq', ...JPQ }) - encodeStepFlops(c, 10);
+    expect(jpq(19)).toBe(8 * 16);
+    expect(jpq(100_000)).toBe(8 * 16);
   });
 });

@@ -104,7 +104,7 @@ describe('quantizeCandidates', () => {
     const huge = tensor([1], Float32Array.from([1e5]));
     expect(quantizeCandidates(huge, 'float16').map((c) => c.scheme)).toEqual(['float32']);
     const ids = tensor([2, 2], Int32Array.from([1, 2, 3, 4]));
-    expect(quantizeCandidates(ids, 'int8')).toEqual([{ scheme: 'float32', tensor: ids }]);
+    expect(quantizeCandidates(ids, 'int8')).toEqual([{ scheme: 'kept', tensor: ids }]);
   });
 });
 
