@@ -16,7 +16,7 @@ import { checkReportOptions, type ReportCliOptions, reportCommand } from './repo
 import { reportCtrCommand } from './report-ctr.ts';
 import { SHAPLEY_CLI_DEFAULTS, type ShapleyCliOptions, shapleyCommand } from './shapley.ts';
 import { oneLine } from './terminal-text.ts';
-import { trainCommand } from './train.ts';
+import { DEFAULT_LOGIT_KD, trainCommand } from './train.ts';
 import { isCtrModelKind, type TrainCtrCliOptions, trainCtrCommand } from './train-ctr.ts';
 import { type TuneRepeatsCliOptions, tuneRepeatsCommand } from './tune-repeats.ts';
 import { DEFAULT_UMEC, umecCommand } from './umec.ts';
@@ -148,6 +148,18 @@ function buildProgram(output: Output): Command {
     .option(
       '--init-from <dir>',
       'start from a dense package trained on the same data set (fine-tuning; its architecture is kept)',
+    )
+    .option(
+      '--teacher <dir>',
+      'sasrec: distil from this sequential package by its logits (any width; needs --loss full)',
+    )
+    .option(
+      '--kd-alpha <a>',
+      `--teacher: the KL to the teacher's softmax weighted a, the cross-entropy 1 - a (default ${DEFAULT_LOGIT_KD.alpha})`,
+    )
+    .option(
+      '--kd-temperature <t>',
+      `--teacher: softmax temperature of the KL (default ${DEFAULT_LOGIT_KD.temperature})`,
     )
     .addOption(dataDirOption())
     .addOption(jsonOption())

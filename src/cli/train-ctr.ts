@@ -106,6 +106,9 @@ const SEQUENCE_ONLY = [
   'itemTable',
   'jpqSplits',
   'jpqCentroids',
+  'teacher',
+  'kdAlpha',
+  'kdTemperature',
 ] as const;
 
 /** What a CTR run validates by, as train and prune's fine-tuning show it. */

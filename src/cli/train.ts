@@ -1,18 +1,24 @@
 /**
  * `pocketrec train`: trains the dense SASRec teacher on a user data set and exports it as
  * a model package; `--item-table jpq` trains it with a RecJPQ item table instead (codes
- * drawn from the training split, codebooks trained: src/model/jpq-codes.ts). A checkpoint
- * beside the output (`<out>.checkpoint`) is written after every epoch, so running the same
- * command again after an interruption resumes.
+ * drawn from the training split, codebooks trained: src/model/jpq-codes.ts); `--teacher`
+ * distils it from a larger model by its logits (compression/distill/logit-distillation.ts).
+ * A checkpoint beside the output (`<out>.checkpoint`) is written after every epoch, so
+ * running the same command again after an interruption resumes.
  */
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
+import {
+  type LogitDistillation,
+  trainLogitDistilled,
+} from '../compression/distill/logit-distillation.ts';
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { type JpqShape, MAX_JPQ_CENTROIDS } from '../model/jpq-codes.ts';
 import { POSITION_SCHEMES, type PositionScheme, READOUTS, type Readout } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
 import { sequentialFromPackage, sequentialPackageSpec } from '../model/sequential-package.ts';
+import { isSequentialKind } from '../model/sequential-structure.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
@@ -62,7 +68,13 @@ export interface TrainCliOptions {
   itemTable?: string;
   jpqSplits?: string;
   jpqCentroids?: string;
+  teacher?: string;
+  kdAlpha?: string;
+  kdTemperature?: string;
 }
+
+/** `--teacher`'s loss weights: the KL term's share and its temperature. */
+export const DEFAULT_LOGIT_KD: LogitDistillation = { alpha: 0.5, temperature: 1 };
 
 /** The item tables `train` trains from scratch. */
 export const TRAIN_ITEM_TABLES = ['dense', 'jpq'] as const;
@@ -158,6 +170,9 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   if (options.model !== 'sasrec') {
     throw new UsageError(`--model must be "sasrec" (the teacher), got "${options.model}"`);
   }
+  if (!options.teacher && (options.kdAlpha !== undefined || options.kdTemperature !== undefined)) {
+    throw new UsageError('--kd-alpha and --kd-temperature weigh the KL to a --teacher; give one');
+  }
   if (options.initFrom && options.itemTable !== undefined && options.itemTable !== 'dense') {
     throw new UsageError(
       `--init-from starts from a dense package's table; --item-table ${options.itemTable} is trained from scratch`,
@@ -169,6 +184,7 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   const config = trainConfigFrom({ ...options, ...start?.architecture });
   const checkpointDir = `${options.out}.checkpoint`;
 
+  const teacher = options.teacher ? await teacherOf(options, data.numItems, config) : null;
   const progress = trainingHooks(
     'train',
     { cases: data.validation, maskHistory: data.maskHistory },
@@ -176,19 +192,16 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
     output,
   );
   const started = performance.now();
-  const result = await trainSasrec(
-    data.train,
-    data.numItems,
-    config,
-    {
-      checkpointDir,
-      workers,
-      validate: progress.validate,
-      onBatch: progress.onBatch,
-      onEpoch: progress.onEpoch,
-    },
-    start?.model,
-  );
+  const hooks = {
+    checkpointDir,
+    workers,
+    validate: progress.validate,
+    onBatch: progress.onBatch,
+    onEpoch: progress.onEpoch,
+  };
+  const result = teacher
+    ? await trainLogitDistilled(data.train, data.numItems, config, hooks, teacher.model, teacher.kd)
+    : await trainSasrec(data.train, data.numItems, config, hooks, start?.model);
   progress.stop();
   const metrics = trainingMetrics(result.state);
   // A fine-tuned model's training time includes the run it started from.
@@ -203,6 +216,7 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
       notes: JSON.stringify({
         command: commandLine('train', [], options),
         ...(start ? { initFrom: start.record } : {}),
+        ...(teacher ? { teacher: teacher.name, distilledByLogits: teacher.kd } : {}),
         config,
         sequences: data.train.length,
         history: trainingHistory(result.state),
@@ -231,6 +245,40 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
         `${result.state.bestScore.toFixed(4)} at epoch ${result.state.bestEpoch} of ${result.state.epoch} ` +
         `(${result.state.trainSeconds.toFixed(0)} s of training)`,
     );
+}
+
+/**
+ * `--teacher`: a sequential package of the same data set and items, whose softmax the run
+ * distils; its name goes in the notes as a distilled student's teacher does.
+ */
+async function teacherOf(
+  options: TrainCliOptions,
+  numItems: number,
+  config: TrainConfig,
+): Promise<{ model: SequentialModel; name: string; kd: LogitDistillation }> {
+  if (options.initFrom) {
+    throw new UsageError('--teacher trains a student from scratch; it does not take --init-from');
+  }
+  if (config.loss !== 'full') {
+    throw new UsageError('--teacher needs --loss full: the KL is over every item');
+  }
+  const dir = options.teacher as string;
+  const pkg = await readModelPackage(directorySource(dir));
+  if (!isSequentialKind(pkg.manifest.kind)) {
+    throw new UsageError(`--teacher must be a sequential package, ${dir} is ${pkg.manifest.kind}`);
+  }
+  checkPackageFitsData(`--teacher ${dir}`, pkg.manifest, options.dataset, numItems);
+  const alpha = numberOption(options.kdAlpha, 'kd-alpha', DEFAULT_LOGIT_KD.alpha, {
+    min: 0,
+    max: 1,
+  });
+  const temperature = numberOption(
+    options.kdTemperature,
+    'kd-temperature',
+    DEFAULT_LOGIT_KD.temperature,
+    { min: 0.05, max: 100 },
+  );
+  return { model: sequentialFromPackage(pkg), name: pkg.manifest.name, kd: { alpha, temperature } };
 }
 
 /**

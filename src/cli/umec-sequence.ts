@@ -18,15 +18,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  type LogitDistillation,
+  trainLogitDistilled,
+} from '../compression/distill/logit-distillation.ts';
 import type { KeptGroups } from '../compression/umec/groups.ts';
 import { DEFAULT_MINIMAX_RATES, prunedCount } from '../compression/umec/minimax.ts';
 import type { ScoreScale, SearchProgress } from '../compression/umec/search.ts';
 import { type Selection, selectToBudgetBy } from '../compression/umec/select.ts';
 import { sliceEncoder } from '../compression/umec/sequence-export.ts';
-import {
-  type DistilledFinetune,
-  distilledFinetune,
-} from '../compression/umec/sequence-finetune.ts';
 import {
   encoderFlopsRatio,
   type SequenceGroupLayer,
@@ -76,7 +76,7 @@ export type UmecSequenceMethod = (typeof UMEC_SEQUENCE_METHODS)[number];
  */
 export const DEFAULT_UMEC_SEQUENCE = {
   method: 'umec' as UmecSequenceMethod,
-  /** Fine-tuning's weight of the KL to the uncut model (sequence-finetune.ts); 0: plain. */
+  /** Fine-tuning's weight of the KL to the uncut model (compression/distill/logit-distillation.ts); 0: plain. */
   kdAlpha: 0,
   kdTemperature: 1,
   searchEpochs: 3,
@@ -92,7 +92,7 @@ export const DEFAULT_UMEC_SEQUENCE = {
 
 type Settings = UmecRunSettings<UmecSequenceMethod>;
 /** The shared settings, and fine-tuning distilled from the uncut model or not. */
-type SequenceSettings = Settings & { kd: DistilledFinetune | null };
+type SequenceSettings = Settings & { kd: LogitDistillation | null };
 
 /** Whether `dir` holds a sequential package (its manifest says so); false when unreadable. */
 export async function isSequentialPackage(dir: string): Promise<boolean> {
@@ -282,7 +282,7 @@ async function fineTune(
   };
   const { train, numItems } = hooks.data;
   const result = await (settings.kd
-    ? distilledFinetune(train, numItems, config, trainingHooksOf, sliced, uncut, settings.kd)
+    ? trainLogitDistilled(train, numItems, config, trainingHooksOf, uncut, settings.kd, sliced)
     : trainSasrec(train, numItems, config, trainingHooksOf, sliced)
   ).finally(progress.stop);
   return {

@@ -392,6 +392,24 @@ export async function runJpqCodes(
   return assignJpqCodes(train, numItems, shape, { seed });
 }
 
+/**
+ * The task arguments of a run: the start's, or a fresh model's, whose RecJPQ codes (if its
+ * config asks for a RecJPQ table) are drawn before the first epoch from the training split.
+ */
+export async function sasrecRunArgs(
+  train: readonly Int32Array[],
+  numItems: number,
+  config: TrainConfig,
+  checkpointDir?: string,
+  start?: SequentialModel,
+): Promise<SasrecTaskArgs> {
+  const codes =
+    config.jpq && !start
+      ? await runJpqCodes(train, numItems, config.jpq, config.seed, checkpointDir)
+      : undefined;
+  return sasrecTaskArgs(numItems, config, start, codes);
+}
+
 export async function trainSasrec(
   train: readonly Int32Array[],
   numItems: number,
@@ -405,12 +423,7 @@ export async function trainSasrec(
   /** A compression method's steps after each optimiser step (UMEC); absent: none. */
   method?: SequenceTrainingMethod,
 ): Promise<TrainResult> {
-  // Drawn before the first epoch, from the training split only.
-  const codes =
-    config.jpq && !start
-      ? await runJpqCodes(train, numItems, config.jpq, config.seed, hooks.checkpointDir)
-      : undefined;
-  const args = sasrecTaskArgs(numItems, config, start, codes);
+  const args = await sasrecRunArgs(train, numItems, config, hooks.checkpointDir, start);
   return trainModelTask(
     sasrecTask(args, start),
     { module: import.meta.url, builder: 'sasrecTask', args },

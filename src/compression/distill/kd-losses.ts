@@ -36,7 +36,8 @@ export function distilledCrossEntropy(
   options: { alpha: number; temperature: number; chunkLogits?: number },
 ): tf.Scalar {
   const { alpha, temperature: tau } = options;
-  const dim = studentHidden.shape[1];
+  // Only the logits meet: the teacher may be wider than the student.
+  const teacherDim = teacherHidden.shape[1];
   const padding = new Float32Array(teacherTable.shape[0]);
   padding[0] = -1e9;
   return chunkedSoftmaxLoss(
@@ -46,7 +47,12 @@ export function distilledCrossEntropy(
     1 - alpha,
     (zs, start, size) => {
       const bias = tf.tensor1d(padding);
-      const zt = tf.matMul(teacherHidden.slice([start, 0], [size, dim]), teacherTable, false, true);
+      const zt = tf.matMul(
+        teacherHidden.slice([start, 0], [size, teacherDim]),
+        teacherTable,
+        false,
+        true,
+      );
       const zsT = tau === 1 ? zs : zs.div(tau);
       const ztT = (tau === 1 ? zt.add(bias) : zt.add(bias).div(tau)) as tf.Tensor2D;
       const ps = tf.softmax(zs) as tf.Tensor2D;

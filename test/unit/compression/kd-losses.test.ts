@@ -61,19 +61,21 @@ function reference(
 }
 
 describe('distilledCrossEntropy', () => {
-  for (const [alpha, tau, chunk] of [
-    [0.8, 1, 1_000_000],
-    [0.8, 2, 25],
-    [1, 1.5, 1_000_000],
-    [0, 1, 14],
+  // The last case's teacher is wider than its student: only the logits meet.
+  for (const [alpha, tau, chunk, teacherWidth] of [
+    [0.8, 1, 1_000_000, 4],
+    [0.8, 2, 25, 4],
+    [1, 1.5, 1_000_000, 4],
+    [0, 1, 14, 4],
+    [0.6, 1.5, 25, 10],
   ] as const) {
-    it(`matches the textbook CE and KL and their gradients (α ${alpha}, τ ${tau}, chunk ${chunk})`, () => {
+    it(`matches the textbook CE and KL and their gradients (α ${alpha}, τ ${tau}, chunk ${chunk}, teacher width ${teacherWidth})`, () => {
       const random = seededRandom(11);
       const [T, R, d] = [9, 7, 4];
       const hs = matrix(T, d, random);
       const es = matrix(R, d, random);
-      const ht = matrix(T, d, random);
-      const et = matrix(R, d, random);
+      const ht = matrix(T, teacherWidth, random);
+      const et = matrix(R, teacherWidth, random);
       const ys = Array.from({ length: T }, () => 1 + Math.floor(random() * (R - 1)));
       const ref = reference(hs, es, ys, ht, et, alpha, tau);
       const { value, grads } = tf.valueAndGrads((h: tf.Tensor, e: tf.Tensor) =>

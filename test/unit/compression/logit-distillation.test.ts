@@ -4,18 +4,18 @@
 // different model it is more; at α = 0 it is plain fine-tuning's loss.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { teacherArrays } from '../../../../src/compression/distill/distill.ts';
+import { teacherArrays } from '../../../src/compression/distill/distill.ts';
 import {
-  type DistilledFinetuneArgs,
-  distilledFinetuneTask,
-} from '../../../../src/compression/umec/sequence-finetune.ts';
-import { useWasmBackend } from '../../../../src/kernels/wasm/backend.ts';
-import { denseItemTable } from '../../../../src/model/item-table.ts';
-import { initEncoderWeights, type SasrecConfig } from '../../../../src/model/sasrec.ts';
-import type { SequentialModel } from '../../../../src/model/sequential.ts';
-import { seededRandom } from '../../../../src/random.ts';
-import { sequenceBatches } from '../../../../src/train/batches.ts';
-import { nextItemLoss, type SasrecTaskArgs } from '../../../../src/train/train-sasrec.ts';
+  type LogitDistillationArgs,
+  logitDistillationTask,
+} from '../../../src/compression/distill/logit-distillation.ts';
+import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import { denseItemTable } from '../../../src/model/item-table.ts';
+import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
+import type { SequentialModel } from '../../../src/model/sequential.ts';
+import { seededRandom } from '../../../src/random.ts';
+import { sequenceBatches } from '../../../src/train/batches.ts';
+import { nextItemLoss, type SasrecTaskArgs } from '../../../src/train/train-sasrec.ts';
 
 const CONFIG: SasrecConfig = {
   numItems: 30,
@@ -48,13 +48,13 @@ const [batch] = sequenceBatches(sequences, { maxLen: 5, batchSize: 3, random: se
 const student: SasrecTaskArgs = { modelConfig: CONFIG, loss: 'full', negatives: 8, seed: 3 };
 
 async function lossOf(cut: SequentialModel, uncut: SequentialModel, alpha: number) {
-  const args: DistilledFinetuneArgs = {
+  const args: LogitDistillationArgs = {
     student,
-    uncut: teacherArrays(uncut),
+    teacher: teacherArrays(uncut),
     alpha,
     temperature: 1,
   };
-  const task = distilledFinetuneTask(args, cut);
+  const task = logitDistillationTask(args, cut);
   const value = tf.tidy(() => task.loss(batch as never, 0).dataSync()[0] as number);
   return value;
 }
@@ -91,10 +91,10 @@ describe('distilled fine-tuning of a cut encoder', () => {
 
   it('refuses the sampled loss: the KL is over every item', () => {
     expect(() =>
-      distilledFinetuneTask(
+      logitDistillationTask(
         {
           student: { ...student, loss: 'sampled' },
-          uncut: teacherArrays(cut),
+          teacher: teacherArrays(cut),
           alpha: 0.5,
           temperature: 1,
         },
