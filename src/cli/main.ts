@@ -150,6 +150,10 @@ function buildProgram(output: Output): Command {
       'start from a dense package trained on the same data set (fine-tuning; its architecture is kept)',
     )
     .option(
+      '--qat <dtype>',
+      'sasrec: quantisation-aware training, the loss seeing every weight matrix in int8 (one scale per row) with straight-through gradients; store it with pocketrec quantize --dtype int8',
+    )
+    .option(
       '--teacher <dir>',
       'sasrec: distil from this sequential package by its logits (any width; needs --loss full)',
     )

@@ -109,6 +109,7 @@ const SEQUENCE_ONLY = [
   'teacher',
   'kdAlpha',
   'kdTemperature',
+  'qat',
 ] as const;
 
 /** What a CTR run validates by, as train and prune's fine-tuning show it. */

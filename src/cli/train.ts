@@ -71,6 +71,7 @@ export interface TrainCliOptions {
   teacher?: string;
   kdAlpha?: string;
   kdTemperature?: string;
+  qat?: string;
 }
 
 /** `--teacher`'s loss weights: the KL term's share and its temperature. */
@@ -129,7 +130,10 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
     throw new UsageError(`--dim ${config.dim} is not divisible by --heads ${config.heads}`);
   }
   const jpq = jpqShapeFrom(options, config.dim);
-  return jpq ? { ...config, jpq } : config;
+  if (options.qat !== undefined && options.qat !== 'int8') {
+    throw new UsageError(`--qat must be "int8", got "${options.qat}"`);
+  }
+  return { ...config, ...(jpq ? { jpq } : {}), ...(options.qat ? { qat: options.qat } : {}) };
 }
 
 /** `--item-table jpq`'s table shape; undefined for a dense table. */

@@ -159,3 +159,21 @@ export function jpqItemTable(
     materialise: () => rowsOf(codes).reshape([numRows, dim]) as tf.Tensor2D,
   };
 }
+
+/**
+ * The same table with each trained weight passed through `map` (codes and shapes kept):
+ * what quantisation-aware training scores with, rebuilt inside each step's gradient tape.
+ */
+export function mapTableWeights(
+  items: ItemTable,
+  map: (weight: tf.Tensor) => tf.Tensor,
+): ItemTable {
+  switch (items.kind) {
+    case 'dense':
+      return denseItemTable(map(items.weights[DENSE_TABLE] as tf.Tensor) as tf.Tensor2D);
+    case 'tt':
+      return ttItemTable(items.tt.cores.map(map), items.tt.shape, items.numRows);
+    case 'jpq':
+      return jpqItemTable(map(items.jpq.codebooks) as tf.Tensor3D, items.jpq.codes, items.numRows);
+  }
+}

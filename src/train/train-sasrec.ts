@@ -12,10 +12,12 @@ import {
   JPQ_CODES,
   type JpqParts,
   jpqItemTable,
+  mapTableWeights,
   ttCoreName,
   ttItemTable,
 } from '../model/item-table.ts';
 import { assignJpqCodes, type JpqCodes, type JpqShape } from '../model/jpq-codes.ts';
+import { fakeQuantWeight } from '../model/ops/fake-quant.ts';
 import { gatherRows } from '../model/ops/gather-rows.ts';
 import { DEFAULT_SASREC, encode, initEncoderWeights, type SasrecConfig } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
@@ -63,6 +65,11 @@ export interface TrainConfig extends Omit<SasrecConfig, 'numItems'> {
    * encoder. Absent: dense.
    */
   jpq?: JpqShape;
+  /**
+   * Quantisation-aware training: the loss sees every weight matrix on the int8 grid
+   * `pocketrec quantize` stores it on (model/ops/fake-quant.ts). Absent: float32.
+   */
+  qat?: 'int8';
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -154,6 +161,13 @@ export function nextItemLoss(
   return sampledItemCrossEntropy(rows, table, batch.targets, negatives);
 }
 
+/** A sequential model's training task, and the model as its loss sees it (forward). */
+export type SasrecTask = TrainingTask<SequenceBatch> & {
+  model: SequentialModel;
+  /** `model`, or its fake-quantised view under quantisation-aware training; call inside the tape. */
+  forward: () => SequentialModel;
+};
+
 export interface SasrecTaskArgs {
   modelConfig: SasrecConfig;
   loss: 'full' | 'sampled';
@@ -169,6 +183,8 @@ export interface SasrecTaskArgs {
    * arguments, so every data-parallel worker gathers the rows the main thread does.
    */
   jpq?: JpqCodes;
+  /** TrainConfig.qat. */
+  qat?: 'int8';
 }
 
 /**
@@ -176,10 +192,7 @@ export interface SasrecTaskArgs {
  * data-parallel worker (data-parallel.ts), whose variables take the main thread's weights
  * before each step, so their start is irrelevant.
  */
-export function sasrecTask(
-  args: SasrecTaskArgs,
-  start?: SequentialModel,
-): TrainingTask<SequenceBatch> & { model: SequentialModel } {
+export function sasrecTask(args: SasrecTaskArgs, start?: SequentialModel): SasrecTask {
   const { modelConfig, seed } = args;
   const encoder = asVariables(start ? start.encoder : initEncoderWeights(modelConfig, seed));
   const model: SequentialModel = {
@@ -187,15 +200,31 @@ export function sasrecTask(
     encoder,
     items: trainedItemTable(args, start),
   };
+  const forward = () => (args.qat ? fakeQuantized(model) : model);
   return {
     model,
+    forward,
     variables: { ...encoder, ...(model.items.weights as Record<string, tf.Variable>) },
     loss: (batch, step) =>
-      nextItemLoss(model, batch, {
+      nextItemLoss(forward(), batch, {
         loss: args.loss,
         negatives: args.negatives,
         seed: seed * 7919 + step,
       }),
+  };
+}
+
+/**
+ * The model the loss sees under quantisation-aware training: every weight matrix, of the
+ * encoder and of the table, on the int8 grid, its gradient passed straight through.
+ */
+function fakeQuantized(model: SequentialModel): SequentialModel {
+  return {
+    ...model,
+    encoder: Object.fromEntries(
+      Object.entries(model.encoder).map(([name, w]) => [name, fakeQuantWeight(w)]),
+    ),
+    items: mapTableWeights(model.items, fakeQuantWeight),
   };
 }
 
@@ -358,6 +387,7 @@ export function sasrecTaskArgs(
     seed: config.seed,
     ...(start?.items.tt ? { tt: start.items.tt.shape } : {}),
     ...(jpq ? { jpq } : {}),
+    ...(config.qat ? { qat: config.qat } : {}),
   };
 }
 

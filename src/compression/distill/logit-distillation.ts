@@ -56,7 +56,7 @@ export function logitDistillationTask(
   const { dim } = teacher.config;
   const loss = (batch: SequenceBatch, step: number): tf.Scalar => {
     const { ids, positions, rows, table, targets } = nextItemRows(
-      base.model,
+      base.forward(),
       batch,
       args.student.seed * 7919 + step,
     );

@@ -119,6 +119,27 @@ describe('pocketrec quantize', () => {
     ).toBe(0);
   });
 
+  it('train --qat int8 records it in the config, and quantize stores the result', async () => {
+    const out = join(scratch, 'qat');
+    const quick = ['--users', '40', '--epochs', '1', '--dim', '8', '--max-len', '6'];
+    const base = ['train', '--model', 'sasrec', '--dataset', 'ml-1m', ...quick];
+    const bad = await run(...base, '--out', out, '--qat', 'int4');
+    expect(bad.err).toMatch(/--qat must be "int8", got "int4"/);
+    const trained = await run(...base, '--out', out, '--qat', 'int8', '--json');
+    expect(trained.code).toBe(0);
+    const notes = JSON.parse(manifestOf(out).training.notes) as { config: { qat?: string } };
+    expect(notes.config.qat).toBe('int8');
+    const summary = await quantize(
+      out,
+      join(scratch, 'qat-int8'),
+      '--users',
+      '40',
+      '--probe',
+      '16',
+    );
+    expect(summary.outputError).toBeLessThan(1e-2);
+  });
+
   it('refuses a bad dtype, an existing package and a package with nothing to quantise', async () => {
     const out = join(scratch, 'refused');
     const bad = await run('quantize', sasrec, '--out', out, '--dtype', 'int4');

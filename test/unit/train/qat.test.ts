@@ -1,0 +1,72 @@
+// Quantisation-aware training: the forward rounds each matrix to the int8 grid a package
+// stores it on (one scale per row, as `pocketrec quantize` writes int8-rows), the gradient
+// passes straight through, and a training task with `qat` computes exactly the loss of the
+// model whose matrices are rounded, for dense, tensor-train and RecJPQ tables alike.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import { mapTableWeights } from '../../../src/model/item-table.ts';
+import { fakeQuantInt8, fakeQuantWeight, int8Rows } from '../../../src/model/ops/fake-quant.ts';
+import type { SequentialModel } from '../../../src/model/sequential.ts';
+import { quantizeInt8Axis, toFloat32 } from '../../../src/package/dtypes.ts';
+import { seededRandom } from '../../../src/random.ts';
+import { sequenceBatches } from '../../../src/train/batches.ts';
+import { nextItemLoss, type SasrecTaskArgs, sasrecTask } from '../../../src/train/train-sasrec.ts';
+import { tinyModel } from '../cli/helpers.ts';
+
+beforeAll(async () => {
+  await useWasmBackend();
+});
+
+describe('fake int8', () => {
+  it('rounds to the grid quantize stores per row, and passes the gradient straight through', () => {
+    const values = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * 10 ** -(i % 3));
+    const w = tf.tensor2d(values, [6, 4]);
+    const { data, scales } = quantizeInt8Axis(values, [6, 4], 0);
+    const stored = toFloat32('int8', data, 1, { ...scales, shape: [6, 4] });
+    const rounded = int8Rows(w).dataSync();
+    for (let i = 0; i < values.length; i++) {
+      expect(rounded[i]).toBeCloseTo(stored[i] as number, 6);
+    }
+    const c = tf.tensor2d(
+      Float32Array.from({ length: 24 }, (_, i) => i - 12),
+      [6, 4],
+    );
+    const grad = tf.grad((x: tf.Tensor) => fakeQuantInt8(x).mul(c).sum())(w);
+    expect(Array.from(grad.dataSync())).toEqual(Array.from(c.dataSync()));
+    // Vectors are left as they are (stored as float16).
+    const bias = tf.tensor1d([0.123456, -2]);
+    expect(fakeQuantWeight(bias)).toBe(bias);
+  });
+});
+
+describe('sasrecTask with qat', () => {
+  const sequences = [Int32Array.from([1, 2, 3, 4, 5, 6]), Int32Array.from([7, 8, 9, 10])];
+  const [batch] = sequenceBatches(sequences, { maxLen: 6, batchSize: 2, random: seededRandom(1) });
+  it('computes the loss of the model with every matrix rounded, not of the float one', () => {
+    const start = tinyModel(30, 3, 0.5);
+    const args: SasrecTaskArgs = { modelConfig: start.config, loss: 'full', negatives: 8, seed: 4 };
+    const plain = sasrecTask(args, start);
+    const qat = sasrecTask({ ...args, qat: 'int8' }, start);
+    const rounded: SequentialModel = {
+      ...start,
+      encoder: Object.fromEntries(
+        Object.entries(start.encoder).map(([k, w]) => [k, w.rank >= 2 ? int8Rows(w) : w]),
+      ),
+      items: mapTableWeights(start.items, (w) => int8Rows(w)),
+    };
+    const options = { loss: 'full' as const, negatives: 8, seed: 4 * 7919 };
+    const value = (f: () => tf.Scalar) => tf.tidy(() => f().dataSync()[0] as number);
+    const qatLoss = value(() => qat.loss(batch as never, 0));
+    expect(qatLoss).toBeCloseTo(
+      value(() => nextItemLoss(rounded, batch as never, options)),
+      5,
+    );
+    expect(qatLoss).not.toBeCloseTo(
+      value(() => plain.loss(batch as never, 0)),
+      5,
+    );
+    // The variables trained are the float ones.
+    expect(Object.keys(qat.variables).sort()).toEqual(Object.keys(plain.variables).sort());
+  });
+});
