@@ -26,7 +26,13 @@ import {
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
-import { checkOutputFree, numberOption, trainingWorkers, windowPolicy } from './options.ts';
+import {
+  checkOutputFree,
+  numberOption,
+  qatDtype,
+  trainingWorkers,
+  windowPolicy,
+} from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
@@ -56,6 +62,7 @@ export interface DistillCliOptions {
   tau?: string;
   initEncoder?: string;
   initCores?: string;
+  qat?: string;
   kd: boolean;
   contrastive: boolean;
   predictive: boolean;
@@ -133,6 +140,7 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
     initEncoder,
     windows: windowPolicy(options.windows ?? d.windows),
     initCores: coreStart(options.initCores ?? d.initCores),
+    ...(qatDtype(options.qat) ? { qat: 'int8' as const } : {}),
   };
 }
 

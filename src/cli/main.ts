@@ -31,6 +31,11 @@ const CTR_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind === 'ctr').join('
 const dataDirOption = () =>
   new Option('--data-dir <dir>', 'data directory (default: ../shared/data when it exists)');
 const jsonOption = () => new Option('--json', 'print machine-readable JSON');
+const qatOption = () =>
+  new Option(
+    '--qat <dtype>',
+    'sequence models: quantisation-aware training, the loss seeing every weight matrix in int8 (one scale per row) with straight-through gradients; store the result with pocketrec quantize --dtype int8',
+  );
 const threadsOption = (what: string) =>
   new Option(
     '--threads <n>',
@@ -149,10 +154,7 @@ function buildProgram(output: Output): Command {
       '--init-from <dir>',
       'start from a dense package trained on the same data set (fine-tuning; its architecture is kept)',
     )
-    .option(
-      '--qat <dtype>',
-      'sasrec: quantisation-aware training, the loss seeing every weight matrix in int8 (one scale per row) with straight-through gradients; store it with pocketrec quantize --dtype int8',
-    )
+    .addOption(qatOption())
     .option(
       '--teacher <dir>',
       'sasrec: distil from this sequential package by its logits (any width; needs --loss full)',
@@ -209,6 +211,7 @@ function buildProgram(output: Output): Command {
       "latest: each user's latest items; all: every window of the history",
     )
     .addOption(threadsOption('each batch'))
+    .addOption(qatOption())
     .option('--users <n>', 'train on the first n users only (quick runs)')
     .addOption(dataDirOption())
     .addOption(jsonOption())

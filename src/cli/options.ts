@@ -79,3 +79,10 @@ export function checkPackageFitsData(
 export function trainingWorkers(value: string | undefined): number {
   return numberOption(value, 'threads', 1, { integer: true, min: 1, max: 64 }) - 1;
 }
+
+/** --qat: quantisation-aware training's dtype (train and distill); absent: none. */
+export function qatDtype(value: string | undefined): 'int8' | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'int8') throw new UsageError(`--qat must be "int8", got "${value}"`);
+  return value;
+}

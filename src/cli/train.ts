@@ -32,6 +32,7 @@ import {
   checkOutputFree,
   checkPackageFitsData,
   numberOption,
+  qatDtype,
   trainingWorkers,
   windowPolicy,
 } from './options.ts';
@@ -130,10 +131,8 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
     throw new UsageError(`--dim ${config.dim} is not divisible by --heads ${config.heads}`);
   }
   const jpq = jpqShapeFrom(options, config.dim);
-  if (options.qat !== undefined && options.qat !== 'int8') {
-    throw new UsageError(`--qat must be "int8", got "${options.qat}"`);
-  }
-  return { ...config, ...(jpq ? { jpq } : {}), ...(options.qat ? { qat: options.qat } : {}) };
+  const qat = qatDtype(options.qat);
+  return { ...config, ...(jpq ? { jpq } : {}), ...(qat ? { qat } : {}) };
 }
 
 /** `--item-table jpq`'s table shape; undefined for a dense table. */

@@ -200,7 +200,7 @@ export function sasrecTask(args: SasrecTaskArgs, start?: SequentialModel): Sasre
     encoder,
     items: trainedItemTable(args, start),
   };
-  const forward = () => (args.qat ? fakeQuantized(model) : model);
+  const forward = () => (args.qat ? fakeQuantizedModel(model) : model);
   return {
     model,
     forward,
@@ -218,7 +218,7 @@ export function sasrecTask(args: SasrecTaskArgs, start?: SequentialModel): Sasre
  * The model the loss sees under quantisation-aware training: every weight matrix, of the
  * encoder and of the table, on the int8 grid, its gradient passed straight through.
  */
-function fakeQuantized(model: SequentialModel): SequentialModel {
+export function fakeQuantizedModel(model: SequentialModel): SequentialModel {
   return {
     ...model,
     encoder: Object.fromEntries(

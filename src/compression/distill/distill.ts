@@ -23,7 +23,12 @@ import { type SequenceBatch, trainingWindows, type WindowPolicy } from '../../tr
 import type { TrainingTask } from '../../train/data-parallel.ts';
 import { itemCrossEntropy, sampledItemCrossEntropy } from '../../train/item-softmax.ts';
 import type { LoopResult, TrainingHooks } from '../../train/loop.ts';
-import { asVariables, drawNegatives, trainSequenceTask } from '../../train/train-sasrec.ts';
+import {
+  asVariables,
+  drawNegatives,
+  fakeQuantizedModel,
+  trainSequenceTask,
+} from '../../train/train-sasrec.ts';
 import { fitTtCores } from './fit-cores.ts';
 import { distilledCrossEntropy, infoNce } from './kd-losses.ts';
 
@@ -57,6 +62,8 @@ export interface DistillConfig {
   initCores: 'teacher-fit' | 'gaussian';
   /** Which windows of each history an epoch trains on (see train/batches.ts). */
   windows: WindowPolicy;
+  /** Quantisation-aware training (train-sasrec.ts TrainConfig.qat). Absent: float32. */
+  qat?: 'int8';
 }
 
 /** Adam steps of the teacher-table fit; the error has flattened by then on ML-1M. */
@@ -220,9 +227,11 @@ export function distillationTask(
     const seed = config.seed * 7919 + step;
     const ids = tf.tensor2d(batch.ids, [batch.size, batch.length], 'int32');
     const positions = tf.tensor1d(batch.positions, 'int32');
-    const table = student.items.materialise();
+    // Under quantisation-aware training the loss sees the student's matrices in int8.
+    const seen = config.qat ? fakeQuantizedModel(student) : student;
+    const table = seen.items.materialise();
     const studentRows = gatherRows(table, ids) as tf.Tensor3D;
-    const hidden = encode(modelConfig, encoder, ids, studentRows, { training: true, seed });
+    const hidden = encode(modelConfig, seen.encoder, ids, studentRows, { training: true, seed });
     const flat = (h: tf.Tensor3D) => h.reshape([batch.size * batch.length, d]) as tf.Tensor2D;
     const rows = gatherRows(flat(hidden), positions) as tf.Tensor2D;
     const targets = tf.tensor1d(batch.targets, 'int32');

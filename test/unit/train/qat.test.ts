@@ -4,10 +4,16 @@
 // model whose matrices are rounded, for dense, tensor-train and RecJPQ tables alike.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_DISTILL,
+  type DistillConfig,
+  distillationTask,
+} from '../../../src/compression/distill/distill.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { mapTableWeights } from '../../../src/model/item-table.ts';
 import { fakeQuantInt8, fakeQuantWeight, int8Rows } from '../../../src/model/ops/fake-quant.ts';
 import type { SequentialModel } from '../../../src/model/sequential.ts';
+import { initTtCores } from '../../../src/model/tt-matrix.ts';
 import { quantizeInt8Axis, toFloat32 } from '../../../src/package/dtypes.ts';
 import { seededRandom } from '../../../src/random.ts';
 import { sequenceBatches } from '../../../src/train/batches.ts';
@@ -68,5 +74,49 @@ describe('sasrecTask with qat', () => {
     );
     // The variables trained are the float ones.
     expect(Object.keys(qat.variables).sort()).toEqual(Object.keys(plain.variables).sort());
+  });
+});
+
+describe('distill with qat', () => {
+  it("computes the loss of the student with its encoder's matrices and its cores rounded", () => {
+    const teacher = tinyModel(41, 5, 0.5);
+    const config: DistillConfig = {
+      ...DEFAULT_DISTILL,
+      shape: { rows: [6, 7], cols: [2, 4], rank: 4, stp: 2 },
+    };
+    const hot = new Float32Array(42).fill(0).map((_, i) => (i % 3 === 0 ? 1 : 0));
+    const cores = initTtCores(config.shape, { seed: 1, std: 0.3 });
+    const sequences = [Int32Array.from([1, 2, 3, 4, 5, 6]), Int32Array.from([7, 8, 9, 10])];
+    const [batch] = sequenceBatches(sequences, {
+      maxLen: 6,
+      batchSize: 2,
+      random: seededRandom(1),
+    });
+    const value = (f: () => tf.Scalar) => tf.tidy(() => f().dataSync()[0] as number);
+    const qat = distillationTask(
+      teacher,
+      hot,
+      { ...config, qat: 'int8' },
+      {
+        encoder: teacher.encoder,
+        cores,
+      },
+    );
+    const rounded = distillationTask(teacher, hot, config, {
+      encoder: Object.fromEntries(
+        Object.entries(teacher.encoder).map(([k, w]) => [k, w.rank >= 2 ? int8Rows(w) : w]),
+      ),
+      cores: cores.map((c) => int8Rows(c)),
+    });
+    const plain = distillationTask(teacher, hot, config, { encoder: teacher.encoder, cores });
+    const qatLoss = value(() => qat.loss(batch as never, 0));
+    expect(qatLoss).toBeCloseTo(
+      value(() => rounded.loss(batch as never, 0)),
+      4,
+    );
+    expect(qatLoss).not.toBeCloseTo(
+      value(() => plain.loss(batch as never, 0)),
+      4,
+    );
   });
 });
