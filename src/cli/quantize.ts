@@ -222,11 +222,8 @@ export async function quantizeCommand(
           probe,
           outputError: quantized.error,
           sourceValidation: before,
-          tensors: quantized.choices.map((c) => ({
-            name: c.name,
-            scheme: c.scheme,
-            error: c.error,
-          })),
+          // Name to scheme only: the notes travel in every download (the errors are in --json).
+          schemes: Object.fromEntries(quantized.choices.map((c) => [c.name, c.scheme])),
         },
       }),
     }),

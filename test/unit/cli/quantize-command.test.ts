@@ -74,11 +74,11 @@ describe('pocketrec quantize', () => {
     const notes = JSON.parse(manifest.training.notes) as {
       command: string;
       quantizedFrom: { package: string };
-      quantize: { dtype: string; tensors: unknown[] };
+      quantize: { dtype: string; schemes: Record<string, string> };
     };
     expect(notes.command).toMatch(/^npx pocketrec quantize .*--dtype int8/);
     expect(notes.quantizedFrom.package).toBe(sasrec);
-    expect(notes.quantize.tensors).toHaveLength(manifest.tensors.length);
+    expect(Object.keys(notes.quantize.schemes)).toHaveLength(manifest.tensors.length);
     const evaluated = await run('eval', out, '--dataset', 'ml-1m', '--users', '40', '--json');
     expect(evaluated.code).toBe(0);
   });
