@@ -16,9 +16,9 @@ export async function runCli(
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-/** An untrained dense model small enough for command tests: d 8, one block, length 6. */
-export function tinyModel(numItems: number, seed = 1, std = 0.1): SequentialModel {
-  const config: SasrecConfig = {
+/** The encoder of command tests: d 8, one block, length 6. */
+export function tinyConfig(numItems: number): SasrecConfig {
+  return {
     numItems,
     dim: 8,
     maxLen: 6,
@@ -28,6 +28,11 @@ export function tinyModel(numItems: number, seed = 1, std = 0.1): SequentialMode
     positions: 'from-oldest',
     readout: 'last',
   };
+}
+
+/** An untrained dense model small enough for command tests (tinyConfig). */
+export function tinyModel(numItems: number, seed = 1, std = 0.1): SequentialModel {
+  const config = tinyConfig(numItems);
   return {
     config,
     encoder: initEncoderWeights(config, seed),

@@ -12,7 +12,7 @@ import { trainingData } from '../../../src/cli/training-data.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { jpqItemTable } from '../../../src/model/item-table.ts';
 import { assignJpqCodes } from '../../../src/model/jpq-codes.ts';
-import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
+import { initEncoderWeights } from '../../../src/model/sasrec.ts';
 import {
   sequentialFromPackage,
   sequentialPackageSpec,
@@ -23,7 +23,7 @@ import { repackageSpec } from '../../../src/package/repackage.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { loadFixedTensor } from '../../../src/train/checkpoint.ts';
 import { DEFAULT_TRAIN, runJpqCodes, trainSasrec } from '../../../src/train/train-sasrec.ts';
-import { runCli as run } from './helpers.ts';
+import { runCli as run, tinyConfig } from './helpers.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-train-jpq-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -214,16 +214,7 @@ describe('pocketrec train --item-table jpq, end to end', () => {
 describe('pocketrec tune-repeats on a RecJPQ package', () => {
   it('writes it again as sequential-jpq with the bonus, codes and codebooks unchanged', async () => {
     const numItems = 40727;
-    const config: SasrecConfig = {
-      numItems,
-      dim: 8,
-      maxLen: 6,
-      blocks: 1,
-      heads: 1,
-      dropout: 0,
-      positions: 'from-oldest',
-      readout: 'last',
-    };
+    const config = tinyConfig(numItems);
     const codes = Int32Array.from({ length: (numItems + 1) * 2 }, (_, i) => (i * 37) % 256);
     const model = {
       config,

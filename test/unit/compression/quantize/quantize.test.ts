@@ -15,7 +15,7 @@ import {
 } from '../../../../src/compression/quantize/tensor-schemes.ts';
 import { useWasmBackend } from '../../../../src/kernels/wasm/backend.ts';
 import { denseItemTable } from '../../../../src/model/item-table.ts';
-import { initEncoderWeights, type SasrecConfig } from '../../../../src/model/sasrec.ts';
+import { initEncoderWeights } from '../../../../src/model/sasrec.ts';
 import { scoreHistories } from '../../../../src/model/sequential.ts';
 import {
   sequentialFromPackage,
@@ -25,6 +25,7 @@ import { type ModelPackage, readModelPackage } from '../../../../src/package/rea
 import { repackageSpec } from '../../../../src/package/repackage.ts';
 import { memorySource } from '../../../../src/package/source.ts';
 import { buildModelPackage } from '../../../../src/package/writer.ts';
+import { tinyConfig } from '../../cli/helpers.ts';
 
 beforeAll(async () => {
   await useWasmBackend();
@@ -109,16 +110,7 @@ describe('quantizeCandidates', () => {
 });
 
 describe('quantizePackage on a sequential model', () => {
-  const CONFIG: SasrecConfig = {
-    numItems: 60,
-    dim: 8,
-    maxLen: 6,
-    blocks: 1,
-    heads: 1,
-    dropout: 0,
-    positions: 'from-oldest',
-    readout: 'last',
-  };
+  const CONFIG = tinyConfig(60);
   const histories = Array.from({ length: 24 }, (_, u) =>
     Int32Array.from({ length: 2 + (u % 5) }, (_, i) => 1 + ((u * 7 + i * 13) % 60)),
   );
