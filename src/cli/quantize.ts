@@ -217,6 +217,10 @@ export async function quantizeCommand(
         quantizedFrom: { package: model, version: source.manifestSha256 },
         // What a later fine-tuning or cut of this package repeats (umec's trainedLoss).
         ...(sourceNotes.config === undefined ? {} : { config: sourceNotes.config }),
+        // And how it was taught, for the report's families (learntFromTeacher).
+        ...(sourceNotes.distilledByLogits === undefined
+          ? {}
+          : { distilledByLogits: sourceNotes.distilledByLogits }),
         quantize: {
           dtype,
           probe,

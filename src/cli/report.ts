@@ -55,6 +55,12 @@ export interface ReportRow {
   trainedAs: string | null;
   /** A distilled student's teacher, by the name it was trained under (as its notes say). */
   teacher: string | null;
+  /**
+   * Whether the teacher shaped it: a loss term or a start taken from it. A student trained
+   * by `distill` with every term off and a random start names a teacher but learnt nothing
+   * from it (the no-distillation ablations).
+   */
+  distilled: boolean;
   /** How `pocketrec umec` cut its encoder; null for a model never cut. */
   cut: EncoderCut | null;
   /** Every file of the package on disk, manifest included: what a shopper downloads. */
@@ -110,6 +116,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
         repeatBonus: null,
         trainedAs: null,
         teacher: null,
+        distilled: false,
         cut: null,
         packageBytes: null,
         quantized: null,
@@ -133,6 +140,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
       repeatBonus: Number(manifest.architecture.repeatBonus ?? 0),
       trainedAs: origin.trainedAs,
       teacher: origin.teacher,
+      distilled: origin.teacher !== null && learntFromTeacher(manifest.training.notes),
       cut: await encoderCutOf(manifest),
       packageBytes:
         (await stat(join(model, MANIFEST_FILE))).size +
@@ -145,7 +153,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
   const plotFile = options.out ? `${basename(options.out, '.md')}.svg` : 'frontier.svg';
   const frontier = options.frontier
     ? frontierPage(
-        rows.map((r) => ({ ...r, cut: r.cut !== null })),
+        rows.map((r) => ({ ...r, teacher: r.distilled ? r.teacher : null, cut: r.cut !== null })),
         {
           dataset: options.dataset,
           session: data.kind === 'session',
@@ -170,6 +178,35 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
 }
 
 const machineName = () => `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
+
+/**
+ * Whether a package's own training took anything from its teacher, by its notes' config: a
+ * distillation term (KL, InfoNCE, the views' prediction, the logits of `train --teacher`) or
+ * a start from the teacher's encoder or table. A cut or quantised copy is judged by the
+ * notes it carries (its config is its source's).
+ */
+export function learntFromTeacher(notesText: string | undefined): boolean {
+  try {
+    const notes = JSON.parse(notesText ?? '{}') as {
+      distilledByLogits?: unknown;
+      config?: Record<string, unknown>;
+    };
+    if (notes.distilledByLogits) return true;
+    const c = notes.config ?? {};
+    const positive = (key: string) => typeof c[key] === 'number' && (c[key] as number) > 0;
+    return (
+      positive('alpha') ||
+      positive('beta') ||
+      positive('gamma') ||
+      c.initEncoder === 'teacher' ||
+      c.initCores === 'teacher-fit' ||
+      // Notes of a distilled student that predate the config's start fields.
+      (c.initEncoder === undefined && c.alpha === undefined)
+    );
+  } catch {
+    return true;
+  }
+}
 
 /** The dtype `pocketrec quantize` wrote a package in, from its notes; null if never quantised. */
 function quantizedDtype(notesText: string | undefined): string | null {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { againstTeacher, type ReportRow } from '../../../src/cli/report.ts';
+import { againstTeacher, learntFromTeacher, type ReportRow } from '../../../src/cli/report.ts';
 import { encoderCutSection } from '../../../src/cli/report-encoder-cut.ts';
 
 function row(
@@ -23,6 +23,7 @@ function row(
     repeatBonus: lineage.repeatBonus ?? 0,
     trainedAs: lineage.trainedAs ?? model,
     teacher: lineage.teacher ?? null,
+    distilled: lineage.teacher !== undefined,
     cut: null,
     packageBytes: 4,
     quantized: null,
@@ -115,5 +116,18 @@ describe('report: encoders cut to a FLOPs budget', () => {
     const [line] = cells(encoderCutSection([orphan], false));
     expect(line?.slice(9, -1)).toEqual(['-', '0.1000', '0.2000', '-', '-']);
     expect(encoderCutSection([row('t', 'sequential-dense', 0.1)], false)).toEqual([]);
+  });
+});
+
+describe('report: whether a student learnt from the teacher it names', () => {
+  const notes = (value: object) => JSON.stringify(value);
+  it('by a loss term, a start taken from the teacher, or logits; not the no-distillation ablation', () => {
+    const off = { alpha: 0, beta: 0, gamma: 0, initEncoder: 'random', initCores: 'gaussian' };
+    expect(learntFromTeacher(notes({ config: off }))).toBe(false);
+    expect(learntFromTeacher(notes({ config: { ...off, alpha: 0.8 } }))).toBe(true);
+    expect(learntFromTeacher(notes({ config: { ...off, initEncoder: 'teacher' } }))).toBe(true);
+    expect(learntFromTeacher(notes({ config: off, distilledByLogits: { alpha: 0.5 } }))).toBe(true);
+    // Notes from before the config recorded its terms: a distilled student.
+    expect(learntFromTeacher(notes({ command: 'npx pocketrec distill' }))).toBe(true);
   });
 });
