@@ -10,8 +10,8 @@ import { markdownTable } from './markdown-table.ts';
 import { metricLabel } from './report-encoder-cut.ts';
 import {
   compactBytes,
-  PLOT_MARKERS,
   PLOT_PALETTE,
+  type PlotMarker,
   type PlotSeries,
   plotSvg,
 } from './report-plot.ts';
@@ -94,6 +94,13 @@ function bestWithin<T extends { bytes: number; value: number }>(
   return best;
 }
 
+const FRONT_COLOR = '#000000';
+const STORAGE_MARKERS: Record<string, PlotMarker> = {
+  float32: 'circle',
+  float16: 'square',
+  int8: 'diamond',
+};
+
 interface Point {
   row: FrontierRow;
   bytes: number;
@@ -161,25 +168,30 @@ export function frontierPage(
     }),
   );
 
+  // Colour by family, marker by storage; the models of a family are different shapes, so
+  // they are markers, not a line, and only the front is drawn as one.
+  const families = [...new Set(points.map((p) => familyOf(p.row)))];
+  const familyColors = PLOT_PALETTE.filter((c) => c !== FRONT_COLOR);
   const lines = [...new Set(points.map((p) => lineOf(p.row)))];
-  const series: PlotSeries[] = lines.map((name, i) => ({
-    name,
-    kind: 'line',
-    color: PLOT_PALETTE[i % PLOT_PALETTE.length] as string,
-    marker: PLOT_MARKERS[i % PLOT_MARKERS.length],
-    dashed: name.includes(',') && /int8|float16/.test(name),
-    points: points
-      .filter((p) => lineOf(p.row) === name)
-      .map((p) => ({
+  const series: PlotSeries[] = lines.map((name) => {
+    const members = points.filter((p) => lineOf(p.row) === name);
+    const first = (members[0] as Point).row;
+    return {
+      name,
+      kind: 'points',
+      color: familyColors[families.indexOf(familyOf(first)) % familyColors.length] as string,
+      marker: STORAGE_MARKERS[first.quantized ?? 'float32'] ?? 'triangle',
+      points: members.map((p) => ({
         x: p.bytes,
         y: p.value,
         label: `${p.row.model}: ${kib(p.bytes)} KiB, ${f4(p.value)}`,
       })),
-  }));
+    };
+  });
   series.push({
     name: 'Pareto front',
     kind: 'line',
-    color: '#000000',
+    color: FRONT_COLOR,
     dashed: true,
     points: [...front].map((p) => ({ x: p.bytes, y: p.value, label: p.row.model })),
   });
