@@ -153,6 +153,18 @@ function concat(rows: readonly Float32Array[]): Float32Array {
   return out;
 }
 
+/** A package's notes as an object; notes another tool wrote as plain text carry nothing over. */
+function notesObject(text: string | undefined): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(text ?? '{}');
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
 function dtypeOf(value: string | undefined): QuantizeDtype {
   const dtype = value ?? DEFAULT_QUANTIZE.dtype;
   if (!(QUANTIZE_DTYPES as readonly string[]).includes(dtype)) {
@@ -207,7 +219,7 @@ export async function quantizeCommand(
   bar.stop();
   const before = await target.validate(pkg);
   const after = await target.validate(quantized.pkg);
-  const sourceNotes = JSON.parse(source.training.notes ?? '{}') as Record<string, unknown>;
+  const sourceNotes = notesObject(source.training.notes);
   const built = await buildModelPackage(
     repackageSpec(quantized.pkg, {
       name: options.out.split('/').filter(Boolean).pop() ?? 'quantized',

@@ -140,6 +140,23 @@ describe('pocketrec quantize', () => {
     expect(summary.outputError).toBeLessThan(1e-2);
   });
 
+  it('quantises a package whose notes are plain text, carrying none of them over', async () => {
+    const hand = join(scratch, 'hand');
+    const built = await buildModelPackage(
+      await sequentialPackageSpec(tinyModel(3416, 8, 0.3), {
+        name: 'hand',
+        dataset: 'ml-1m',
+        notes: 'written by hand, not JSON',
+      }),
+    );
+    await writePackageDirectory(hand, built.files);
+    const out = join(scratch, 'hand-f16');
+    await quantize(hand, out, '--dtype', 'float16', '--users', '40', '--probe', '8');
+    const notes = JSON.parse(manifestOf(out).training.notes) as Record<string, unknown>;
+    expect(notes.config).toBeUndefined();
+    expect(notes.quantizedFrom).toEqual({ package: hand, version: expect.any(String) });
+  });
+
   it('refuses a bad dtype, an existing package and a package with nothing to quantise', async () => {
     const out = join(scratch, 'refused');
     const bad = await run('quantize', sasrec, '--out', out, '--dtype', 'int4');
