@@ -107,69 +107,43 @@ interface Point {
   value: number;
 }
 
-export function frontierPage(
-  rows: readonly FrontierRow[],
-  options: {
-    dataset: string;
-    session: boolean;
-    command: string;
-    plotFile: string;
-    cases: number;
-    machine: string;
-  },
-): { markdown: string; svg: string } {
-  const metric: MetricName = options.session ? 'HR@20' : 'NDCG@10';
-  const second: MetricName = options.session ? 'MRR@20' : 'HR@10';
-  const label = metricLabel(metric, options.session);
-  const points: Point[] = rows
-    .filter((r) => r.packageBytes !== null)
-    .map((row) => ({ row, bytes: row.packageBytes as number, value: row.metrics[metric] ?? 0 }))
-    .sort((a, b) => a.bytes - b.bytes);
-  const front = new Set(paretoFront(points));
-  const baseline = points.filter((p) => isBaselineFamily(p.row));
-  const kib = (b: number) => `${(b / 1024).toFixed(1)}`;
-  const f4 = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
+const kib = (b: number) => `${(b / 1024).toFixed(1)}`;
+const f4 = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
 
-  const all = markdownTable(
-    [
-      'model',
-      'family',
-      'storage',
-      'package KiB',
-      label,
-      metricLabel(second, options.session),
-      'on the front',
-    ],
-    points.map((p) => [
-      p.row.model,
-      familyOf(p.row),
-      p.row.quantized ?? 'float32',
-      kib(p.bytes),
-      f4(p.value),
-      f4(p.row.metrics[second]),
-      front.has(p) ? 'yes' : '',
-    ]),
-  );
-  const budgets = markdownTable(
+/** For each budget, the best model that fits against the best baseline model that fits. */
+function budgetTable(points: readonly Point[], label: string): string[] {
+  const baseline = points.filter((p) => isBaselineFamily(p.row));
+  return markdownTable(
     ['budget', 'best model', label, `best ${FRONTIER_DEFAULTS.baseline}`, label, 'ratio'],
     FRONTIER_DEFAULTS.budgets.map((budget) => {
       const best = bestWithin(points, budget);
       const plain = bestWithin(baseline, budget);
       const ratio =
         best && plain && plain.value > 0 ? `${(best.value / plain.value).toFixed(3)}x` : '-';
+      const named = (p: Point | null) =>
+        p ? `${p.row.model} (${lineOf(p.row)}, ${kib(p.bytes)} KiB)` : 'none fits';
       return [
         compactBytes(budget),
-        best ? `${best.row.model} (${lineOf(best.row)}, ${kib(best.bytes)} KiB)` : 'none fits',
+        named(best),
         f4(best?.value),
-        plain ? `${plain.row.model} (${lineOf(plain.row)}, ${kib(plain.bytes)} KiB)` : 'none fits',
+        named(plain),
         f4(plain?.value),
         ratio,
       ];
     }),
   );
+}
 
-  // Colour by family, marker by storage; the models of a family are different shapes, so
-  // they are markers, not a line, and only the front is drawn as one.
+/**
+ * Colour by family, marker by storage; the models of a family are different shapes, so they
+ * are markers, not a line, and only the front is drawn as one.
+ */
+function frontierSvg(
+  points: readonly Point[],
+  front: ReadonlySet<Point>,
+  label: string,
+  dataset: string,
+): string {
   const families = [...new Set(points.map((p) => familyOf(p.row)))];
   const familyColors = PLOT_PALETTE.filter((c) => c !== FRONT_COLOR);
   const lines = [...new Set(points.map((p) => lineOf(p.row)))];
@@ -195,14 +169,58 @@ export function frontierPage(
     dashed: true,
     points: [...front].map((p) => ({ x: p.bytes, y: p.value, label: p.row.model })),
   });
-  const svg = plotSvg({
-    title: `${options.dataset}: ${label} against whole-package bytes`,
+  return plotSvg({
+    title: `${dataset}: ${label} against whole-package bytes`,
     xLabel: 'package bytes (log scale)',
     yLabel: `test ${label}`,
     xLogBase: 2,
     formatX: compactBytes,
     series,
   });
+}
+
+export function frontierPage(
+  rows: readonly FrontierRow[],
+  options: {
+    dataset: string;
+    session: boolean;
+    command: string;
+    plotFile: string;
+    cases: number;
+    machine: string;
+  },
+): { markdown: string; svg: string } {
+  const metric: MetricName = options.session ? 'HR@20' : 'NDCG@10';
+  const second: MetricName = options.session ? 'MRR@20' : 'HR@10';
+  const label = metricLabel(metric, options.session);
+  const points: Point[] = rows
+    .filter((r) => r.packageBytes !== null)
+    .map((row) => ({ row, bytes: row.packageBytes as number, value: row.metrics[metric] ?? 0 }))
+    .sort((a, b) => a.bytes - b.bytes);
+  const front = new Set(paretoFront(points));
+
+  const all = markdownTable(
+    [
+      'model',
+      'family',
+      'storage',
+      'package KiB',
+      label,
+      metricLabel(second, options.session),
+      'on the front',
+    ],
+    points.map((p) => [
+      p.row.model,
+      familyOf(p.row),
+      p.row.quantized ?? 'float32',
+      kib(p.bytes),
+      f4(p.value),
+      f4(p.row.metrics[second]),
+      front.has(p) ? 'yes' : '',
+    ]),
+  );
+  const budgets = budgetTable(points, label);
+  const svg = frontierSvg(points, front, label, options.dataset);
 
   const markdown = [
     `# ${options.dataset}: accuracy per downloaded byte`,
