@@ -177,7 +177,7 @@ function checkLayout(manifest: Manifest, where: string): void {
       );
     }
     const list = byFile.get(entry.file) ?? [];
-    list.push({ entry, start: entry.offset, end, what: `"${entry.name}"` });
+    list.push({ entry, start: entry.offset, end, scales: false });
     if (entry.scales) list.push(scalesSpan(entry, available, where));
     byFile.set(entry.file, list);
   }
@@ -202,14 +202,15 @@ interface Span {
   entry: TensorEntry;
   start: number;
   end: number;
-  what: string;
+  /** The tensor's per-slice scales rather than its values. */
+  scales: boolean;
 }
 
 /** The two things that overlap, in words: two tensors, or a tensor and some scales. */
 function both(a: Span, b: Span): string {
-  const isTensor = (s: Span) => s.what.startsWith('"');
-  if (isTensor(a) && isTensor(b)) return `tensors ${a.what} and ${b.what}`;
-  const word = (s: Span) => (isTensor(s) ? `tensor ${s.what}` : s.what);
+  if (!a.scales && !b.scales) return `tensors "${a.entry.name}" and "${b.entry.name}"`;
+  const word = (s: Span) =>
+    s.scales ? `the scales of tensor "${s.entry.name}"` : `tensor "${s.entry.name}"`;
   return `${word(a)} and ${word(b)}`;
 }
 
@@ -224,7 +225,7 @@ function scalesSpan(entry: TensorEntry, available: number, where: string): Span 
       `${what} span bytes ${offset}..${end} of ${entry.file} (${available} bytes), or are not 4-byte aligned`,
     );
   }
-  return { entry, start: offset, end, what };
+  return { entry, start: offset, end, scales: true };
 }
 
 /** Per-slice int8 scales: positive, and finite when multiplied by any stored value. */
