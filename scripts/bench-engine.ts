@@ -37,6 +37,8 @@ import { packageFlops } from '../src/model/package-flops.ts';
 import { encoderFlops } from '../src/model/sequential-flops.ts';
 import { checkSequentialStructure, isSequentialKind } from '../src/model/sequential-structure.ts';
 import { parseManifest } from '../src/package/manifest.ts';
+import { directorySource } from '../src/package/node-fs.ts';
+import { readItemIds } from '../src/package/reader.ts';
 import type { Pattern, PatternArgs } from '../src/pages/bench/engine/main.ts';
 import { generatedSessions, type Sessions } from '../src/pages/bench/sessions.ts';
 import type { BackendName } from '../src/runtime/engine/backend.ts';
@@ -167,9 +169,9 @@ const log = (message: string) => process.stderr.write(`[bench:engine] ${message}
 // ---------------------------------------------------------------------------------------
 // Sessions
 
-function itemIdsOf(dir: string): string[] | null {
-  const file = join(projectRoot, dir, 'items.txt');
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : null;
+/** The package's external ids as its reader decodes them (either id map encoding). */
+async function itemIdsOf(dir: string): Promise<string[] | null> {
+  return (await readItemIds(directorySource(join(projectRoot, dir)))).itemIds;
 }
 
 function randomSessions(ids: string[] | null, count: number, length: number): Sessions {
@@ -181,7 +183,7 @@ const ml1mSessions = (): Promise<Ml1mSessions> =>
   (ml1mCache ??= loadMl1mSessions({ dataDir: dataDirOption, seed: SEED, users: 80 }));
 
 async function sessionsFor(model: ModelSpec): Promise<Sessions> {
-  const ids = itemIdsOf(model.dir);
+  const ids = await itemIdsOf(model.dir);
   if (model.ml1m) {
     const loaded = await ml1mSessions();
     if ('sequences' in loaded) {

@@ -1,7 +1,7 @@
 /**
  * ML-1M user sequences to replay in the browser benchmarks (`npm run bench:engine`,
  * `npm run bench:browsers`): a seeded sample of users, each as the external item ids of
- * the packages' items.txt, oldest first. Read from the data directory, never written
+ * the packages' id maps, oldest first. Read from the data directory, never written
  * anywhere: the data's terms forbid redistribution.
  */
 import { loadUserSequences, resolveDataDir } from '../src/data/index.ts';

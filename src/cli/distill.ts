@@ -121,6 +121,7 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
   }
   const weight = (v: string | undefined, name: string, fallback: number, on: boolean) =>
     on ? numberOption(v, name, fallback, { min: 0 }) : 0;
+  const qat = qatDtype(options.qat);
   return {
     shape,
     epochs: numberOption(options.epochs, 'epochs', d.epochs, { integer: true, min: 1 }),
@@ -140,7 +141,7 @@ function distillConfigFrom(options: DistillCliOptions, shape: TtShape): DistillC
     initEncoder,
     windows: windowPolicy(options.windows ?? d.windows),
     initCores: coreStart(options.initCores ?? d.initCores),
-    ...(qatDtype(options.qat) ? { qat: 'int8' as const } : {}),
+    ...(qat ? { qat } : {}),
   };
 }
 

@@ -1,22 +1,34 @@
 import { CTR_PRUNED_KIND } from '../model/ctr/pruned-package.ts';
 import { packageFlops } from '../model/package-flops.ts';
 import { verifyModelStructure } from '../model/package-structure.ts';
-import type { Manifest } from '../package/manifest.ts';
+import { SEQUENTIAL_PRUNED_KIND } from '../model/sequential-pruned.ts';
+import type { ArchitectureValue, Manifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../runtime/engine/engine.ts';
 import { formatBytes, type Output, printJson, table } from './output.ts';
 
-/** Prints what a package is and how small it is; reading it verifies it too, format and structure. */
+/**
+ * Prints what a package is and how small it is; reading it verifies it too, format and
+ * structure. manifest.json is written without indentation, so `manifest` prints the whole
+ * verified manifest indented: the way to read every field of it.
+ */
 export async function infoCommand(
   dir: string,
-  options: { json?: boolean },
+  options: { json?: boolean; manifest?: boolean },
   output: Output,
 ): Promise<void> {
   const pkg = await readModelPackage(directorySource(dir));
   await verifyModelStructure(pkg);
   const { manifest } = pkg;
+  if (options.manifest) {
+    printJson(output, manifest);
+    return;
+  }
   const { size } = manifest;
+  const idMap = manifest.items.idMap;
+  const itemIds =
+    idMap === null ? 'none' : `${idMap} (${manifest.items.idEncoding ?? 'lines'} encoding)`;
   const pruning = pruningOf(manifest);
   const work = packageFlops(manifest, DEFAULT_ENGINE_OPTIONS);
   if (options.json) {
@@ -24,7 +36,10 @@ export async function infoCommand(
       name: manifest.name,
       kind: manifest.kind,
       formatVersion: manifest.formatVersion,
+      createdAt: manifest.createdAt,
       items: manifest.items.count,
+      idMap,
+      idEncoding: idMap === null ? null : (manifest.items.idEncoding ?? 'lines'),
       dataset: manifest.training.dataset,
       architecture: manifest.architecture,
       metrics: manifest.training.metrics,
@@ -43,8 +58,16 @@ export async function infoCommand(
       ['name', manifest.name],
       ['kind', manifest.kind],
       ['format version', String(manifest.formatVersion)],
+      ['created', manifest.createdAt],
       ['items', String(manifest.items.count)],
+      ['item ids', itemIds],
       ['trained on', manifest.training.dataset],
+      [
+        'architecture',
+        Object.entries(manifest.architecture)
+          .map(([k, v]) => `${k}=${architectureValue(v)}`)
+          .join(' '),
+      ],
       ['params', size.params.toLocaleString('en-US')],
       ['bytes', `${size.bytes.toLocaleString('en-US')} (${formatBytes(size.bytes)})`],
       [
@@ -79,9 +102,20 @@ export async function infoCommand(
   );
 }
 
-/** A pruned CTR package's sparsity and its bytes against the dense package it came from. */
+/** One architecture value on one line: a long list (a CTR schema's boundaries) cut short. */
+function architectureValue(value: ArchitectureValue): string {
+  if (!Array.isArray(value)) return String(value);
+  const shown = value.slice(0, ARCHITECTURE_LIST_SHOWN).join(',');
+  return value.length > ARCHITECTURE_LIST_SHOWN
+    ? `[${shown},… ${value.length} values]`
+    : `[${shown}]`;
+}
+
+const ARCHITECTURE_LIST_SHOWN = 8;
+
+/** A pruned package's sparsity (CTR or sequential) and its bytes against the dense package it came from. */
 function pruningOf(manifest: Manifest) {
-  if (manifest.kind !== CTR_PRUNED_KIND) return null;
+  if (manifest.kind !== CTR_PRUNED_KIND && manifest.kind !== SEQUENTIAL_PRUNED_KIND) return null;
   const { sparsity, denseBytes, pruneMethod, layout } = manifest.architecture;
   if (typeof sparsity !== 'number' || typeof denseBytes !== 'number') return null;
   return {

@@ -3,7 +3,7 @@ import { DATASET_NAMES, DATASETS, isDatasetName } from '../data/index.ts';
 import { PocketrecError, UsageError } from '../errors.ts';
 import { MAX_JPQ_CENTROIDS } from '../model/jpq-codes.ts';
 import { DEFAULT_CTR_TRAIN, defaultMlpOf } from '../train/train-ctr.ts';
-import { DEFAULT_JPQ } from '../train/train-sasrec.ts';
+import { DEFAULT_JPQ, DEFAULT_QR } from '../train/train-sasrec.ts';
 import { dataListCommand, dataStatsCommand } from './data.ts';
 import { type DistillCliOptions, distillCommand } from './distill.ts';
 import { type EvalCliOptions, evalCommand } from './eval.ts';
@@ -12,9 +12,15 @@ import { infoCommand } from './info.ts';
 import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
 import { DEFAULT_PRUNE, type PruneCliOptions, pruneCommand } from './prune.ts';
 import { DEFAULT_QUANTIZE, type QuantizeCliOptions, quantizeCommand } from './quantize.ts';
+import { repackCommand } from './repack.ts';
 import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
 import { reportCtrCommand } from './report-ctr.ts';
-import { SHAPLEY_CLI_DEFAULTS, type ShapleyCliOptions, shapleyCommand } from './shapley.ts';
+import {
+  SEQUENTIAL_SHAPLEY_DEFAULTS,
+  SHAPLEY_CLI_DEFAULTS,
+  type ShapleyCliOptions,
+  shapleyCommand,
+} from './shapley.ts';
 import { oneLine } from './terminal-text.ts';
 import { DEFAULT_LOGIT_KD, trainCommand } from './train.ts';
 import { isCtrModelKind, type TrainCtrCliOptions, trainCtrCommand } from './train-ctr.ts';
@@ -34,7 +40,7 @@ const jsonOption = () => new Option('--json', 'print machine-readable JSON');
 const qatOption = () =>
   new Option(
     '--qat <dtype>',
-    'sequence models: quantisation-aware training, the loss seeing every weight matrix in int8 (one scale per row) with straight-through gradients; store the result with pocketrec quantize --dtype int8',
+    'sequence models: quantisation-aware training, the loss seeing every weight matrix on the int8 or int4 grid (one scale per row) with straight-through gradients; store the result with pocketrec quantize --dtype <the same>',
   );
 const threadsOption = (what: string) =>
   new Option(
@@ -57,7 +63,15 @@ function buildProgram(output: Output): Command {
     .description('show what a model package is and how small it is (verifies it first)')
     .argument('<model-dir>', 'model package directory')
     .addOption(jsonOption())
-    .action((dir: string, options: { json?: boolean }) => infoCommand(dir, options, output));
+    .addOption(
+      new Option(
+        '--manifest',
+        'print the whole verified manifest, indented (manifest.json itself is compact)',
+      ).conflicts('json'),
+    )
+    .action((dir: string, options: { json?: boolean; manifest?: boolean }) =>
+      infoCommand(dir, options, output),
+    );
 
   program
     .command('verify')
@@ -65,6 +79,18 @@ function buildProgram(output: Output): Command {
     .argument('<model-dir>', 'model package directory')
     .addOption(jsonOption())
     .action((dir: string, options: { json?: boolean }) => verifyCommand(dir, options, output));
+
+  program
+    .command('repack')
+    .description(
+      "write a package again in this version's format (compact manifest, binary id map for integer ids), every tensor byte for byte",
+    )
+    .argument('<model-dir>', 'model package directory')
+    .requiredOption('--out <dir>', 'package to write (may be <model-dir> itself: replaced whole)')
+    .addOption(jsonOption())
+    .action((dir: string, options: { out: string; json?: boolean }) =>
+      repackCommand(dir, options, output),
+    );
 
   const data = program.command('data').description('inspect the data sets the toolkit trains on');
   data
@@ -85,7 +111,7 @@ function buildProgram(output: Output): Command {
   program
     .command('train')
     .description(
-      'train the SASRec teacher (dense or RecJPQ item table) on a user or session data set, or a CTR model (FM, DeepFM, DCNv2, DLRM) on a CTR data set, and export it as a package',
+      'train the SASRec teacher (dense, RecJPQ or quotient-remainder item table) on a user or session data set, or a CTR model (FM, DeepFM, DCNv2, DLRM) on a CTR data set, and export it as a package',
     )
     .requiredOption('--model <model>', 'model to train: sasrec, fm, deepfm, dcnv2 or dlrm')
     .requiredOption(
@@ -115,7 +141,7 @@ function buildProgram(output: Output): Command {
     )
     .option(
       '--item-table <kind>',
-      "sasrec: dense, or jpq (RecJPQ: each item's vector joins rows of shared codebooks, its codes drawn from an SVD of the training data) (default dense)",
+      "sasrec: dense, jpq (RecJPQ: each item's vector joins rows of shared codebooks, its codes drawn from an SVD of the training data) or qr (quotient-remainder: item i's vector is quotient row ⌊i/m⌋ times remainder row i mod m) (default dense)",
     )
     .option(
       '--jpq-splits <m>',
@@ -124,6 +150,14 @@ function buildProgram(output: Output): Command {
     .option(
       '--jpq-centroids <k>',
       `--item-table jpq: rows of each split's codebook, at most ${MAX_JPQ_CENTROIDS} (default ${DEFAULT_JPQ.centroids})`,
+    )
+    .option(
+      '--qr-buckets <m>',
+      `--item-table qr: remainder rows m, at most items + 1; the quotient table has ⌈(items + 1)/m⌉ (default ${DEFAULT_QR.buckets}: ⌈√(items + 1)⌉, the fewest rows in all)`,
+    )
+    .option(
+      '--qr-operation <op>',
+      `--item-table qr: how the two rows join, mult (element-wise product) or add (sum) (default ${DEFAULT_QR.operation})`,
     )
     .option('--max-len <n>', 'latest items the encoder sees')
     .option('--blocks <n>', 'self-attention blocks')
@@ -263,24 +297,31 @@ function buildProgram(output: Output): Command {
     );
 
   const sd = SHAPLEY_CLI_DEFAULTS;
+  const sq = SEQUENTIAL_SHAPLEY_DEFAULTS;
   program
     .command('shapley')
     .description(
-      "estimate Shaver's Shapley value of every embedding element of a CTR package (resumable), for pruning to any budget",
+      "estimate Shaver's Shapley value of every embedding element of a CTR package, or of a sequential-dense package's item table on its validation cases (resumable), for pruning to any budget",
     )
-    .argument('<model>', 'ctr-dense package directory (from pocketrec train)')
-    .requiredOption('--dataset <name>', `CTR data set the model was trained on (${CTR_NAMES})`)
+    .argument('<model>', 'ctr-dense or sequential-dense package directory (from pocketrec train)')
+    .requiredOption(
+      '--dataset <name>',
+      `data set the model was trained on (CTR: ${CTR_NAMES}; or a user or session data set)`,
+    )
     .requiredOption('--out <dir>', 'directory for the estimate and its running sums')
     .option(
       '--split <split>',
-      `estimation rows: train, validation or train+validation (the public code's) (default ${sd.split})`,
+      `estimation rows: train, validation or train+validation (the public code's) (default ${sd.split}; sequential: validation only)`,
     )
     .option('--fill <fill>', `an absent element reads: codebook or zero (default ${sd.fill})`)
     .option(
       '--samples-per-step <n>',
-      `rows per forward pass, each adding (fields x dim + 1) rows (default ${sd.samplesPerStep})`,
+      `rows per forward pass, each adding (fields x dim + 1) rows (default ${sd.samplesPerStep}; sequential: users per step, each (rows read x dim + 1) windows, default ${sq.samplesPerStep})`,
     )
-    .option('--max-passes <n>', `passes over the rows at most (default ${sd.maxPasses})`)
+    .option(
+      '--max-passes <n>',
+      `passes over the rows at most (default ${sd.maxPasses}; sequential ${sq.maxPasses})`,
+    )
     .option('--max-samples <n>', 'samples at most, over resumed runs too (default: no limit)')
     .option('--seed <n>', `seed of the row order and permutations (default ${sd.seed})`)
     .option(
@@ -296,6 +337,7 @@ function buildProgram(output: Output): Command {
       `save the running sums at most this often (default ${sd.checkpointSeconds})`,
     )
     .addOption(threadsOption(`each step's samples (default ${sd.threads})`))
+    .option('--users <n>', "sequential: the first n users' validation cases only (quick runs)")
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action((model: string, options: ShapleyCliOptions) => shapleyCommand(model, options, output));
@@ -360,9 +402,9 @@ function buildProgram(output: Output): Command {
   program
     .command('prune')
     .description(
-      "prune a CTR package's embedding table to each budget in one shot (Shaver, magnitude or random), as ctr-pruned packages",
+      "prune a CTR package's embedding table, or a sequential-dense package's item table, to each budget in one shot (Shaver, magnitude or random), as ctr-pruned or sequential-pruned packages",
     )
-    .argument('<model>', 'ctr-dense package directory (from pocketrec train)')
+    .argument('<model>', 'ctr-dense or sequential-dense package directory (from pocketrec train)')
     .requiredOption(
       '--sparsity <list>',
       'fractions of the embedding elements to prune, e.g. 0.5,0.8,0.95,0.99',
@@ -375,7 +417,7 @@ function buildProgram(output: Output): Command {
     .option('--shapley <dir>', 'the estimate from pocketrec shapley (shaver, shaver-zero)')
     .option(
       '--layout <layout>',
-      `how kept positions are stored: auto (the smaller of bitmap and csr), bitmap, csr, progressive (default ${DEFAULT_PRUNE.layout})`,
+      `how kept positions are stored: auto (the smaller of bitmap and csr), bitmap, csr, progressive (CTR only) (default ${DEFAULT_PRUNE.layout})`,
     )
     .option(
       '--dtype <dtype>',
@@ -392,7 +434,7 @@ function buildProgram(output: Output): Command {
     .option('--seed <n>', `random's permutation (default ${DEFAULT_PRUNE.seed})`)
     .option(
       '--finetune <epochs>',
-      `fine-tune each pruned model with its mask frozen, on the package's data set, keeping the best validation epoch (default ${DEFAULT_PRUNE.finetune}: none)`,
+      `CTR only: fine-tune each pruned model with its mask frozen, on the package's data set, keeping the best validation epoch (default ${DEFAULT_PRUNE.finetune}: none)`,
     )
     .option('--finetune-lr <rate>', `Adam rate of --finetune (default ${DEFAULT_PRUNE.finetuneLr})`)
     .addOption(threadsOption('each --finetune batch'))
@@ -404,11 +446,11 @@ function buildProgram(output: Output): Command {
   program
     .command('quantize')
     .description(
-      "store a sequential or ctr-dense package's weights as int8 (per tensor, row or output channel, whichever changes validation outputs least) or float16, and write it as a package of its kind",
+      "store a sequential or ctr-dense package's weight matrices as int8 or int4 (per tensor, row or output channel, whichever changes validation outputs least) or float16, and write it as a package of its kind",
     )
-    .argument('<model>', 'sequential-dense, sequential-tt or ctr-dense package directory')
+    .argument('<model>', 'sequential (dense, tt, jpq, qr) or ctr-dense package directory')
     .requiredOption('--out <dir>', 'package to write')
-    .option('--dtype <dtype>', `int8 or float16 (default ${DEFAULT_QUANTIZE.dtype})`)
+    .option('--dtype <dtype>', `int8, int4 or float16 (default ${DEFAULT_QUANTIZE.dtype})`)
     .option(
       '--dataset <name>',
       'the data set whose validation split chooses the schemes (default: the one the package was trained on)',

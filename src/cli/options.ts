@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
+import { QAT_DTYPES, type QatDtype } from '../model/ops/fake-quant.ts';
 import type { WindowPolicy } from '../train/batches.ts';
 
 /** A numeric option, or a UsageError naming it. */
@@ -81,8 +82,10 @@ export function trainingWorkers(value: string | undefined): number {
 }
 
 /** --qat: quantisation-aware training's dtype (train and distill); absent: none. */
-export function qatDtype(value: string | undefined): 'int8' | undefined {
+export function qatDtype(value: string | undefined): QatDtype | undefined {
   if (value === undefined) return undefined;
-  if (value !== 'int8') throw new UsageError(`--qat must be "int8", got "${value}"`);
-  return value;
+  if (!(QAT_DTYPES as readonly string[]).includes(value)) {
+    throw new UsageError(`--qat must be one of ${QAT_DTYPES.join(', ')}, got "${value}"`);
+  }
+  return value as QatDtype;
 }

@@ -1,5 +1,8 @@
 import { jsonTerminalSafe, oneLine, terminalSafe } from './terminal-text.ts';
 
+/** Bytes as the terminal shows them: "86.5 KiB". */
+export const kibText = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
 /** Exit codes: 0 ok, 1 the command failed, 2 it was called wrongly. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 

@@ -5,6 +5,10 @@
  * `--finetune <epochs>` then trains each pruned model further on its data set with the mask
  * frozen (pruned elements stay at their fill, every other weight learns), keeping the epoch
  * with the best validation AUC.
+ *
+ * A sequential-dense package's item table is pruned the same way into `sequential-pruned`
+ * packages (bitmap or CSR). No fine-tuning there: the CTR trainer's frozen mask does not
+ * carry over to the SASRec trainer, which has no mask to freeze.
  */
 import * as tf from '@tensorflow/tfjs';
 import { readShapleyEstimate } from '../compression/shaver/estimate-store.ts';
@@ -36,10 +40,13 @@ import {
   type PrunedLayout,
   type PrunedValueDtype,
 } from '../model/ctr/pruned-package.ts';
+import { DENSE_TABLE } from '../model/item-table.ts';
+import { sequentialFromPackage, sequentialPackageSpec } from '../model/sequential-package.ts';
+import { SEQUENTIAL_PRUNED_LAYOUTS, sequentialPrunedSpec } from '../model/sequential-pruned.ts';
 import { weightsSha256 } from '../package/digest.ts';
 import type { Manifest } from '../package/manifest.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
-import { readModelPackage } from '../package/reader.ts';
+import { type ModelPackage, readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { configOfModel, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
 import { dataOnFields } from './ctr-package-data.ts';
@@ -173,11 +180,12 @@ function pruneSettings(options: PruneCliOptions) {
   };
 }
 
-/** The dense package to prune, its model and its table. */
-async function densePackage(model: string) {
-  const pkg = await readModelPackage(directorySource(model));
+/** The dense CTR package to prune, its model and its table. */
+async function densePackage(model: string, pkg: ModelPackage) {
   if (pkg.manifest.kind !== 'ctr-dense') {
-    throw new UsageError(`prune takes a ctr-dense package; ${model} is ${pkg.manifest.kind}`);
+    throw new UsageError(
+      `prune takes a ctr-dense or sequential-dense package; ${model} is ${pkg.manifest.kind}`,
+    );
   }
   await useWasmBackend();
   const ctr = ctrFromPackage(pkg);
@@ -204,8 +212,14 @@ export async function pruneCommand(
   const settings = pruneSettings(options);
   const { method, budgets, layout, dtype, chunkElements } = settings;
   const estimate = await estimateFor(method, options.shapley);
-  const { pkg, ctr, table: denseTable } = await densePackage(model);
-  if (estimate) await checkEstimateOf(model, pkg.manifest, estimate, options.shapley);
+  const source = await readModelPackage(directorySource(model));
+  if (estimate) await checkEstimateOf(model, source.manifest, estimate, options.shapley);
+  if (source.manifest.kind === 'sequential-dense') {
+    const written = await pruneSequential(model, source, options, settings, estimate);
+    report(output, options, { model, method, ...written });
+    return;
+  }
+  const { pkg, ctr, table: denseTable } = await densePackage(model, source);
   const unprunedFlops = pkg.manifest.architecture[UNPRUNED_FLOPS_KEY];
 
   const rankStarted = performance.now();
@@ -233,11 +247,7 @@ export async function pruneCommand(
         // progressive one with chunks that end at the sparser budgets' kept counts.
         command: commandLine('prune', [model], options),
         prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
-        ...(estimate
-          ? {
-              shapley: { dir: options.shapley, samples: estimate.samples, passes: estimate.passes },
-            }
-          : {}),
+        ...estimateNotes(options, estimate),
         ...(tuned ? { finetune: tuned.notes } : {}),
       }),
       layout,
@@ -265,6 +275,100 @@ export async function pruneCommand(
     });
   }
   report(output, options, { model, method, rankMs, written });
+}
+
+/**
+ * Row 0 pads: no prediction reads it, so whatever a method scores it, its elements are the
+ * first to go.
+ */
+function withPaddingLast(scores: Float32Array, dim: number): Float32Array {
+  scores.fill(Number.NEGATIVE_INFINITY, 0, dim);
+  return scores;
+}
+
+/** The layout of a sequential-pruned package; the options only a CTR package has are refused. */
+function sequentialLayout(
+  layout: PrunedLayout | 'auto',
+  options: PruneCliOptions,
+): 'bitmap' | 'csr' | 'auto' {
+  const known = layout === 'auto' ? 'auto' : SEQUENTIAL_PRUNED_LAYOUTS.find((l) => l === layout);
+  if (known === undefined) {
+    throw new UsageError(
+      `--layout ${layout} is for CTR packages; a sequential-pruned package is ${SEQUENTIAL_PRUNED_LAYOUTS.join(' or ')}`,
+    );
+  }
+  if (options.finetune !== undefined && Number(options.finetune) !== 0) {
+    throw new UsageError(
+      '--finetune is for CTR packages: the SASRec trainer has no frozen mask to keep pruned elements pruned',
+    );
+  }
+  return known;
+}
+
+/** Where a package's ranking came from, for its notes. */
+function estimateNotes(options: PruneCliOptions, estimate: ShapleyEstimate | undefined) {
+  if (!estimate) return {};
+  return {
+    shapley: { dir: options.shapley, samples: estimate.samples, passes: estimate.passes },
+  };
+}
+
+/** A sequential-dense package's item table pruned to each budget, as sequential-pruned packages. */
+async function pruneSequential(
+  model: string,
+  pkg: ModelPackage,
+  options: PruneCliOptions,
+  settings: ReturnType<typeof pruneSettings>,
+  estimate: ShapleyEstimate | undefined,
+): Promise<{ rankMs: number; written: Written[] }> {
+  const { method } = settings;
+  const layout = sequentialLayout(settings.layout, options);
+  await useWasmBackend();
+  const sequence = sequentialFromPackage(pkg);
+  const tableTensor = sequence.items.weights[DENSE_TABLE];
+  if (!tableTensor) throw new UsageError(`${model} has no dense item table`);
+  const table = (await tableTensor.data()) as Float32Array;
+  const rankStarted = performance.now();
+  const scores = methodScores(method, {
+    table,
+    ...(estimate ? { estimate } : {}),
+    seed: settings.seed,
+  });
+  const order = ranking(withPaddingLast(scores, sequence.config.dim));
+  const rankMs = performance.now() - rankStarted;
+  const fill = methodFill(method, estimate);
+  const written: Written[] = [];
+  for (const sparsity of settings.budgets) {
+    const out = prunedOut(options.out, sparsity, settings.several);
+    const kept = keptCount(table.length, sparsity);
+    const dense = await sequentialPackageSpec(sequence, {
+      name: out.split('/').filter(Boolean).pop() ?? 'pruned',
+      dataset: pkg.manifest.training.dataset,
+      ...(pkg.itemIds ? { itemIds: pkg.itemIds } : {}),
+      notes: JSON.stringify({
+        command: commandLine('prune', [model], options),
+        prunedFrom: { package: model, version: pkg.manifest.manifestSha256 },
+        ...estimateNotes(options, estimate),
+      }),
+    });
+    const spec = sequentialPrunedSpec(dense, maskFromRanking(order, kept), fill, {
+      layout,
+      dtype: settings.dtype,
+      method,
+    });
+    const built = await buildModelPackage(spec);
+    await writePackageDirectory(out, built.files);
+    written.push({
+      out,
+      sparsity,
+      kept,
+      bytes: built.manifest.size.bytes,
+      denseBytes: pkg.manifest.size.bytes,
+      layout: String(built.manifest.architecture.layout),
+    });
+  }
+  tf.dispose([...Object.values(sequence.encoder), tableTensor]);
+  return { rankMs, written };
 }
 
 function report(

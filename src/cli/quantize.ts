@@ -1,8 +1,8 @@
 /**
- * `pocketrec quantize <package> --dtype int8|float16 --out <dir>`: post-training
- * quantisation of a sequential (dense or tensor-train) or ctr-dense package. Every weight
- * matrix is stored as int8 (one scale, per row or per output channel, whichever changes the
- * outputs least on validation inputs) or float16; vectors go to float16. The runtime
+ * `pocketrec quantize <package> --dtype int8|int4|float16 --out <dir>`: post-training
+ * quantisation of a sequential or ctr-dense package. Every weight matrix is stored as int8
+ * or int4 (one scale, per row or per output channel, whichever changes the outputs least on
+ * validation inputs) or float16; vectors go to float16. The runtime
  * dequantises once at load, so the quantised package runs through the same model code.
  * Validation figures before and after go in the package and on the terminal.
  */
@@ -32,7 +32,7 @@ import { buildModelPackage } from '../package/writer.ts';
 import { ctrModelOn } from './ctr-package-data.ts';
 import { ctrMetrics } from './eval-ctr.ts';
 import { checkOutputFree, checkPackageFitsData, numberOption } from './options.ts';
-import { commandLine, type Output, printJson, table } from './output.ts';
+import { commandLine, kibText, type Output, printJson, table } from './output.ts';
 import { progressBar } from './progress.ts';
 import { trainingData } from './training-data.ts';
 
@@ -168,7 +168,7 @@ function notesObject(text: string | undefined): Record<string, unknown> {
 function dtypeOf(value: string | undefined): QuantizeDtype {
   const dtype = value ?? DEFAULT_QUANTIZE.dtype;
   if (!(QUANTIZE_DTYPES as readonly string[]).includes(dtype)) {
-    throw new UsageError(`--dtype must be ${QUANTIZE_DTYPES.join(' or ')}, got "${dtype}"`);
+    throw new UsageError(`--dtype must be one of ${QUANTIZE_DTYPES.join(', ')}, got "${dtype}"`);
   }
   return dtype as QuantizeDtype;
 }
@@ -275,9 +275,8 @@ function printSummary(
   },
   quantized: QuantizedPackage,
 ): void {
-  const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
   output.out(
-    `wrote ${summary.out}: ${summary.dtype}, weights ${kib(summary.bytes)} against ${kib(summary.sourceBytes)} (${(summary.sourceBytes / summary.bytes).toFixed(2)}x smaller), output error ${quantized.error.toExponential(2)}, ${summary.seconds.toFixed(1)} s`,
+    `wrote ${summary.out}: ${summary.dtype}, weights ${kibText(summary.bytes)} against ${kibText(summary.sourceBytes)} (${(summary.sourceBytes / summary.bytes).toFixed(2)}x smaller), output error ${quantized.error.toExponential(2)}, ${summary.seconds.toFixed(1)} s`,
   );
   output.out(
     table(
@@ -291,7 +290,7 @@ function printSummary(
     table(
       quantized.choices.map((c) => [
         c.name,
-        `${c.scheme}, ${kib(c.sourceBytes)} -> ${kib(c.bytes)}${c.tried.length > 0 ? `, error ${c.error.toExponential(2)}` : ''}`,
+        `${c.scheme}, ${kibText(c.sourceBytes)} -> ${kibText(c.bytes)}${c.tried.length > 0 ? `, error ${c.error.toExponential(2)}` : ''}`,
       ]),
     ),
   );

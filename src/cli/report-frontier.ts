@@ -42,6 +42,8 @@ const TABLE_NAMES: Record<string, string> = {
   'sequential-dense': 'dense SASRec',
   'sequential-tt': 'tensor-train SASRec',
   'sequential-jpq': 'RecJPQ SASRec',
+  'sequential-qr': 'quotient-remainder SASRec',
+  'sequential-pruned': 'pruned SASRec',
   'sequential-markov': 'first-order Markov',
 };
 

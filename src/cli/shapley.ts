@@ -3,10 +3,12 @@
  * value of every element of the package's embedding table (src/compression/shaver/), stored
  * in <dir> for pruning to any budget. The running sums are saved in <dir> as it goes, so the
  * same command run again continues where it stopped (or, once finished, only reports).
+ * A sequential-dense package on its user or session data set gets the same for its item
+ * table, on the validation cases (sequential-credits.ts).
  */
 
 import * as tf from '@tensorflow/tfjs';
-import { codebookFromRows } from '../compression/shaver/codebook.ts';
+import { codebookFromRows, itemCodebook, itemFrequencies } from '../compression/shaver/codebook.ts';
 import {
   readShapleyProgress,
   writeShapleyEstimate,
@@ -14,6 +16,8 @@ import {
 } from '../compression/shaver/estimate-store.ts';
 import {
   DEFAULT_SHAPLEY,
+  type EstimateOptions,
+  estimateSequentialShapley,
   estimateShapley,
   type ForwardMode,
   type ShapleyConfig,
@@ -23,14 +27,22 @@ import {
   type ShapleySums,
 } from '../compression/shaver/estimator.ts';
 import type { FillMode } from '../compression/shaver/values.ts';
+import { getDataset } from '../data/datasets.ts';
 import { UsageError } from '../errors.ts';
+import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { weight } from '../model/ctr/layers.ts';
 import type { CtrRows } from '../model/ctr/schema.ts';
+import { DENSE_TABLE } from '../model/item-table.ts';
+import { sequentialFromPackage } from '../model/sequential-package.ts';
 import { weightsSha256 } from '../package/digest.ts';
+import type { Manifest } from '../package/manifest.ts';
+import { directorySource } from '../package/node-fs.ts';
+import { readModelPackage } from '../package/reader.ts';
 import { ctrPackageWithData } from './ctr-package-data.ts';
-import { numberOption } from './options.ts';
+import { checkPackageFitsData, numberOption } from './options.ts';
 import { commandLine, type Output, printJson, table } from './output.ts';
 import { progressBar } from './progress.ts';
+import { trainingData } from './training-data.ts';
 
 export const SHAPLEY_SPLITS = ['train', 'validation', 'train+validation'] as const;
 export type ShapleySplit = (typeof SHAPLEY_SPLITS)[number];
@@ -41,6 +53,18 @@ export const SHAPLEY_CLI_DEFAULTS = {
   split: 'train' as ShapleySplit,
   /** Seconds between saves of the running sums (and always at the end). */
   checkpointSeconds: 10,
+};
+
+/**
+ * A sequence model's defaults: its value is the validation loss, so it estimates on the
+ * validation cases, in one pass (one permutation per user: ML-1M's 6,040 at d = 24 take
+ * about 25 minutes of one core, docs/training.md), 16 users a step (about 20,000 windows).
+ */
+export const SEQUENTIAL_SHAPLEY_DEFAULTS = {
+  ...SHAPLEY_CLI_DEFAULTS,
+  split: 'validation' as ShapleySplit,
+  maxPasses: 1,
+  samplesPerStep: 16,
 };
 
 export interface ShapleyCliOptions {
@@ -56,6 +80,8 @@ export interface ShapleyCliOptions {
   forward?: string;
   checkpointSeconds?: string;
   threads?: string;
+  /** Sequence models: estimate on the first n users' validation cases (quick runs). */
+  users?: string;
   dataDir?: string;
   json?: boolean;
 }
@@ -67,8 +93,10 @@ function choice<T extends string>(value: string, name: string, allowed: readonly
   return value as T;
 }
 
-export function shapleyConfigFrom(options: ShapleyCliOptions): ShapleyConfig {
-  const d = SHAPLEY_CLI_DEFAULTS;
+export function shapleyConfigFrom(
+  options: ShapleyCliOptions,
+  d: typeof SHAPLEY_CLI_DEFAULTS = SHAPLEY_CLI_DEFAULTS,
+): ShapleyConfig {
   const int = { integer: true, min: 1 };
   return {
     samplesPerStep: numberOption(options.samplesPerStep, 'samples-per-step', d.samplesPerStep, int),
@@ -116,29 +144,49 @@ function checkSameRun(out: string, saved: Record<string, string | number>, run: 
   }
 }
 
-export async function shapleyCommand(
-  model: string,
-  options: ShapleyCliOptions,
-  output: Output,
-): Promise<void> {
-  const config = shapleyConfigFrom(options);
-  const split = choice(options.split ?? SHAPLEY_CLI_DEFAULTS.split, 'split', SHAPLEY_SPLITS);
+/** The command's options checked, with the defaults of the model kind the data set implies. */
+function shapleySettings(options: ShapleyCliOptions) {
+  const sequential = getDataset(options.dataset).kind !== 'ctr';
+  const defaults = sequential ? SEQUENTIAL_SHAPLEY_DEFAULTS : SHAPLEY_CLI_DEFAULTS;
+  const config = shapleyConfigFrom(options, defaults);
+  const split = choice(
+    options.split ?? defaults.split,
+    'split',
+    sequential ? (['validation'] as const) : SHAPLEY_SPLITS,
+  );
+  if (!sequential && options.users !== undefined) {
+    throw new UsageError('--users is for sequence models; a CTR estimate takes --max-samples');
+  }
+  if (sequential && config.forward !== 'batched') {
+    throw new UsageError('a sequence model is estimated with --forward batched only');
+  }
   const checkpointSeconds = numberOption(
     options.checkpointSeconds,
     'checkpoint-seconds',
     SHAPLEY_CLI_DEFAULTS.checkpointSeconds,
     { min: 0 },
   );
-  const { inputs, run, weights } = await loadInputs(model, options, split, config);
+  return { sequential, config, split, checkpointSeconds };
+}
+
+export async function shapleyCommand(
+  model: string,
+  options: ShapleyCliOptions,
+  output: Output,
+): Promise<void> {
+  const { sequential, config, split, checkpointSeconds } = shapleySettings(options);
+  const loaded = sequential
+    ? await loadSequentialInputs(model, options, config)
+    : await loadInputs(model, options, split, config);
+  const { run, weights } = loaded;
   const saved = await readShapleyProgress(options.out);
   if (saved) checkSameRun(options.out, saved.run, run);
   const result = await runEstimation(
-    inputs,
-    config,
+    loaded.estimate,
     { out: options.out, run, checkpointSeconds, json: options.json === true },
     saved?.sums,
   );
-  tf.dispose(Object.values(inputs.model.weights));
+  loaded.dispose();
   await writeShapleyEstimate(options.out, {
     ...result.estimate,
     source: {
@@ -159,13 +207,39 @@ export async function shapleyCommand(
   });
 }
 
-/** The model, the estimation rows and the codebook, and what identifies this estimation. */
+/** An estimation ready to run, what identifies it, and how to free its model. */
+interface LoadedEstimation {
+  estimate: (options: EstimateOptions) => Promise<ShapleyResult>;
+  run: ReturnType<typeof runIdentity>;
+  weights: string;
+  dispose: () => void;
+}
+
+/** What must match for the same command to continue an estimation's saved progress. */
+function runIdentity(
+  manifest: Manifest,
+  options: ShapleyCliOptions,
+  config: ShapleyConfig,
+  counts: { split: ShapleySplit; rows: number; elements: number },
+) {
+  return {
+    packageSha256: manifest.manifestSha256,
+    dataset: options.dataset,
+    split: counts.split,
+    fill: config.fill,
+    seed: config.seed,
+    rows: counts.rows,
+    elements: counts.elements,
+  };
+}
+
+/** A CTR model, its estimation rows and its codebook. */
 async function loadInputs(
   model: string,
   options: ShapleyCliOptions,
   split: ShapleySplit,
   config: ShapleyConfig,
-) {
+): Promise<LoadedEstimation> {
   const { pkg, ctr, data } = await ctrPackageWithData(model, options, ['ctr-dense']);
   const { manifest } = pkg;
   const rows =
@@ -178,25 +252,62 @@ async function loadInputs(
   // The codebook always comes from the training split, whatever rows are estimated on.
   const table = embedding.dataSync<'float32'>();
   const codebook = codebookFromRows(ctr.schema, table, embedding.shape[1], data.train);
-  const run = {
-    packageSha256: manifest.manifestSha256,
-    dataset: options.dataset,
-    split,
-    fill: config.fill,
-    seed: config.seed,
-    rows: rows.numRows,
-    elements: embedding.size,
-  };
+  const inputs: ShapleyInputs = { model: ctr, rows, codebook };
   return {
-    inputs: { model: ctr, rows, codebook } satisfies ShapleyInputs,
-    run,
+    estimate: (o) => estimateShapley(inputs, config, o),
+    run: runIdentity(manifest, options, config, {
+      split,
+      rows: rows.numRows,
+      elements: embedding.size,
+    }),
     weights: await weightsSha256(manifest),
+    dispose: () => tf.dispose(Object.values(ctr.weights)),
+  };
+}
+
+/**
+ * A sequence model, its validation cases and its item table's codebook, weighted by how often
+ * the training sequences look each item up.
+ */
+async function loadSequentialInputs(
+  model: string,
+  options: ShapleyCliOptions,
+  config: ShapleyConfig,
+): Promise<LoadedEstimation> {
+  const data = await trainingData(options.dataset, options);
+  const pkg = await readModelPackage(directorySource(model));
+  const { manifest } = pkg;
+  if (manifest.kind !== 'sequential-dense') {
+    throw new UsageError(
+      `${model} is a ${manifest.kind} package; the Shapley values of an item table need sequential-dense`,
+    );
+  }
+  checkPackageFitsData(model, manifest, options.dataset, data.numItems);
+  await useWasmBackend();
+  const sequence = sequentialFromPackage(pkg);
+  const table = sequence.items.weights[DENSE_TABLE] as tf.Tensor2D;
+  const [numRows, dim] = table.shape;
+  const codebook = itemCodebook(
+    table.dataSync<'float32'>(),
+    dim,
+    itemFrequencies(data.train, numRows),
+  );
+  const inputs = { model: sequence, cases: data.validation, codebook };
+  return {
+    estimate: (o) => estimateSequentialShapley(inputs, config, o),
+    run: runIdentity(manifest, options, config, {
+      split: 'validation',
+      rows: data.validation.inputs.length,
+      elements: table.size,
+    }),
+    weights: await weightsSha256(manifest),
+    dispose: () =>
+      tf.dispose([...Object.values(sequence.encoder), ...Object.values(sequence.items.weights)]),
   };
 }
 
 async function runEstimation(
-  inputs: ShapleyInputs,
-  config: ShapleyConfig,
+  estimate: LoadedEstimation['estimate'],
   where: {
     out: string;
     run: Record<string, string | number>;
@@ -225,7 +336,7 @@ async function runEstimation(
     }
   };
   try {
-    return await estimateShapley(inputs, config, { ...(resume ? { resume } : {}), onStep });
+    return await estimate({ ...(resume ? { resume } : {}), onStep });
   } finally {
     bar.stop();
   }

@@ -106,6 +106,8 @@ const SEQUENCE_ONLY = [
   'itemTable',
   'jpqSplits',
   'jpqCentroids',
+  'qrBuckets',
+  'qrOperation',
   'teacher',
   'kdAlpha',
   'kdTemperature',

@@ -1,7 +1,8 @@
 /**
  * `pocketrec train`: trains the dense SASRec teacher on a user data set and exports it as
  * a model package; `--item-table jpq` trains it with a RecJPQ item table instead (codes
- * drawn from the training split, codebooks trained: src/model/jpq-codes.ts); `--teacher`
+ * drawn from the training split, codebooks trained: src/model/jpq-codes.ts), `--item-table
+ * qr` with a quotient-remainder table (both factors trained: src/model/qr-partition.ts); `--teacher`
  * distils it from a larger model by its logits (compression/distill/logit-distillation.ts).
  * A checkpoint beside the output (`<out>.checkpoint`) is written after every epoch, so
  * running the same command again after an interruption resumes.
@@ -15,6 +16,12 @@ import {
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { type JpqShape, MAX_JPQ_CENTROIDS } from '../model/jpq-codes.ts';
+import {
+  defaultQrBuckets,
+  isQrOperation,
+  QR_OPERATIONS,
+  type QrShape,
+} from '../model/qr-partition.ts';
 import { POSITION_SCHEMES, type PositionScheme, READOUTS, type Readout } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
 import { sequentialFromPackage, sequentialPackageSpec } from '../model/sequential-package.ts';
@@ -24,6 +31,7 @@ import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import {
   DEFAULT_JPQ,
+  DEFAULT_QR,
   DEFAULT_TRAIN,
   type TrainConfig,
   trainSasrec,
@@ -69,6 +77,8 @@ export interface TrainCliOptions {
   itemTable?: string;
   jpqSplits?: string;
   jpqCentroids?: string;
+  qrBuckets?: string;
+  qrOperation?: string;
   teacher?: string;
   kdAlpha?: string;
   kdTemperature?: string;
@@ -79,13 +89,26 @@ export interface TrainCliOptions {
 export const DEFAULT_LOGIT_KD: LogitDistillation = { alpha: 0.5, temperature: 1 };
 
 /** The item tables `train` trains from scratch. */
-export const TRAIN_ITEM_TABLES = ['dense', 'jpq'] as const;
+export const TRAIN_ITEM_TABLES = ['dense', 'jpq', 'qr'] as const;
+type TrainItemTable = (typeof TRAIN_ITEM_TABLES)[number];
 
-/** The options that shape a RecJPQ table, by flag: refused without `--item-table jpq`. */
-const JPQ_OPTIONS = {
-  jpqSplits: '--jpq-splits',
-  jpqCentroids: '--jpq-centroids',
-} as const satisfies Partial<Record<keyof TrainCliOptions, string>>;
+/**
+ * The options that shape each compressed table, by flag, with the table's name in words:
+ * refused without their `--item-table`.
+ */
+const TABLE_OPTIONS = {
+  jpq: {
+    name: 'a RecJPQ table',
+    flags: { jpqSplits: '--jpq-splits', jpqCentroids: '--jpq-centroids' },
+  },
+  qr: {
+    name: 'a quotient-remainder table',
+    flags: { qrBuckets: '--qr-buckets', qrOperation: '--qr-operation' },
+  },
+} as const satisfies Record<
+  Exclude<TrainItemTable, 'dense'>,
+  { name: string; flags: Partial<Record<keyof TrainCliOptions, string>> }
+>;
 
 function positionScheme(value: string): PositionScheme {
   if (!(POSITION_SCHEMES as readonly string[]).includes(value)) {
@@ -103,7 +126,8 @@ function readout(value: string): Readout {
   return value as Readout;
 }
 
-export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
+/** The run's config from the options, for a data set of `numItems` items. */
+export function trainConfigFrom(options: TrainCliOptions, numItems: number): TrainConfig {
   const d = DEFAULT_TRAIN;
   const loss = options.loss ?? d.loss;
   if (loss !== 'full' && loss !== 'sampled') {
@@ -130,27 +154,53 @@ export function trainConfigFrom(options: TrainCliOptions): TrainConfig {
   if (config.dim % config.heads !== 0) {
     throw new UsageError(`--dim ${config.dim} is not divisible by --heads ${config.heads}`);
   }
-  const jpq = jpqShapeFrom(options, config.dim);
+  const itemTable = itemTableOption(options);
+  const jpq = itemTable === 'jpq' ? jpqShapeFrom(options, config.dim) : undefined;
+  const qr = itemTable === 'qr' ? qrShapeFrom(options, numItems) : undefined;
   const qat = qatDtype(options.qat);
-  return { ...config, ...(jpq ? { jpq } : {}), ...(qat ? { qat } : {}) };
+  return { ...config, ...(jpq ? { jpq } : {}), ...(qr ? { qr } : {}), ...(qat ? { qat } : {}) };
 }
 
-/** `--item-table jpq`'s table shape; undefined for a dense table. */
-function jpqShapeFrom(options: TrainCliOptions, dim: number): JpqShape | undefined {
+/** `--item-table`, checked, and no compressed table's options given for another table. */
+function itemTableOption(options: TrainCliOptions): TrainItemTable {
   const itemTable = options.itemTable ?? 'dense';
   if (!(TRAIN_ITEM_TABLES as readonly string[]).includes(itemTable)) {
     throw new UsageError(
       `--item-table must be one of ${TRAIN_ITEM_TABLES.join(', ')}, got "${itemTable}"`,
     );
   }
-  if (itemTable !== 'jpq') {
-    for (const [key, flag] of Object.entries(JPQ_OPTIONS)) {
-      if (options[key as keyof typeof JPQ_OPTIONS] !== undefined) {
-        throw new UsageError(`${flag} shapes a RecJPQ table: it needs --item-table jpq`);
+  for (const [table, { name, flags }] of Object.entries(TABLE_OPTIONS)) {
+    if (table === itemTable) continue;
+    for (const [key, flag] of Object.entries(flags)) {
+      if (options[key as keyof TrainCliOptions] !== undefined) {
+        throw new UsageError(`${flag} shapes ${name}: it needs --item-table ${table}`);
       }
     }
-    return undefined;
   }
+  return itemTable as TrainItemTable;
+}
+
+/** `--item-table qr`'s table shape, its remainder rows resolved against the data's items. */
+function qrShapeFrom(options: TrainCliOptions, numItems: number): QrShape {
+  const numRows = numItems + 1;
+  const given = options.qrBuckets ?? DEFAULT_QR.buckets;
+  const buckets = given === 'sqrt' ? defaultQrBuckets(numRows) : Number(given);
+  if (!Number.isSafeInteger(buckets) || buckets < 1 || buckets > numRows) {
+    throw new UsageError(
+      `--qr-buckets must be sqrt or an integer in 1..${numRows} (the ${numItems} items and the padding row), got "${given}"`,
+    );
+  }
+  const operation = options.qrOperation ?? DEFAULT_QR.operation;
+  if (!isQrOperation(operation)) {
+    throw new UsageError(
+      `--qr-operation must be one of ${QR_OPERATIONS.join(', ')}, got "${operation}"`,
+    );
+  }
+  return { buckets, operation };
+}
+
+/** `--item-table jpq`'s table shape. */
+function jpqShapeFrom(options: TrainCliOptions, dim: number): JpqShape {
   const d = DEFAULT_JPQ;
   const splits = numberOption(options.jpqSplits, 'jpq-splits', d.splits, {
     integer: true,
@@ -184,7 +234,7 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   const data = await trainingData(options.dataset, options);
   await useWasmBackend();
   const start = options.initFrom ? await startingPoint(options, data.numItems) : null;
-  const config = trainConfigFrom({ ...options, ...start?.architecture });
+  const config = trainConfigFrom({ ...options, ...start?.architecture }, data.numItems);
   const checkpointDir = `${options.out}.checkpoint`;
 
   const teacher = options.teacher ? await teacherOf(options, data.numItems, config) : null;

@@ -12,6 +12,7 @@ import {
   sequentialPackageSpec,
   ttArchitecture,
 } from '../model/sequential-package.ts';
+import { SEQUENTIAL_PRUNED_KIND } from '../model/sequential-pruned.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
@@ -43,6 +44,12 @@ export async function tuneRepeatsCommand(
   await useWasmBackend();
   const pkg = await readModelPackage(directorySource(dir));
   checkPackageFitsData(dir, pkg.manifest, options.dataset, data.numItems);
+  if (pkg.manifest.kind === SEQUENTIAL_PRUNED_KIND) {
+    // The tuned package is written from the model, whose table is the dense one rebuilt at load.
+    throw new UsageError(
+      `${dir} is a sequential-pruned package: tune the dense model, then prune it`,
+    );
+  }
   const model = sequentialFromPackage(pkg);
   const sweep = await sweepRepeatBonus(model, data.validation, REPEAT_BONUS_GRID);
   const best = bestRepeatBonus(sweep);

@@ -46,6 +46,7 @@ import {
   sequentialPackageSpec,
   ttArchitecture,
 } from '../model/sequential-package.ts';
+import { SEQUENTIAL_PRUNED_KIND } from '../model/sequential-pruned.ts';
 import { isSequentialKind } from '../model/sequential-structure.ts';
 import { MANIFEST_FILE } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
@@ -311,6 +312,12 @@ async function readSource(
   const pkg = await readModelPackage(directorySource(model));
   if (!isSequentialKind(pkg.manifest.kind)) {
     throw new UsageError(`${model} is a ${pkg.manifest.kind} package, not a sequential one`);
+  }
+  if (pkg.manifest.kind === SEQUENTIAL_PRUNED_KIND) {
+    // Fine-tuning would move the pruned elements, and the cut package would store the table dense.
+    throw new UsageError(
+      `${model} is a sequential-pruned package: cut the dense model, then prune it`,
+    );
   }
   checkPackageFitsData(model, pkg.manifest, dataset, data.numItems);
   const source = sequentialFromPackage(pkg);

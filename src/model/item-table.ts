@@ -1,14 +1,17 @@
 /**
  * The item table of a sequential model: a dense matrix (the teacher), a tensor-train
- * matrix (the compressed student) or a RecJPQ table (codebooks of sub-embeddings shared
- * through fixed per-item codes, jpq-codes.ts). Row 0 is the padding item. All answer the
- * same three questions, so the encoder, the losses and the runtime never ask which one
- * they hold; a kernel that works on one kind's own parts narrows on `kind` to reach them.
+ * matrix (the compressed student), a RecJPQ table (codebooks of sub-embeddings shared
+ * through fixed per-item codes, jpq-codes.ts) or a quotient-remainder table (each row a
+ * quotient row and a remainder row joined entry by entry, qr-partition.ts). Row 0 is the
+ * padding item. All answer the same three questions, so the encoder, the losses and the
+ * runtime never ask which one they hold; a kernel that works on one kind's own parts
+ * narrows on `kind` to reach them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { PocketrecError } from '../errors.ts';
 import type { JpqShape } from './jpq-codes.ts';
 import { gatherRows } from './ops/gather-rows.ts';
+import { type QrShape, qrBucketsProblem, qrQuotientRows } from './qr-partition.ts';
 import type { Weights } from './sasrec.ts';
 import { type TtShape, ttMaterialise, ttParamCount, ttRows, ttScoreAll } from './tt-matrix.ts';
 
@@ -24,6 +27,14 @@ export interface JpqParts extends JpqShape {
   codebooks: tf.Tensor3D;
   /** [numRows, splits] int32: row i's sub-embedding j is codebooks[j][codes[i][j]]; not trained. */
   codes: tf.Tensor2D;
+}
+
+/** A quotient-remainder table's factors, for code that works on them directly. */
+export interface QrParts extends QrShape {
+  /** [⌈numRows / buckets⌉, dim]: row i's first factor is quotient[⌊i / buckets⌋]. */
+  quotient: tf.Tensor2D;
+  /** [buckets, dim]: row i's second factor is remainder[i mod buckets]. */
+  remainder: tf.Tensor2D;
 }
 
 interface ItemTableOps {
@@ -44,15 +55,18 @@ interface ItemTableOps {
 
 export type ItemTable = ItemTableOps &
   (
-    | { readonly kind: 'dense'; readonly tt: null; readonly jpq: null }
-    | { readonly kind: 'tt'; readonly tt: TtParts; readonly jpq: null }
-    | { readonly kind: 'jpq'; readonly tt: null; readonly jpq: JpqParts }
+    | { readonly kind: 'dense'; readonly tt: null; readonly jpq: null; readonly qr: null }
+    | { readonly kind: 'tt'; readonly tt: TtParts; readonly jpq: null; readonly qr: null }
+    | { readonly kind: 'jpq'; readonly tt: null; readonly jpq: JpqParts; readonly qr: null }
+    | { readonly kind: 'qr'; readonly tt: null; readonly jpq: null; readonly qr: QrParts }
   );
 
 export const DENSE_TABLE = 'items.table';
 export const ttCoreName = (k: number): string => `items.tt.core${k}`;
 export const JPQ_CODEBOOKS = 'items.jpq.codebooks';
 export const JPQ_CODES = 'items.jpq.codes';
+export const QR_QUOTIENT = 'items.qr.quotient';
+export const QR_REMAINDER = 'items.qr.remainder';
 
 export function denseItemTable(table: tf.Tensor2D): ItemTable {
   const [numRows, dim] = table.shape;
@@ -64,6 +78,7 @@ export function denseItemTable(table: tf.Tensor2D): ItemTable {
     weights: { [DENSE_TABLE]: table },
     tt: null,
     jpq: null,
+    qr: null,
     lookup: (ids) => gatherRows(table, ids),
     scoreAll: (queries) => tf.matMul(queries, table, false, true),
     materialise: () => table,
@@ -92,6 +107,7 @@ export function ttItemTable(
     weights: Object.fromEntries(cores.map((c, k) => [ttCoreName(k), c])),
     tt: { cores, shape },
     jpq: null,
+    qr: null,
     lookup: (ids) => ttRows(cores as tf.Tensor[], shape, ids),
     scoreAll: (queries) => cut(ttScoreAll(cores as tf.Tensor[], shape, queries)),
     materialise: () => {
@@ -134,6 +150,7 @@ export function jpqItemTable(
     weights: { [JPQ_CODEBOOKS]: codebooks },
     tt: null,
     jpq: { codebooks, codes, splits, centroids },
+    qr: null,
     lookup: (ids) => {
       const rows = rowsOf(tf.gather(codes, ids.reshape([-1])));
       return rows.reshape([...ids.shape, dim]);
@@ -161,7 +178,63 @@ export function jpqItemTable(
 }
 
 /**
- * The same table with each trained weight passed through `map` (codes and shapes kept):
+ * A quotient-remainder table (qr-partition.ts): row i is quotient[⌊i/m⌋] ∘ remainder[i mod m],
+ * ∘ the element-wise product ('mult') or the sum ('add'), m the remainder's rows. A look-up
+ * gathers the two factors of each id and never builds the table. scoreAll builds it: the
+ * table is numRows × dim, no more than a dense table's, and scoring through the factors saves
+ * no products for 'mult' (⌈numRows/m⌉·m ≥ numRows rows of dim products either way).
+ */
+export function qrItemTable(
+  quotient: tf.Tensor2D,
+  remainder: tf.Tensor2D,
+  numRows: number,
+  operation: QrShape['operation'],
+): ItemTable {
+  const [buckets, dim] = remainder.shape;
+  const problem = qrBucketsProblem(numRows, buckets);
+  const quotientRows = qrQuotientRows(numRows, buckets);
+  if (problem || quotient.shape[0] !== quotientRows || quotient.shape[1] !== dim) {
+    throw new PocketrecError(
+      'bad-qr-table',
+      `a quotient-remainder table of ${numRows} rows with a remainder of shape [${remainder.shape}] needs a quotient of shape [${quotientRows}, ${dim}], got [${quotient.shape}]${problem ? `: ${problem}` : ''}`,
+    );
+  }
+  const join = (q: tf.Tensor, r: tf.Tensor): tf.Tensor =>
+    operation === 'mult' ? tf.mul(q, r) : tf.add(q, r);
+  // Every quotient row against every remainder row, [quotientRows, buckets, dim] flattened:
+  // entry q·m + r is row q·m + r. Broadcasting needs no gather, so its gradient is two sums.
+  const materialise = (): tf.Tensor2D => {
+    const full = join(quotient.expandDims(1), remainder.expandDims(0)).reshape([
+      quotientRows * buckets,
+      dim,
+    ]) as tf.Tensor2D;
+    return quotientRows * buckets === numRows ? full : full.slice([0, 0], [numRows, dim]);
+  };
+  return {
+    kind: 'qr',
+    numRows,
+    dim,
+    params: (quotientRows + buckets) * dim,
+    weights: { [QR_QUOTIENT]: quotient, [QR_REMAINDER]: remainder },
+    tt: null,
+    jpq: null,
+    qr: { quotient, remainder, buckets, operation },
+    lookup: (ids) => {
+      const m = tf.scalar(buckets, 'int32');
+      const rows = join(
+        gatherRows(quotient, tf.floorDiv(ids, m)),
+        gatherRows(remainder, tf.mod(ids, m)),
+      );
+      return rows.reshape([...ids.shape, dim]);
+    },
+    scoreAll: (queries) => tf.matMul(queries, materialise(), false, true),
+    materialise,
+  };
+}
+
+/**
+ * The same table with each trained weight passed through `map` (codes, shapes and the
+ * quotient-remainder operation kept):
  * what quantisation-aware training scores with, rebuilt inside each step's gradient tape.
  */
 export function mapTableWeights(
@@ -175,5 +248,14 @@ export function mapTableWeights(
       return ttItemTable(items.tt.cores.map(map), items.tt.shape, items.numRows);
     case 'jpq':
       return jpqItemTable(map(items.jpq.codebooks) as tf.Tensor3D, items.jpq.codes, items.numRows);
+    case 'qr': {
+      const { quotient, remainder, operation } = items.qr;
+      return qrItemTable(
+        map(quotient) as tf.Tensor2D,
+        map(remainder) as tf.Tensor2D,
+        items.numRows,
+        operation,
+      );
+    }
   }
 }

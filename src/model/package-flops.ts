@@ -7,7 +7,8 @@
  * cache where the model allows one (else the whole window), and a tensor-train or RecJPQ
  * table built once at load and scored as a dense one when it has at most `materialiseRows`
  * rows (the engine's own threshold, which the caller passes), else scored by contracting its
- * cores or through its codebooks. A Markov package (sequential-markov) has no products to count:
+ * cores or through its codebooks; a quotient-remainder table is built whatever its rows
+ * (sequential-flops.ts says why). A Markov package (sequential-markov) has no products to count:
  * scoring adds the transition counts of the last item's sparse row to a popularity score, so
  * it reports none (null) rather than a figure of 0 that would read as a model of no cost.
  */

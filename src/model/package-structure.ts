@@ -1,7 +1,8 @@
 /**
  * The structural checks of each model kind, for `pocketrec verify` and `info`: what a
  * loader of that kind checks before it builds anything (architecture against tensors,
- * tensor-train padding, RecJPQ codes against their codebooks, sparse indices, CTR schema
+ * tensor-train padding, RecJPQ codes against their codebooks, a quotient-remainder table's
+ * factors against its remainder rows and item count, sparse indices, CTR schema
  * against the embedding table), run without building the model.
  */
 import { ModelPackageError } from '../package/errors.ts';
@@ -10,13 +11,21 @@ import { checkCtrPackage } from './ctr/package.ts';
 import { CTR_PRUNED_KIND, checkPrunedHashes, decodePrunedTable } from './ctr/pruned-package.ts';
 import { isCtrPackageKind } from './ctr/structure.ts';
 import { markovFromPackage } from './markov.ts';
+import { qrQuotientRows } from './qr-partition.ts';
 import { jpqPackageCodes, repeatBonusOf } from './sequential-package.ts';
+import {
+  decodePrunedItemTable,
+  type PrunedItemTable,
+  SEQUENTIAL_PRUNED_KIND,
+} from './sequential-pruned.ts';
 import { checkSequentialStructure, isSequentialKind } from './sequential-structure.ts';
 
 export const LOADABLE_KINDS = [
   'sequential-dense',
   'sequential-tt',
   'sequential-jpq',
+  'sequential-qr',
+  SEQUENTIAL_PRUNED_KIND,
   'sequential-markov',
   'ctr-pruned',
   'ctr-dense',
@@ -26,15 +35,19 @@ export const LOADABLE_KINDS = [
 export function checkModelStructure(pkg: ModelPackage): string {
   const { kind } = pkg.manifest;
   if (isSequentialKind(kind)) {
-    const { config, table } = checkSequentialStructure(pkg.manifest);
+    const { config, table, pruned } = checkSequentialStructure(pkg.manifest);
     repeatBonusOf(pkg);
     let items: string;
-    if (table.kind === 'dense') items = 'dense item table';
+    if (pruned) items = prunedItemTableText(pkg, pruned);
+    else if (table.kind === 'dense') items = 'dense item table';
     else if (table.kind === 'tt') {
       items = `tensor-train item table of ${table.shape.rows.join('x')} rows for ${config.numItems + 1}`;
-    } else {
+    } else if (table.kind === 'jpq') {
       jpqPackageCodes(pkg, table);
       items = `RecJPQ item table of ${table.splits} splits x ${table.centroids} centroids, every code in range`;
+    } else {
+      const rows = config.numItems + 1;
+      items = `quotient-remainder item table (${table.operation}) of ${qrQuotientRows(rows, table.buckets)} quotient x ${table.buckets} remainder rows for ${rows}`;
     }
     const inner = config.inner
       ? `, inner widths qk ${config.inner.map((w) => w.qk).join('/')} v ${config.inner.map((w) => w.v).join('/')} ffn ${config.inner.map((w) => w.ffn).join('/')}`
@@ -65,6 +78,13 @@ export function checkModelStructure(pkg: ModelPackage): string {
     pkg.manifest.name,
     `kind "${kind}" is not a model this pocketrec can load (${LOADABLE_KINDS.join(', ')})`,
   );
+}
+
+/** A pruned item table's positions decoded (no tfjs): every one is checked, as a loader would. */
+function prunedItemTableText(pkg: ModelPackage, pruned: PrunedItemTable): string {
+  decodePrunedItemTable(pkg, pruned);
+  const { rows, dim, kept, layout, fill } = pruned;
+  return `pruned item table of ${rows} rows of dim ${dim}, ${kept} of ${rows * dim} elements kept (${layout}, ${fill} fill), every position in range`;
 }
 
 /**

@@ -41,8 +41,8 @@
  *      writes its keys and values by a one-hot blend (4·maxLen·d products a block; narrowed,
  *      2·maxLen·H·(qk + v): keys are qk wide a head, values v) and masks the empty slots
  *      (maxLen a block); attention always spans maxLen slots.
- *    The item rows read: a look-up (nothing) from a dense table, a built table of either
- *    compressed kind, or a RecJPQ table's codebooks (each row is its codes' sub-embeddings,
+ *    The item rows read: a look-up (nothing) from a dense table, a built table of any
+ *    compressed kind (a quotient-remainder table is always built), or a RecJPQ table's codebooks (each row is its codes' sub-embeddings,
  *    gathered and concatenated); from the cores (ttRows, src/model/tt-matrix.ts) when a
  *    tensor-train table is not built, one chain of products per row.
  *
@@ -71,6 +71,10 @@
  *      does not build): each of the m splits of the query, d/m wide, times its codebook of K
  *      rows, K·d products in all; an item's score is then the sum of its m codes' scores,
  *      look-ups and numItems·m additions, which count nothing.
+ *    - 'qr-materialised' (the only scoring of a quotient-remainder table): the same product
+ *      with the table the engine builds once at load whatever its rows. Scoring through the
+ *      factors would save nothing with the product operation (⌈n/m⌉·m ≥ n rows of d products)
+ *      and the built table costs the memory of a dense one, which the engine always holds.
  *    Not counted: a request with `candidates` scores only those rows; the repeat bonus
  *    (SequentialModel.repeatBonus) scores the window's items a second time when the request
  *    keeps the history's items (excludeSeen false; the client's default drops them, leaving
@@ -94,7 +98,8 @@ export type SequentialScoring =
   | 'tt-contracted'
   | 'tt-webgpu-kernel'
   | 'jpq-materialised'
-  | 'jpq-codebooks';
+  | 'jpq-codebooks'
+  | 'qr-materialised';
 
 /** The table kind each scoring applies to. */
 const SCORING_TABLE = {
@@ -104,13 +109,18 @@ const SCORING_TABLE = {
   'tt-webgpu-kernel': 'tt',
   'jpq-materialised': 'jpq',
   'jpq-codebooks': 'jpq',
+  'qr-materialised': 'qr',
 } as const satisfies Record<SequentialScoring, SequentialItemTable['kind']>;
 
-/** The scoring of a table the engine does not build. */
+/**
+ * The scoring of a table the engine does not build at `materialiseRows` (a dense or
+ * quotient-remainder table is built whatever its rows).
+ */
 const UNBUILT_SCORING = {
   dense: 'dense-table',
   tt: 'tt-contracted',
   jpq: 'jpq-codebooks',
+  qr: 'qr-materialised',
 } as const satisfies Record<SequentialItemTable['kind'], SequentialScoring>;
 
 /** The scoring of a table the engine builds once at load (a dense one always is). */
@@ -118,6 +128,7 @@ export const BUILT_SCORING = {
   dense: 'dense-table',
   tt: 'tt-materialised',
   jpq: 'jpq-materialised',
+  qr: 'qr-materialised',
 } as const satisfies Record<SequentialItemTable['kind'], SequentialScoring>;
 
 export interface SequentialFlopsOptions {
@@ -132,7 +143,7 @@ export interface SequentialFlopsOptions {
   fixedShapes?: boolean;
   /**
    * Default: 'dense-table' for a dense table, 'tt-contracted' for a tensor-train,
-   * 'jpq-codebooks' for a RecJPQ table.
+   * 'jpq-codebooks' for a RecJPQ table, 'qr-materialised' for a quotient-remainder table.
    */
   scoring?: SequentialScoring;
 }
@@ -274,6 +285,7 @@ export function scoreAllFlops(
   const built = numRowsTimesDim(config);
   switch (table.kind) {
     case 'dense':
+    case 'qr':
       return built;
     case 'jpq':
       return scoring === 'jpq-materialised' ? built : table.centroids * config.dim;

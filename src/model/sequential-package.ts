@@ -18,10 +18,14 @@ import {
   JPQ_CODEBOOKS,
   JPQ_CODES,
   jpqItemTable,
+  QR_QUOTIENT,
+  QR_REMAINDER,
+  qrItemTable,
   ttCoreName,
   ttItemTable,
 } from './item-table.ts';
 import type { JpqShape } from './jpq-codes.ts';
+import { type QrShape, qrQuotientRows } from './qr-partition.ts';
 import {
   encoderParamCount,
   encoderWeightShapes,
@@ -29,12 +33,14 @@ import {
   type SasrecConfig,
 } from './sasrec.ts';
 import type { SequentialModel } from './sequential.ts';
+import { decodePrunedItemTable } from './sequential-pruned.ts';
 import {
   checkJpqCodes,
   checkSequentialStructure,
   innerArchitecture,
   JPQ_CODES_DTYPE,
   JPQ_KEYS,
+  QR_KEYS,
   type SequentialItemTable,
 } from './sequential-structure.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
@@ -65,6 +71,7 @@ const PACKAGE_KINDS = {
   dense: 'sequential-dense',
   tt: 'sequential-tt',
   jpq: 'sequential-jpq',
+  qr: 'sequential-qr',
 } as const satisfies Record<ItemTable['kind'], string>;
 
 async function specOf(name: string, t: tf.Tensor, role?: 'item-embedding'): Promise<TensorSpec> {
@@ -159,10 +166,16 @@ export function jpqArchitecture(shape: JpqShape): Record<string, ArchitectureVal
   return { [JPQ_KEYS.splits]: shape.splits, [JPQ_KEYS.centroids]: shape.centroids };
 }
 
+/** The architecture entries that describe a quotient-remainder item table. */
+export function qrArchitecture(shape: QrShape): Record<string, ArchitectureValue> {
+  return { [QR_KEYS.buckets]: shape.buckets, [QR_KEYS.operation]: shape.operation };
+}
+
 /** The architecture entries of the table's own hyper-parameters (none for a dense table). */
 export function itemTableArchitecture(items: ItemTable): Record<string, ArchitectureValue> {
   if (items.tt) return ttArchitecture(items.tt.shape);
   if (items.jpq) return jpqArchitecture(items.jpq);
+  if (items.qr) return qrArchitecture(items.qr);
   return {};
 }
 
@@ -170,6 +183,7 @@ export function itemTableArchitecture(items: ItemTable): Record<string, Architec
 export function itemTableStructure(items: ItemTable): SequentialItemTable {
   if (items.tt) return { kind: 'tt', shape: items.tt.shape };
   if (items.jpq) return { kind: 'jpq', splits: items.jpq.splits, centroids: items.jpq.centroids };
+  if (items.qr) return { kind: 'qr', buckets: items.qr.buckets, operation: items.qr.operation };
   return { kind: 'dense' };
 }
 
@@ -195,10 +209,13 @@ export function jpqPackageCodes(pkg: ModelPackage, shape: JpqShape): Uint8Array 
  * (sequential-structure.ts), so no tensor is built for a package that does not fit.
  */
 export function sequentialFromPackage(pkg: ModelPackage): SequentialModel {
-  const { config, table } = checkSequentialStructure(pkg.manifest);
+  const { config, table, pruned } = checkSequentialStructure(pkg.manifest);
   const repeatBonus = repeatBonusOf(pkg);
-  // The table first: a RecJPQ table's codes are read, and so checked, before any tensor is built.
-  const items = itemTableFromPackage(pkg, config, table);
+  // The table first: a RecJPQ table's codes, or a pruned table's positions, are read, and so
+  // checked, before any tensor is built. A pruned table is rebuilt dense once, here.
+  const items = pruned
+    ? denseItemTable(tf.tensor2d(decodePrunedItemTable(pkg, pruned), [pruned.rows, pruned.dim]))
+    : itemTableFromPackage(pkg, config, table);
   const encoder: Record<string, tf.Tensor> = {};
   for (const [name, shape] of encoderWeightShapes(config)) {
     encoder[name] = packageTensor(pkg, name, shape);
@@ -228,6 +245,18 @@ function itemTableFromPackage(
         packageTensor(pkg, JPQ_CODEBOOKS, [splits, centroids, config.dim / splits]) as tf.Tensor3D,
         tf.tensor2d(Int32Array.from(codes), [numRows, splits], 'int32'),
         numRows,
+      );
+    }
+    case 'qr': {
+      const { buckets, operation } = table;
+      return qrItemTable(
+        packageTensor(pkg, QR_QUOTIENT, [
+          qrQuotientRows(numRows, buckets),
+          config.dim,
+        ]) as tf.Tensor2D,
+        packageTensor(pkg, QR_REMAINDER, [buckets, config.dim]) as tf.Tensor2D,
+        numRows,
+        operation,
       );
     }
   }

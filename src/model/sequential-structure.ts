@@ -1,12 +1,15 @@
 /**
- * The structure a `sequential-dense`, `sequential-tt` or `sequential-jpq` package must have,
+ * The structure a `sequential-dense`, `sequential-tt`, `sequential-jpq` or `sequential-qr`
+ * package must have,
  * checked on the manifest alone: no weight is read, and nothing is allocated in proportion
  * to a number the manifest merely states. Every architecture number is tied to tensors that
  * are present (and so to bytes that were hashed): `dim` and `maxLen` to the position table,
  * `blocks` to the block tensors found, the item count to the item table, a tensor-train's
  * padded rows to the item count, a RecJPQ table's splits and centroids to its codebooks and
- * codes, the blocks' inner widths (innerQk, innerV, innerFfn) to their projections' kernels.
- * Only then is the list of expected tensors built and compared, shape by shape, with the
+ * codes, a quotient-remainder table's remainder rows to the item count and to both factors'
+ * shapes, the blocks' inner widths (innerQk, innerV, innerFfn) to their projections' kernels,
+ * a `sequential-pruned` package's stored table to the rows and width of the dense one it
+ * stands for (sequential-pruned.ts). Only then is the list of expected tensors built and compared, shape by shape, with the
  * manifest's. A RecJPQ table's code values are data, not structure: checkJpqCodes reads
  * them before a loader uses them.
  *
@@ -15,8 +18,22 @@
  */
 import { ModelPackageError } from '../package/errors.ts';
 import type { Manifest } from '../package/manifest.ts';
-import { DENSE_TABLE, JPQ_CODEBOOKS, JPQ_CODES, ttCoreName } from './item-table.ts';
+import {
+  DENSE_TABLE,
+  JPQ_CODEBOOKS,
+  JPQ_CODES,
+  QR_QUOTIENT,
+  QR_REMAINDER,
+  ttCoreName,
+} from './item-table.ts';
 import { type JpqShape, MAX_JPQ_CENTROIDS } from './jpq-codes.ts';
+import {
+  isQrOperation,
+  QR_OPERATIONS,
+  type QrShape,
+  qrBucketsProblem,
+  qrQuotientRows,
+} from './qr-partition.ts';
 import {
   type BlockWidths,
   blockWidths,
@@ -29,16 +46,33 @@ import {
   type Readout,
   type SasrecConfig,
 } from './sasrec.ts';
+import {
+  checkPrunedItemTable,
+  type PrunedItemTable,
+  SEQUENTIAL_PRUNED_KIND,
+} from './sequential-pruned.ts';
 import { type TtShape, ttCoreShapes, ttPaddingProblem } from './tt-matrix.ts';
 import { checkWeightEntry, sameShape } from './weight-entry.ts';
 
-export const SEQUENTIAL_KINDS = ['sequential-dense', 'sequential-tt', 'sequential-jpq'] as const;
+export const SEQUENTIAL_KINDS = [
+  'sequential-dense',
+  'sequential-tt',
+  'sequential-jpq',
+  'sequential-qr',
+  SEQUENTIAL_PRUNED_KIND,
+] as const;
 
 /** The architecture keys of a RecJPQ item table (JpqShape). */
 export const JPQ_KEYS = {
   splits: 'jpqSplits',
   centroids: 'jpqCentroids',
 } as const satisfies Record<keyof JpqShape, string>;
+
+/** The architecture keys of a quotient-remainder item table (QrShape). */
+export const QR_KEYS = {
+  buckets: 'qrBuckets',
+  operation: 'qrOperation',
+} as const satisfies Record<keyof QrShape, string>;
 
 /** The stored type of a RecJPQ table's codes: one byte each (MAX_JPQ_CENTROIDS). */
 export const JPQ_CODES_DTYPE = 'uint8';
@@ -67,11 +101,15 @@ export function innerArchitecture(config: SasrecConfig): Record<string, number[]
 export type SequentialItemTable =
   | { kind: 'dense' }
   | { kind: 'tt'; shape: TtShape }
-  | ({ kind: 'jpq' } & JpqShape);
+  | ({ kind: 'jpq' } & JpqShape)
+  | ({ kind: 'qr' } & QrShape);
 
 export interface SequentialStructure {
   config: SasrecConfig;
+  /** The table the model runs with: a sequential-pruned package's is the dense one it rebuilds. */
   table: SequentialItemTable;
+  /** How a sequential-pruned package stores its table (sequential-pruned.ts). */
+  pruned?: PrunedItemTable;
 }
 
 export function isSequentialKind(kind: string): kind is (typeof SEQUENTIAL_KINDS)[number] {
@@ -132,9 +170,13 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
     }
     entries.delete(JPQ_CODES);
   }
+  // A pruned table's tensors are checked by their own kind; the encoder's are checked below.
+  const pruned =
+    manifest.kind === SEQUENTIAL_PRUNED_KIND ? checkPrunedItemTable(manifest, config, fail) : null;
+  for (const name of pruned?.tensors ?? []) entries.delete(name);
   const expected: [string, readonly number[]][] = [
     ...encoderWeightShapes(config),
-    ...itemTableShapes(config, table),
+    ...(pruned ? [] : itemTableShapes(config, table)),
   ];
   for (const [name, shape] of expected) {
     const entry = entries.get(name);
@@ -146,7 +188,7 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
   if (extra.length > 0) {
     fail(`tensor "${extra[0]}" is not part of this model (${extra.length} unexpected in all)`);
   }
-  return { config, table };
+  return { config, table, ...(pruned ? { pruned: pruned.table } : {}) };
 }
 
 /** The item table's weight tensors (a RecJPQ table's codes are not weights) and their shapes. */
@@ -158,6 +200,11 @@ function itemTableShapes(config: SasrecConfig, table: SequentialItemTable): [str
       return ttCoreShapes(table.shape).map((s, k) => [ttCoreName(k), s]);
     case 'jpq':
       return [[JPQ_CODEBOOKS, [table.splits, table.centroids, config.dim / table.splits]]];
+    case 'qr':
+      return [
+        [QR_QUOTIENT, [qrQuotientRows(config.numItems + 1, table.buckets), config.dim]],
+        [QR_REMAINDER, [table.buckets, config.dim]],
+      ];
   }
 }
 
@@ -319,8 +366,11 @@ function itemTableOf(
   config: SasrecConfig,
   fail: (problem: string) => never,
 ): SequentialItemTable {
-  if (manifest.kind === 'sequential-dense') return { kind: 'dense' };
+  if (manifest.kind === 'sequential-dense' || manifest.kind === SEQUENTIAL_PRUNED_KIND) {
+    return { kind: 'dense' };
+  }
   const arch = manifest.architecture;
+  if (manifest.kind === 'sequential-qr') return qrTableOf(manifest, config, fail);
   if (manifest.kind === 'sequential-jpq') {
     const int = (key: string, max: number): number => {
       const v = arch[key];
@@ -369,4 +419,46 @@ function itemTableOf(
   const padding = ttPaddingProblem(shape.rows, config.numItems + 1);
   if (padding) fail(padding);
   return { kind: 'tt', shape };
+}
+
+/**
+ * A quotient-remainder table's shape from qrBuckets and qrOperation, the remainder rows tied
+ * to the item count (at most numItems + 1) and both factors' shapes checked here, so that a
+ * mismatch names the key that implies them.
+ */
+function qrTableOf(
+  manifest: Manifest,
+  config: SasrecConfig,
+  fail: (problem: string) => never,
+): SequentialItemTable {
+  const arch = manifest.architecture;
+  const numRows = config.numItems + 1;
+  const buckets = arch[QR_KEYS.buckets];
+  if (typeof buckets !== 'number' || qrBucketsProblem(numRows, buckets)) {
+    return fail(
+      `architecture.${QR_KEYS.buckets} must be an integer in 1..${numRows} (numItems + 1), got ${JSON.stringify(buckets)}`,
+    );
+  }
+  const operation = arch[QR_KEYS.operation];
+  if (!isQrOperation(operation)) {
+    return fail(
+      `architecture.${QR_KEYS.operation} must be one of ${QR_OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
+    );
+  }
+  const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
+  const quotientRows = qrQuotientRows(numRows, buckets);
+  const factors: [string, number[], string][] = [
+    [QR_QUOTIENT, [quotientRows, config.dim], `⌈(numItems + 1) / ${buckets}⌉ rows`],
+    [QR_REMAINDER, [buckets, config.dim], `${buckets} rows`],
+  ];
+  for (const [name, shape, rows] of factors) {
+    const entry = entries.get(name);
+    // A missing factor is reported with the full list of expected tensors.
+    if (entry && !sameShape(entry.shape, shape)) {
+      fail(
+        `tensor "${name}" has shape [${entry.shape}], but numItems ${config.numItems} and architecture.${QR_KEYS.buckets} ${buckets} give [${shape}] (${rows} of dim ${config.dim})`,
+      );
+    }
+  }
+  return { kind: 'qr', buckets, operation };
 }

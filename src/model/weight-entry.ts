@@ -5,7 +5,7 @@
 import type { TensorEntry } from '../package/manifest.ts';
 
 /** Element types a weight may be stored in (decoded to float32 on use). */
-export const WEIGHT_DTYPES: readonly string[] = ['float32', 'float16', 'int8'];
+export const WEIGHT_DTYPES: readonly string[] = ['float32', 'float16', 'int8', 'int4'];
 
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);

@@ -1,25 +1,51 @@
-/** Element types a package may store. float16 and int8 are decoded to float32 on use. */
-export const DTYPES = ['float32', 'float16', 'int8', 'int32', 'uint8'] as const;
+/**
+ * Element types a package may store. float16, int8 and int4 are decoded to float32 on use.
+ * int4 packs two values to a byte (the first in the low nibble); in memory it is an
+ * Int8Array of one value per element, so only the file's bytes differ from int8.
+ */
+export const DTYPES = ['float32', 'float16', 'int8', 'int4', 'int32', 'uint8'] as const;
 export type Dtype = (typeof DTYPES)[number];
 
 export type StoredArray = Float32Array | Uint16Array | Int8Array | Int32Array | Uint8Array;
 
-export const BYTES_PER_ELEMENT: Record<Dtype, number> = {
-  float32: 4,
-  float16: 2,
-  int8: 1,
-  int32: 4,
-  uint8: 1,
+const ELEMENT_BITS: Record<Dtype, number> = {
+  float32: 32,
+  float16: 16,
+  int8: 8,
+  int4: 4,
+  int32: 32,
+  uint8: 8,
 };
+
+/** Bytes `count` elements take in a file; an odd count of int4 leaves the last high nibble 0. */
+export function byteLength(dtype: Dtype, count: number): number {
+  return Math.ceil((count * ELEMENT_BITS[dtype]) / 8);
+}
+
+/** Per-slice scales are float32 beside int8 values and float16 beside int4 (see INT_LEVELS). */
+export function scalesDtype(dtype: Dtype): 'float32' | 'float16' {
+  return dtype === 'int4' ? 'float16' : 'float32';
+}
+
+/** What a tensor's offset must be a multiple of: its element size, one byte for int4. */
+export function alignmentOf(dtype: Dtype): number {
+  return Math.max(1, ELEMENT_BITS[dtype] / 8);
+}
 
 export function isDtype(value: unknown): value is Dtype {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
 }
 
-/** Views little-endian bytes as the stored type; copies so the result is aligned and owned. */
-export function viewAs(dtype: Dtype, bytes: Uint8Array): StoredArray {
+/**
+ * Views little-endian bytes as the stored type; copies so the result is aligned and owned.
+ * int4 is unpacked, `count` values (by default two per byte); whether an odd count's unused
+ * nibble is zero is the reader's check (int4PaddingIsZero).
+ */
+export function viewAs(dtype: Dtype, bytes: Uint8Array, count = bytes.length * 2): StoredArray {
   const buffer = bytes.slice().buffer;
   switch (dtype) {
+    case 'int4':
+      return unpackInt4(bytes, count);
     case 'float32':
       return new Float32Array(buffer);
     case 'float16':
@@ -35,6 +61,11 @@ export function viewAs(dtype: Dtype, bytes: Uint8Array): StoredArray {
 
 export function asBytes(data: StoredArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The bytes a tensor's values take in a file: its elements as they are, or int4 packed. */
+export function storedBytes(dtype: Dtype, data: StoredArray): Uint8Array {
+  return dtype === 'int4' ? packInt4(data as Int8Array) : asBytes(data);
 }
 
 const f32 = new Float32Array(1);
@@ -89,19 +120,54 @@ export function encodeFloat16(values: Float32Array): Uint16Array {
   return out;
 }
 
-/** Symmetric per-tensor int8 quantisation: q = round(x / scale), scale = max|x| / 127. */
-export function quantizeInt8(values: Float32Array): { data: Int8Array; scale: number } {
+/**
+ * The symmetric integer grids a package stores weights on: q in -levels..levels, x ≈ q · scale.
+ * int8 is one value per byte; int4 packs two per byte (int4Bytes) and keeps its per-slice
+ * scales in float16, since at 4 bits a float32 scale per 32-wide table row would cost a sixth
+ * of the row.
+ */
+export const INT_LEVELS = { int8: 127, int4: 7 } as const;
+export type IntDtype = keyof typeof INT_LEVELS;
+
+/** A scale as the package stores it: int4's go through float16, so quantise with that one. */
+function storedScale(dtype: IntDtype, max: number): number {
+  if (!(max > 0)) return 1;
+  const scale = max / INT_LEVELS[dtype];
+  if (dtype === 'int8') return scale;
+  // Round up past a half's precision, so max / scale never exceeds the top level.
+  const half = halfToFloat(floatToHalf(scale));
+  return half >= scale ? half : halfToFloat(floatToHalf(scale) + 1);
+}
+
+function roundToGrid(value: number, scale: number, levels: number): number {
+  return Math.max(-levels, Math.min(levels, Math.round(value / scale)));
+}
+
+/** Symmetric per-tensor quantisation: q = round(x / scale), scale = max|x| / levels. */
+export function quantizeInt(
+  values: Float32Array,
+  dtype: IntDtype = 'int8',
+): { data: Int8Array; scale: number } {
   let max = 0;
   for (const v of values) max = Math.max(max, Math.abs(v));
-  const scale = max > 0 ? max / 127 : 1;
+  const scale = storedScale(dtype, max);
+  const levels = INT_LEVELS[dtype];
   const data = new Int8Array(values.length);
-  for (let i = 0; i < values.length; i++) data[i] = Math.round((values[i] as number) / scale);
+  for (let i = 0; i < values.length; i++) {
+    data[i] = roundToGrid(values[i] as number, scale, levels);
+  }
   return { data, scale };
 }
 
+/** quantizeInt on the int8 grid. */
+export function quantizeInt8(values: Float32Array): { data: Int8Array; scale: number } {
+  return quantizeInt(values, 'int8');
+}
+
 /**
- * One int8 scale per slice of a tensor along `axis` (0: per row; the last axis: per output
- * channel of a [in, out] kernel), stored as float32 beside the quantised values.
+ * One scale per slice of a tensor along `axis` (0: per row; the last axis: per output
+ * channel of a [in, out] kernel), stored beside the quantised values (float32 for int8,
+ * float16 for int4).
  */
 export interface AxisScales {
   axis: number;
@@ -116,14 +182,15 @@ function strideOf(shape: readonly number[], axis: number): number {
 }
 
 /**
- * Symmetric int8 quantisation with one scale per slice along `axis`: a row of a table whose
- * rows differ a hundredfold in size keeps its own precision, where one scale for the whole
- * tensor would round its small rows to a few levels.
+ * Symmetric quantisation with one scale per slice along `axis`: a row of a table whose rows
+ * differ a hundredfold in size keeps its own precision, where one scale for the whole tensor
+ * would round its small rows to a few levels.
  */
-export function quantizeInt8Axis(
+export function quantizeIntAxis(
   values: Float32Array,
   shape: readonly number[],
   axis: number,
+  dtype: IntDtype = 'int8',
 ): { data: Int8Array; scales: AxisScales } {
   const size = shape[axis] as number;
   const stride = strideOf(shape, axis);
@@ -133,17 +200,52 @@ export function quantizeInt8Axis(
     max[slice] = Math.max(max[slice] as number, Math.abs(values[i] as number));
   }
   const scales = new Float32Array(size);
-  for (let j = 0; j < size; j++) scales[j] = (max[j] as number) > 0 ? (max[j] as number) / 127 : 1;
+  for (let j = 0; j < size; j++) scales[j] = storedScale(dtype, max[j] as number);
+  const levels = INT_LEVELS[dtype];
   const data = new Int8Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const scale = scales[Math.floor(i / stride) % size] as number;
-    data[i] = Math.round((values[i] as number) / scale);
+    data[i] = roundToGrid(values[i] as number, scale, levels);
   }
   return { data, scales: { axis, values: scales } };
 }
 
+/** quantizeIntAxis on the int8 grid. */
+export function quantizeInt8Axis(
+  values: Float32Array,
+  shape: readonly number[],
+  axis: number,
+): { data: Int8Array; scales: AxisScales } {
+  return quantizeIntAxis(values, shape, axis, 'int8');
+}
+
+/** int4 values (-8..7, one per Int8Array element) packed two per byte, the first in the low nibble. */
+export function packInt4(values: Int8Array): Uint8Array {
+  const bytes = new Uint8Array(byteLength('int4', values.length));
+  for (let i = 0; i < values.length; i++) {
+    const nibble = (values[i] as number) & 0xf;
+    bytes[i >> 1] = (bytes[i >> 1] as number) | (i & 1 ? nibble << 4 : nibble);
+  }
+  return bytes;
+}
+
+/** Whether the unused high nibble after an odd count of packed int4 values is zero. */
+export function int4PaddingIsZero(bytes: Uint8Array, count: number): boolean {
+  return count % 2 === 0 || (bytes[byteLength('int4', count) - 1] ?? 0) >> 4 === 0;
+}
+
+/** `count` int4 values out of packed bytes (at least byteLength('int4', count)), sign-extended. */
+export function unpackInt4(bytes: Uint8Array, count: number): Int8Array {
+  const values = new Int8Array(count);
+  for (let i = 0; i < count; i++) {
+    const nibble = i & 1 ? (bytes[i >> 1] as number) >> 4 : (bytes[i >> 1] as number) & 0xf;
+    values[i] = nibble >= 8 ? nibble - 16 : nibble;
+  }
+  return values;
+}
+
 /**
- * The tensor as float32 numbers (dequantised where it was stored compactly). int8 takes
+ * The tensor as float32 numbers (dequantised where it was stored compactly). int8 and int4 take
  * either one `scale` or per-slice `scales`; `shape` is needed for the latter.
  */
 export function toFloat32(
@@ -156,13 +258,13 @@ export function toFloat32(
   const out = new Float32Array(data.length);
   if (dtype === 'float16') {
     for (let i = 0; i < data.length; i++) out[i] = halfToFloat(data[i] as number);
-  } else if (dtype === 'int8' && scales) {
+  } else if ((dtype === 'int8' || dtype === 'int4') && scales) {
     const stride = strideOf(scales.shape, scales.axis);
     const size = scales.values.length;
     for (let i = 0; i < data.length; i++) {
       out[i] = (data[i] as number) * (scales.values[Math.floor(i / stride) % size] as number);
     }
-  } else if (dtype === 'int8') {
+  } else if (dtype === 'int8' || dtype === 'int4') {
     for (let i = 0; i < data.length; i++) out[i] = (data[i] as number) * scale;
   } else {
     for (let i = 0; i < data.length; i++) out[i] = data[i] as number;

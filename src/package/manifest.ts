@@ -2,10 +2,19 @@ import { canonicalJson, sha256Hex } from './digest.ts';
 import type { Dtype } from './dtypes.ts';
 import { isDtype } from './dtypes.ts';
 import { ModelPackageError } from './errors.ts';
+import { ITEM_ID_ENCODINGS, type ItemIdEncoding } from './item-map.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const FORMAT_NAME = 'pocketrec-model';
-export const FORMAT_VERSION = 1;
+/**
+ * The newest format version, and every version this reader reads. Version 2 adds the
+ * integer-delta id map; a package is written in the lowest version that can describe it,
+ * so only a package that needs the new id map is closed to version-1 readers, and those
+ * refuse it by its version instead of reading items.bin as lines of text.
+ */
+export const FORMAT_VERSION = 2;
+export const FORMAT_VERSIONS = [1, 2] as const;
+export type FormatVersion = (typeof FORMAT_VERSIONS)[number];
 /** A manifest larger than this is refused before it is parsed (ours are a few KiB). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 /**
@@ -44,11 +53,11 @@ export interface TensorEntry {
   offset: number;
   /** 'item-embedding' marks the tensors that make up the item table (dense or TT cores). */
   role?: 'item-embedding';
-  /** int8 with one scale: value = q * scale. */
+  /** int8 or int4 with one scale: value = q * scale. */
   scale?: number;
   /**
-   * int8 with one scale per slice along `axis` instead: shape[axis] float32 scales at byte
-   * `offset` of the tensor's own file; value = q * scales[slice].
+   * int8 or int4 with one scale per slice along `axis` instead: shape[axis] scales (float32
+   * for int8, float16 for int4) at byte `offset` of the tensor's own file; value = q * scales[slice].
    */
   scales?: { axis: number; offset: number };
 }
@@ -69,13 +78,16 @@ export interface SizeFigures {
 
 export interface Manifest {
   format: typeof FORMAT_NAME;
-  formatVersion: typeof FORMAT_VERSION;
+  formatVersion: FormatVersion;
   kind: ModelKind;
   name: string;
   createdAt: string;
   architecture: Record<string, ArchitectureValue>;
-  /** Internal item ids are 1..count (0 is padding); `idMap` lists the external id of each. */
-  items: { count: number; idMap: string | null };
+  /**
+   * Internal item ids are 1..count (0 is padding); `idMap` lists the external id of each,
+   * encoded as `idEncoding` says (absent: 'lines', as in every package before it).
+   */
+  items: { count: number; idMap: string | null; idEncoding?: ItemIdEncoding };
   training: {
     dataset: string;
     metrics: Record<string, number>;
@@ -100,8 +112,18 @@ async function manifestDigest(manifest: UnsealedManifest): Promise<string> {
   return sha256Hex(new TextEncoder().encode(canonicalJson(rest)));
 }
 
+/** The lowest format version that describes a package with this id map (see FORMAT_VERSION). */
+export function formatVersionFor(items: Manifest['items']): FormatVersion {
+  return items.idEncoding === 'integer-deltas' ? 2 : 1;
+}
+
+/**
+ * Without indentation: it is a download like the weights (a third of a small package's
+ * manifest was spaces). The digest is over canonicalJson, so whitespace was never part of
+ * it and pretty-printed packages still verify; `pocketrec info --manifest` shows it indented.
+ */
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  return new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
+  return new TextEncoder().encode(`${JSON.stringify(manifest)}\n`);
 }
 
 /**
@@ -124,11 +146,11 @@ export async function parseManifest(bytes: Uint8Array, where = MANIFEST_FILE): P
   if (root.format !== FORMAT_NAME) {
     check.fail(`"format" must be "${FORMAT_NAME}", found ${JSON.stringify(root.format)}`);
   }
-  if (root.formatVersion !== FORMAT_VERSION) {
+  if (!(FORMAT_VERSIONS as readonly unknown[]).includes(root.formatVersion)) {
     throw new ModelPackageError(
       'unsupported-version',
       where,
-      `format version ${JSON.stringify(root.formatVersion)} is not supported (this pocketrec reads version ${FORMAT_VERSION})`,
+      `format version ${JSON.stringify(root.formatVersion)} is not supported (this pocketrec reads versions ${FORMAT_VERSIONS.join(' and ')})`,
     );
   }
   const manifest = check.manifest(root);
@@ -201,7 +223,8 @@ export function jsonStructureProblem(text: string): string | null {
 }
 
 /** Quantised dtypes and the largest magnitude one of their stored values can have. */
-const QUANTIZED_RANGE = { int8: 128 } as const;
+// The largest magnitude a stored value can have, so the largest multiple of a scale it decodes to.
+const QUANTIZED_RANGE = { int8: 128, int4: 8 } as const;
 
 const SAFE_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -251,8 +274,8 @@ class ManifestChecker {
     const kind = this.string(root.kind, 'kind');
     if (!/^[a-z][a-z0-9-]{0,63}$/.test(kind))
       this.fail(`"kind" ${JSON.stringify(kind)} is not a model kind`);
-    const items = this.object(root.items, 'items');
-    const idMap = items.idMap === null ? null : this.string(items.idMap, 'items.idMap');
+    const formatVersion = root.formatVersion as FormatVersion;
+    const items = this.items(this.object(root.items, 'items'), formatVersion);
     const training = this.object(root.training, 'training');
     const metrics = this.object(training.metrics, 'training.metrics');
     for (const [k, v] of Object.entries(metrics)) this.finite(v, `training.metrics.${k}`);
@@ -265,12 +288,12 @@ class ManifestChecker {
     );
     const manifest: Manifest = {
       format: FORMAT_NAME,
-      formatVersion: FORMAT_VERSION,
+      formatVersion,
       kind,
       name: this.string(root.name, 'name'),
       createdAt: this.string(root.createdAt, 'createdAt'),
       architecture: architecture as Record<string, ArchitectureValue>,
-      items: { count: this.itemCount(items.count), idMap },
+      items,
       training: {
         dataset: this.string(training.dataset, 'training.dataset'),
         metrics: metrics as Record<string, number>,
@@ -285,6 +308,26 @@ class ManifestChecker {
     };
     this.crossReferences(manifest);
     return manifest;
+  }
+
+  items(items: Record<string, unknown>, formatVersion: FormatVersion): Manifest['items'] {
+    const count = this.itemCount(items.count);
+    const idMap = items.idMap === null ? null : this.string(items.idMap, 'items.idMap');
+    if (items.idEncoding === undefined) return { count, idMap };
+    const idEncoding = items.idEncoding;
+    if (!(ITEM_ID_ENCODINGS as readonly unknown[]).includes(idEncoding)) {
+      this.fail(
+        `"items.idEncoding" ${JSON.stringify(idEncoding)} is not an id map encoding this reader knows (${ITEM_ID_ENCODINGS.map((e) => `"${e}"`).join(', ')})`,
+      );
+    }
+    const parsed = { count, idMap, idEncoding: idEncoding as ItemIdEncoding };
+    if (formatVersionFor(parsed) > formatVersion) {
+      // A version-1 reader would not know to refuse it, and would read the map as text.
+      this.fail(
+        `"items.idEncoding" ${JSON.stringify(idEncoding)} needs format version ${formatVersionFor(parsed)}, the manifest says ${formatVersion}`,
+      );
+    }
+    return parsed;
   }
 
   itemCount(value: unknown): number {

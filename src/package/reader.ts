@@ -1,14 +1,19 @@
 import { sha256Hex } from './digest.ts';
 import {
   type AxisScales,
-  BYTES_PER_ELEMENT,
+  alignmentOf,
+  byteLength,
   type Dtype,
+  int4PaddingIsZero,
   type StoredArray,
+  scalesDtype,
   toFloat32,
   viewAs,
 } from './dtypes.ts';
 import { ModelPackageError } from './errors.ts';
+import { decodeItemIds } from './item-map.ts';
 import {
+  type FileEntry,
   MANIFEST_FILE,
   MAX_MANIFEST_BYTES,
   type Manifest,
@@ -70,40 +75,13 @@ export async function readModelPackage(
   options: { onProgress?: (loadedBytes: number, totalBytes: number) => void } = {},
 ): Promise<ModelPackage> {
   const manifestWhere = source.locate(MANIFEST_FILE);
-  const manifest = await parseManifest(
-    await source.read(MANIFEST_FILE, MAX_MANIFEST_BYTES),
-    manifestWhere,
-  );
+  const manifest = await readManifest(source);
   const totalBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
   let loadedBytes = 0;
 
   const contents = new Map<string, Uint8Array>();
   for (const file of manifest.files) {
-    const where = source.locate(file.path);
-    const bytes = await source.read(file.path, file.bytes);
-    if (bytes.byteLength < file.bytes) {
-      throw new ModelPackageError(
-        'truncated',
-        where,
-        `file is truncated: ${bytes.byteLength} bytes, the manifest says ${file.bytes}`,
-      );
-    }
-    if (bytes.byteLength > file.bytes) {
-      // Sources stop one byte past the stated length, so how much longer is not known.
-      throw new ModelPackageError(
-        'oversized',
-        where,
-        `file is longer than the ${file.bytes} bytes the manifest says`,
-      );
-    }
-    const digest = await sha256Hex(bytes);
-    if (digest !== file.sha256) {
-      throw new ModelPackageError(
-        'hash-mismatch',
-        where,
-        `SHA-256 is ${digest}, the manifest says ${file.sha256}: the file is corrupt`,
-      );
-    }
+    const bytes = await readListedFile(source, file);
     contents.set(file.path, bytes);
     loadedBytes += bytes.byteLength;
     options.onProgress?.(loadedBytes, totalBytes);
@@ -115,8 +93,16 @@ export async function readModelPackage(
   const tensors = new Map<string, PackageTensor>();
   for (const entry of manifest.tensors) {
     const bytes = contents.get(entry.file) as Uint8Array;
-    const length = elementCount(entry.shape) * BYTES_PER_ELEMENT[entry.dtype];
-    const data = viewAs(entry.dtype, bytes.subarray(entry.offset, entry.offset + length));
+    const count = elementCount(entry.shape);
+    const stored = bytes.subarray(entry.offset, entry.offset + byteLength(entry.dtype, count));
+    if (entry.dtype === 'int4' && !int4PaddingIsZero(stored, count)) {
+      throw new ModelPackageError(
+        'bad-quantization',
+        source.locate(entry.file),
+        `int4 tensor "${entry.name}" has ${count} values but its last byte's unused high nibble is not zero`,
+      );
+    }
+    const data = viewAs(entry.dtype, stored, count);
     checkFinite(entry, data, source.locate(entry.file));
     const scales = entry.scales && readScales(entry, bytes, source.locate(entry.file));
     tensors.set(entry.name, {
@@ -129,17 +115,69 @@ export async function readModelPackage(
     });
   }
 
+  const { idMap } = manifest.items;
   const itemIds =
-    manifest.items.idMap === null
-      ? null
-      : parseItemIds(
-          contents.get(manifest.items.idMap) as Uint8Array,
-          manifest.items.count,
-          source.locate(manifest.items.idMap),
-        );
+    idMap === null ? null : itemIdsOf(manifest, contents.get(idMap) as Uint8Array, source);
   const weightFiles = new Set(manifest.tensors.map((t) => t.file));
   const attachments = new Map([...contents].filter(([path]) => !weightFiles.has(path)));
   return { manifest, tensors, itemIds, attachments };
+}
+
+/**
+ * A package's manifest and external item ids without its weights: what a page needs to
+ * match its catalogue to a model before (or without) downloading the model. The manifest
+ * and the id map get every check readModelPackage gives them; the weights are not read.
+ */
+export async function readItemIds(
+  source: PackageSource,
+): Promise<{ manifest: Manifest; itemIds: string[] | null }> {
+  const manifest = await readManifest(source);
+  const { idMap } = manifest.items;
+  if (idMap === null) return { manifest, itemIds: null };
+  const file = manifest.files.find((f) => f.path === idMap) as FileEntry;
+  return { manifest, itemIds: itemIdsOf(manifest, await readListedFile(source, file), source) };
+}
+
+async function readManifest(source: PackageSource): Promise<Manifest> {
+  return parseManifest(
+    await source.read(MANIFEST_FILE, MAX_MANIFEST_BYTES),
+    source.locate(MANIFEST_FILE),
+  );
+}
+
+/** A file the manifest lists, read no further than its stated length and checked against it and its hash. */
+async function readListedFile(source: PackageSource, file: FileEntry): Promise<Uint8Array> {
+  const where = source.locate(file.path);
+  const bytes = await source.read(file.path, file.bytes);
+  if (bytes.byteLength < file.bytes) {
+    throw new ModelPackageError(
+      'truncated',
+      where,
+      `file is truncated: ${bytes.byteLength} bytes, the manifest says ${file.bytes}`,
+    );
+  }
+  if (bytes.byteLength > file.bytes) {
+    // Sources stop one byte past the stated length, so how much longer is not known.
+    throw new ModelPackageError(
+      'oversized',
+      where,
+      `file is longer than the ${file.bytes} bytes the manifest says`,
+    );
+  }
+  const digest = await sha256Hex(bytes);
+  if (digest !== file.sha256) {
+    throw new ModelPackageError(
+      'hash-mismatch',
+      where,
+      `SHA-256 is ${digest}, the manifest says ${file.sha256}: the file is corrupt`,
+    );
+  }
+  return bytes;
+}
+
+function itemIdsOf(manifest: Manifest, bytes: Uint8Array, source: PackageSource): string[] {
+  const { count, idMap, idEncoding = 'lines' } = manifest.items;
+  return decodeItemIds(bytes, count, idEncoding, source.locate(idMap as string));
 }
 
 /** Every tensor lies inside its file, aligned to its element size, and no two overlap. */
@@ -148,12 +186,12 @@ function checkLayout(manifest: Manifest, where: string): void {
   const byFile = new Map<string, Span[]>();
   for (const entry of manifest.tensors) {
     const available = fileBytes.get(entry.file) as number;
-    const elementSize = BYTES_PER_ELEMENT[entry.dtype];
+    const alignment = alignmentOf(entry.dtype);
     // Checked dimension by dimension so an absurd shape cannot overflow into a small number.
     let elements = 1;
     for (const d of entry.shape) {
       elements *= d;
-      if (elements * elementSize > available) {
+      if (byteLength(entry.dtype, elements) > available) {
         throw new ModelPackageError(
           'offset-out-of-range',
           where,
@@ -161,7 +199,7 @@ function checkLayout(manifest: Manifest, where: string): void {
         );
       }
     }
-    const end = entry.offset + elements * elementSize;
+    const end = entry.offset + byteLength(entry.dtype, elements);
     if (end > available) {
       throw new ModelPackageError(
         'offset-out-of-range',
@@ -169,11 +207,11 @@ function checkLayout(manifest: Manifest, where: string): void {
         `tensor "${entry.name}" spans bytes ${entry.offset}..${end} but ${entry.file} has ${available}`,
       );
     }
-    if (entry.offset % elementSize !== 0) {
+    if (entry.offset % alignment !== 0) {
       throw new ModelPackageError(
         'offset-out-of-range',
         where,
-        `tensor "${entry.name}" offset ${entry.offset} is not a multiple of its element size ${elementSize}`,
+        `tensor "${entry.name}" offset ${entry.offset} is not a multiple of its element size ${alignment}`,
       );
     }
     const list = byFile.get(entry.file) ?? [];
@@ -216,30 +254,35 @@ function both(a: Span, b: Span): string {
 
 function scalesSpan(entry: TensorEntry, available: number, where: string): Span {
   const { axis, offset } = entry.scales as { axis: number; offset: number };
-  const end = offset + 4 * (entry.shape[axis] as number);
-  const what = `the scales of tensor "${entry.name}"`;
-  if (end > available || offset % 4 !== 0) {
+  const dtype = scalesDtype(entry.dtype);
+  const end = offset + byteLength(dtype, entry.shape[axis] as number);
+  const what = `the ${dtype} scales of tensor "${entry.name}"`;
+  if (end > available || offset % alignmentOf(dtype) !== 0) {
     throw new ModelPackageError(
       'offset-out-of-range',
       where,
-      `${what} span bytes ${offset}..${end} of ${entry.file} (${available} bytes), or are not 4-byte aligned`,
+      `${what} span bytes ${offset}..${end} of ${entry.file} (${available} bytes), or are not ${alignmentOf(dtype)}-byte aligned`,
     );
   }
   return { entry, start: offset, end, scales: true };
 }
 
-/** Per-slice int8 scales: positive, and finite when multiplied by any stored value. */
+/** Per-slice scales: positive, and finite when multiplied by any stored value. */
 function readScales(entry: TensorEntry, bytes: Uint8Array, where: string): AxisScales {
   const { axis, offset } = entry.scales as { axis: number; offset: number };
   const count = entry.shape[axis] as number;
-  const values = viewAs('float32', bytes.subarray(offset, offset + 4 * count)) as Float32Array;
+  const dtype = scalesDtype(entry.dtype);
+  const stored = viewAs(dtype, bytes.subarray(offset, offset + byteLength(dtype, count)));
+  const values = toFloat32(dtype, stored);
+  // The largest magnitude a stored value can have: -128 for int8, -8 for int4.
+  const reach = entry.dtype === 'int4' ? 8 : 128;
   for (let i = 0; i < count; i++) {
     const scale = values[i] as number;
-    if (!(scale > 0) || !Number.isFinite(Math.fround(scale * 128))) {
+    if (!(scale > 0) || !Number.isFinite(Math.fround(scale * reach))) {
       throw new ModelPackageError(
         'bad-quantization',
         where,
-        `tensor "${entry.name}" has scale ${scale} for slice ${i}: scales must be positive and finite times 128`,
+        `tensor "${entry.name}" has scale ${scale} for slice ${i}: scales must be positive and finite times ${reach}`,
       );
     }
   }
@@ -288,40 +331,4 @@ function checkFinite(entry: TensorEntry, data: StoredArray, where: string): void
       }
     }
   }
-}
-
-function parseItemIds(bytes: Uint8Array, count: number, where: string): string[] {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new ModelPackageError('bad-item-map', where, 'item id map is not valid UTF-8');
-  }
-  const ids = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
-  if (text.length === 0) ids.length = 0;
-  if (ids.length !== count) {
-    throw new ModelPackageError(
-      'bad-item-map',
-      where,
-      `item id map has ${ids.length} ids, the manifest says ${count} items`,
-    );
-  }
-  const seen = new Set<string>();
-  ids.forEach((id, i) => {
-    if (id.length === 0 || id.trim() !== id) {
-      throw new ModelPackageError(
-        'bad-item-map',
-        where,
-        `line ${i + 1}: item id ${JSON.stringify(id)} is empty or has surrounding spaces`,
-      );
-    }
-    if (seen.has(id))
-      throw new ModelPackageError(
-        'bad-item-map',
-        where,
-        `line ${i + 1}: item id ${JSON.stringify(id)} is listed twice`,
-      );
-    seen.add(id);
-  });
-  return ids;
 }

@@ -8,7 +8,7 @@ import type { PackageSpec, TensorSpec } from './writer.ts';
 
 export function repackageSpec(
   pkg: ModelPackage,
-  changes: { name: string; notes: string; metrics: Record<string, number> },
+  changes: { name: string; notes: string | undefined; metrics: Record<string, number> },
 ): PackageSpec {
   const { manifest } = pkg;
   if (pkg.prefixChunks !== undefined) {
@@ -42,7 +42,7 @@ export function repackageSpec(
     training: {
       dataset: manifest.training.dataset,
       metrics: changes.metrics,
-      notes: changes.notes,
+      ...(changes.notes === undefined ? {} : { notes: changes.notes }),
     },
     denseEquivalent: {
       params: manifest.size.denseEquivalentParams,

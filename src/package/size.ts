@@ -1,4 +1,4 @@
-import { BYTES_PER_ELEMENT, type Dtype } from './dtypes.ts';
+import { byteLength, type Dtype, scalesDtype } from './dtypes.ts';
 import type { SizeFigures } from './manifest.ts';
 
 interface SizedTensor {
@@ -22,15 +22,17 @@ export function elementCount(shape: readonly number[]): number {
 
 /** Bytes of the stored values alone. */
 export function valueBytes(tensor: { dtype: Dtype; shape: readonly number[] }): number {
-  return elementCount(tensor.shape) * BYTES_PER_ELEMENT[tensor.dtype];
+  return byteLength(tensor.dtype, elementCount(tensor.shape));
 }
 
-/** Float32 scales stored per slice along an axis (int8), or none. */
+/** Scales stored per slice along an axis (int8: float32, int4: float16), or none. */
 export function scaleBytes(tensor: {
+  dtype: Dtype;
   shape: readonly number[];
   scales?: { axis: number };
 }): number {
-  return tensor.scales ? 4 * (tensor.shape[tensor.scales.axis] as number) : 0;
+  if (!tensor.scales) return 0;
+  return byteLength(scalesDtype(tensor.dtype), tensor.shape[tensor.scales.axis] as number);
 }
 
 /** What the tensor costs a download: its values and their per-slice scales. */

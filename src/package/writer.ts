@@ -1,12 +1,20 @@
 import { PocketrecError } from '../errors.ts';
 import { sha256Hex } from './digest.ts';
-import { type AxisScales, asBytes, type Dtype, type StoredArray } from './dtypes.ts';
+import {
+  type AxisScales,
+  type Dtype,
+  encodeFloat16,
+  type StoredArray,
+  scalesDtype,
+  storedBytes,
+} from './dtypes.ts';
+import { encodeItemIds, ITEM_MAP_FILES, itemIdEncodingFor } from './item-map.ts';
 import {
   type ArchitectureValue,
   encodeManifest,
   type FileEntry,
   FORMAT_NAME,
-  FORMAT_VERSION,
+  formatVersionFor,
   isSafeFileName,
   MANIFEST_FILE,
   type Manifest,
@@ -14,7 +22,7 @@ import {
   sealManifest,
   type TensorEntry,
 } from './manifest.ts';
-import { type DenseEquivalent, elementCount, sizeFigures, valueBytes } from './size.ts';
+import { type DenseEquivalent, elementCount, scaleBytes, sizeFigures, valueBytes } from './size.ts';
 
 export interface TensorSpec {
   name: string;
@@ -52,7 +60,6 @@ export interface BuiltPackage {
   files: Map<string, Uint8Array>;
 }
 
-const ITEM_MAP_FILE = 'items.txt';
 const ALIGN = 8;
 
 /** Lays out tensors in weight shards, hashes every file and seals the manifest. */
@@ -67,7 +74,8 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
       );
     }
     checkScales(tensor);
-    const size = storedBytes(tensor);
+    checkInt4(tensor);
+    const size = spanBytes(tensor);
     let shard = shards[shards.length - 1];
     if (!shard || (shard.bytes > 0 && shard.bytes + size > shardBytes)) {
       shard = { tensors: [], bytes: 0 };
@@ -84,10 +92,10 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
     const path = `weights-${index}.bin`;
     const bytes = new Uint8Array(shard.bytes);
     for (const { spec: tensor, offset } of shard.tensors) {
-      bytes.set(asBytes(tensor.data), offset);
+      bytes.set(storedBytes(tensor.dtype, tensor.data), offset);
       const scales = tensor.scales;
       const scalesOffset = offset + alignedValueBytes(tensor);
-      if (scales) bytes.set(asBytes(scales.values), scalesOffset);
+      if (scales) bytes.set(scalesAsStored(tensor.dtype, scales), scalesOffset);
       tensorEntries.push({
         name: tensor.name,
         dtype: tensor.dtype,
@@ -101,6 +109,7 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
     }
     files.set(path, bytes);
   });
+  let items: Manifest['items'] = { count: spec.items.count, idMap: null };
   if (spec.items.ids) {
     if (spec.items.ids.length !== spec.items.count) {
       throw new PocketrecError(
@@ -108,11 +117,10 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
         `${spec.items.ids.length} item ids for ${spec.items.count} items`,
       );
     }
-    // One line per id, each ending in \n: no ids is an empty file, not a single empty line.
-    files.set(
-      ITEM_MAP_FILE,
-      new TextEncoder().encode(spec.items.ids.map((id) => `${id}\n`).join('')),
-    );
+    const idEncoding = itemIdEncodingFor(spec.items.ids);
+    const idMap = ITEM_MAP_FILES[idEncoding];
+    files.set(idMap, encodeItemIds(spec.items.ids, idEncoding));
+    items = { count: spec.items.count, idMap, idEncoding };
   }
 
   for (const [path, bytes] of spec.attachments ?? []) {
@@ -131,12 +139,12 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
   }
   const manifest = await sealManifest({
     format: FORMAT_NAME,
-    formatVersion: FORMAT_VERSION,
+    formatVersion: formatVersionFor(items),
     kind: spec.kind,
     name: spec.name,
     createdAt: (spec.createdAt ?? new Date()).toISOString(),
     architecture: spec.architecture,
-    items: { count: spec.items.count, idMap: spec.items.ids ? ITEM_MAP_FILE : null },
+    items,
     training: {
       dataset: spec.training.dataset,
       metrics: spec.training.metrics ?? {},
@@ -150,26 +158,43 @@ export async function buildModelPackage(spec: PackageSpec): Promise<BuiltPackage
   return { manifest, files };
 }
 
-/** The values, padded so float32 scales after them stay aligned. */
+function scalesAsStored(dtype: Dtype, scales: AxisScales): Uint8Array {
+  const values = scalesDtype(dtype) === 'float16' ? encodeFloat16(scales.values) : scales.values;
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** The values, padded so the scales after them stay aligned. */
 function alignedValueBytes(tensor: TensorSpec): number {
   return Math.ceil(valueBytes(tensor) / 4) * 4;
 }
 
 /** The span a tensor takes in its shard: its values, then its per-slice scales if any. */
-function storedBytes(tensor: TensorSpec): number {
-  return tensor.scales
-    ? alignedValueBytes(tensor) + 4 * tensor.scales.values.length
-    : valueBytes(tensor);
+function spanBytes(tensor: TensorSpec): number {
+  return tensor.scales ? alignedValueBytes(tensor) + scaleBytes(tensor) : valueBytes(tensor);
 }
 
 function checkScales(tensor: TensorSpec): void {
   const scales = tensor.scales;
   if (!scales) return;
   const size = tensor.shape[scales.axis];
-  if (tensor.dtype !== 'int8' || tensor.scale !== undefined || size !== scales.values.length) {
+  const integer = tensor.dtype === 'int8' || tensor.dtype === 'int4';
+  if (!integer || tensor.scale !== undefined || size !== scales.values.length) {
     throw new PocketrecError(
       'bad-tensor',
-      `tensor "${tensor.name}": per-slice scales need an int8 tensor without "scale" and one scale per slice of axis ${scales.axis} (${size}), found ${scales.values.length}`,
+      `tensor "${tensor.name}": per-slice scales need an int8 or int4 tensor without "scale" and one scale per slice of axis ${scales.axis} (${size}), found ${scales.values.length}`,
+    );
+  }
+}
+
+/** int4 values are held one to an Int8Array element and must fit in a nibble. */
+function checkInt4(tensor: TensorSpec): void {
+  if (tensor.dtype !== 'int4') return;
+  const values = tensor.data;
+  const fits = values instanceof Int8Array && values.every((v) => v >= -8 && v <= 7);
+  if (!fits) {
+    throw new PocketrecError(
+      'bad-tensor',
+      `tensor "${tensor.name}": int4 values must be an Int8Array of values in -8..7`,
     );
   }
 }

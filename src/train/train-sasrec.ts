@@ -13,12 +13,21 @@ import {
   type JpqParts,
   jpqItemTable,
   mapTableWeights,
+  QR_QUOTIENT,
+  QR_REMAINDER,
+  qrItemTable,
   ttCoreName,
   ttItemTable,
 } from '../model/item-table.ts';
 import { assignJpqCodes, type JpqCodes, type JpqShape } from '../model/jpq-codes.ts';
-import { fakeQuantWeight } from '../model/ops/fake-quant.ts';
+import { fakeQuantWeight, type QatDtype } from '../model/ops/fake-quant.ts';
 import { gatherRows } from '../model/ops/gather-rows.ts';
+import {
+  type QrOperation,
+  type QrShape,
+  qrFactorStd,
+  qrQuotientRows,
+} from '../model/qr-partition.ts';
 import { DEFAULT_SASREC, encode, initEncoderWeights, type SasrecConfig } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
 import { jpqCodesSpec } from '../model/sequential-package.ts';
@@ -66,10 +75,15 @@ export interface TrainConfig extends Omit<SasrecConfig, 'numItems'> {
    */
   jpq?: JpqShape;
   /**
-   * Quantisation-aware training: the loss sees every weight matrix on the int8 grid
-   * `pocketrec quantize` stores it on (model/ops/fake-quant.ts). Absent: float32.
+   * A quotient-remainder item table of this shape instead of a dense one (qr-partition.ts):
+   * both factors trained with the encoder. Absent: dense.
    */
-  qat?: 'int8';
+  qr?: QrShape;
+  /**
+   * Quantisation-aware training: the loss sees every weight matrix on the integer grid
+   * `pocketrec quantize --dtype <qat>` stores it on (model/ops/fake-quant.ts). Absent: float32.
+   */
+  qat?: QatDtype;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -89,6 +103,16 @@ export const DEFAULT_TRAIN: TrainConfig = {
 
 /** The RecJPQ table `train --item-table jpq` trains unless told otherwise (TrainConfig.jpq). */
 export const DEFAULT_JPQ: JpqShape = { splits: 8, centroids: 256 };
+
+/**
+ * The quotient-remainder table `train --item-table qr` trains unless told otherwise
+ * (TrainConfig.qr): 'sqrt' is ⌈√(numItems + 1)⌉ remainder rows, the complementary partition
+ * of fewest stored rows (qr-partition.ts), and the paper's best operation.
+ */
+export const DEFAULT_QR: { buckets: 'sqrt'; operation: QrOperation } = {
+  buckets: 'sqrt',
+  operation: 'mult',
+};
 
 export interface Variables {
   encoder: Record<string, tf.Variable>;
@@ -183,8 +207,13 @@ export interface SasrecTaskArgs {
    * arguments, so every data-parallel worker gathers the rows the main thread does.
    */
   jpq?: JpqCodes;
+  /**
+   * A quotient-remainder item table of this shape instead of a dense one; its partition is
+   * arithmetic on the id, so the shape is all a worker needs to build the same table.
+   */
+  qr?: QrShape;
   /** TrainConfig.qat. */
-  qat?: 'int8';
+  qat?: QatDtype;
 }
 
 /**
@@ -200,7 +229,8 @@ export function sasrecTask(args: SasrecTaskArgs, start?: SequentialModel): Sasre
     encoder,
     items: trainedItemTable(args, start),
   };
-  const forward = () => (args.qat ? fakeQuantizedModel(model) : model);
+  const qat = args.qat;
+  const forward = () => (qat ? fakeQuantizedModel(model, qat) : model);
   return {
     model,
     forward,
@@ -216,15 +246,16 @@ export function sasrecTask(args: SasrecTaskArgs, start?: SequentialModel): Sasre
 
 /**
  * The model the loss sees under quantisation-aware training: every weight matrix, of the
- * encoder and of the table, on the int8 grid, its gradient passed straight through.
+ * encoder and of the table, on the `dtype` grid, its gradient passed straight through.
  */
-export function fakeQuantizedModel(model: SequentialModel): SequentialModel {
+export function fakeQuantizedModel(model: SequentialModel, dtype: QatDtype): SequentialModel {
+  const quantized = (w: tf.Tensor) => fakeQuantWeight(w, dtype);
   return {
     ...model,
     encoder: Object.fromEntries(
-      Object.entries(model.encoder).map(([name, w]) => [name, fakeQuantWeight(w)]),
+      Object.entries(model.encoder).map(([name, w]) => [name, quantized(w)]),
     ),
-    items: mapTableWeights(model.items, fakeQuantWeight),
+    items: mapTableWeights(model.items, quantized),
   };
 }
 
@@ -263,6 +294,26 @@ function trainedItemTable(args: SasrecTaskArgs, start?: SequentialModel): ItemTa
     ) as tf.Tensor as tf.Tensor3D;
     const rows = tf.tensor2d(Int32Array.from(codes), [numRows, splits], 'int32');
     return jpqItemTable(codebooks, rows, numRows);
+  }
+  if (args.qr) {
+    const { buckets, operation } = args.qr;
+    const factorStd = qrFactorStd(modelConfig.dim, operation);
+    const draw = (rows: number, offset: number) =>
+      tf.randomNormal([rows, modelConfig.dim], 0, factorStd, 'float32', seed + offset);
+    const quotient = variable(
+      start?.items.qr ? start.items.qr.quotient : draw(qrQuotientRows(numRows, buckets), 1000),
+      QR_QUOTIENT,
+    );
+    const remainder = variable(
+      start?.items.qr ? start.items.qr.remainder : draw(buckets, 1001),
+      QR_REMAINDER,
+    );
+    return qrItemTable(
+      quotient as tf.Tensor as tf.Tensor2D,
+      remainder as tf.Tensor as tf.Tensor2D,
+      numRows,
+      operation,
+    );
   }
   const table = variable(
     start
@@ -371,6 +422,11 @@ export function sasrecTaskArgs(
       !config.jpq,
       () => 'a RecJPQ table is drawn for a run from scratch; a start model keeps its own table',
     );
+    tf.util.assert(
+      !config.qr,
+      () =>
+        'a quotient-remainder table is drawn for a run from scratch; a start model keeps its own table',
+    );
   }
   const jpq = start?.items.jpq ? startCodes(start.items.jpq, numItems + 1) : codes;
   if (config.jpq) {
@@ -380,6 +436,9 @@ export function sasrecTaskArgs(
       () => `a RecJPQ table of ${want.splits} splits x ${want.centroids} centroids needs its codes`,
     );
   }
+  const qr = start?.items.qr
+    ? { buckets: start.items.qr.buckets, operation: start.items.qr.operation }
+    : config.qr;
   return {
     modelConfig,
     loss: config.loss,
@@ -387,6 +446,7 @@ export function sasrecTaskArgs(
     seed: config.seed,
     ...(start?.items.tt ? { tt: start.items.tt.shape } : {}),
     ...(jpq ? { jpq } : {}),
+    ...(qr ? { qr } : {}),
     ...(config.qat ? { qat: config.qat } : {}),
   };
 }
@@ -447,7 +507,8 @@ export async function trainSasrec(
   hooks: TrainingHooks<SequentialModel>,
   /**
    * Weights to start from (fine-tuning a trained package) instead of a fresh draw; a
-   * tensor-train or RecJPQ start trains its cores or codebooks in place of a dense table.
+   * tensor-train, RecJPQ or quotient-remainder start trains its cores, codebooks or factors
+   * in place of a dense table.
    */
   start?: SequentialModel,
   /** A compression method's steps after each optimiser step (UMEC); absent: none. */

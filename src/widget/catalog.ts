@@ -7,7 +7,7 @@ import { ANY_IMAGE_ORIGIN, type ImageOrigins } from './attributes.ts';
 import { WidgetError } from './errors.ts';
 
 export interface CatalogProduct {
-  /** The model's item id (its items.txt). */
+  /** The model's item id (as its package's id map lists it). */
   id: string;
   name: string;
   category?: string;

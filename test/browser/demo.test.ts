@@ -12,6 +12,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Product } from '../../src/data/storefront-catalog.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
+import { directorySource } from '../../src/package/node-fs.ts';
+import { readItemIds } from '../../src/package/reader.ts';
 import { ML1M_MODEL, STOREFRONT_MODEL } from '../../src/pages/demo/sources.ts';
 import { demoReady, itemsOf } from './demo-page.ts';
 import {
@@ -252,16 +254,20 @@ describe('the ML-1M switch', () => {
 
   test('with movies.dat (ISO-8859-1) the page switches to the ML-1M model and shows its titles', async () => {
     // A stand-in movies.dat with the model's ids, so the test needs no data set; one title
-    // in Latin-1 with an article moved to the end, as in the real file.
-    const ids = (await readFile(join(projectRoot, ML1M_MODEL, 'items.txt'), 'utf8'))
-      .split('\n')
-      .filter(Boolean);
+    // in Latin-1 with an article moved to the end, as in the real file; and, as in the real
+    // file, a film nobody rated, which the page leaves out because the model's id map
+    // (read through the package reader) does not list it.
+    const { itemIds } = await readItemIds(directorySource(join(projectRoot, ML1M_MODEL)));
+    const ids = itemIds ?? [];
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids).not.toContain('99999');
     const genres = ['Drama', 'Comedy', 'Sci-Fi|Thriller'];
     const lines = ids.map((id, i) =>
       i === 0
         ? `${id}::Cité des enfants perdus, La (1995)::Adventure|Sci-Fi`
         : `${id}::Film ${id} (1999)::${genres[i % genres.length]}`,
     );
+    lines.push('99999::Unrated Film (2000)::Drama');
     const dataDir = await makeTempDir('pocketrec-data-');
     dirs.push(dataDir);
     await mkdir(join(dataDir, 'ml-1m'));

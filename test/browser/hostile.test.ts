@@ -41,9 +41,14 @@ interface Outcome {
   ms: number;
 }
 
-function open(page: Page, model: string, db: string): Promise<Outcome> {
+function open(
+  page: Page,
+  model: string,
+  db: string,
+  track: readonly [string, string] = ['sku-1', 'sku-2'],
+): Promise<Outcome> {
   return page.evaluate(
-    async ({ model, db }) => {
+    async ({ model, db, track }) => {
       const started = performance.now();
       try {
         const rec = await window.pocketrec.createRecommender({
@@ -51,8 +56,8 @@ function open(page: Page, model: string, db: string): Promise<Outcome> {
           backend: 'wasm',
           databases: { models: db, history: `${db}-history` },
         });
-        await rec.track({ item: 'sku-1' });
-        await rec.track({ item: 'sku-2' });
+        await rec.track({ item: track[0] });
+        await rec.track({ item: track[1] });
         const top = await rec.recommend({ k: 5 });
         rec.dispose();
         return { ok: true, items: top.length, ms: performance.now() - started };
@@ -67,7 +72,7 @@ function open(page: Page, model: string, db: string): Promise<Outcome> {
         };
       }
     },
-    { model, db },
+    { model, db, track },
   );
 }
 
@@ -92,7 +97,11 @@ function peakKb(pid: number): number {
  * (the worker runs inside it): that process's peak resident memory is the page's, its
  * worker's and the package's, and nothing left by an earlier case.
  */
-async function openAlone(model: string, db: string): Promise<Outcome & { peakBytes: number }> {
+async function openAlone(
+  model: string,
+  db: string,
+  track?: readonly [string, string],
+): Promise<Outcome & { peakBytes: number }> {
   if (!session.browser) throw new Error('needs a browser, not a persistent context');
   const before = await rendererPids(session);
   const context = await session.browser.newContext();
@@ -102,7 +111,7 @@ async function openAlone(model: string, db: string): Promise<Outcome & { peakByt
     await page.waitForFunction(() => document.body.dataset.ready === 'true');
     const fresh = [...(await rendererPids(session))].filter((pid) => !before.has(pid));
     if (fresh.length === 0) throw new Error('the page did not start a renderer of its own');
-    const outcome = await open(page, model, db);
+    const outcome = await open(page, model, db, track);
     // Chromium may start a helper renderer beside the page's: the largest peak is the page's.
     return { ...outcome, peakBytes: Math.max(...fresh.map(peakKb)) * 1024 };
   } finally {
@@ -133,7 +142,9 @@ beforeAll(async () => {
     controls.push(control.peakBytes);
   }
   runtimeBytes = controls.sort((a, b) => a - b)[1] as number;
-  for (const c of cases) results.set(c.name, await openAlone(url(c.name), `hostile-${c.name}`));
+  for (const c of cases) {
+    results.set(c.name, await openAlone(url(c.name), `hostile-${c.name}`, c.trackIds));
+  }
 }, 600_000);
 
 afterAll(async () => {

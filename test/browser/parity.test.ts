@@ -16,12 +16,15 @@
 // every session on WASM, and a handful on WebGPU (SwiftShader), whose fixed-shape encoder
 // holds each block's keys and values at their own widths.
 //
-// Then the tensor-train student quantised as `pocketrec quantize` stores it (int8 matrices
-// and cores, with one scale per row where the tensor allows it, float16 vectors): the
+// Then the tensor-train student quantised as `pocketrec quantize` stores it (int4 cores with
+// a float16 scale per row, int8 encoder matrices with one scale each, float16 vectors): the
 // worker dequantises it once at load, so it must answer as Node does from the same package.
 //
-// Last, the teacher's encoder over a RecJPQ item table (uint8 codes drawn from ML-1M, drawn
+// Then the teacher's encoder over a RecJPQ item table (uint8 codes drawn from ML-1M, drawn
 // codebooks), never built (materialiseRows 0): the worker scores it through its codebooks.
+//
+// Last, the teacher's encoder over a quotient-remainder item table (drawn factors, ⌈√n⌉
+// remainders): the worker builds it at load even at materialiseRows 0.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -29,8 +32,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { quantizeCandidates } from '../../src/compression/quantize/tensor-schemes.ts';
 import { loadUserSequences } from '../../src/data/index.ts';
 import { useWasmBackend } from '../../src/kernels/wasm/backend.ts';
-import { jpqItemTable } from '../../src/model/item-table.ts';
+import { jpqItemTable, qrItemTable } from '../../src/model/item-table.ts';
 import { assignJpqCodes } from '../../src/model/jpq-codes.ts';
+import { defaultQrBuckets, qrFactorStd, qrQuotientRows } from '../../src/model/qr-partition.ts';
 import type { BlockWidths, Weights } from '../../src/model/sasrec.ts';
 import { type SequentialModel, scoreHistories } from '../../src/model/sequential.ts';
 import {
@@ -72,9 +76,9 @@ const DROPPED: Record<keyof BlockWidths, (i: number) => boolean>[] = [
 ];
 /** Sessions asked on SwiftShader WebGPU for the narrowed teacher: a handful. */
 const NARROW_WEBGPU_SESSIONS = 4;
-/** The student quantised to int8, from MODELS[1]. */
+/** The student quantised to int4 and int8, from MODELS[1]. */
 const INT8 = `${FIXTURES}/ml-1m-tt2-r12-fo-int8`;
-/** Sessions asked on SwiftShader WebGPU for the int8 student: dequantising is backend-free. */
+/** Sessions asked on SwiftShader WebGPU for the quantised student: dequantising is backend-free. */
 const INT8_WEBGPU_SESSIONS = 2;
 
 interface Session {
@@ -372,31 +376,33 @@ describe('parity with Node: the teacher narrowed inside its blocks', () => {
 });
 
 /**
- * The student with every float32 tensor stored as `pocketrec quantize --dtype int8` may
- * store it: the item table's cores with a scale per row, the encoder's matrices with one
- * scale each, its vectors in float16, so that every stored form is read.
+ * The student with every float32 tensor stored as `pocketrec quantize` may store it: the
+ * item table's cores in int4 with a float16 scale per row (two values to a byte), the
+ * encoder's matrices in int8 with one scale each, its vectors in float16, so that every
+ * stored form is read.
  */
-async function writeInt8Student(): Promise<string[]> {
+async function writeQuantizedStudent(): Promise<string[]> {
   const pkg = await readModelPackage(directorySource(`${projectRoot}/${MODELS[1]}`));
   const tensors = new Map(pkg.tensors);
   for (const tensor of pkg.tensors.values()) {
-    const candidates = quantizeCandidates(tensor, 'int8');
-    const wanted = tensor.name.startsWith('items.') ? 'int8-rows' : 'int8-tensor';
+    const table = tensor.name.startsWith('items.');
+    const candidates = quantizeCandidates(tensor, table ? 'int4' : 'int8');
+    const wanted = table ? 'int4-rows' : 'int8-tensor';
     const chosen = candidates.find((c) => c.scheme === wanted) ?? candidates[0];
     if (chosen) tensors.set(tensor.name, chosen.tensor);
   }
   const spec = repackageSpec({ ...pkg, tensors }, { name: 'int8', notes: '{}', metrics: {} });
   const { manifest, files } = await buildModelPackage(spec);
   await writePackageDirectory(join(projectRoot, INT8), files);
-  return manifest.tensors.map((t) => (t.scales ? 'int8-rows' : t.dtype));
+  return manifest.tensors.map((t) => (t.scales ? `${t.dtype}-rows` : t.dtype));
 }
 
-describe('parity with Node: the student in int8', () => {
+describe('parity with Node: the student in int4 and int8', () => {
   let reference: Ranked[][];
   beforeAll(async () => {
     await rm(join(projectRoot, INT8), { recursive: true, force: true });
-    const stored = await writeInt8Student();
-    expect(new Set(stored)).toEqual(new Set(['int8-rows', 'int8', 'float16']));
+    const stored = await writeQuantizedStudent();
+    expect(new Set(stored)).toEqual(new Set(['int4-rows', 'int8', 'float16']));
     reference = await nodeReference(INT8);
   });
   afterAll(async () => {
@@ -418,7 +424,9 @@ describe('parity with Node: the student in int8', () => {
         want.map((steps) => steps.slice(1)),
       ).worst;
       const fresh = compare(answers.fresh, want).worst;
-      console.log(`int8 student ${backend}: worst |score difference| ${Math.max(reused, fresh)}`);
+      console.log(
+        `int4/int8 student ${backend}: worst |score difference| ${Math.max(reused, fresh)}`,
+      );
       expect(reused).toBeLessThan(1e-4);
       expect(fresh).toBeLessThan(1e-4);
     },
@@ -478,6 +486,66 @@ describe('parity with Node: the teacher over a RecJPQ item table', () => {
     ).worst;
     const fresh = compare(answers.fresh, reference).worst;
     console.log(`RecJPQ teacher wasm: worst |score difference| ${Math.max(reused, fresh)}`);
+    expect(reused).toBeLessThan(1e-4);
+    expect(fresh).toBeLessThan(1e-4);
+  }, 600_000);
+});
+
+/** The teacher's encoder over a quotient-remainder table, from MODELS[0]. */
+const QR = `${FIXTURES}/ml-1m-teacher-fo-qr`;
+const QR_SESSIONS = 10;
+
+async function writeQrTeacher(): Promise<void> {
+  await useWasmBackend();
+  const pkg = await readModelPackage(directorySource(`${projectRoot}/${MODELS[0]}`));
+  const teacher = sequentialFromPackage(pkg);
+  const { numItems, dim } = teacher.config;
+  const numRows = numItems + 1;
+  const buckets = defaultQrBuckets(numRows);
+  const std = qrFactorStd(dim, 'mult');
+  const model: SequentialModel = {
+    ...teacher,
+    items: qrItemTable(
+      tf.randomNormal([qrQuotientRows(numRows, buckets), dim], 0, std, 'float32', 3),
+      tf.randomNormal([buckets, dim], 0, std, 'float32', 4),
+      numRows,
+      'mult',
+    ),
+  };
+  const spec = await sequentialPackageSpec(model, {
+    name: 'ml-1m-teacher-fo-qr',
+    dataset: 'ml-1m',
+    ...(pkg.itemIds ? { itemIds: pkg.itemIds } : {}),
+  });
+  const { files } = await buildModelPackage(spec);
+  await writePackageDirectory(join(projectRoot, QR), files);
+  tf.disposeVariables();
+}
+
+describe('parity with Node: the teacher over a quotient-remainder item table', () => {
+  let reference: Ranked[][];
+  const asked = () => sessions.slice(0, QR_SESSIONS);
+  beforeAll(async () => {
+    await rm(join(projectRoot, QR), { recursive: true, force: true });
+    await writeQrTeacher();
+    reference = await nodeReference(QR, asked());
+  });
+  afterAll(async () => {
+    await rm(join(projectRoot, FIXTURES), { recursive: true, force: true });
+  });
+
+  test(`quotient-remainder wasm backend, ${QR_SESSIONS} sessions, the table built at load: same top-10, scores within 1e-4`, async () => {
+    const answers = await browserAnswers(QR, 'wasm', asked());
+    expect(answers.backendUsed).toBe('wasm');
+    expect(answers.scoring).toBe('qr-materialised');
+    const reused = compare(
+      answers.reused,
+      reference.map((steps) => steps.slice(1)),
+    ).worst;
+    const fresh = compare(answers.fresh, reference).worst;
+    console.log(
+      `quotient-remainder teacher wasm: worst |score difference| ${Math.max(reused, fresh)}`,
+    );
     expect(reused).toBeLessThan(1e-4);
     expect(fresh).toBeLessThan(1e-4);
   }, 600_000);

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { denseItemTable, ttItemTable } from '../../model/item-table.ts';
+import type { QatDtype } from '../../model/ops/fake-quant.ts';
 import { gatherRows } from '../../model/ops/gather-rows.ts';
 import { encode, encoderWeightShapes, initEncoderWeights } from '../../model/sasrec.ts';
 import type { SequentialModel } from '../../model/sequential.ts';
@@ -63,7 +64,7 @@ export interface DistillConfig {
   /** Which windows of each history an epoch trains on (see train/batches.ts). */
   windows: WindowPolicy;
   /** Quantisation-aware training (train-sasrec.ts TrainConfig.qat). Absent: float32. */
-  qat?: 'int8';
+  qat?: QatDtype;
 }
 
 /** Adam steps of the teacher-table fit; the error has flattened by then on ML-1M. */
@@ -228,7 +229,7 @@ export function distillationTask(
     const ids = tf.tensor2d(batch.ids, [batch.size, batch.length], 'int32');
     const positions = tf.tensor1d(batch.positions, 'int32');
     // Under quantisation-aware training the loss sees the student's matrices in int8.
-    const seen = config.qat ? fakeQuantizedModel(student) : student;
+    const seen = config.qat ? fakeQuantizedModel(student, config.qat) : student;
     const table = seen.items.materialise();
     const studentRows = gatherRows(table, ids) as tf.Tensor3D;
     const hidden = encode(modelConfig, seen.encoder, ids, studentRows, { training: true, seed });

@@ -1,11 +1,12 @@
 /**
- * Post-training quantisation of a whole package: each weight tensor stored as int8 or
- * float16, the int8 scheme (one scale, per row, per output channel) chosen tensor by
+ * Post-training quantisation of a whole package: each weight tensor stored as int8, int4 or
+ * float16, the integer scheme (one scale, per row, per output channel) chosen tensor by
  * tensor as the one that changes the model's outputs least on validation inputs, with
  * every other tensor still float32. The error is measured on what a shopper would see
  * change, the scores, rather than on the weights, because a tensor's weight error says
  * little about its effect: a small error in an attention kernel can move every score.
- * Per-slice scales cost 4 bytes a slice (half again a d = 8 table's int8 bytes), so a
+ * Per-slice scales cost 4 bytes a slice beside int8 (half again a d = 8 table's int8 bytes)
+ * and 2 beside int4, so a
  * scheme that stores more must halve the error (COSTLIER_MUST_CUT) to be chosen.
  */
 import type { ModelPackage, PackageTensor } from '../../package/reader.ts';

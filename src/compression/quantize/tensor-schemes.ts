@@ -1,20 +1,23 @@
 /**
  * The ways one float32 weight tensor can be stored smaller, each as the tensor a package
- * would hold. int8 is symmetric, with one scale for the tensor, one per row (axis 0) or one
- * per output channel (the last axis); which one a tensor gets is chosen by the error it adds
- * to the model's outputs (quantize-package.ts). Vectors (biases, norms, batch-norm
- * statistics) are a few hundred numbers whose every element matters, so they go to float16
- * under either dtype, or stay float32 where a half cannot hold them.
+ * would hold. int8 and int4 are symmetric, with one scale for the tensor, one per row
+ * (axis 0) or one per output channel (the last axis); which one a tensor gets is chosen by
+ * the error it adds to the model's outputs (quantize-package.ts). Vectors (biases, norms,
+ * batch-norm statistics) are a few hundred numbers whose every element matters, so they go
+ * to float16 under every dtype, or stay float32 where a half cannot hold them.
  */
 import {
+  byteLength,
   encodeFloat16,
-  quantizeInt8,
-  quantizeInt8Axis,
+  type IntDtype,
+  quantizeInt,
+  quantizeIntAxis,
   type StoredArray,
+  scalesDtype,
 } from '../../package/dtypes.ts';
 import type { PackageTensor } from '../../package/reader.ts';
 
-export const QUANTIZE_DTYPES = ['int8', 'float16'] as const;
+export const QUANTIZE_DTYPES = ['int8', 'int4', 'float16'] as const;
 export type QuantizeDtype = (typeof QUANTIZE_DTYPES)[number];
 
 /** How a tensor is stored; 'kept' is a tensor that is not a float weight (codes, counts). */
@@ -22,9 +25,9 @@ export type QuantizeScheme =
   | 'kept'
   | 'float32'
   | 'float16'
-  | 'int8-tensor'
-  | 'int8-rows'
-  | 'int8-columns';
+  | `${IntDtype}-tensor`
+  | `${IntDtype}-rows`
+  | `${IntDtype}-columns`;
 
 export interface QuantizedCandidate {
   scheme: QuantizeScheme;
@@ -76,23 +79,26 @@ export function quantizeCandidates(
   if (dtype === 'float16' || vector) {
     return fitsFloat16(values, vector) ? [half()] : [{ scheme: 'float32', tensor }];
   }
-  const whole = quantizeInt8(values);
+  const whole = quantizeInt(values, dtype);
   const candidates: QuantizedCandidate[] = [
     {
-      scheme: 'int8-tensor',
-      tensor: stored(tensor, 'int8', whole.data, { scale: whole.scale }),
+      scheme: `${dtype}-tensor`,
+      tensor: stored(tensor, dtype, whole.data, { scale: whole.scale }),
     },
   ];
   const axes: [QuantizeScheme, number][] = [
-    ['int8-rows', 0],
-    ['int8-columns', tensor.shape.length - 1],
+    [`${dtype}-rows`, 0],
+    [`${dtype}-columns`, tensor.shape.length - 1],
   ];
+  const halfBytes = byteLength('float16', values.length);
   for (const [scheme, axis] of axes) {
     // Slices so short that their scales make the tensor as large as in float16 (a [rows, 1]
     // column, a d = 4 table by rows) are not worth a scale each.
-    if (4 * (tensor.shape[axis] as number) >= values.length) continue;
-    const { data, scales } = quantizeInt8Axis(values, tensor.shape, axis);
-    candidates.push({ scheme, tensor: stored(tensor, 'int8', data, { scales }) });
+    const slices = tensor.shape[axis] as number;
+    const bytes = byteLength(dtype, values.length) + byteLength(scalesDtype(dtype), slices);
+    if (bytes >= halfBytes) continue;
+    const { data, scales } = quantizeIntAxis(values, tensor.shape, axis, dtype);
+    candidates.push({ scheme, tensor: stored(tensor, dtype, data, { scales }) });
   }
   return candidates;
 }

@@ -85,3 +85,52 @@ export function codebookFromRows(
 ): Float32Array {
   return fieldCodebook(schema, table, dim, rowFrequencies(schema, rows));
 }
+
+/**
+ * How often each item row of a sequence model's table [numRows, dim] is looked up in
+ * `sequences` (the training sequences): [numRows], row 0 (padding) never counted.
+ */
+export function itemFrequencies(sequences: readonly Int32Array[], numRows: number): Float64Array {
+  const counts = new Float64Array(numRows);
+  for (const sequence of sequences) {
+    for (const item of sequence) {
+      if (!(item >= 1 && item < numRows)) {
+        throw new Error(`item ${item} is outside a table of ${numRows} rows (1..${numRows - 1})`);
+      }
+      counts[item] = (counts[item] as number) + 1;
+    }
+  }
+  return counts;
+}
+
+/**
+ * The single-field codebook of a sequence model's item table: one vector [dim], the
+ * frequency-weighted mean of the item rows. It is the constant c that minimises
+ * E‖T[item] − c‖² over the items a training sequence looks up (the mean minimises the
+ * expected squared distance), so an absent element moves the row a typical look-up reads
+ * least. A table the data never looks up gets the plain mean of its item rows. Row 0 pads
+ * and is read by no prediction, so it is left out.
+ */
+export function itemCodebook(
+  table: Float32Array,
+  dim: number,
+  frequencies: Float64Array,
+): Float32Array {
+  const numRows = frequencies.length;
+  if (numRows < 2 || table.length !== numRows * dim) {
+    throw new Error(
+      `a table of ${numRows} x ${dim} (padding and at least one item) is needed for ${numRows} frequencies, got ${table.length} elements`,
+    );
+  }
+  let total = 0;
+  for (let r = 1; r < numRows; r++) total += frequencies[r] as number;
+  const sums = new Float64Array(dim);
+  for (let r = 1; r < numRows; r++) {
+    const w = total > 0 ? (frequencies[r] as number) : 1;
+    if (w === 0) continue;
+    for (let k = 0; k < dim; k++)
+      sums[k] = (sums[k] as number) + w * (table[r * dim + k] as number);
+  }
+  const norm = total > 0 ? total : numRows - 1;
+  return Float32Array.from(sums, (s) => s / norm);
+}

@@ -2,7 +2,9 @@
  * Shaver's Shapley-value estimator (Tran et al., WWW 2025, Algorithm 1): the players are
  * single elements (row, dimension) of a CTR model's embedding table, and the value of a
  * coalition is minus the expected BCE of the frozen model when every element outside it is
- * replaced by its field's codebook value (or 0).
+ * replaced by its field's codebook value (or 0). The same estimator runs on a sequence
+ * model's item table (sequential-credits.ts: the loss is the next item's cross-entropy);
+ * what differs between the two is a ShapleyGame, the loop below is shared.
  *
  * Only the m x d elements a sample looks up can change its loss, so per sample only they
  * are players: one random permutation of them is drawn, they are removed one at a time from
@@ -24,6 +26,7 @@
  * uninterrupted one would have.
  */
 import { fieldLayout } from '../../model/ctr/field-embedding.ts';
+import { ctrModelData } from '../../model/ctr/model-data.ts';
 import { shuffledRange } from '../../random.ts';
 import {
   type Credits,
@@ -32,10 +35,81 @@ import {
   type ShapleyInputs,
   sampleCredits,
 } from './credits.ts';
-import { ShapleyWorkers, type StepPart, splitStep } from './parallel.ts';
+import { ShapleyWorkers, type StepPart, sequentialModelData, splitStep } from './parallel.ts';
+import {
+  releaseSequentialContexts,
+  type SequentialShapleyInputs,
+  sequentialContextOf,
+  sequentialSampleCredits,
+} from './sequential-credits.ts';
 import type { FillMode, ShapleyEstimate } from './values.ts';
 
-export type { ForwardMode, ShapleyInputs };
+export type { ForwardMode, SequentialShapleyInputs, ShapleyInputs };
+
+/**
+ * What the estimator needs of a model and its data: how many players and samples there are,
+ * and what some samples credit. A CTR model (credits.ts) and a sequence model
+ * (sequential-credits.ts) are two games; the estimation loop does not ask which.
+ */
+export interface ShapleyGame {
+  /** Players: the table's elements, row * dim + k. */
+  elements: number;
+  dim: number;
+  /** Estimation samples in one pass. */
+  samples: number;
+  /** The fill values an absent element reads, as the estimate stores them. */
+  codebook: Float32Array;
+  /** What the samples `indices` credit, sample i's removal order drawn from seeds[i] alone. */
+  credits(indices: Int32Array, seeds: Uint32Array): Promise<Credits>;
+  /** `count` worker threads that credit their parts of a step as `credits` does. */
+  startWorkers(count: number): Promise<ShapleyWorkers>;
+  /** Frees what crediting kept on the backend between steps, once the estimate is done. */
+  release?(): void;
+}
+
+/** A CTR model's game: every element of its field embedding table. */
+export function ctrShapleyGame(inputs: ShapleyInputs, config: ShapleyConfig): ShapleyGame {
+  const { dim } = contextOf(inputs, config.fill);
+  return {
+    elements: fieldLayout(inputs.model.schema).totalRows * dim,
+    dim,
+    samples: inputs.rows.numRows,
+    codebook: inputs.codebook,
+    credits: (indices, seeds) => sampleCredits(inputs, config, indices, seeds),
+    startWorkers: (count) =>
+      ShapleyWorkers.start(count, {
+        game: 'ctr',
+        model: ctrModelData(inputs.model),
+        rows: inputs.rows,
+        codebook: inputs.codebook,
+        step: config,
+      }),
+  };
+}
+
+/** A sequence model's game: every element of its dense item table, row 0 (padding) included. */
+export function sequentialShapleyGame(
+  inputs: SequentialShapleyInputs,
+  config: ShapleyConfig,
+): ShapleyGame {
+  const { dim, numRows } = sequentialContextOf(inputs, config.fill);
+  return {
+    elements: numRows * dim,
+    dim,
+    samples: inputs.cases.inputs.length,
+    codebook: inputs.codebook,
+    credits: (indices, seeds) => sequentialSampleCredits(inputs, config, indices, seeds),
+    release: () => releaseSequentialContexts(inputs),
+    startWorkers: (count) =>
+      ShapleyWorkers.start(count, {
+        game: 'sequential',
+        model: sequentialModelData(inputs.model),
+        cases: inputs.cases,
+        codebook: inputs.codebook,
+        step: config,
+      }),
+  };
+}
 
 export interface ShapleyConfig {
   /** Estimation rows per step; each adds (its players + 1) rows to the step's forward pass. */
@@ -165,42 +239,60 @@ function stopReason(config: ShapleyConfig, sums: ShapleySums, ratio: number): St
   return null;
 }
 
+export interface EstimateOptions {
+  resume?: ShapleySums;
+  onStep?: (progress: ShapleyProgress) => void | Promise<void>;
+}
+
+/** estimateGame of a CTR model's embedding table. */
+export function estimateShapley(
+  inputs: ShapleyInputs,
+  config: ShapleyConfig,
+  options: EstimateOptions = {},
+): Promise<ShapleyResult> {
+  return estimateGame(ctrShapleyGame(inputs, config), config, options);
+}
+
+/** estimateGame of a sequence model's dense item table. */
+export function estimateSequentialShapley(
+  inputs: SequentialShapleyInputs,
+  config: ShapleyConfig,
+  options: EstimateOptions = {},
+): Promise<ShapleyResult> {
+  return estimateGame(sequentialShapleyGame(inputs, config), config, options);
+}
+
 /**
  * Runs steps until the stopping rule or a limit, from `resume` when given (it is updated in
  * place), calling `onStep` after every step (awaited: a checkpoint is written there).
  */
-export async function estimateShapley(
-  inputs: ShapleyInputs,
+export async function estimateGame(
+  game: ShapleyGame,
   config: ShapleyConfig,
-  options: {
-    resume?: ShapleySums;
-    onStep?: (progress: ShapleyProgress) => void | Promise<void>;
-  } = {},
+  options: EstimateOptions = {},
 ): Promise<ShapleyResult> {
-  checkConfig(config, inputs.rows.numRows);
-  const { dim } = contextOf(inputs, config.fill);
-  const elements = fieldLayout(inputs.model.schema).totalRows * dim;
-  const sums = options.resume ?? emptySums(elements);
-  if (sums.sum.length !== elements || sums.nextOffset >= inputs.rows.numRows) {
+  checkConfig(config, game.samples);
+  const sums = options.resume ?? emptySums(game.elements);
+  if (sums.sum.length !== game.elements || sums.nextOffset >= game.samples) {
     throw new Error('the running sums to resume are not of this table and these rows');
   }
-  const workers =
-    config.threads > 1 ? await ShapleyWorkers.start(config.threads - 1, inputs, config) : null;
+  const workers = config.threads > 1 ? await game.startWorkers(config.threads - 1) : null;
   try {
-    return await runSteps(inputs, config, sums, workers, options.onStep);
+    return await runSteps(game, config, sums, workers, options.onStep);
   } finally {
+    game.release?.();
     await workers?.close();
   }
 }
 
 async function runSteps(
-  inputs: ShapleyInputs,
+  game: ShapleyGame,
   config: ShapleyConfig,
   sums: ShapleySums,
   workers: ShapleyWorkers | null,
   onStep?: (progress: ShapleyProgress) => void | Promise<void>,
 ): Promise<ShapleyResult> {
-  const N = inputs.rows.numRows;
+  const N = game.samples;
   const run = { samples: 0, seconds: 0 };
   let order = passOrder(N, config.seed, sums.passes);
   let { ratio } = summarise(sums);
@@ -216,7 +308,7 @@ async function runSteps(
     const seeds = Uint32Array.from({ length: size }, (_, i) =>
       mix(config.seed, sums.passes, sums.nextOffset + i),
     );
-    for (const credits of await stepCredits(inputs, config, workers, { indices, seeds })) {
+    for (const credits of await stepCredits(game, workers, { indices, seeds })) {
       addCredits(sums, credits);
     }
     sums.nextOffset += size;
@@ -236,14 +328,13 @@ async function runSteps(
   return {
     ...progressOf(sums, ratio, N, run, stop),
     stop,
-    estimate: toEstimate(inputs, config, sums, stop),
+    estimate: toEstimate(game, config, sums, stop),
   };
 }
 
 /** A step's credits, part by part: the first part on this thread, the others on workers. */
 async function stepCredits(
-  inputs: ShapleyInputs,
-  config: ShapleyConfig,
+  game: ShapleyGame,
   workers: ShapleyWorkers | null,
   step: StepPart,
 ): Promise<Credits[]> {
@@ -252,7 +343,7 @@ async function stepCredits(
   const remote = workers && others.length > 0 ? workers.credits(others) : Promise.resolve([]);
   // Awaited below; without this, a worker failing during the local part would be unhandled.
   remote.catch(() => {});
-  const local = await sampleCredits(inputs, config, own.indices, own.seeds);
+  const local = await game.credits(own.indices, own.seeds);
   return [local, ...(await remote)];
 }
 
@@ -280,7 +371,7 @@ function progressOf(
 }
 
 function toEstimate(
-  inputs: ShapleyInputs,
+  game: ShapleyGame,
   config: ShapleyConfig,
   sums: ShapleySums,
   stop: StopReason,
@@ -293,9 +384,9 @@ function toEstimate(
     samples: sums.samples,
     passes: sums.passes,
     fill: config.fill,
-    codebook: inputs.codebook,
+    codebook: game.codebook,
     seconds: sums.seconds,
-    dim: contextOf(inputs, config.fill).dim,
+    dim: game.dim,
     converged: stop === 'converged',
   };
 }

@@ -2,6 +2,7 @@
  * Shaver's estimate of the Shapley value of every embedding element of a CTR model (Tran
  * et al., WWW 2025): the players are single elements (row, dimension) of the field
  * embedding table, indexed globally as row * dim + k (src/model/ctr/field-embedding.ts).
+ * A sequence model's estimate is the same for its item table [numItems + 1, dim], one field.
  * The estimator writes one; pruning to any budget reads it.
  */
 
@@ -10,9 +11,10 @@ export type FillMode = 'codebook' | 'zero';
 
 export interface ShapleyEstimate {
   /**
-   * Each element's marginal contribution (the decrease in BCE its presence brings), by global
-   * index, averaged over every estimation sample: one that does not look the element up
-   * contributes 0, so an element of a rare feature gets a small value.
+   * Each element's marginal contribution (the decrease in loss its presence brings: BCE, or
+   * a sequence model's cross-entropy), by global index, averaged over every estimation
+   * sample: one that does not look the element up contributes 0, so an element of a rare
+   * feature gets a small value.
    */
   values: Float32Array;
   /**
@@ -26,7 +28,10 @@ export interface ShapleyEstimate {
   samples: number;
   passes: number;
   fill: FillMode;
-  /** [numFields, dim]: each field's codebook vector (frequency-weighted mean of its rows). */
+  /**
+   * [numFields, dim]: each field's codebook vector (frequency-weighted mean of its rows); a
+   * sequence model's item table is one field.
+   */
   codebook: Float32Array;
   /** Wall-clock seconds spent estimating, over every resumed run. */
   seconds: number;

@@ -4,13 +4,15 @@
  * head, its value kernel and bias the kept v columns and its output kernel the same rows,
  * its feed-forward pair the kept units; the config records the widths in `inner`. Every
  * other weight (positions, LayerNorms, output and outer biases, the readout) and the item
- * table (dense, tensor-train or RecJPQ: codebooks and codes) are copied unchanged.
+ * table (dense, tensor-train, RecJPQ: codebooks and codes, or quotient-remainder: both
+ * factors) are copied unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
   denseItemTable,
   type ItemTable,
   jpqItemTable,
+  qrItemTable,
   ttItemTable,
 } from '../../model/item-table.ts';
 import { blockWidths, type Weights } from '../../model/sasrec.ts';
@@ -41,6 +43,13 @@ function copyTable(items: ItemTable): ItemTable {
       );
     case 'jpq':
       return jpqItemTable(items.jpq.codebooks.clone(), items.jpq.codes.clone(), items.numRows);
+    case 'qr':
+      return qrItemTable(
+        items.qr.quotient.clone(),
+        items.qr.remainder.clone(),
+        items.numRows,
+        items.qr.operation,
+      );
   }
 }
 

@@ -37,12 +37,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { maskFromRanking, type PruneFill } from '../../compression/shaver/prune.ts';
 import {
-  bitmapRowBytes,
-  decodeBitmap,
-  decodeCsr,
   decodeIndexDeltas,
-  encodeBitmap,
-  encodeCsr,
   encodeIndexDeltas,
   type Fail,
   gather,
@@ -53,11 +48,10 @@ import {
 import { PocketrecError } from '../../errors.ts';
 import { sha256Hex } from '../../package/digest.ts';
 import {
+  alignmentOf,
   asBytes,
-  BYTES_PER_ELEMENT,
+  byteLength,
   type Dtype,
-  encodeFloat16,
-  quantizeInt8,
   type StoredArray,
   viewAs,
 } from '../../package/dtypes.ts';
@@ -72,6 +66,24 @@ import type {
 import { type ModelPackage, type PackageTensor, tensorValues } from '../../package/reader.ts';
 import { elementCount, sizeFigures } from '../../package/size.ts';
 import type { PackageSpec, TensorSpec } from '../../package/writer.ts';
+import {
+  checkBitmapWidth,
+  checkPrunedFigures,
+  codebookTable,
+  decodePositions,
+  MAX_PRUNED_TABLE_ELEMENTS,
+  PRUNED_FILLS,
+  PRUNED_VALUE_DTYPES,
+  type PrunedFillKind,
+  type PrunedValueDtype,
+  placeKept,
+  positionStructure,
+  positionTensors,
+  prunedTensorNames,
+  prunedTensorReader,
+  tensorTaker,
+  valueTensor,
+} from '../pruned-table.ts';
 import { packageTensor } from '../sequential-package.ts';
 import { fieldLayout } from './field-embedding.ts';
 import type { Weights } from './layers.ts';
@@ -80,33 +92,26 @@ import { type CtrPackageMeta, checkMovingVariances, ctrPackageSpec } from './pac
 import { CTR_EMBEDDING, type CtrStructure, ctrStructureOf, ctrWeightShapes } from './structure.ts';
 import { withPackagedVocabulary } from './vocabulary.ts';
 
+export {
+  MAX_PRUNED_TABLE_ELEMENTS,
+  PRUNED_VALUE_DTYPES,
+  type PrunedFillKind,
+  type PrunedValueDtype,
+};
 export const CTR_PRUNED_KIND = 'ctr-pruned';
 export const PRUNED_LAYOUTS = ['bitmap', 'csr', 'progressive'] as const;
 export type PrunedLayout = (typeof PRUNED_LAYOUTS)[number];
-export const PRUNED_VALUE_DTYPES = ['float32', 'float16', 'int8'] as const;
-export type PrunedValueDtype = (typeof PRUNED_VALUE_DTYPES)[number];
-const FILLS = ['codebook', 'zero'] as const;
-export type PrunedFillKind = (typeof FILLS)[number];
 
 /** Elements per progressive chunk unless asked otherwise: 4096 float32 values are 16 KiB. */
 /** Small enough that prefixes come in steps of 2% of a frappe-sized table. */
 export const DEFAULT_CHUNK_ELEMENTS = 1024;
-/** The most elements a pruned table may have: rebuilt dense it is 64 MiB of float32. */
-export const MAX_PRUNED_TABLE_ELEMENTS = 2 ** 24;
 
-export const PRUNED_TENSORS = {
-  codebook: 'embedding.codebook',
-  bitmap: 'embedding.bitmap',
-  rowCounts: 'embedding.rowCounts',
-  columns: 'embedding.columns',
-  values: 'embedding.values',
-} as const;
+export const PRUNED_TENSORS = prunedTensorNames(CTR_EMBEDDING);
 export const chunkIndicesName = (c: number): string => `embedding.chunk.${c}.indices`;
 export const chunkValuesName = (c: number): string => `embedding.chunk.${c}.values`;
 const CHUNK_TENSOR = /^embedding\.chunk\.\d+\.(indices|values)$/;
 const CHUNK_VALUES = /^embedding\.chunk\.\d+\.values$/;
 const SHA256 = /^[0-9a-f]{64}$/;
-const POSITION_DTYPES: readonly Dtype[] = ['uint8', 'int32'];
 
 /** Which elements are kept: a mask (bitmap, csr), or a ranking and how many of it (any layout). */
 export type PruneSelection = { mask: Uint8Array } | { ranking: Int32Array; kept: number };
@@ -195,36 +200,8 @@ export async function ctrPrunedPackageSpec(
     ...(options.method === undefined ? {} : { pruneMethod: options.method }),
   };
   const tensors: TensorSpec[] = [...head];
-  if (layout === 'bitmap') {
-    tensors.push(
-      {
-        name: PRUNED_TENSORS.bitmap,
-        dtype: 'uint8',
-        shape: [rows, bitmapRowBytes(dim)],
-        data: encodeBitmap(mask, rows, dim),
-        role,
-      },
-      valueTensor(PRUNED_TENSORS.values, gather(table, kept), dtype),
-    );
-  } else if (layout === 'csr') {
-    const { counts, columns } = encodeCsr(mask, rows, dim);
-    tensors.push(
-      {
-        name: PRUNED_TENSORS.rowCounts,
-        dtype: positionDtype(counts),
-        shape: [rows],
-        data: counts,
-        role,
-      },
-      {
-        name: PRUNED_TENSORS.columns,
-        dtype: positionDtype(columns),
-        shape: [columns.length],
-        data: columns,
-        role,
-      },
-      valueTensor(PRUNED_TENSORS.values, gather(table, kept), dtype),
-    );
+  if (layout !== 'progressive') {
+    tensors.push(...positionTensors(PRUNED_TENSORS, layout, mask, table, { rows, dim }, dtype));
   } else {
     if (!ranked)
       return refuse('the progressive layout stores elements in rank order: pass a ranking');
@@ -257,23 +234,6 @@ export async function ctrPrunedPackageSpec(
     });
   }
   return { ...dense, kind: CTR_PRUNED_KIND, architecture, tensors };
-}
-
-function positionDtype(data: Uint8Array | Int32Array): 'uint8' | 'int32' {
-  return data instanceof Uint8Array ? 'uint8' : 'int32';
-}
-
-function valueTensor(name: string, values: Float32Array, dtype: PrunedValueDtype): TensorSpec {
-  const role = 'item-embedding' as const;
-  const shape = [values.length];
-  switch (dtype) {
-    case 'float32':
-      return { name, dtype, shape, data: values, role };
-    case 'float16':
-      return { name, dtype, shape, data: encodeFloat16(values), role };
-    case 'int8':
-      return { name, dtype, shape, role, ...quantizeInt8(values) };
-  }
 }
 
 /** SHA-256 of tensors' stored bytes, one after another (no alignment padding). */
@@ -330,37 +290,19 @@ export function checkCtrPrunedStructure(manifest: Manifest): CtrPrunedStructure 
   const layout = PRUNED_LAYOUTS.find((l) => l === arch.layout);
   if (layout === undefined)
     return fail(`architecture.layout must be one of ${PRUNED_LAYOUTS.join(', ')}`);
-  const fill = FILLS.find((f) => f === arch.fill);
-  if (fill === undefined) return fail(`architecture.fill must be one of ${FILLS.join(', ')}`);
+  const fill = PRUNED_FILLS.find((f) => f === arch.fill);
+  if (fill === undefined)
+    return fail(`architecture.fill must be one of ${PRUNED_FILLS.join(', ')}`);
   const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
   const apart = new Set<string>();
-  const take = (name: string, dtypes: readonly Dtype[], rank: number): TensorEntry => {
-    const entry = entries.get(name);
-    if (!entry) return fail(`tensor "${name}" is missing`);
-    if (!dtypes.includes(entry.dtype))
-      fail(`tensor "${name}" is ${entry.dtype}, not ${dtypes.join(' or ')}`);
-    if (entry.shape.length !== rank)
-      fail(`tensor "${name}" has shape [${entry.shape}], rank ${rank} expected`);
-    apart.add(name);
-    return entry;
-  };
-  const length = (entry: TensorEntry): number => entry.shape[0] ?? 0;
+  const take = tensorTaker(manifest, apart, fail);
 
   let rows: number;
   let kept: number;
   let storage: PrunedStorage;
   let bitmapWidth = 0;
-  if (layout === 'bitmap') {
-    const bitmap = take(PRUNED_TENSORS.bitmap, ['uint8'], 2);
-    rows = length(bitmap);
-    bitmapWidth = bitmap.shape[1] ?? 0;
-    kept = length(take(PRUNED_TENSORS.values, PRUNED_VALUE_DTYPES, 1));
-    storage = { layout };
-  } else if (layout === 'csr') {
-    rows = length(take(PRUNED_TENSORS.rowCounts, POSITION_DTYPES, 1));
-    kept = length(take(PRUNED_TENSORS.values, PRUNED_VALUE_DTYPES, 1));
-    const columns = length(take(PRUNED_TENSORS.columns, POSITION_DTYPES, 1));
-    if (columns !== kept) fail(`${columns} columns for ${kept} values`);
+  if (layout !== 'progressive') {
+    ({ rows, kept, bitmapWidth } = positionStructure(layout, PRUNED_TENSORS, take, fail));
     storage = { layout };
   } else {
     ({ rows, kept, storage } = progressiveOf(manifest, take, fail));
@@ -380,11 +322,7 @@ export function checkCtrPrunedStructure(manifest: Manifest): CtrPrunedStructure 
       `a table of ${rows} x ${dim} elements is over the ${MAX_PRUNED_TABLE_ELEMENTS} a reader rebuilds`,
     );
   }
-  if (layout === 'bitmap' && bitmapWidth !== bitmapRowBytes(dim)) {
-    fail(
-      `"${PRUNED_TENSORS.bitmap}" is ${bitmapWidth} bytes wide, dim ${dim} needs ${bitmapRowBytes(dim)}`,
-    );
-  }
+  if (layout !== 'progressive') checkBitmapWidth(PRUNED_TENSORS, layout, bitmapWidth, dim, fail);
   const codebook = entries.get(PRUNED_TENSORS.codebook);
   const numFields = model.schema.fields.length;
   if (codebook && (codebook.shape[0] !== numFields || codebook.shape[1] !== dim)) {
@@ -455,32 +393,10 @@ function checkFigures(
   kept: number,
   fail: Fail,
 ): void {
-  const { architecture: arch, size } = manifest;
-  if (arch.keptElements !== kept) {
-    fail(
-      `architecture.keptElements is ${JSON.stringify(arch.keptElements)}, the tensors hold ${kept}`,
-    );
-  }
-  const sparsity = total > 0 ? 1 - kept / total : 0;
-  if (typeof arch.sparsity !== 'number' || Math.abs(arch.sparsity - sparsity) > 1e-9) {
-    fail(`architecture.sparsity is ${JSON.stringify(arch.sparsity)}, the tensors give ${sparsity}`);
-  }
-  let params = 0;
+  let otherParams = 0;
   for (const [name, shape] of ctrWeightShapes(model))
-    params += name === CTR_EMBEDDING ? 0 : elementCount(shape);
-  const expected = [
-    ['denseEquivalentParams', params + total],
-    ['denseEquivalentBytes', 4 * (params + total)],
-    ['denseEmbeddingBytes', 4 * total],
-  ] as const;
-  for (const [key, value] of expected) {
-    if (size[key] !== value) fail(`size.${key} is ${size[key]}, the dense model has ${value}`);
-  }
-  if (arch.denseBytes !== size.denseEquivalentBytes) {
-    fail(
-      `architecture.denseBytes is ${JSON.stringify(arch.denseBytes)}, size.denseEquivalentBytes ${size.denseEquivalentBytes}`,
-    );
-  }
+    otherParams += name === CTR_EMBEDDING ? 0 : elementCount(shape);
+  checkPrunedFigures(manifest, { otherParams, total, kept }, fail);
 }
 
 /**
@@ -516,47 +432,18 @@ export function decodePrunedTable(
   const structure = checkCtrPrunedPackage(pkg);
   const { rows, dim, storage } = structure;
   const { manifest } = pkg;
-  const failIn =
-    (what: string): Fail =>
-    (problem) => {
-      throw new ModelPackageError(
-        'bad-shape',
-        manifest.name,
-        `${manifest.kind}: ${what}: ${problem}`,
-      );
-    };
-  const tensor = (name: string): PackageTensor => {
-    const t = pkg.tensors.get(name);
-    if (!t) return failIn(`tensor "${name}"`)('it was not read');
-    return t;
-  };
-  const bytesOf = (name: string): Uint8Array => {
-    const { data } = tensor(name);
-    if (!(data instanceof Uint8Array)) return failIn(`tensor "${name}"`)('not uint8');
-    return data;
-  };
-  const positionsOf = (name: string): Uint8Array | Int32Array => {
-    const { data } = tensor(name);
-    if (!(data instanceof Uint8Array || data instanceof Int32Array)) {
-      return failIn(`tensor "${name}"`)('not uint8 or int32');
-    }
-    return data;
-  };
+  const reader = prunedTensorReader(pkg);
+  const { failIn, tensor, bytesOf } = reader;
 
   const total = rows * dim;
-  const table = new Float32Array(total);
-  if (structure.fill === 'codebook') {
-    const codebook = tensorValues(tensor(PRUNED_TENSORS.codebook));
-    const layout = fieldLayout(structure.model.schema);
-    for (let f = 0; f < layout.numFields; f++) {
-      const vector = codebook.subarray(f * dim, (f + 1) * dim);
-      const end = layout.offsets[f + 1] ?? rows;
-      for (let r = layout.offsets[f] as number; r < end; r++) table.set(vector, r * dim);
-    }
-  }
-  const place = (indices: Int32Array, values: Float32Array): void => {
-    for (let j = 0; j < indices.length; j++) table[indices[j] as number] = values[j] as number;
-  };
+  const table =
+    structure.fill === 'codebook'
+      ? codebookTable(
+          tensorValues(tensor(PRUNED_TENSORS.codebook)),
+          fieldLayout(structure.model.schema).offsets,
+          { rows, dim },
+        )
+      : new Float32Array(total);
 
   if (storage.layout !== 'progressive') {
     if (options.prefixChunks !== undefined) {
@@ -565,26 +452,11 @@ export function decodePrunedTable(
         `${manifest.name}: only a progressive package has chunks`,
       );
     }
-    const values = tensorValues(tensor(PRUNED_TENSORS.values));
-    const indices =
-      storage.layout === 'bitmap'
-        ? decodeBitmap(
-            bytesOf(PRUNED_TENSORS.bitmap),
-            rows,
-            dim,
-            values.length,
-            failIn(PRUNED_TENSORS.bitmap),
-          )
-        : decodeCsr(
-            {
-              counts: positionsOf(PRUNED_TENSORS.rowCounts),
-              columns: positionsOf(PRUNED_TENSORS.columns),
-            },
-            rows,
-            dim,
-            failIn('the CSR positions'),
-          );
-    place(indices, values);
+    const { indices, values } = decodePositions(reader, PRUNED_TENSORS, storage.layout, {
+      rows,
+      dim,
+    });
+    placeKept(table, indices, values);
     return { structure, table, kept: indices.length };
   }
 
@@ -605,7 +477,7 @@ export function decodePrunedTable(
       if (seen[index]) fail(`element ${index} is stored in an earlier chunk too`);
       seen[index] = 1;
     }
-    place(indices, values);
+    placeKept(table, indices, values);
     kept += indices.length;
   }
   return { structure, table, kept };
@@ -722,10 +594,9 @@ export function prunedPrefixLayout(
   for (const { what, tensors } of segments) {
     reach = new Map(reach);
     for (const t of tensors) {
-      const size = BYTES_PER_ELEMENT[t.dtype];
-      const end = t.offset + elementCount(t.shape) * size;
+      const end = t.offset + byteLength(t.dtype, elementCount(t.shape));
       const available = fileBytes.get(t.file) ?? 0;
-      if (end > available || t.offset % size !== 0) {
+      if (end > available || t.offset % alignmentOf(t.dtype) !== 0) {
         throw new ModelPackageError(
           'offset-out-of-range',
           locate(t.file),
@@ -782,7 +653,7 @@ export async function readPrunedPrefix(
     const parts: Uint8Array[] = [];
     for (const t of entriesOf) {
       const bytes = contents.get(t.file) ?? new Uint8Array(0);
-      const end = t.offset + elementCount(t.shape) * BYTES_PER_ELEMENT[t.dtype];
+      const end = t.offset + byteLength(t.dtype, elementCount(t.shape));
       if (bytes.byteLength < end) {
         throw new ModelPackageError(
           'truncated',
@@ -801,7 +672,7 @@ export async function readPrunedPrefix(
       );
     }
     entriesOf.forEach((t, i) => {
-      const data = viewAs(t.dtype, parts[i] as Uint8Array);
+      const data = viewAs(t.dtype, parts[i] as Uint8Array, elementCount(t.shape));
       checkFinite(t, data, what, source.locate(t.file));
       tensors.set(t.name, {
         name: t.name,

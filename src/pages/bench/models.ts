@@ -8,6 +8,10 @@
  * teacher of that size would hold), and the baseline builds it dense too. A run reads the
  * catalogue (its ids and window) from the tensor-train package's manifest.
  */
+import { ModelPackageError } from '../../package/errors.ts';
+import { MANIFEST_FILE, type Manifest } from '../../package/manifest.ts';
+import { readItemIds } from '../../package/reader.ts';
+import { urlSource } from '../../package/source.ts';
 import type { BenchParams, Catalogue, Variant } from './params.ts';
 
 export interface VariantModel {
@@ -49,25 +53,31 @@ export interface CatalogueInfo {
   maxLen: number;
 }
 
-/** The catalogue and window of a package, from its manifest (and id map). */
+/**
+ * The catalogue and window of a package, from its manifest and id map, both verified by the
+ * package reader (whichever file and encoding the id map uses).
+ */
 export async function catalogueOf(url: string, params: BenchParams): Promise<CatalogueInfo> {
   const hint =
     typeof params.catalogue === 'number'
       ? `; generate it with: ${generateCommand(params.catalogue)}`
       : '';
-  let manifest: { items: { count: number; idMap?: string }; architecture: { maxLen: number } };
+  const source = urlSource(url);
+  let read: { manifest: Manifest; itemIds: string[] | null };
   try {
-    const response = await fetch(`${url}/manifest.json`);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    manifest = await response.json();
+    read = await readItemIds(source);
   } catch (error) {
-    throw new Error(`no model package at ${url} (${(error as Error).message})${hint}`);
+    const absent =
+      error instanceof ModelPackageError &&
+      error.code === 'missing-file' &&
+      error.file === source.locate(MANIFEST_FILE);
+    if (absent) throw new Error(`no model package at ${url} (${error.message})${hint}`);
+    throw error;
   }
-  let ids: string[] | null = null;
-  if (manifest.items.idMap) {
-    const response = await fetch(`${url}/${manifest.items.idMap}`);
-    if (!response.ok) throw new Error(`${url}/${manifest.items.idMap}: HTTP ${response.status}`);
-    ids = (await response.text()).split('\n').filter(Boolean);
+  const { manifest, itemIds } = read;
+  const { maxLen } = manifest.architecture;
+  if (typeof maxLen !== 'number') {
+    throw new Error(`${source.locate(MANIFEST_FILE)}: architecture.maxLen is not a number`);
   }
-  return { ids, numItems: manifest.items.count, maxLen: manifest.architecture.maxLen };
+  return { ids: itemIds, numItems: manifest.items.count, maxLen };
 }

@@ -5,7 +5,7 @@
  */
 
 export interface CatalogueItem {
-  /** The model's external item id (its items.txt). */
+  /** The model's external item id (as its package's id map lists it). */
   id: string;
   name: string;
   /** Drawn on the thumbnail (storefront category, a film's first genre). */

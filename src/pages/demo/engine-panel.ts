@@ -16,6 +16,7 @@ const SCORING: Record<RecommenderInfo['scoring'], string> = {
   'tt-webgpu-kernel': 'fused tensor-train kernel',
   'jpq-materialised': 'RecJPQ table, built once',
   'jpq-codebooks': 'RecJPQ codebooks, scored per request',
+  'qr-materialised': 'quotient-remainder table, built once',
   markov: 'Markov transitions',
   ctr: 'CTR model over fields',
 };

@@ -2,6 +2,8 @@
  * What the demo can run: the generated storefront (always), and MovieLens 1M with real
  * titles when the dev server has the data directory (src/pages/dev-server/local-data.ts).
  */
+import { readItemIds } from '../../package/reader.ts';
+import { urlSource } from '../../package/source.ts';
 import type { TitlesResponse } from '../dev-server/local-data.ts';
 import {
   type Catalogue,
@@ -14,9 +16,14 @@ import { formatPrice } from './format.ts';
 /** The storefront's model package. The one place to name it. */
 export const STOREFRONT_MODEL = '/models/storefront-tt';
 
-export const ML1M_MODEL = '/models/ml-1m-d128-tt2-r16';
+/**
+ * The ML-1M package the demo runs: the most accurate on validation among the packages of at
+ * most 128 KiB on the ML-1M frontier (docs/results/ml-1m-frontier.md), picked by
+ * scripts/pick-from-frontier.ts, since a shopper pays for every byte before the first answer.
+ */
+export const ML1M_MODEL = '/models/ml-1m-compact';
 
-/** The storefront catalogue: [{ id, name, category, price, hue }], ids as in the model's items.txt. */
+/** The storefront catalogue: [{ id, name, category, price, hue }], ids as in the model's id map. */
 const STOREFRONT_CATALOG = '/storefront/catalog.json';
 
 /** Served by the local-data dev-server plugin (ML1M_TITLES_PATH there). */
@@ -129,14 +136,15 @@ async function loadMl1m(titles: Extract<TitlesResponse, { available: true }>): P
 }
 
 /**
- * The ids the model knows (its items.txt): movies.dat lists films nobody rated, which the
- * model has never seen. null when the file cannot be read; every film is shown then.
+ * The ids the model knows (its id map, read and verified by the package reader whichever
+ * file and encoding it uses): movies.dat lists films nobody rated, which the model has
+ * never seen. null when the map cannot be read; every film is shown then, and the model's
+ * own loading reports what is wrong with the package.
  */
 async function modelItemIds(model: string): Promise<Set<string> | null> {
   try {
-    const response = await fetch(`${model}/items.txt`);
-    if (!response.ok) return null;
-    return new Set((await response.text()).split('\n').filter(Boolean));
+    const { itemIds } = await readItemIds(urlSource(model));
+    return itemIds ? new Set(itemIds) : null;
   } catch {
     return null;
   }

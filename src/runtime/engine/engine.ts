@@ -1,7 +1,7 @@
 /**
  * The worker's inference engine: one model on one tfjs backend, served by the scorer of
  * its kind:
- *  - sequential (sequential-dense, sequential-tt): "the best k items after this history",
+ *  - sequential (sequential-dense, -tt, -jpq, -qr): "the best k items after this history",
  *    with the shared SASRec math (sequential-scorer.ts);
  *  - markov (sequential-markov): the same question, in plain TypeScript;
  *  - ctr (ctr-dense, ctr-pruned): "the click probability of each of these candidates in
@@ -104,7 +104,7 @@ interface MarkovScorer {
 type Scorer = SequentialScorer | MarkovScorer | CtrScorer;
 
 const SUPPORTED_KINDS =
-  'sequential-dense, sequential-tt, sequential-markov, ctr-dense and ctr-pruned';
+  'sequential-dense, sequential-tt, sequential-jpq, sequential-qr, sequential-pruned, sequential-markov, ctr-dense and ctr-pruned';
 
 function isSupported(kind: string): boolean {
   return isSequentialKind(kind) || kind === 'sequential-markov' || isCtrKind(kind);

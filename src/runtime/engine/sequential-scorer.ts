@@ -8,7 +8,9 @@
  *    tensor-train or RecJPQ table with at most `materialiseRows` rows is built once at load
  *    (one product per request is cheaper than the contraction's several, or than a RecJPQ
  *    table's gathers); a larger one is never built: the query is contracted with the cores,
- *    or scored against a RecJPQ table's codebooks and its items' codes.
+ *    or scored against a RecJPQ table's codebooks and its items' codes. A quotient-remainder
+ *    table is built at load whatever its rows, as a dense one is: it is no larger, and
+ *    scoring through its factors would save no products (src/model/sequential-flops.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ttScoreTopK } from '../../kernels/webgpu/tt-score-topk/register.ts';
@@ -42,7 +44,10 @@ export type Ranking = Ranked & { reused: number };
 
 /** How a full-catalogue request is scored, with what each way needs. */
 export type TableScoring =
-  | { scoring: 'dense-table' | 'tt-materialised' | 'jpq-materialised'; tableT: tf.Tensor2D }
+  | {
+      scoring: 'dense-table' | 'tt-materialised' | 'jpq-materialised' | 'qr-materialised';
+      tableT: tf.Tensor2D;
+    }
   /**
    * `paddingMask`: 0 for the rows that are items, -Infinity for row 0 and the rows that
    * only pad the product, so one Add masks them and the top-k runs on the backend over
@@ -60,7 +65,10 @@ export interface SequentialScorer {
   kind: 'sequential';
   model: SequentialModel;
   encoder: SessionEncoder;
-  /** The built table [numRows, dim] (dense, or a small tensor-train), for lookups. */
+  /**
+   * The built table [numRows, dim] (dense, quotient-remainder, or a small tensor-train or
+   * RecJPQ table), for lookups.
+   */
   table: tf.Tensor2D | null;
   ranking: TableScoring;
 }
@@ -80,7 +88,8 @@ export function buildSequentialScorer(
 ): SequentialScorer {
   const model = sequentialFromPackage(pkg);
   const { items } = model;
-  const materialise = items.kind === 'dense' || items.numRows <= options.materialiseRows;
+  const materialise =
+    items.kind === 'dense' || items.kind === 'qr' || items.numRows <= options.materialiseRows;
   const table = materialise ? items.materialise() : null;
   const encoder = new SessionEncoder(model, {
     incremental: options.incremental,
@@ -107,7 +116,7 @@ function tableScoring(
     return { scoring: BUILT_SCORING[items.kind], tableT };
   }
   if (items.kind === 'jpq') return { scoring: 'jpq-codebooks' };
-  if (items.kind !== 'tt') throw new Error('a dense item table is always built');
+  if (items.kind !== 'tt') throw new Error(`a ${items.kind} item table is always built`);
   if (backend === 'webgpu') return { scoring: 'tt-webgpu-kernel', tt: items.tt };
   const padded = items.tt.shape.rows.reduce((a, b) => a * b, 1);
   const mask = new Float32Array(padded);
@@ -122,7 +131,7 @@ export function releaseSequentialScorer(scorer: SequentialScorer): void {
   tf.dispose([...Object.values(model.encoder), ...Object.values(model.items.weights)]);
   // A RecJPQ table's codes are not among its weights.
   if (model.items.jpq) model.items.jpq.codes.dispose();
-  // A dense table is one of the weights; a built tensor-train or RecJPQ table is not.
+  // A dense table is one of the weights; a built table of any other kind is not.
   if (table && model.items.kind !== 'dense') table.dispose();
   if ('tableT' in ranking) ranking.tableT.dispose();
   if ('paddingMask' in ranking) ranking.paddingMask.dispose();

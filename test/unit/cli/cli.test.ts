@@ -5,6 +5,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../../src/package/manifest.ts';
+import { writePackageDirectory } from '../../../src/package/node-fs.ts';
+import { buildModelPackage } from '../../../src/package/writer.ts';
 import { runCli as run } from './helpers.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -53,6 +55,48 @@ describe('pocketrec info', () => {
     expect(out).toMatch(/^params +149,657$/m);
     expect(out).toMatch(/^bytes +598,628 \(584\.6 KiB\)$/m);
     expect(out).toMatch(/^model compression +60\.20x$/m);
+    expect(out).toMatch(/^created +2026-11-22T00:00:00\.000Z$/m);
+    expect(out).toMatch(/^item ids +items\.txt \(lines encoding\)$/m);
+    expect(out).toMatch(/^architecture +order=1 transitions=71827$/m);
+  });
+
+  it('prints the whole verified manifest indented with --manifest (the file is compact)', async () => {
+    const { code, out } = await run('info', modelDir, '--manifest');
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toEqual(manifest);
+    expect(out).toContain('\n  "formatVersion": 1,\n');
+    const both = await run('info', modelDir, '--manifest', '--json');
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/'--manifest' cannot be used with option '--json'/);
+  });
+
+  it('names the id map and its encoding, in the table and the JSON', async () => {
+    const dir = join(scratch, 'integer-ids');
+    const built = await buildModelPackage({
+      kind: 'sequential-markov',
+      name: 'integer-ids',
+      architecture: { order: 1, transitions: 1 },
+      items: { count: 2, ids: ['1193', '661'] },
+      training: { dataset: 'unit' },
+      denseEquivalent: { params: 12, embeddingParams: 0 },
+      tensors: [
+        { name: 'transitions/indptr', dtype: 'int32', shape: [4], data: Int32Array.of(0, 0, 1, 1) },
+        { name: 'transitions/indices', dtype: 'int32', shape: [1], data: Int32Array.of(1) },
+        { name: 'transitions/counts', dtype: 'float32', shape: [1], data: Float32Array.of(1) },
+        { name: 'popularity', dtype: 'float32', shape: [3], data: Float32Array.of(0, 1, 1) },
+      ],
+    });
+    await writePackageDirectory(dir, built.files);
+    const table = await run('info', dir);
+    expect(table.err).toBe('');
+    expect(table.out).toMatch(/^format version +2$/m);
+    expect(table.out).toMatch(/^item ids +items\.bin \(integer-deltas encoding\)$/m);
+    const json = JSON.parse((await run('info', dir, '--json')).out) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      formatVersion: 2,
+      idMap: 'items.bin',
+      idEncoding: 'integer-deltas',
+    });
   });
 
   it('refuses a damaged package instead of describing it', async () => {

@@ -1,8 +1,8 @@
 // `pocketrec quantize` end to end: an untrained d = 8 SASRec on the first 40 ML-1M users and a
 // DeepFM trained two epochs on the Criteo sample (fast, and too small for any accuracy
-// claim) are each written as int8 and as float16 packages of their own kind that verify,
-// evaluate, say where they came from, and are smaller by what their dtype implies. Packages
-// without float weights are refused by name.
+// claim) are each written as int8 and as float16 packages (and a QAT-trained SASRec as int4)
+// of their own kind that verify, evaluate, say where they came from, and are smaller by what
+// their dtype implies. Packages without float weights are refused by name.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,25 +119,27 @@ describe('pocketrec quantize', () => {
     ).toBe(0);
   });
 
-  it('train --qat int8 records it in the config, and quantize stores the result', async () => {
+  it('train --qat int4 records it in the config, and quantize --dtype int4 packs the result', async () => {
     const out = join(scratch, 'qat');
     const quick = ['--users', '40', '--epochs', '1', '--dim', '8', '--max-len', '6'];
     const base = ['train', '--model', 'sasrec', '--dataset', 'ml-1m', ...quick];
-    const bad = await run(...base, '--out', out, '--qat', 'int4');
-    expect(bad.err).toMatch(/--qat must be "int8", got "int4"/);
-    const trained = await run(...base, '--out', out, '--qat', 'int8', '--json');
+    const bad = await run(...base, '--out', out, '--qat', 'int2');
+    expect(bad.err).toMatch(/--qat must be one of int8, int4, got "int2"/);
+    const trained = await run(...base, '--out', out, '--qat', 'int4', '--json');
     expect(trained.code).toBe(0);
     const notes = JSON.parse(manifestOf(out).training.notes) as { config: { qat?: string } };
-    expect(notes.config.qat).toBe('int8');
-    const summary = await quantize(
-      out,
-      join(scratch, 'qat-int8'),
-      '--users',
-      '40',
-      '--probe',
-      '16',
-    );
-    expect(summary.outputError).toBeLessThan(1e-2);
+    expect(notes.config.qat).toBe('int4');
+    const int4 = join(scratch, 'qat-int4');
+    const summary = await quantize(out, int4, '--dtype', 'int4', '--users', '40', '--probe', '16');
+    expect(summary.outputError).toBeLessThan(0.1);
+    // Every matrix in int4 (the table with a float16 scale per row: d = 8 rows allow it),
+    // so the weights are about a sixth of float32's with the vectors and scales.
+    const manifest = manifestOf(int4);
+    const table = manifest.tensors.find((t) => t.name === 'items.table');
+    expect(table?.dtype).toBe('int4');
+    expect(manifest.tensors.every((t) => t.dtype === 'int4' || t.dtype === 'float16')).toBe(true);
+    expect(summary.sourceBytes / summary.bytes).toBeGreaterThan(5);
+    expect((await run('eval', int4, '--dataset', 'ml-1m', '--users', '40')).code).toBe(0);
   });
 
   it('quantises a package whose notes are plain text, carrying none of them over', async () => {
@@ -159,9 +161,9 @@ describe('pocketrec quantize', () => {
 
   it('refuses a bad dtype, an existing package and a package with nothing to quantise', async () => {
     const out = join(scratch, 'refused');
-    const bad = await run('quantize', sasrec, '--out', out, '--dtype', 'int4');
+    const bad = await run('quantize', sasrec, '--out', out, '--dtype', 'int2');
     expect(bad.code).not.toBe(0);
-    expect(bad.err).toMatch(/--dtype must be int8 or float16, got "int4"/);
+    expect(bad.err).toMatch(/--dtype must be one of int8, int4, float16, got "int2"/);
     const taken = await run('quantize', sasrec, '--out', sasrec);
     expect(taken.err).toMatch(/already holds a model package/);
     const twice = await run('quantize', join(scratch, 'sasrec-int8'), '--out', out);

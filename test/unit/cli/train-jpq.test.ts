@@ -55,7 +55,7 @@ describe('pocketrec train --item-table jpq: usage errors name the option', () =>
       ['--item-table', 'dense', '--jpq-centroids', '16'],
       /--jpq-centroids shapes a RecJPQ table: it needs --item-table jpq/,
     ],
-    [['--item-table', 'tt'], /--item-table must be one of dense, jpq, got "tt"/],
+    [['--item-table', 'tt'], /--item-table must be one of dense, jpq, qr, got "tt"/],
     [
       ['--item-table', 'jpq', '--jpq-centroids', '300'],
       /--jpq-centroids must be an integer >= 1 <= 256, got "300"/,

@@ -257,3 +257,41 @@ describe("the 'attention' readout", () => {
     ).toThrow(/readout/);
   });
 });
+
+describe('encode, the last position alone', () => {
+  const cases = POSITION_SCHEMES.flatMap((positions) =>
+    (['last', 'attention'] as const).flatMap((readout) =>
+      [0, 2].map((blocks) => ({ positions, readout, blocks })),
+    ),
+  );
+  it.each(cases)(
+    '$positions, $readout readout, $blocks blocks: the last row of the whole output',
+    ({ positions, readout, blocks }) => {
+      const c = { ...config(positions, readout), blocks };
+      const weights = initEncoderWeights(c, 4);
+      const table = denseItemTable(tf.randomNormal([c.numItems + 1, c.dim], 0, 1, 'float32', 5));
+      const ids = padHistories([[3, 9, 4, 4, 17], [21], [5, 6, 7, 8, 9, 10, 11, 12, 13, 2]], 8);
+      const rows = table.lookup(ids) as tf.Tensor3D;
+      const [batch, length] = ids.shape;
+      const whole = encode(c, weights, ids, rows, { training: false })
+        .slice([0, length - 1, 0], [batch, 1, c.dim])
+        .arraySync() as number[][][];
+      for (const options of [{ lastOnly: true }, { lastOnly: true, positionsByProduct: true }]) {
+        const last = encode(c, weights, ids, rows, { training: false, ...options });
+        expect(last.shape).toEqual([batch, 1, c.dim]);
+        const got = last.arraySync() as number[][][];
+        expect(
+          maxDifference(
+            got.map((r) => r[0] as number[]),
+            whole.map((r) => r[0] as number[]),
+          ),
+        ).toBeLessThan(1e-5);
+      }
+      // The product picks exactly the rows the gather does.
+      const product = encode(c, weights, ids, rows, { training: false, positionsByProduct: true });
+      expect(product.arraySync()).toEqual(
+        encode(c, weights, ids, rows, { training: false }).arraySync(),
+      );
+    },
+  );
+});

@@ -9,9 +9,11 @@ import {
   denseItemTable,
   type ItemTable,
   jpqItemTable,
+  qrItemTable,
   ttItemTable,
 } from '../../../src/model/item-table.ts';
 import type { JpqShape } from '../../../src/model/jpq-codes.ts';
+import { type QrShape, qrQuotientRows } from '../../../src/model/qr-partition.ts';
 import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
 import type { SequentialModel } from '../../../src/model/sequential.ts';
 import {
@@ -128,6 +130,25 @@ function tinyJpq(c: SasrecConfig, shape: JpqShape): Tiny {
 
 /** 4 splits of 8 centroids for d = 8: fewer centroids than the 20 rows, so scoring differs. */
 const JPQ: JpqShape = { splits: 4, centroids: 8 };
+
+/** A quotient-remainder table of `shape` on `c`'s encoder. */
+function tinyQr(c: SasrecConfig, shape: QrShape): Tiny {
+  const numRows = c.numItems + 1;
+  const items: ItemTable = qrItemTable(
+    tf.randomNormal([qrQuotientRows(numRows, shape.buckets), c.dim], 0, 0.5, 'float32', 4),
+    tf.randomNormal([shape.buckets, c.dim], 0, 0.5, 'float32', 6),
+    numRows,
+    shape.operation,
+  );
+  return {
+    config: c,
+    table: { kind: 'qr', ...shape },
+    model: { config: c, encoder: initEncoderWeights(c, 5), items },
+  };
+}
+
+/** 20 rows in 6 remainders: 4 quotient rows, the last one partly unused. */
+const QR: QrShape = { buckets: 6, operation: 'mult' };
 
 /** The engine's scorer for the model, read back from its package. */
 async function scorerOf(
@@ -361,6 +382,24 @@ const cases: Case[] = [
     options: {},
   },
   {
+    name: 'quotient-remainder: one step, the table built at load with materialiseRows 0 (the default count)',
+    t: () => tinyQr(config(), QR),
+    materialiseRows: 0,
+    length: 5,
+    primed: 4,
+    reused: 4,
+    options: {},
+  },
+  {
+    name: 'quotient-remainder (add), from-latest, narrowed blocks: the whole window looked up in the built table',
+    t: () => tinyQr(narrow({ positions: 'from-latest' }), { buckets: 5, operation: 'add' }),
+    materialiseRows: 0,
+    length: 5,
+    primed: null,
+    reused: 0,
+    options: {},
+  },
+  {
     name: 'tensor-train, 3 cores, narrowed blocks, from-latest: the whole window from the cores',
     t: () => tiny(narrow({ numItems: 22, positions: 'from-latest' }), TT3),
     materialiseRows: 0,
@@ -478,5 +517,13 @@ describe('sequentialFlops', () => {
       sequentialFlops({ ...c, numItems }, { kind: 'jpq', ...JPQ }) - encodeStepFlops(c, 10);
     expect(jpq(19)).toBe(8 * 16);
     expect(jpq(100_000)).toBe(8 * 16);
+    expect(() => sequentialFlops(c, { kind: 'qr', ...QR }, { scoring: 'dense-table' })).toThrow(
+      /qr item table/,
+    );
+    // A quotient-remainder table is scored built: (numItems + 1)·d, as a dense one.
+    const qr = (numItems: number) =>
+      sequentialFlops({ ...c, numItems }, { kind: 'qr', ...QR }) - encodeStepFlops(c, 10);
+    expect(qr(19)).toBe(20 * 16);
+    expect(qr(100_000)).toBe(100_001 * 16);
   });
 });

@@ -5,15 +5,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../src/package/digest.ts';
 import {
   asBytes,
-  BYTES_PER_ELEMENT,
+  byteLength,
   DTYPES,
   type Dtype,
   encodeFloat16,
   floatToHalf,
   halfToFloat,
+  int4PaddingIsZero,
+  packInt4,
+  quantizeInt,
   quantizeInt8,
   quantizeInt8Axis,
+  quantizeIntAxis,
   toFloat32,
+  unpackInt4,
 } from '../../../src/package/dtypes.ts';
 import {
   MODEL_PACKAGE_PROBLEMS,
@@ -229,7 +234,11 @@ describe('buildModelPackage -> readModelPackage round trip', () => {
         expect(entry.offset).toBeGreaterThanOrEqual(end);
         expect(entry.offset - end).toBeLessThan(8);
         end =
-          entry.offset + entry.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[entry.dtype];
+          entry.offset +
+          byteLength(
+            entry.dtype,
+            entry.shape.reduce((a, b) => a * b, 1),
+          );
       }
       expect(built.files.get(file)?.byteLength).toBe(end);
     }
@@ -471,6 +480,145 @@ describe('int8 quantisation', () => {
   });
 });
 
+describe('int4', () => {
+  it('packs two values a byte, low nibble first, and unpacks them sign-extended', () => {
+    const all = Int8Array.from({ length: 16 }, (_, i) => i - 8);
+    const packed = packInt4(all);
+    expect(packed).toHaveLength(8);
+    expect(packed[0]).toBe(0x98); // -8 (0x8) low, -7 (0x9) high
+    expect(Array.from(unpackInt4(packed, 16))).toEqual(Array.from(all));
+    // An odd count leaves the last high nibble zero, which the reader checks.
+    const odd = Int8Array.from([3, -1, 7]);
+    const oddPacked = packInt4(odd);
+    expect(Array.from(oddPacked)).toEqual([0xf3, 0x07]);
+    expect(int4PaddingIsZero(oddPacked, 3)).toBe(true);
+    expect(int4PaddingIsZero(Uint8Array.from([0xf3, 0x17]), 3)).toBe(false);
+    expect(Array.from(unpackInt4(oddPacked, 3))).toEqual([3, -1, 7]);
+  });
+
+  it('quantises per tensor and per slice within scale/2, on -7..7, with scales a half holds exactly', () => {
+    const xs = values(4 * 33, 21, 3);
+    xs[5] = -3; // the extreme of row 0
+    const whole = quantizeInt(xs, 'int4');
+    const rows = quantizeIntAxis(xs, [4, 33], 0, 'int4');
+    for (const [data, scaleOf] of [
+      [whole.data, () => whole.scale],
+      [rows.data, (i: number) => rows.scales.values[Math.floor(i / 33)] as number],
+    ] as const) {
+      const wrong: string[] = [];
+      for (let i = 0; i < xs.length; i++) {
+        const scale = scaleOf(i);
+        const q = data[i] as number;
+        const err = Math.abs(q * scale - (xs[i] as number));
+        if (q < -7 || q > 7 || err > scale / 2 + 1e-6) wrong.push(`${i}: q=${q} err=${err}`);
+      }
+      expect(wrong).toEqual([]);
+    }
+    for (const scale of [whole.scale, ...rows.scales.values]) {
+      expect(halfToFloat(floatToHalf(scale))).toBe(scale);
+    }
+    // Rounding the scale up to a half never pushes the extreme past the top level.
+    expect(rows.data[5]).toBe(-7);
+  });
+
+  it('round-trips int4 tensors, one scale or a float16 scale per row, odd counts included', async () => {
+    const table = quantizeIntAxis(values(7 * 5, 31, 2), [7, 5], 0, 'int4');
+    const odd = quantizeInt(values(3 * 3, 32), 'int4');
+    const built = await buildModelPackage({
+      kind: 'sequential-test',
+      name: 'int4',
+      architecture: {},
+      items: { count: 6 },
+      training: { dataset: 'unit' },
+      denseEquivalent: { params: 44, embeddingParams: 35 },
+      tensors: [
+        { name: 'odd', dtype: 'int4', shape: [3, 3], data: odd.data, scale: odd.scale },
+        {
+          name: 'table',
+          dtype: 'int4',
+          shape: [7, 5],
+          data: table.data,
+          scales: table.scales,
+          role: 'item-embedding',
+        },
+      ],
+    });
+    // 9 values in 5 bytes, padded to 8 for the next tensor; 35 values in 18 bytes, padded to
+    // 20 for the scales, then 7 float16 scales.
+    const [oddEntry, tableEntry] = built.manifest.tensors;
+    expect(tableEntry?.offset).toBe(8);
+    expect(tableEntry?.scales?.offset).toBe(28);
+    expect(built.files.get('weights-0.bin')).toHaveLength(42);
+    expect(oddEntry?.offset).toBe(0);
+    expect(built.manifest.size.bytes).toBe(5 + 18 + 14);
+    expect(built.manifest.size.embeddingBytes).toBe(18 + 14);
+    const back = await readModelPackage(memorySource(built.files, 'pkg'));
+    expect(Array.from(back.tensors.get('odd')?.data ?? [])).toEqual(Array.from(odd.data));
+    const readTable = back.tensors.get('table');
+    expect(Array.from(readTable?.data ?? [])).toEqual(Array.from(table.data));
+    expect(Array.from(readTable?.scales?.values ?? [])).toEqual(Array.from(table.scales.values));
+    const decoded = tensorValues(readTable as NonNullable<typeof readTable>);
+    expect(decoded[6]).toBeCloseTo((table.data[6] as number) * (table.scales.values[1] as number));
+  });
+
+  it('refuses int4 whose padding nibble is set, or whose float16 scales are zero or misplaced', async () => {
+    const q = quantizeIntAxis(values(3 * 3, 41), [3, 3], 0, 'int4');
+    const files = (
+      await buildModelPackage({
+        kind: 'sequential-test',
+        name: 'int4',
+        architecture: {},
+        items: { count: 1 },
+        training: { dataset: 'unit' },
+        denseEquivalent: { params: 9, embeddingParams: 0 },
+        tensors: [{ name: 'w', dtype: 'int4', shape: [3, 3], data: q.data, scales: q.scales }],
+      })
+    ).files;
+    const weights = files.get('weights-0.bin') as Uint8Array;
+    const padded = weights.slice();
+    padded[4] = (padded[4] as number) | 0x10;
+    await expectProblem(
+      await withFile(files, 'weights-0.bin', padded),
+      'bad-quantization',
+      'weights-0.bin',
+      /int4 tensor "w" has 9 values but its last byte's unused high nibble is not zero/,
+    );
+    const zeroScale = weights.slice();
+    zeroScale.set([0, 0], 8 + 2); // the second row's float16 scale
+    await expectProblem(
+      await withFile(files, 'weights-0.bin', zeroScale),
+      'bad-quantization',
+      'weights-0.bin',
+      /tensor "w" has scale 0 for slice 1: scales must be positive and finite times 8/,
+    );
+    const w = tensorIndex(parse(files), 'w');
+    await expectProblem(
+      await withManifest(files, (m) => set(m.tensors[w]?.scales as object, 'offset', 9)),
+      'offset-out-of-range',
+      MANIFEST_FILE,
+      /the float16 scales of tensor "w" span bytes 9..15 .* or are not 2-byte aligned/,
+    );
+  });
+
+  it('refuses to build int4 values outside a nibble', async () => {
+    const build = (data: Int8Array | Float32Array) =>
+      buildModelPackage({
+        kind: 'sequential-test',
+        name: 'int4',
+        architecture: {},
+        items: { count: 1 },
+        training: { dataset: 'unit' },
+        denseEquivalent: { params: 2, embeddingParams: 0 },
+        tensors: [{ name: 'w', dtype: 'int4', shape: [2], data, scale: 1 }],
+      });
+    await expect(build(Int8Array.from([7, 8]))).rejects.toThrow(
+      /int4 values must be an Int8Array of values in -8..7/,
+    );
+    await expect(build(Float32Array.from([1, 2]))).rejects.toThrow(/int4 values/);
+    await expect(build(Int8Array.from([-8, 7]))).resolves.toBeDefined();
+  });
+});
+
 describe('readModelPackage rejects, naming the file', () => {
   it('missing-file: no manifest', async () => {
     const files = await smallPackage();
@@ -578,13 +726,13 @@ describe('readModelPackage rejects, naming the file', () => {
 
   it('unsupported-version', async () => {
     const files = await smallPackage();
-    for (const version of [2, 0, '1', null]) {
+    for (const version of [3, 0, '1', '2', 1.5, null]) {
       const edited = await withManifest(files, (m) => set(m, 'formatVersion', version));
       await expectProblem(
         edited,
         'unsupported-version',
         MANIFEST_FILE,
-        /format version .* is not supported \(this pocketrec reads version 1\)/,
+        /format version .* is not supported \(this pocketrec reads versions 1 and 2\)/,
       );
     }
   });
@@ -870,7 +1018,14 @@ describe('readModelPackage rejects, naming the file', () => {
       'bad-item-map',
     ];
     expect(declared.sort()).toEqual([...tested].sort());
-    expect(DTYPES).toEqual(['float32', 'float16', 'int8', 'int32', 'uint8'] satisfies Dtype[]);
+    expect(DTYPES).toEqual([
+      'float32',
+      'float16',
+      'int8',
+      'int4',
+      'int32',
+      'uint8',
+    ] satisfies Dtype[]);
   });
 });
 
@@ -1012,7 +1167,7 @@ describe('int8 with one scale per slice', () => {
       [
         (m) => set(entry(m), 'scales', { axis: 0, offset: 10 ** 6 }),
         'offset-out-of-range',
-        /the scales of tensor "graded" span bytes/,
+        /the float32 scales of tensor "graded" span bytes/,
       ],
       [
         (m) => set(m.tensors[tensorIndex(m, 'bias')] as object, 'scales', { axis: 0, offset: 0 }),

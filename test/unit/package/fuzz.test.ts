@@ -242,7 +242,7 @@ const EDITS: Record<string, Edit> = {
       set(m, 'format', format);
       return `format = ${JSON.stringify(format)}`;
     }
-    const version = rng.pick<unknown>([0, 2, 1.5, '1', null, -1, 1e9]);
+    const version = rng.pick<unknown>([0, 3, 1.5, '1', null, -1, 1e9]);
     set(m, 'formatVersion', version);
     return `formatVersion = ${JSON.stringify(version)}`;
   },

@@ -11,10 +11,16 @@ import {
 } from '../../../src/compression/distill/distill.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { mapTableWeights } from '../../../src/model/item-table.ts';
-import { fakeQuantInt8, fakeQuantWeight, int8Rows } from '../../../src/model/ops/fake-quant.ts';
+import {
+  fakeQuant,
+  fakeQuantInt8,
+  fakeQuantWeight,
+  gridRows,
+  int8Rows,
+} from '../../../src/model/ops/fake-quant.ts';
 import type { SequentialModel } from '../../../src/model/sequential.ts';
 import { initTtCores } from '../../../src/model/tt-matrix.ts';
-import { quantizeInt8Axis, toFloat32 } from '../../../src/package/dtypes.ts';
+import { quantizeInt8Axis, quantizeIntAxis, toFloat32 } from '../../../src/package/dtypes.ts';
 import { seededRandom } from '../../../src/random.ts';
 import { sequenceBatches } from '../../../src/train/batches.ts';
 import { nextItemLoss, type SasrecTaskArgs, sasrecTask } from '../../../src/train/train-sasrec.ts';
@@ -43,6 +49,36 @@ describe('fake int8', () => {
     // Vectors are left as they are (stored as float16).
     const bias = tf.tensor1d([0.123456, -2]);
     expect(fakeQuantWeight(bias)).toBe(bias);
+  });
+});
+
+describe('fake int4', () => {
+  it('rounds to the int4 grid quantize stores per row, but for the float16 rounding of its scales', () => {
+    const rows = 200;
+    const values = Float32Array.from(
+      { length: rows * 20 },
+      (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)),
+    );
+    const { data, scales } = quantizeIntAxis(values, [rows, 20], 0, 'int4');
+    const stored = toFloat32('int4', data, 1, { ...scales, shape: [rows, 20] });
+    const rounded = gridRows(tf.tensor2d(values, [rows, 20]), 7).dataSync();
+    // A stored scale is the float32 one rounded up to a half (at most 2^-11 larger), so the
+    // two grids agree to a few thousandths of a level, except where a value sits that close
+    // to the midpoint between two levels.
+    let far = 0;
+    for (let i = 0; i < values.length; i++) {
+      const level = scales.values[Math.floor(i / 20)] as number;
+      const gap = Math.abs((rounded[i] as number) - (stored[i] as number));
+      if (gap > 0.01 * level) far++;
+      expect(gap).toBeLessThanOrEqual(level * 1.01);
+    }
+    expect(far / values.length).toBeLessThan(0.01);
+    const w = tf.tensor2d(values.slice(0, 40), [2, 20]);
+    const grad = tf.grad((x: tf.Tensor) => fakeQuant(x, 'int4').sum())(w);
+    expect(Array.from(grad.dataSync())).toEqual(new Array(40).fill(1));
+    expect(
+      new Set(Array.from(gridRows(w, 7).div(w.abs().max(1, true).div(7)).round().dataSync())).size,
+    ).toBeLessThanOrEqual(15);
   });
 });
 

@@ -90,6 +90,15 @@ describe('quantizeCandidates', () => {
       'int8-columns',
     ]);
     expect(quantizeCandidates(m, 'float16').map((c) => c.scheme)).toEqual(['float16']);
+    // int4's scales are float16 and its values half a byte: a row of 6 is still worth one.
+    const int4 = quantizeCandidates(m, 'int4');
+    expect(int4.map((c) => c.scheme)).toEqual(['int4-tensor', 'int4-rows', 'int4-columns']);
+    expect(int4.every((c) => c.tensor.dtype === 'int4')).toBe(true);
+    expect(quantizeCandidates(narrow, 'int4').map((c) => c.scheme)).toEqual([
+      'int4-tensor',
+      'int4-rows',
+      'int4-columns',
+    ]);
   });
 
   it('stores vectors as float16 unless a half cannot hold them, and leaves other types alone', () => {
@@ -175,6 +184,25 @@ describe('quantizePackage on a sequential model', () => {
     // The written package scores exactly as the model the error was measured on.
     expect(Array.from(await outputsOf(back))).toEqual(Array.from(await outputsOf(quantized.pkg)));
     expect(addedError(await outputsOf(pkg), await outputsOf(back))).toBeCloseTo(quantized.error, 9);
+  });
+
+  it('int4 packs every matrix, a float16 scale per table row, at more error than int8', async () => {
+    const pkg = await source();
+    const int4 = await quantizePackage(pkg, 'int4', outputsOf);
+    const int8 = await quantizePackage(pkg, 'int8', outputsOf);
+    expect(int4.choices.find((c) => c.name === 'items.table')?.scheme).toBe('int4-rows');
+    for (const c of int4.choices) {
+      const matrix = (pkg.tensors.get(c.name)?.shape.length ?? 0) >= 2;
+      expect(c.scheme.startsWith(matrix ? 'int4' : 'float16'), c.name).toBe(true);
+    }
+    expect(int4.error).toBeGreaterThan(int8.error);
+    expect(int4.error).toBeLessThan(0.1);
+    const built = await buildModelPackage(
+      repackageSpec(int4.pkg, { name: 'q4', notes: '{}', metrics: {} }),
+    );
+    expect(built.manifest.size.bytes).toBe(int4.choices.reduce((n, c) => n + c.bytes, 0));
+    const back = await readModelPackage(memorySource(built.files, 'q4'));
+    expect(Array.from(await outputsOf(back))).toEqual(Array.from(await outputsOf(int4.pkg)));
   });
 
   it('float16 halves every float32 weight and changes the outputs less than int8', async () => {
