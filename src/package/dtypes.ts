@@ -129,14 +129,17 @@ export function encodeFloat16(values: Float32Array): Uint16Array {
 export const INT_LEVELS = { int8: 127, int4: 7 } as const;
 export type IntDtype = keyof typeof INT_LEVELS;
 
-/** A scale as the package stores it: int4's go through float16, so quantise with that one. */
-function storedScale(dtype: IntDtype, max: number): number {
+/**
+ * max / levels, or 1 for an all-zero slice. `half`: the scale is stored as a float16 (int4's
+ * per-slice scales), so it is rounded up to the next half, so that max / scale never exceeds
+ * the top level; past float16's range that is Infinity, which no package may store.
+ */
+function scaleFor(dtype: IntDtype, max: number, half: boolean): number {
   if (!(max > 0)) return 1;
   const scale = max / INT_LEVELS[dtype];
-  if (dtype === 'int8') return scale;
-  // Round up past a half's precision, so max / scale never exceeds the top level.
-  const half = halfToFloat(floatToHalf(scale));
-  return half >= scale ? half : halfToFloat(floatToHalf(scale) + 1);
+  if (!half) return scale;
+  const rounded = halfToFloat(floatToHalf(scale));
+  return rounded >= scale ? rounded : halfToFloat(floatToHalf(scale) + 1);
 }
 
 function roundToGrid(value: number, scale: number, levels: number): number {
@@ -150,7 +153,7 @@ export function quantizeInt(
 ): { data: Int8Array; scale: number } {
   let max = 0;
   for (const v of values) max = Math.max(max, Math.abs(v));
-  const scale = storedScale(dtype, max);
+  const scale = scaleFor(dtype, max, false);
   const levels = INT_LEVELS[dtype];
   const data = new Int8Array(values.length);
   for (let i = 0; i < values.length; i++) {
@@ -200,7 +203,8 @@ export function quantizeIntAxis(
     max[slice] = Math.max(max[slice] as number, Math.abs(values[i] as number));
   }
   const scales = new Float32Array(size);
-  for (let j = 0; j < size; j++) scales[j] = storedScale(dtype, max[j] as number);
+  const half = scalesDtype(dtype) === 'float16';
+  for (let j = 0; j < size; j++) scales[j] = scaleFor(dtype, max[j] as number, half);
   const levels = INT_LEVELS[dtype];
   const data = new Int8Array(values.length);
   for (let i = 0; i < values.length; i++) {

@@ -98,6 +98,8 @@ export function quantizeCandidates(
     const bytes = byteLength(dtype, values.length) + byteLength(scalesDtype(dtype), slices);
     if (bytes >= halfBytes) continue;
     const { data, scales } = quantizeIntAxis(values, tensor.shape, axis, dtype);
+    // A slice past float16's range (int4's scales are halves) cannot be stored this way.
+    if (!scales.values.every(Number.isFinite)) continue;
     candidates.push({ scheme, tensor: stored(tensor, dtype, data, { scales }) });
   }
   return candidates;

@@ -99,6 +99,12 @@ describe('quantizeCandidates', () => {
       'int4-rows',
       'int4-columns',
     ]);
+    // Slices whose scale would pass float16's range cannot take a half scale each.
+    const huge = tensor(
+      [8, 6],
+      Float32Array.from({ length: 48 }, (_, i) => (i - 23.5) * 1e5),
+    );
+    expect(quantizeCandidates(huge, 'int4').map((c) => c.scheme)).toEqual(['int4-tensor']);
   });
 
   it('stores vectors as float16 unless a half cannot hold them, and leaves other types alone', () => {
