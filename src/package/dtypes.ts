@@ -122,9 +122,8 @@ export function encodeFloat16(values: Float32Array): Uint16Array {
 
 /**
  * The symmetric integer grids a package stores weights on: q in -levels..levels, x ≈ q · scale.
- * int8 is one value per byte; int4 packs two per byte (int4Bytes) and keeps its per-slice
- * scales in float16, since at 4 bits a float32 scale per 32-wide table row would cost a sixth
- * of the row.
+ * int8 is one value per byte; int4 packs two per byte (packInt4) and keeps its per-slice
+ * scales in float16, since a float32 scale would add a quarter to a 32-wide row's 16 bytes.
  */
 export const INT_LEVELS = { int8: 127, int4: 7 } as const;
 export type IntDtype = keyof typeof INT_LEVELS;
