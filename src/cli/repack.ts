@@ -6,8 +6,10 @@
  * downloaded bytes needs. `--out` may be the package itself: it is replaced whole.
  */
 
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../errors.ts';
 import { verifyModelStructure } from '../model/package-structure.ts';
 import { MANIFEST_FILE } from '../package/manifest.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
@@ -21,6 +23,10 @@ export async function repackCommand(
   options: { out: string; json?: boolean },
   output: Output,
 ): Promise<void> {
+  // Only the package itself may be replaced: another one at --out would be lost.
+  if (resolve(options.out) !== resolve(dir) && existsSync(join(options.out, MANIFEST_FILE))) {
+    throw new UsageError(`${options.out} already holds another model package; remove it first`);
+  }
   const source = directorySource(dir);
   const pkg = await readModelPackage(source);
   await verifyModelStructure(pkg);
@@ -29,7 +35,7 @@ export async function repackCommand(
     (await stat(join(dir, MANIFEST_FILE))).size + manifest.files.reduce((n, f) => n + f.bytes, 0);
   const spec = repackageSpec(pkg, {
     name: manifest.name,
-    notes: manifest.training.notes ?? '',
+    notes: manifest.training.notes,
     metrics: manifest.training.metrics,
   });
   const built = await buildModelPackage({ ...spec, createdAt: new Date(manifest.createdAt) });

@@ -94,13 +94,17 @@ describe('pocketrec repack', () => {
     expect(await idsOf(out)).toHaveLength(50);
   });
 
-  it('replaces a package in place, and refuses one that does not verify', async () => {
+  it('replaces a package in place, never another one, and refuses one that does not verify', async () => {
     const dir = join(scratch, 'inplace');
     await firstFormatPackage(dir);
     const before = sizeOf(dir);
     expect((await run('repack', dir, '--out', dir)).code).toBe(0);
     expect(sizeOf(dir)).toBeLessThan(before);
     expect((await run('verify', dir)).code).toBe(0);
+    const other = join(scratch, 'new');
+    const taken = await run('repack', dir, '--out', other);
+    expect(taken.code).not.toBe(0);
+    expect(taken.err).toMatch(/already holds another model package/);
     writeFileSync(join(dir, 'weights-0.bin'), new Uint8Array(8));
     const broken = await run('repack', dir, '--out', join(scratch, 'never'));
     expect(broken.code).not.toBe(0);
