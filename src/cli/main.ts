@@ -301,7 +301,7 @@ function buildProgram(output: Output): Command {
   program
     .command('shapley')
     .description(
-      "estimate Shaver's Shapley value of every embedding element of a CTR package, or of a sequential-dense package's item table on its validation cases (resumable), for pruning to any budget",
+      "estimate Shaver's Shapley value of every embedding element of a CTR package, or of a sequential-dense package's item table (resumable), for pruning to any budget",
     )
     .argument('<model>', 'ctr-dense or sequential-dense package directory (from pocketrec train)')
     .requiredOption(
@@ -311,7 +311,7 @@ function buildProgram(output: Output): Command {
     .requiredOption('--out <dir>', 'directory for the estimate and its running sums')
     .option(
       '--split <split>',
-      `estimation rows: train, validation or train+validation (the public code's) (default ${sd.split}; sequential: validation only)`,
+      `estimation rows: train, validation or train+validation (the public code's) (default ${sd.split}; sequential: train, each user's last training step, or validation, default ${sq.split})`,
     )
     .option('--fill <fill>', `an absent element reads: codebook or zero (default ${sd.fill})`)
     .option(
@@ -337,7 +337,7 @@ function buildProgram(output: Output): Command {
       `save the running sums at most this often (default ${sd.checkpointSeconds})`,
     )
     .addOption(threadsOption(`each step's samples (default ${sd.threads})`))
-    .option('--users <n>', "sequential: the first n users' validation cases only (quick runs)")
+    .option('--users <n>', "sequential: the first n users' cases only (quick runs)")
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action((model: string, options: ShapleyCliOptions) => shapleyCommand(model, options, output));

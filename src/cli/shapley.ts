@@ -4,7 +4,7 @@
  * in <dir> for pruning to any budget. The running sums are saved in <dir> as it goes, so the
  * same command run again continues where it stopped (or, once finished, only reports).
  * A sequential-dense package on its user or session data set gets the same for its item
- * table, on the validation cases (sequential-credits.ts).
+ * table, on each user's last training step (or the validation cases), sequential-credits.ts.
  */
 
 import * as tf from '@tensorflow/tfjs';
@@ -29,6 +29,7 @@ import {
 import type { FillMode } from '../compression/shaver/values.ts';
 import { getDataset } from '../data/datasets.ts';
 import { UsageError } from '../errors.ts';
+import { lastStepCases } from '../eval/splits.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { weight } from '../model/ctr/layers.ts';
 import type { CtrRows } from '../model/ctr/schema.ts';
@@ -56,13 +57,16 @@ export const SHAPLEY_CLI_DEFAULTS = {
 };
 
 /**
- * A sequence model's defaults: its value is the validation loss, so it estimates on the
- * validation cases, in one pass (one permutation per user: ML-1M's 6,040 at d = 24 take
- * about 25 minutes of one core, docs/training.md), 16 users a step (about 20,000 windows).
+ * A sequence model's defaults: one pass (one permutation per user: ML-1M's 6,040 at d = 24
+ * take about 25 minutes of one core, docs/training.md), 16 users a step (about 20,000
+ * windows), on each user's last training step. Estimating on the validation cases would
+ * choose the kept elements by the very items validation then scores, and the pick of a
+ * package by validation NDCG would favour the pruned ones unfairly.
  */
+export const SEQUENTIAL_SHAPLEY_SPLITS = ['train', 'validation'] as const;
 export const SEQUENTIAL_SHAPLEY_DEFAULTS = {
   ...SHAPLEY_CLI_DEFAULTS,
-  split: 'validation' as ShapleySplit,
+  split: 'train' as ShapleySplit,
   maxPasses: 1,
   samplesPerStep: 16,
 };
@@ -80,7 +84,7 @@ export interface ShapleyCliOptions {
   forward?: string;
   checkpointSeconds?: string;
   threads?: string;
-  /** Sequence models: estimate on the first n users' validation cases (quick runs). */
+  /** Sequence models: estimate on the first n users' cases (quick runs). */
   users?: string;
   dataDir?: string;
   json?: boolean;
@@ -152,7 +156,7 @@ function shapleySettings(options: ShapleyCliOptions) {
   const split = choice(
     options.split ?? defaults.split,
     'split',
-    sequential ? (['validation'] as const) : SHAPLEY_SPLITS,
+    sequential ? SEQUENTIAL_SHAPLEY_SPLITS : SHAPLEY_SPLITS,
   );
   if (!sequential && options.users !== undefined) {
     throw new UsageError('--users is for sequence models; a CTR estimate takes --max-samples');
@@ -176,7 +180,7 @@ export async function shapleyCommand(
 ): Promise<void> {
   const { sequential, config, split, checkpointSeconds } = shapleySettings(options);
   const loaded = sequential
-    ? await loadSequentialInputs(model, options, config)
+    ? await loadSequentialInputs(model, options, split, config)
     : await loadInputs(model, options, split, config);
   const { run, weights } = loaded;
   const saved = await readShapleyProgress(options.out);
@@ -266,12 +270,14 @@ async function loadInputs(
 }
 
 /**
- * A sequence model, its validation cases and its item table's codebook, weighted by how often
- * the training sequences look each item up.
+ * A sequence model, its estimation cases (each user's last training step, or the validation
+ * cases) and its item table's codebook, weighted by how often the training sequences look
+ * each item up.
  */
 async function loadSequentialInputs(
   model: string,
   options: ShapleyCliOptions,
+  split: ShapleySplit,
   config: ShapleyConfig,
 ): Promise<LoadedEstimation> {
   const data = await trainingData(options.dataset, options);
@@ -292,12 +298,13 @@ async function loadSequentialInputs(
     dim,
     itemFrequencies(data.train, numRows),
   );
-  const inputs = { model: sequence, cases: data.validation, codebook };
+  const cases = split === 'train' ? lastStepCases(data.train) : data.validation;
+  const inputs = { model: sequence, cases, codebook };
   return {
     estimate: (o) => estimateSequentialShapley(inputs, config, o),
     run: runIdentity(manifest, options, config, {
-      split: 'validation',
-      rows: data.validation.inputs.length,
+      split,
+      rows: cases.inputs.length,
       elements: table.size,
     }),
     weights: await weightsSha256(manifest),

@@ -71,6 +71,22 @@ export interface SessionSplit {
   readonly test: EvalCases;
 }
 
+/**
+ * Each training sequence's last step as a case: input s[:-1], target s[-1]. For a
+ * leave-one-out split that is the item before the validation one, so an estimate made on
+ * these cases has not seen the items validation and test hold out.
+ */
+export function lastStepCases(sequences: readonly Int32Array[]): EvalCases {
+  const inputs: Int32Array[] = [];
+  const targets: number[] = [];
+  for (const s of sequences) {
+    if (s.length < 2) continue;
+    inputs.push(s.subarray(0, s.length - 1));
+    targets.push(s[s.length - 1] as number);
+  }
+  return { inputs, targets: Int32Array.from(targets) };
+}
+
 /** Session data sets come split by the published preprocessing; this only reshapes them. */
 export function sessionSplit(dataset: SessionDataset): SessionSplit {
   return {
@@ -93,15 +109,5 @@ export function sessionHoldout(
     1,
     Math.min(sessions.length - 1, Math.round(sessions.length * (1 - fraction))),
   );
-  const inputs: Int32Array[] = [];
-  const targets: number[] = [];
-  for (const s of sessions.slice(cut)) {
-    if (s.length < 2) continue;
-    inputs.push(s.subarray(0, s.length - 1));
-    targets.push(s[s.length - 1] as number);
-  }
-  return {
-    train: sessions.slice(0, cut),
-    validation: { inputs, targets: Int32Array.from(targets) },
-  };
+  return { train: sessions.slice(0, cut), validation: lastStepCases(sessions.slice(cut)) };
 }

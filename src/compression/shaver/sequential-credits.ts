@@ -3,8 +3,8 @@
  * of some samples credits to the elements (row, k) of a frozen SASRec's dense item table
  * `items.table` [numItems + 1, dim] (row 0 pads).
  *
- * A sample is a validation case: the latest maxLen items of a history (the window the encoder
- * sees) and the next item. Its loss is that item's full-softmax cross-entropy as training's
+ * A sample is a case (shapley.ts picks them: each user's last training step by default): the
+ * latest maxLen items of a history (the window the encoder sees) and the next item. Its loss is that item's full-softmax cross-entropy as training's
  * full loss defines it (every item a candidate, padding row 0 not), the package's repeat bonus
  * added to the window's items as its scores have it. An absent element reads its fill value
  * (the codebook vector of codebook.ts itemCodebook, or 0) wherever its row is read.
@@ -39,7 +39,7 @@ import type { FillMode } from './values.ts';
 export interface SequentialShapleyInputs {
   /** A frozen model with a dense item table. */
   model: SequentialModel;
-  /** The estimation samples (the validation cases). */
+  /** The estimation samples: a history and the item after it. */
   cases: EvalCases;
   /** [dim]: the table's codebook vector (codebook.ts itemCodebook). */
   codebook: Float32Array;

@@ -1,6 +1,6 @@
 // `pocketrec shapley` and `pocketrec prune` on a sequence model, end to end: an untrained
-// d = 8 SASRec on the first 30 ML-1M users (fast, and no accuracy claim). The estimate is
-// written and resumed, prune keeps exactly the top elements by |value| (row 0 never), the
+// d = 8 SASRec on the first 30 ML-1M users (fast, and no accuracy claim). The estimate reads
+// exactly the rows of the split's cases, is written and resumed, prune keeps exactly the top elements by |value| (row 0 never), the
 // packages verify, evaluate, report their pruning in `info` and quantise; what the
 // sequential kind does not have (progressive layout, fine-tuning) is refused by name.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +10,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readShapleyEstimate } from '../../../../src/compression/shaver/estimate-store.ts';
 import { keptCount, maskFromRanking, ranking } from '../../../../src/compression/shaver/prune.ts';
+import { loadUserSequences } from '../../../../src/data/datasets.ts';
 import { useWasmBackend } from '../../../../src/kernels/wasm/backend.ts';
 import { DENSE_TABLE } from '../../../../src/model/item-table.ts';
 import {
@@ -46,6 +47,23 @@ async function json<T>(...argv: string[]): Promise<T> {
   return JSON.parse(result.out) as T;
 }
 
+/** The rows an estimate credits (those with samples), sorted. */
+function creditedRows(counts: ArrayLike<number>): number[] {
+  const rows = new Set<number>();
+  for (let g = 0; g < counts.length; g++) if (counts[g]! > 0) rows.add(Math.floor(g / DIM));
+  return [...rows].sort((a, b) => a - b);
+}
+
+/** The distinct items among the `count` items before the last `drop` of each of the 30 users. */
+async function latestItems(drop: number, count: number): Promise<number[]> {
+  const { sequences } = await loadUserSequences('ml-1m');
+  const items = new Set<number>();
+  for (const s of sequences.slice(0, 30)) {
+    for (const item of s.subarray(0, s.length - drop).slice(-count)) items.add(item);
+  }
+  return [...items].sort((a, b) => a - b);
+}
+
 async function tableOf(dir: string): Promise<Float32Array> {
   const loaded = sequentialFromPackage(await readModelPackage(directorySource(dir)));
   return (loaded.items.weights[DENSE_TABLE] as tf.Tensor).dataSync() as Float32Array;
@@ -54,7 +72,7 @@ async function tableOf(dir: string): Promise<Float32Array> {
 describe('pocketrec shapley and prune on a sequence model', () => {
   const values = join(scratch, 'values');
 
-  it('estimates on the validation cases in one pass by default, then resumes for more', async () => {
+  it("estimates on each user's last training step in one pass by default, then resumes for more", async () => {
     const first = await json<{ samples: number; passes: number; split: string; elements: number }>(
       'shapley',
       model,
@@ -65,22 +83,17 @@ describe('pocketrec shapley and prune on a sequence model', () => {
     expect(first).toMatchObject({
       samples: 30,
       passes: 1,
-      split: 'validation',
+      split: 'train',
       elements: 3417 * DIM,
     });
     const stored = await readShapleyEstimate(values);
     expect(stored.dim).toBe(DIM);
     expect(stored.codebook).toHaveLength(DIM);
-    expect(stored.source).toMatchObject({ dataset: 'ml-1m', split: 'validation' });
-    // Only the rows the 30 users read have values; padding row 0 none.
-    const credited = new Set(
-      [...stored.counts.keys()]
-        .filter((g) => stored.counts[g]! > 0)
-        .map((g) => Math.floor(g / DIM)),
-    );
-    expect(credited.has(0)).toBe(false);
-    expect(credited.size).toBeGreaterThan(30);
-    expect(credited.size).toBeLessThan(30 * 7 + 1);
+    expect(stored.source).toMatchObject({ dataset: 'ml-1m', split: 'train' });
+    // Exactly the rows the 30 users' last training steps read have values: the window (the
+    // latest maxLen = 6 items before s[-3]) and the target s[-3], so the last 7 of s[:-2];
+    // padding row 0 none.
+    expect(creditedRows(stored.counts)).toEqual(await latestItems(2, 7));
 
     const again = await json<{ samples: number; resumed: boolean; runSamples: number }>(
       'shapley',
@@ -92,6 +105,23 @@ describe('pocketrec shapley and prune on a sequence model', () => {
       '2',
     );
     expect(again).toMatchObject({ samples: 60, resumed: true, runSamples: 30 });
+  });
+
+  it('estimates on the validation cases when asked, reading the validation items', async () => {
+    const onValidation = join(scratch, 'values-validation');
+    const result = await json<{ samples: number; split: string }>(
+      'shapley',
+      model,
+      ...DATA,
+      '--split',
+      'validation',
+      '--out',
+      onValidation,
+    );
+    expect(result).toMatchObject({ samples: 30, split: 'validation' });
+    const stored = await readShapleyEstimate(onValidation);
+    expect(stored.source).toMatchObject({ split: 'validation' });
+    expect(creditedRows(stored.counts)).toEqual(await latestItems(1, 7));
   });
 
   it('prunes to each budget, keeping the elements of largest |value| and the codebook elsewhere', async () => {
@@ -209,8 +239,16 @@ describe('pocketrec shapley and prune on a sequence model', () => {
     );
     expect(finetune.code).toBe(2);
     expect(finetune.err).toMatch(/--finetune is for CTR packages/);
-    const split = await run('shapley', model, ...DATA, '--out', never, '--split', 'train');
+    const split = await run(
+      'shapley',
+      model,
+      ...DATA,
+      '--out',
+      never,
+      '--split',
+      'train+validation',
+    );
     expect(split.code).toBe(2);
-    expect(split.err).toMatch(/--split must be one of validation/);
+    expect(split.err).toMatch(/--split must be one of train, validation/);
   });
 });
