@@ -2,6 +2,7 @@
 // package format. The Node toolkit (training, the CLI) is deliberately not exported here.
 
 export { PocketrecError } from './errors.ts';
+export type { RecommendationReason } from './model/popularity.ts';
 export * from './package/index.ts';
 export { BUDGET_DEFAULTS, type BudgetOption, type PrefixInfo } from './runtime/budget.ts';
 export {

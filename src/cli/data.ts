@@ -2,21 +2,32 @@ import { loadCtrFields } from '../data/ctr/index.ts';
 import {
   augmentSessions,
   DATASET_NAMES,
+  EVENT_LOG_EXTENSIONS,
+  type EventLogReport,
   getDataset,
+  isEventLog,
   isGenerated,
   loadCtrDataset,
   loadSessionDataset,
   loadUserSequences,
+  needsDataDir,
   repeatShare,
   resolveDataDir,
 } from '../data/index.ts';
 import type { CtrField, CtrRows } from '../model/ctr/schema.ts';
+import { eventLogRows } from './event-log-report.ts';
+import { type EventLogCliOptions, loadOptionsFor } from './options.ts';
 import { type Output, printJson, table } from './output.ts';
 
 export function dataListCommand(options: { json?: boolean }, output: Output): void {
   const rows = DATASET_NAMES.map((name) => ({ name, ...getDataset(name) }));
   if (options.json) printJson(output, rows);
-  else output.out(table(rows.map((r) => [r.name, `${r.kind}: ${r.description}`])));
+  else {
+    output.out(table(rows.map((r) => [r.name, `${r.kind}: ${r.description}`])));
+    output.out(
+      `\nor a shop's own event log file (${EVENT_LOG_EXTENSIONS.join(', ')}): docs/own-data.md`,
+    );
+  }
 }
 
 function lengthStats(sequences: readonly ArrayLike<number>[]) {
@@ -36,14 +47,18 @@ const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 /** Loads a data set through the same loaders training uses and reports its counts. */
 export async function dataStatsCommand(
   name: string,
-  options: { json?: boolean; dataDir?: string },
+  options: { json?: boolean; dataDir?: string } & EventLogCliOptions,
   output: Output,
 ): Promise<void> {
   const spec = getDataset(name);
-  const dataDir = isGenerated(spec) ? undefined : resolveDataDir(options.dataDir);
+  const logOptions = loadOptionsFor(name, options);
+  const dataDir = needsDataDir(spec) ? resolveDataDir(options.dataDir) : undefined;
+  const load = { ...logOptions, dataDir };
   let stats: Record<string, unknown>;
+  let log: EventLogReport | undefined;
   if (spec.kind === 'sequential') {
-    const data = await loadUserSequences(name, { dataDir });
+    const data = await loadUserSequences(name, load);
+    log = data.log;
     stats = {
       users: data.sequences.length,
       items: data.numItems,
@@ -51,7 +66,8 @@ export async function dataStatsCommand(
       sequenceLength: lengthStats(data.sequences),
     };
   } else if (spec.kind === 'session') {
-    const data = await loadSessionDataset(name, { dataDir });
+    const data = await loadSessionDataset(name, load);
+    log = data.log;
     const samples = augmentSessions(data.trainSessions, data.minTrainPrefixLength);
     stats = {
       items: data.numItems,
@@ -81,13 +97,15 @@ export async function dataStatsCommand(
     };
   }
   const report = {
-    dataset: name,
+    dataset: log?.identity ?? name,
     kind: spec.kind,
-    dataDir: dataDir ?? 'none (made in memory)',
+    ...(isEventLog(spec)
+      ? { file: spec.file }
+      : { dataDir: isGenerated(spec) ? 'none (made in memory)' : dataDir }),
     ...stats,
   };
   if (options.json) {
-    printJson(output, report);
+    printJson(output, log ? { ...report, log } : report);
     return;
   }
   const show = (v: unknown): string =>
@@ -106,7 +124,7 @@ export async function dataStatsCommand(
       ? v.map((x, i) => [i === 0 ? k : '', show(x)] as const)
       : [[k, show(v)] as const],
   );
-  output.out(table(rows));
+  output.out(table([...rows, ...(log ? eventLogRows(log) : [])]));
 }
 
 /** Rows and positive rate per split, and each field's kind and vocabulary (id 0 included). */

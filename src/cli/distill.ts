@@ -26,19 +26,25 @@ import {
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
+import { onQatGrid } from '../train/train-sasrec.ts';
+import { showEventLog } from './event-log-report.ts';
 import {
   checkOutputFree,
+  type EventLogCliOptions,
   numberOption,
   qatDtype,
   trainingWorkers,
   windowPolicy,
 } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
+import { withTrainingPrior } from './prior.ts';
 import { trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
 
-export interface DistillCliOptions {
+export interface DistillCliOptions extends EventLogCliOptions {
   teacher: string;
+  /** The teacher's data set, as given on the command line; needed for an event log file. */
+  dataset?: string;
   out: string;
   ttShape: string;
   cores: string;
@@ -63,6 +69,8 @@ export interface DistillCliOptions {
   initEncoder?: string;
   initCores?: string;
   qat?: string;
+  /** false: --no-prior, no popularity prior in the package. */
+  prior?: boolean;
   kd: boolean;
   contrastive: boolean;
   predictive: boolean;
@@ -159,7 +167,14 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
   const teacher = sequentialFromPackage(teacherPackage);
   const shape = ttShapeFrom(options, teacher.config.numItems + 1, teacher.config.dim);
   const config = distillConfigFrom(options, shape);
-  const data = await trainingData(dataset, options);
+  // A log file is named by its path, which the teacher's package does not keep.
+  const data = await trainingData(options.dataset ?? dataset, options);
+  if (data.dataset !== dataset) {
+    throw new UsageError(
+      `--teacher ${options.teacher} was trained on ${dataset}, not ${data.dataset}`,
+    );
+  }
+  showEventLog(data, options, output);
   if (data.numItems !== teacher.config.numItems) {
     throw new UsageError(
       `the teacher knows ${teacher.config.numItems} items; ${dataset} has ${data.numItems}`,
@@ -168,7 +183,7 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
   const checkpointDir = `${options.out}.checkpoint`;
   const progress = trainingHooks(
     'distill',
-    { cases: data.validation, maskHistory: data.maskHistory },
+    { cases: data.validation, maskHistory: data.maskHistory, qat: config.qat },
     options,
     output,
   );
@@ -180,28 +195,34 @@ export async function distillCommand(options: DistillCliOptions, output: Output)
     onEpoch: progress.onEpoch,
   });
   progress.stop();
+  // What validation scored: under quantisation-aware training, the weights on their grid.
+  const trained = config.qat ? onQatGrid(result.model, config.qat).model : result.model;
   const built = await buildModelPackage(
-    await sequentialPackageSpec(result.model, {
-      name: options.out.split('/').filter(Boolean).pop() ?? 'tt-student',
-      dataset,
-      itemIds: teacherPackage.itemIds ?? undefined,
-      architecture: ttArchitecture(shape),
-      metrics: trainingMetrics(result.state),
-      notes: JSON.stringify({
-        command: commandLine(
-          'distill',
-          [],
-          options,
-          ['json', 'dataDir', 'force', 'kd', 'contrastive', 'predictive'].filter(
-            (k) => options[k as keyof DistillCliOptions] !== false,
+    withTrainingPrior(
+      await sequentialPackageSpec(trained, {
+        name: options.out.split('/').filter(Boolean).pop() ?? 'tt-student',
+        dataset,
+        itemIds: teacherPackage.itemIds ?? undefined,
+        architecture: ttArchitecture(shape),
+        metrics: trainingMetrics(result.state),
+        notes: JSON.stringify({
+          command: commandLine(
+            'distill',
+            [],
+            options,
+            ['json', 'dataDir', 'force', 'kd', 'contrastive', 'predictive', 'prior'].filter(
+              (k) => options[k as keyof DistillCliOptions] !== false,
+            ),
           ),
-        ),
-        teacher: teacherPackage.manifest.name,
-        config,
-        coreFitError: result.coreFitError,
-        history: trainingHistory(result.state),
+          teacher: teacherPackage.manifest.name,
+          config,
+          coreFitError: result.coreFitError,
+          history: trainingHistory(result.state),
+        }),
       }),
-    }),
+      data,
+      options,
+    ),
   );
   await writePackageDirectory(options.out, built.files);
   await rm(checkpointDir, { recursive: true, force: true });

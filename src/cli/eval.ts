@@ -1,6 +1,7 @@
 /**
- * `pocketrec eval`: full-ranking evaluation of a model package (or a baseline) on a data
- * set, through the same evaluation code for every model. User data sets: leave-one-out,
+ * `pocketrec eval`: full-ranking evaluation of a model package of any next-item kind
+ * (SASRec, Markov, popularity: eval/package-scorer.ts) or a baseline on a data set,
+ * through the same evaluation code for every model. User data sets: leave-one-out,
  * every item ranked, the user's history masked. Session data sets: the given test
  * prefixes, no masking, P@20 (= HR@20) and MRR@20 as the session literature reports.
  */
@@ -9,18 +10,22 @@ import { UsageError } from '../errors.ts';
 import { markovScorer, mostPopScorer } from '../eval/baselines.ts';
 import { type EvaluationResult, evaluate, type Metrics, type Protocol } from '../eval/evaluate.ts';
 import { hotItems } from '../eval/hot-items.ts';
+import { packageScorer } from '../eval/package-scorer.ts';
 import type { Scorer } from '../eval/scorer.ts';
-import { sequentialScorer } from '../eval/sequential-scorer.ts';
 import { type EvalCases, leaveOneOut, sessionSplit } from '../eval/splits.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
-import { sequentialFromPackage } from '../model/sequential-package.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
-import { checkPackageFitsData, numberOption } from './options.ts';
+import {
+  checkPackageFitsData,
+  type EventLogCliOptions,
+  loadOptionsFor,
+  numberOption,
+} from './options.ts';
 import { type Output, printJson, table } from './output.ts';
 import { progressBar } from './progress.ts';
 
-export interface EvalCliOptions {
+export interface EvalCliOptions extends EventLogCliOptions {
   dataset: string;
   protocol: Protocol;
   split: 'test' | 'validation';
@@ -33,6 +38,8 @@ export const BASELINES = ['mostpop', 'markov'] as const;
 
 export interface EvalData {
   kind: 'sequential' | 'session';
+  /** The data set as packages record it (see TrainingData.dataset). */
+  dataset: string;
   numItems: number;
   /** What models and baselines are fitted on for this split; hot items are counted here. */
   fitted: Int32Array[];
@@ -42,9 +49,9 @@ export interface EvalData {
 export async function evalData(options: EvalCliOptions): Promise<EvalData> {
   const spec = getDataset(options.dataset);
   // The loaders find the data directory themselves, and a generated data set needs none.
-  const dataDir = options.dataDir;
+  const load = loadOptionsFor(options.dataset, options);
   if (spec.kind === 'sequential') {
-    const data = await loadUserSequences(options.dataset, { dataDir });
+    const data = await loadUserSequences(options.dataset, load);
     const users = numberOption(options.users, 'users', Number.POSITIVE_INFINITY, {
       integer: true,
       min: 1,
@@ -53,12 +60,14 @@ export async function evalData(options: EvalCliOptions): Promise<EvalData> {
     return options.split === 'test'
       ? {
           kind: 'sequential',
+          dataset: data.dataset,
           numItems: data.numItems,
           fitted: split.trainAllButLast,
           cases: split.test,
         }
       : {
           kind: 'sequential',
+          dataset: data.dataset,
           numItems: data.numItems,
           fitted: split.train,
           cases: split.validation,
@@ -66,16 +75,21 @@ export async function evalData(options: EvalCliOptions): Promise<EvalData> {
   }
   if (spec.kind === 'session') {
     if (options.split !== 'test') throw new UsageError('session data sets have a test split only');
-    const data = await loadSessionDataset(options.dataset, { dataDir });
+    const data = await loadSessionDataset(options.dataset, load);
     const split = sessionSplit(data);
-    return { kind: 'session', numItems: data.numItems, fitted: split.train, cases: split.test };
+    return {
+      kind: 'session',
+      dataset: data.dataset,
+      numItems: data.numItems,
+      fitted: split.train,
+      cases: split.test,
+    };
   }
   throw new UsageError(`eval ranks next items; ${options.dataset} is a ${spec.kind} data set`);
 }
 
 export async function modelScorer(
   model: string,
-  options: EvalCliOptions,
   data: EvalData,
 ): Promise<{ scorer: Scorer; name: string }> {
   if (model === 'mostpop')
@@ -84,9 +98,9 @@ export async function modelScorer(
     return { scorer: markovScorer(data.fitted, data.numItems), name: 'first-order Markov' };
   const pkg = await readModelPackage(directorySource(model));
   const { manifest } = pkg;
-  checkPackageFitsData(model, manifest, options.dataset, data.numItems);
+  checkPackageFitsData(model, manifest, data.dataset, data.numItems);
   await useWasmBackend();
-  return { scorer: sequentialScorer(sequentialFromPackage(pkg)), name: manifest.name };
+  return { scorer: packageScorer(pkg), name: manifest.name };
 }
 
 export async function evalCommand(
@@ -95,7 +109,7 @@ export async function evalCommand(
   output: Output,
 ): Promise<void> {
   const data = await evalData(options);
-  const { scorer, name } = await modelScorer(model, options, data);
+  const { scorer, name } = await modelScorer(model, data);
   const maskHistory = data.kind === 'sequential';
   const bar = progressBar('eval', { enabled: !options.json, unit: 'cases' });
   const started = performance.now();

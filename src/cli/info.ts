@@ -1,10 +1,12 @@
 import { CTR_PRUNED_KIND } from '../model/ctr/pruned-package.ts';
 import { packageFlops } from '../model/package-flops.ts';
 import { verifyModelStructure } from '../model/package-structure.ts';
+import { PRIOR_MAX_COUNT, PRIOR_TENSOR } from '../model/popularity.ts';
 import { SEQUENTIAL_PRUNED_KIND } from '../model/sequential-pruned.ts';
 import type { ArchitectureValue, Manifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
+import { tensorBytes } from '../package/size.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../runtime/engine/engine.ts';
 import { formatBytes, type Output, printJson, table } from './output.ts';
 
@@ -31,6 +33,7 @@ export async function infoCommand(
     idMap === null ? 'none' : `${idMap} (${manifest.items.idEncoding ?? 'lines'} encoding)`;
   const pruning = pruningOf(manifest);
   const work = packageFlops(manifest, DEFAULT_ENGINE_OPTIONS);
+  const prior = priorOf(manifest);
   if (options.json) {
     printJson(output, {
       name: manifest.name,
@@ -45,6 +48,7 @@ export async function infoCommand(
       metrics: manifest.training.metrics,
       size,
       ...(pruning ? { pruning } : {}),
+      prior,
       ...(work ?? {}),
       files: manifest.files,
     });
@@ -88,6 +92,10 @@ export async function infoCommand(
             ],
           ] as const)
         : []),
+      // A CTR model has no catalogue of items to be popular: it ranks what it is given.
+      ...(manifest.items.count > 0
+        ? ([['popularity prior', priorText(manifest, prior)]] as const)
+        : []),
       ...(work
         ? ([
             [
@@ -100,6 +108,28 @@ export async function infoCommand(
       ...(metrics.length > 0 ? [['metrics', ''] as const, ...metrics] : []),
     ]),
   );
+}
+
+/**
+ * The package's popularity prior tensor (what an empty history is answered with): its bytes
+ * and the count its top level stands for; null without one (a Markov package's prior is
+ * its popularity tensor, priorText says so).
+ */
+function priorOf(manifest: Manifest): { bytes: number; maxCount: number } | null {
+  const entry = manifest.tensors.find((t) => t.name === PRIOR_TENSOR);
+  const maxCount = manifest.architecture[PRIOR_MAX_COUNT];
+  if (!entry || typeof maxCount !== 'number') return null;
+  return { bytes: tensorBytes(entry), maxCount };
+}
+
+function priorText(manifest: Manifest, prior: ReturnType<typeof priorOf>): string {
+  if (prior) {
+    return `yes: ${prior.bytes.toLocaleString('en-US')} bytes, the training split's item counts (the most ${prior.maxCount.toLocaleString('en-US')}) as log levels; an empty history gets the most popular items`;
+  }
+  if (manifest.kind === 'sequential-markov') {
+    return 'its popularity tensor: an empty history gets the most popular items';
+  }
+  return 'none: an empty history gets no recommendations (pocketrec prior adds one)';
 }
 
 /** One architecture value on one line: a long list (a CTR schema's boundaries) cut short. */

@@ -1,35 +1,41 @@
-import { Argument, Command, CommanderError, Option } from 'commander';
-import { DATASET_NAMES, DATASETS, isDatasetName } from '../data/index.ts';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  DATASET_NAMES,
+  DATASETS,
+  DEFAULT_EVENT_LOG,
+  EVENT_LOG_EXTENSIONS,
+  isDatasetName,
+  namesAFile,
+} from '../data/index.ts';
 import { PocketrecError, UsageError } from '../errors.ts';
 import { MAX_JPQ_CENTROIDS } from '../model/jpq-codes.ts';
-import { DEFAULT_CTR_TRAIN, defaultMlpOf } from '../train/train-ctr.ts';
-import { DEFAULT_JPQ, DEFAULT_QR } from '../train/train-sasrec.ts';
-import { dataListCommand, dataStatsCommand } from './data.ts';
-import { type DistillCliOptions, distillCommand } from './distill.ts';
-import { type EvalCliOptions, evalCommand } from './eval.ts';
-import { evalCtrCommand } from './eval-ctr.ts';
-import { infoCommand } from './info.ts';
-import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
-import { DEFAULT_PRUNE, type PruneCliOptions, pruneCommand } from './prune.ts';
-import { DEFAULT_QUANTIZE, type QuantizeCliOptions, quantizeCommand } from './quantize.ts';
-import { repackCommand } from './repack.ts';
-import { checkReportOptions, type ReportCliOptions, reportCommand } from './report.ts';
-import { reportCtrCommand } from './report-ctr.ts';
+import { DEFAULT_CTR_TRAIN, DEFAULT_JPQ, DEFAULT_QR, defaultMlpOf } from '../train/defaults.ts';
 import {
+  DEFAULT_LOGIT_KD,
+  DEFAULT_PRUNE,
+  DEFAULT_QUANTIZE,
+  DEFAULT_UMEC,
+  DEFAULT_UMEC_SEQUENCE,
   SEQUENTIAL_SHAPLEY_DEFAULTS,
   SHAPLEY_CLI_DEFAULTS,
-  type ShapleyCliOptions,
-  shapleyCommand,
-} from './shapley.ts';
+} from './defaults.ts';
+import type { DistillCliOptions } from './distill.ts';
+import type { EvalCliOptions } from './eval.ts';
+import type { EventLogCliOptions } from './options.ts';
+import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
+import type { PriorCliOptions } from './prior.ts';
+import type { PruneCliOptions } from './prune.ts';
+import type { QuantizeCliOptions } from './quantize.ts';
+import type { ReportCliOptions } from './report.ts';
+import type { ShapleyCliOptions } from './shapley.ts';
 import { oneLine } from './terminal-text.ts';
-import { DEFAULT_LOGIT_KD, trainCommand } from './train.ts';
-import { isCtrModelKind, type TrainCtrCliOptions, trainCtrCommand } from './train-ctr.ts';
-import { type TuneRepeatsCliOptions, tuneRepeatsCommand } from './tune-repeats.ts';
-import { DEFAULT_UMEC, umecCommand } from './umec.ts';
-import { DEFAULT_UMEC_SEQUENCE } from './umec-sequence.ts';
+import type { TrainCtrCliOptions } from './train-ctr.ts';
+import type { TuneRepeatsCliOptions } from './tune-repeats.ts';
 import type { UmecCliOptions } from './umec-settings.ts';
-import { verifyCommand } from './verify.ts';
 
+// Registering the commands (options, defaults, help) imports nothing that loads tfjs, so
+// `pocketrec --help` starts in a fraction of a second; each action imports its command's
+// module when it runs (test/unit/cli/startup.test.ts keeps it so).
 const NEXT_ITEM_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind !== 'ctr').join(', ');
 const CTR_NAMES = DATASET_NAMES.filter((n) => DATASETS[n].kind === 'ctr').join(', ');
 
@@ -42,11 +48,57 @@ const qatOption = () =>
     '--qat <dtype>',
     'sequence models: quantisation-aware training, the loss seeing every weight matrix on the int8 or int4 grid (one scale per row) with straight-through gradients; store the result with pocketrec quantize --dtype <the same>',
   );
+const noPriorOption = () =>
+  new Option(
+    '--no-prior',
+    "next-item models: leave out the popularity prior (the training split's item counts, one byte an item, which an empty history is answered with)",
+  );
+// How a shop's event log file is read (docs/own-data.md), wherever a next-item --dataset is.
+const LOG_FILE = `or a shop's event log file (${EVENT_LOG_EXTENSIONS.join(', ')})`;
+const minItemCountOption = () =>
+  new Option(
+    '--min-item-count <n>',
+    `event log file: drop the items with fewer events (default ${DEFAULT_EVENT_LOG.minItemCount})`,
+  );
+const eventsOption = () =>
+  new Option(
+    '--events <types>',
+    `event log file: the event types to keep, comma-separated (default ${DEFAULT_EVENT_LOG.events.join(',')})`,
+  );
+const skipBadLinesOption = () =>
+  new Option(
+    '--skip-bad-lines',
+    'event log file: skip the lines that cannot be read and count them by reason (default: stop at the first, naming its line and column)',
+  );
 const threadsOption = (what: string) =>
   new Option(
     '--threads <n>',
     `threads that share ${what}, the main one included (at most the cores)`,
   );
+
+interface DataStatsCliOptions extends EventLogCliOptions {
+  dataset?: string;
+  json?: boolean;
+  dataDir?: string;
+}
+
+/** `data stats`'s argument: a registry name, or something that names a file. */
+function datasetArgument(value: string): string {
+  if (isDatasetName(value) || namesAFile(value)) return value;
+  throw new InvalidArgumentError(`Allowed choices are ${DATASET_NAMES.join(', ')}, ${LOG_FILE}.`);
+}
+
+/** The data set given as the argument or as --dataset, exactly one of them. */
+function oneDataset(argument: string | undefined, option: string | undefined): string {
+  if (argument !== undefined && option !== undefined) {
+    throw new UsageError(`give the data set once: ${argument} or --dataset ${option}`);
+  }
+  const dataset = argument ?? option;
+  if (dataset === undefined) {
+    throw new UsageError('give a data set: data stats <name>, or data stats --dataset <file>');
+  }
+  return dataset;
+}
 
 function buildProgram(output: Output): Command {
   const program = new Command('pocketrec')
@@ -69,8 +121,8 @@ function buildProgram(output: Output): Command {
         'print the whole verified manifest, indented (manifest.json itself is compact)',
       ).conflicts('json'),
     )
-    .action((dir: string, options: { json?: boolean; manifest?: boolean }) =>
-      infoCommand(dir, options, output),
+    .action(async (dir: string, options: { json?: boolean; manifest?: boolean }) =>
+      (await import('./info.ts')).infoCommand(dir, options, output),
     );
 
   program
@@ -78,7 +130,9 @@ function buildProgram(output: Output): Command {
     .description('check every hash, shape, offset and weight of a model package')
     .argument('<model-dir>', 'model package directory')
     .addOption(jsonOption())
-    .action((dir: string, options: { json?: boolean }) => verifyCommand(dir, options, output));
+    .action(async (dir: string, options: { json?: boolean }) =>
+      (await import('./verify.ts')).verifyCommand(dir, options, output),
+    );
 
   program
     .command('repack')
@@ -88,8 +142,27 @@ function buildProgram(output: Output): Command {
     .argument('<model-dir>', 'model package directory')
     .requiredOption('--out <dir>', 'package to write (may be <model-dir> itself: replaced whole)')
     .addOption(jsonOption())
-    .action((dir: string, options: { out: string; json?: boolean }) =>
-      repackCommand(dir, options, output),
+    .action(async (dir: string, options: { out: string; json?: boolean }) =>
+      (await import('./repack.ts')).repackCommand(dir, options, output),
+    );
+
+  program
+    .command('prior')
+    .description(
+      "count each item in a data set's training split and write the counts as a popularity prior (what an empty history is answered with) into a next-item package, or alone as a sequential-popularity package",
+    )
+    .argument(
+      '[model-dir]',
+      'sequential package to add the prior to (absent: write a sequential-popularity package)',
+    )
+    .option('--dataset <name>', "data set to count (default: the package's own)")
+    .requiredOption('--out <dir>', 'package to write (may be <model-dir> itself: replaced whole)')
+    .option('--users <n>', 'count the first n users only (quick runs)')
+    .option('--force', 'write over another model package that is already there')
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
+    .action(async (model: string | undefined, options: PriorCliOptions) =>
+      (await import('./prior.ts')).priorCommand(model, options, output),
     );
 
   const data = program.command('data').description('inspect the data sets the toolkit trains on');
@@ -97,15 +170,27 @@ function buildProgram(output: Output): Command {
     .command('list')
     .description('list the known data sets')
     .addOption(jsonOption())
-    .action((options: { json?: boolean }) => dataListCommand(options, output));
+    .action(async (options: { json?: boolean }) =>
+      (await import('./data.ts')).dataListCommand(options, output),
+    );
   data
     .command('stats')
-    .description('load a data set with the training loaders and print its counts')
-    .addArgument(new Argument('<dataset>', 'data set name').choices(DATASET_NAMES))
+    .description(
+      "load a data set, or a shop's event log file, with the training loaders and print its counts",
+    )
+    .addArgument(new Argument('[dataset]', 'data set name').argParser(datasetArgument))
+    .option('--dataset <name-or-file>', `data set name (the argument's place), ${LOG_FILE}`)
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action((name: string, options: { json?: boolean; dataDir?: string }) =>
-      dataStatsCommand(name, options, output),
+    .action(async (name: string | undefined, options: DataStatsCliOptions) =>
+      (await import('./data.ts')).dataStatsCommand(
+        oneDataset(name, options.dataset),
+        options,
+        output,
+      ),
     );
 
   program
@@ -116,7 +201,7 @@ function buildProgram(output: Output): Command {
     .requiredOption('--model <model>', 'model to train: sasrec, fm, deepfm, dcnv2 or dlrm')
     .requiredOption(
       '--dataset <name>',
-      `user or session data set for sasrec (${NEXT_ITEM_NAMES}); CTR data set for the others (${CTR_NAMES})`,
+      `user or session data set for sasrec (${NEXT_ITEM_NAMES}), ${LOG_FILE}; CTR data set for the others (${CTR_NAMES})`,
     )
     .requiredOption('--out <dir>', 'model package directory to write')
     .option('--force', 'write over a model package that is already there')
@@ -188,6 +273,7 @@ function buildProgram(output: Output): Command {
       '--init-from <dir>',
       'start from a dense package trained on the same data set (fine-tuning; its architecture is kept)',
     )
+    .addOption(noPriorOption())
     .addOption(qatOption())
     .option(
       '--teacher <dir>',
@@ -201,18 +287,25 @@ function buildProgram(output: Output): Command {
       '--kd-temperature <t>',
       `--teacher: softmax temperature of the KL (default ${DEFAULT_LOGIT_KD.temperature})`,
     )
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action((options: TrainCtrCliOptions) =>
-      isCtrModelKind(options.model)
-        ? trainCtrCommand(options.model, options, output)
-        : trainCommand(options, output),
-    );
+    .action(async (options: TrainCtrCliOptions) => {
+      const { isCtrModelKind, trainCtrCommand } = await import('./train-ctr.ts');
+      if (isCtrModelKind(options.model)) return trainCtrCommand(options.model, options, output);
+      return (await import('./train.ts')).trainCommand(options, output);
+    });
 
   program
     .command('distill')
     .description('compress a teacher into a tensor-train student by self-supervised distillation')
     .requiredOption('--teacher <dir>', 'sequential-dense teacher package (from pocketrec train)')
+    .option(
+      '--dataset <name-or-file>',
+      `the teacher's data set (default: the one its package names); needed for an event log file, whose path the package does not keep`,
+    )
     .requiredOption('--out <dir>', 'model package directory to write')
     .option('--force', 'write over a model package that is already there')
     .option('--tt-shape <shape>', 'auto, or rows:columns factors such as 15x15x16:4x4x4', 'auto')
@@ -240,6 +333,7 @@ function buildProgram(output: Output): Command {
     .option('--no-kd', 'ablation: no KL term (alpha 0)')
     .option('--no-contrastive', 'ablation: no InfoNCE term (beta 0)')
     .option('--no-predictive', 'ablation: no predictive term (gamma 0)')
+    .addOption(noPriorOption())
     .option(
       '--windows <policy>',
       "latest: each user's latest items; all: every window of the history",
@@ -247,9 +341,14 @@ function buildProgram(output: Output): Command {
     .addOption(threadsOption('each batch'))
     .addOption(qatOption())
     .option('--users <n>', 'train on the first n users only (quick runs)')
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action((options: DistillCliOptions) => distillCommand(options, output));
+    .action(async (options: DistillCliOptions) =>
+      (await import('./distill.ts')).distillCommand(options, output),
+    );
 
   program
     .command('tune-repeats')
@@ -257,14 +356,17 @@ function buildProgram(output: Output): Command {
       "fit a session model's bonus for items already in the session on validation, and write it again with it",
     )
     .argument('<model>', 'model package directory (teacher or student)')
-    .requiredOption('--dataset <name>', 'session data set the model was trained on')
+    .requiredOption('--dataset <name>', `session data set the model was trained on, ${LOG_FILE}`)
     .requiredOption('--out <dir>', 'model package directory to write')
     .option('--force', 'write over a model package that is already there')
     .option('--users <n>', 'validate on the first n sessions only (quick runs)')
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action((model: string, options: TuneRepeatsCliOptions) =>
-      tuneRepeatsCommand(model, options, output),
+    .action(async (model: string, options: TuneRepeatsCliOptions) =>
+      (await import('./tune-repeats.ts')).tuneRepeatsCommand(model, options, output),
     );
 
   program
@@ -273,7 +375,7 @@ function buildProgram(output: Output): Command {
       'next-item models: rank every item for held-out targets (HR, NDCG, MRR at 5, 10, 20, the long tail); CTR models: AUC, LogLoss and field coverage of a split',
     )
     .argument('<model>', 'model package directory, or a baseline: mostpop, markov')
-    .requiredOption('--dataset <name>', 'data set to evaluate on')
+    .requiredOption('--dataset <name>', `data set to evaluate on, ${LOG_FILE}`)
     .addOption(
       new Option(
         '--protocol <protocol>',
@@ -288,12 +390,15 @@ function buildProgram(output: Output): Command {
         .default('test'),
     )
     .option('--users <n>', 'evaluate the first n users only (quick runs)')
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action((model: string, options: EvalCliOptions) =>
+    .action(async (model: string, options: EvalCliOptions) =>
       isDatasetName(options.dataset) && DATASETS[options.dataset].kind === 'ctr'
-        ? evalCtrCommand(model, options, output)
-        : evalCommand(model, options, output),
+        ? (await import('./eval-ctr.ts')).evalCtrCommand(model, options, output)
+        : (await import('./eval.ts')).evalCommand(model, options, output),
     );
 
   const sd = SHAPLEY_CLI_DEFAULTS;
@@ -338,9 +443,14 @@ function buildProgram(output: Output): Command {
     )
     .addOption(threadsOption(`each step's samples (default ${sd.threads})`))
     .option('--users <n>', "sequential: the first n users' cases only (quick runs)")
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action((model: string, options: ShapleyCliOptions) => shapleyCommand(model, options, output));
+    .action(async (model: string, options: ShapleyCliOptions) =>
+      (await import('./shapley.ts')).shapleyCommand(model, options, output),
+    );
 
   const ud = DEFAULT_UMEC;
   program
@@ -394,10 +504,15 @@ function buildProgram(output: Output): Command {
     )
     .addOption(threadsOption('each batch'))
     .option('--users <n>', 'sequential packages: train on the first n users only (quick runs)')
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .option('--force', 'write over a package that is already there')
     .addOption(jsonOption())
-    .action((model: string, options: UmecCliOptions) => umecCommand(model, options, output));
+    .action(async (model: string, options: UmecCliOptions) =>
+      (await import('./umec.ts')).umecCommand(model, options, output),
+    );
 
   program
     .command('prune')
@@ -441,7 +556,9 @@ function buildProgram(output: Output): Command {
     .addOption(dataDirOption())
     .option('--force', 'write over packages that are already there')
     .addOption(jsonOption())
-    .action((model: string, options: PruneCliOptions) => pruneCommand(model, options, output));
+    .action(async (model: string, options: PruneCliOptions) =>
+      (await import('./prune.ts')).pruneCommand(model, options, output),
+    );
 
   program
     .command('quantize')
@@ -460,11 +577,14 @@ function buildProgram(output: Output): Command {
       `validation users, sessions or rows whose outputs choose each tensor's scheme (default ${DEFAULT_QUANTIZE.probe})`,
     )
     .option('--users <n>', 'sequential packages: load the first n users only (quick runs)')
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .option('--force', 'write over a package that is already there')
     .addOption(jsonOption())
-    .action((model: string, options: QuantizeCliOptions) =>
-      quantizeCommand(model, options, output),
+    .action(async (model: string, options: QuantizeCliOptions) =>
+      (await import('./quantize.ts')).quantizeCommand(model, options, output),
     );
 
   program
@@ -483,15 +603,20 @@ function buildProgram(output: Output): Command {
       '--frontier',
       'next-item: write the accuracy-against-package-bytes page instead (families, Pareto front, the best model per budget against the best dense SASRec; plot beside it as <out>.svg)',
     )
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
     .addOption(dataDirOption())
     .addOption(jsonOption())
-    .action((options: ReportCliOptions) => {
+    .action(async (options: ReportCliOptions) => {
+      const { checkReportOptions, reportCommand } = await import('./report.ts');
       checkReportOptions(options);
       const ctr = isDatasetName(options.dataset) && DATASETS[options.dataset].kind === 'ctr';
       if (ctr && options.frontier) {
         throw new UsageError('--frontier is for next-item data sets; a CTR page has its plot');
       }
-      return ctr ? reportCtrCommand(options, output) : reportCommand(options, output);
+      if (!ctr) return reportCommand(options, output);
+      return (await import('./report-ctr.ts')).reportCtrCommand(options, output);
     });
 
   return program;

@@ -1,6 +1,14 @@
 /** Parsing of the options several commands share, with errors that name the option. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  EVENT_TYPES,
+  type EventLogOptions,
+  type EventType,
+  getDataset,
+  isEventLog,
+  type LoadOptions,
+} from '../data/index.ts';
 import { UsageError } from '../errors.ts';
 import { QAT_DTYPES, type QatDtype } from '../model/ops/fake-quant.ts';
 import type { WindowPolicy } from '../train/batches.ts';
@@ -88,4 +96,57 @@ export function qatDtype(value: string | undefined): QatDtype | undefined {
     throw new UsageError(`--qat must be one of ${QAT_DTYPES.join(', ')}, got "${value}"`);
   }
   return value as QatDtype;
+}
+
+/** The options that say how an event log file is read, as the command line gives them. */
+export interface EventLogCliOptions {
+  minItemCount?: string;
+  events?: string;
+  skipBadLines?: boolean;
+}
+
+/**
+ * How to load `dataset`: its data directory and, for an event log file, how to read it. The
+ * registry's data sets come prepared, so the log options on one are a mistake, not ignored.
+ */
+export function loadOptionsFor(
+  dataset: string,
+  options: EventLogCliOptions & { dataDir?: string },
+): LoadOptions {
+  const given = (['minItemCount', 'events', 'skipBadLines'] as const).filter(
+    (key) => options[key] !== undefined,
+  );
+  const dataDir = options.dataDir;
+  if (!isEventLog(getDataset(dataset))) {
+    if (given.length > 0) {
+      const flags = given.map((key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+      throw new UsageError(`${flags.join(', ')}: for event log files; ${dataset} comes prepared`);
+    }
+    return { dataDir };
+  }
+  const eventLog: Partial<Pick<EventLogOptions, 'minItemCount' | 'events' | 'skipBadLines'>> = {
+    ...(options.minItemCount === undefined
+      ? {}
+      : {
+          minItemCount: numberOption(options.minItemCount, 'min-item-count', 1, {
+            integer: true,
+            min: 1,
+          }),
+        }),
+    ...(options.events === undefined ? {} : { events: eventTypes(options.events) }),
+    ...(options.skipBadLines ? { skipBadLines: true } : {}),
+  };
+  return { dataDir, eventLog };
+}
+
+/** --events: a comma-separated subset of the event types, kept in their canonical order. */
+function eventTypes(value: string): EventType[] {
+  const given = value.split(',').map((type) => type.trim().toLowerCase());
+  const unknown = given.filter((type) => !(EVENT_TYPES as readonly string[]).includes(type));
+  if (given.length === 0 || unknown.length > 0) {
+    throw new UsageError(
+      `--events must list some of ${EVENT_TYPES.join(', ')} (comma-separated), got "${value}"`,
+    );
+  }
+  return EVENT_TYPES.filter((type) => given.includes(type));
 }

@@ -34,11 +34,9 @@ import { weightValues } from '../model/ctr/model-data.ts';
 import { ctrFromPackage, UNPRUNED_FLOPS_KEY } from '../model/ctr/package.ts';
 import {
   ctrPrunedPackageSpec,
-  DEFAULT_CHUNK_ELEMENTS,
   PRUNED_LAYOUTS,
   PRUNED_VALUE_DTYPES,
   type PrunedLayout,
-  type PrunedValueDtype,
 } from '../model/ctr/pruned-package.ts';
 import { DENSE_TABLE } from '../model/item-table.ts';
 import { sequentialFromPackage, sequentialPackageSpec } from '../model/sequential-package.ts';
@@ -50,6 +48,7 @@ import { type ModelPackage, readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { configOfModel, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
 import { dataOnFields } from './ctr-package-data.ts';
+import { DEFAULT_PRUNE } from './defaults.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson, table } from './output.ts';
 import { VALIDATION_AUC } from './train-ctr.ts';
@@ -72,21 +71,6 @@ export interface PruneCliOptions {
   force?: boolean;
   json?: boolean;
 }
-
-export const DEFAULT_PRUNE = {
-  method: 'shaver' satisfies PruneMethod,
-  layout: 'auto' as PrunedLayout | 'auto',
-  dtype: 'float32' as PrunedValueDtype,
-  seed: 2025,
-  /** progressive: the most elements a chunk holds (the steps in which a prefix grows). */
-  chunkElements: DEFAULT_CHUNK_ELEMENTS,
-  /** Epochs of fine-tuning with the mask frozen (0: none, the paper's single shot). */
-  finetune: 0,
-  /** A tenth of training's rate: the model only adapts to what it lost. */
-  finetuneLr: 1e-4,
-  finetunePatience: 1,
-  finetuneBatch: 4096,
-};
 
 function sparsities(value: string): number[] {
   const list = value.split(',').map((s) => Number(s.trim()));

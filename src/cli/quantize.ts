@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
+  onTrainingGrid,
   type PackageOutputs,
   type QuantizedPackage,
   quantizePackage,
@@ -30,6 +31,7 @@ import { type ModelPackage, readModelPackage } from '../package/reader.ts';
 import { repackageSpec } from '../package/repackage.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { ctrModelOn } from './ctr-package-data.ts';
+import { DEFAULT_QUANTIZE } from './defaults.ts';
 import { ctrMetrics } from './eval-ctr.ts';
 import { checkOutputFree, checkPackageFitsData, numberOption } from './options.ts';
 import { commandLine, kibText, type Output, printJson, table } from './output.ts';
@@ -46,12 +48,6 @@ export interface QuantizeCliOptions {
   force?: boolean;
   json?: boolean;
 }
-
-export const DEFAULT_QUANTIZE = {
-  dtype: 'int8' as QuantizeDtype,
-  /** Validation inputs whose outputs choose each tensor's scheme (users, sessions or rows). */
-  probe: 512,
-};
 
 /** Histories scored per forward pass while probing: bounds [batch, items] score blocks. */
 const PROBE_BATCH = 128;
@@ -79,7 +75,7 @@ async function sequentialTarget(
   probe: number,
 ): Promise<QuantizeTarget> {
   const data = await trainingData(options.dataset, options);
-  checkPackageFitsData(model, pkg.manifest, options.dataset, data.numItems);
+  checkPackageFitsData(model, pkg.manifest, data.dataset, data.numItems);
   await useWasmBackend();
   const inputs = data.validation.inputs.slice(0, probe);
   return {
@@ -165,6 +161,14 @@ function notesObject(text: string | undefined): Record<string, unknown> {
   }
 }
 
+/** The grid quantisation-aware training prepared the package for (notes config.qat), if any. */
+function trainedGrid(notes: Record<string, unknown>): string | undefined {
+  const config = notes.config;
+  if (config === null || typeof config !== 'object') return undefined;
+  const qat = (config as { qat?: unknown }).qat;
+  return typeof qat === 'string' ? qat : undefined;
+}
+
 function dtypeOf(value: string | undefined): QuantizeDtype {
   const dtype = value ?? DEFAULT_QUANTIZE.dtype;
   if (!(QUANTIZE_DTYPES as readonly string[]).includes(dtype)) {
@@ -205,8 +209,11 @@ export async function quantizeCommand(
     min: 1,
   });
   const started = performance.now();
-  const pkg = await readSource(model);
-  const source = pkg.manifest;
+  const read = await readSource(model);
+  const source = read.manifest;
+  const sourceNotes = notesObject(source.training.notes);
+  const trainedFor = trainedGrid(sourceNotes);
+  const pkg = dtype !== 'float16' && trainedFor === dtype ? onTrainingGrid(read, dtype) : read;
   const dataset = options.dataset ?? source.training.dataset;
   const target = isSequentialKind(source.kind)
     ? await sequentialTarget(model, pkg, { ...options, dataset }, probe)
@@ -219,7 +226,6 @@ export async function quantizeCommand(
   bar.stop();
   const before = await target.validate(pkg);
   const after = await target.validate(quantized.pkg);
-  const sourceNotes = notesObject(source.training.notes);
   const built = await buildModelPackage(
     repackageSpec(quantized.pkg, {
       name: options.out.split('/').filter(Boolean).pop() ?? 'quantized',
@@ -236,6 +242,7 @@ export async function quantizeCommand(
         quantize: {
           dtype,
           probe,
+          ...(trainedFor === dtype ? { fromTrainingGrid: true } : {}),
           outputError: quantized.error,
           sourceValidation: before,
           // Name to scheme only: the notes travel in every download (the errors are in --json).

@@ -45,6 +45,7 @@ const TABLE_NAMES: Record<string, string> = {
   'sequential-qr': 'quotient-remainder SASRec',
   'sequential-pruned': 'pruned SASRec',
   'sequential-markov': 'first-order Markov',
+  'sequential-popularity': 'popularity',
 };
 
 /**

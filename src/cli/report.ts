@@ -15,6 +15,7 @@ import { MANIFEST_FILE, parseManifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type EvalCliOptions, evalData, modelScorer } from './eval.ts';
+import type { EventLogCliOptions } from './options.ts';
 import { commandLine, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
 import {
@@ -26,7 +27,7 @@ import {
 } from './report-encoder-cut.ts';
 import { frontierPage } from './report-frontier.ts';
 
-export interface ReportCliOptions {
+export interface ReportCliOptions extends EventLogCliOptions {
   dataset: string;
   models?: string;
   out?: string;
@@ -81,6 +82,9 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
     split: 'test',
     users: options.users,
     dataDir: options.dataDir,
+    minItemCount: options.minItemCount,
+    events: options.events,
+    skipBadLines: options.skipBadLines,
   };
   const data = await evalData(evalOptions);
   const hot = hotItems(data.fitted, data.numItems);
@@ -88,7 +92,7 @@ export async function reportCommand(options: ReportCliOptions, output: Output): 
   // The frontier compares packages by their bytes; the baselines have none.
   const baselines = options.frontier ? [] : ['mostpop', 'markov'];
   for (const model of [...baselines, ...models]) {
-    const { scorer, name } = await modelScorer(model, evalOptions, data);
+    const { scorer, name } = await modelScorer(model, data);
     const bar = progressBar(name, { enabled: !options.json, unit: 'cases' });
     const result = await evaluate(scorer, data.cases, {
       protocol: 'full',

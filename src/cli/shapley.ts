@@ -15,7 +15,6 @@ import {
   writeShapleyProgress,
 } from '../compression/shaver/estimate-store.ts';
 import {
-  DEFAULT_SHAPLEY,
   type EstimateOptions,
   estimateSequentialShapley,
   estimateShapley,
@@ -40,6 +39,7 @@ import type { Manifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { ctrPackageWithData } from './ctr-package-data.ts';
+import { SEQUENTIAL_SHAPLEY_DEFAULTS, SHAPLEY_CLI_DEFAULTS } from './defaults.ts';
 import { checkPackageFitsData, numberOption } from './options.ts';
 import { commandLine, type Output, printJson, table } from './output.ts';
 import { progressBar } from './progress.ts';
@@ -48,28 +48,8 @@ import { trainingData } from './training-data.ts';
 export const SHAPLEY_SPLITS = ['train', 'validation', 'train+validation'] as const;
 export type ShapleySplit = (typeof SHAPLEY_SPLITS)[number];
 
-/** The command's own defaults, beside the estimator's (shown by --help). */
-export const SHAPLEY_CLI_DEFAULTS = {
-  ...DEFAULT_SHAPLEY,
-  split: 'train' as ShapleySplit,
-  /** Seconds between saves of the running sums (and always at the end). */
-  checkpointSeconds: 10,
-};
-
-/**
- * A sequence model's defaults: one pass (one permutation per user: ML-1M's 6,040 at d = 24
- * take about 25 minutes of one core, docs/training.md), 16 users a step (about 20,000
- * windows), on each user's last training step. Estimating on the validation cases would
- * choose the kept elements by the very items validation then scores, and the pick of a
- * package by validation NDCG would favour the pruned ones unfairly.
- */
+/** The estimation rows a sequence model's estimate may use (defaults.ts says why 'train'). */
 export const SEQUENTIAL_SHAPLEY_SPLITS = ['train', 'validation'] as const;
-export const SEQUENTIAL_SHAPLEY_DEFAULTS = {
-  ...SHAPLEY_CLI_DEFAULTS,
-  split: 'train' as ShapleySplit,
-  maxPasses: 1,
-  samplesPerStep: 16,
-};
 
 export interface ShapleyCliOptions {
   dataset: string;
@@ -288,7 +268,7 @@ async function loadSequentialInputs(
       `${model} is a ${manifest.kind} package; the Shapley values of an item table need sequential-dense`,
     );
   }
-  checkPackageFitsData(model, manifest, options.dataset, data.numItems);
+  checkPackageFitsData(model, manifest, data.dataset, data.numItems);
   await useWasmBackend();
   const sequence = sequentialFromPackage(pkg);
   const table = sequence.items.weights[DENSE_TABLE] as tf.Tensor2D;

@@ -24,6 +24,7 @@ import {
 } from '../train/train-ctr.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
+import { recordedOptions } from './prior.ts';
 import type { TrainCliOptions } from './train.ts';
 import { epochProgress, type ShownMetric, trainingHistory } from './training-hooks.ts';
 
@@ -158,7 +159,7 @@ export async function trainCtrCommand(
       dataset: options.dataset,
       metrics,
       notes: JSON.stringify({
-        command: commandLine('train', [], options),
+        command: commandLine('train', [], recordedOptions(options)),
         config,
         rows: { train: data.train.numRows, validation: data.validation.numRows },
         history: trainingHistory(result.state),

@@ -33,22 +33,27 @@ import {
   DEFAULT_JPQ,
   DEFAULT_QR,
   DEFAULT_TRAIN,
+  onQatGrid,
   type TrainConfig,
   trainSasrec,
 } from '../train/train-sasrec.ts';
+import { DEFAULT_LOGIT_KD } from './defaults.ts';
+import { showEventLog } from './event-log-report.ts';
 import {
   checkOutputFree,
   checkPackageFitsData,
+  type EventLogCliOptions,
   numberOption,
   qatDtype,
   trainingWorkers,
   windowPolicy,
 } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
-import { trainingData } from './training-data.ts';
+import { recordedOptions, withTrainingPrior } from './prior.ts';
+import { type TrainingData, trainingData } from './training-data.ts';
 import { trainingHistory, trainingHooks, trainingMetrics } from './training-hooks.ts';
 
-export interface TrainCliOptions {
+export interface TrainCliOptions extends EventLogCliOptions {
   model: string;
   dataset: string;
   out: string;
@@ -83,10 +88,9 @@ export interface TrainCliOptions {
   kdAlpha?: string;
   kdTemperature?: string;
   qat?: string;
+  /** false: --no-prior, no popularity prior in the package. */
+  prior?: boolean;
 }
-
-/** `--teacher`'s loss weights: the KL term's share and its temperature. */
-export const DEFAULT_LOGIT_KD: LogitDistillation = { alpha: 0.5, temperature: 1 };
 
 /** The item tables `train` trains from scratch. */
 export const TRAIN_ITEM_TABLES = ['dense', 'jpq', 'qr'] as const;
@@ -232,15 +236,16 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
     );
   }
   const data = await trainingData(options.dataset, options);
+  showEventLog(data, options, output);
   await useWasmBackend();
-  const start = options.initFrom ? await startingPoint(options, data.numItems) : null;
+  const start = options.initFrom ? await startingPoint(options, data) : null;
   const config = trainConfigFrom({ ...options, ...start?.architecture }, data.numItems);
   const checkpointDir = `${options.out}.checkpoint`;
 
-  const teacher = options.teacher ? await teacherOf(options, data.numItems, config) : null;
+  const teacher = options.teacher ? await teacherOf(options, data, config) : null;
   const progress = trainingHooks(
     'train',
-    { cases: data.validation, maskHistory: data.maskHistory },
+    { cases: data.validation, maskHistory: data.maskHistory, qat: config.qat },
     options,
     output,
   );
@@ -260,27 +265,35 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
   // A fine-tuned model's training time includes the run it started from.
   if (start) metrics.trainSeconds = (metrics.trainSeconds ?? 0) + start.trainSeconds;
 
+  // What validation scored: under quantisation-aware training, the weights on their grid.
+  const trained = config.qat ? onQatGrid(result.model, config.qat).model : result.model;
   const built = await buildModelPackage(
-    await sequentialPackageSpec(result.model, {
-      name: options.out.split('/').filter(Boolean).pop() ?? 'sasrec',
-      dataset: options.dataset,
-      ...(data.itemIds ? { itemIds: data.itemIds } : {}),
-      metrics,
-      notes: JSON.stringify({
-        command: commandLine('train', [], options),
-        ...(start ? { initFrom: start.record } : {}),
-        ...(teacher ? { teacher: teacher.name, distilledByLogits: teacher.kd } : {}),
-        config,
-        sequences: data.train.length,
-        history: trainingHistory(result.state),
+    withTrainingPrior(
+      await sequentialPackageSpec(trained, {
+        name: options.out.split('/').filter(Boolean).pop() ?? 'sasrec',
+        dataset: data.dataset,
+        ...(data.itemIds ? { itemIds: data.itemIds } : {}),
+        metrics,
+        notes: JSON.stringify({
+          command: commandLine('train', [], recordedOptions(options)),
+          ...(data.log ? { eventLog: data.log } : {}),
+          ...(start ? { initFrom: start.record } : {}),
+          ...(teacher ? { teacher: teacher.name, distilledByLogits: teacher.kd } : {}),
+          config,
+          sequences: data.train.length,
+          history: trainingHistory(result.state),
+        }),
       }),
-    }),
+      data,
+      options,
+    ),
   );
   await writePackageDirectory(options.out, built.files);
   await rm(checkpointDir, { recursive: true, force: true });
   const summary = {
     out: options.out,
-    dataset: options.dataset,
+    dataset: data.dataset,
+    ...(data.log ? { eventLog: data.log } : {}),
     epochs: result.state.epoch,
     bestEpoch: result.state.bestEpoch,
     validationNdcg10: result.state.bestScore,
@@ -306,7 +319,7 @@ export async function trainCommand(options: TrainCliOptions, output: Output): Pr
  */
 async function teacherOf(
   options: TrainCliOptions,
-  numItems: number,
+  data: TrainingData,
   config: TrainConfig,
 ): Promise<{ model: SequentialModel; name: string; kd: LogitDistillation }> {
   if (options.initFrom) {
@@ -320,7 +333,7 @@ async function teacherOf(
   if (!isSequentialKind(pkg.manifest.kind)) {
     throw new UsageError(`--teacher must be a sequential package, ${dir} is ${pkg.manifest.kind}`);
   }
-  checkPackageFitsData(`--teacher ${dir}`, pkg.manifest, options.dataset, numItems);
+  checkPackageFitsData(`--teacher ${dir}`, pkg.manifest, data.dataset, data.numItems);
   const alpha = numberOption(options.kdAlpha, 'kd-alpha', DEFAULT_LOGIT_KD.alpha, {
     min: 0,
     max: 1,
@@ -341,7 +354,7 @@ async function teacherOf(
  */
 async function startingPoint(
   options: TrainCliOptions,
-  numItems: number,
+  data: TrainingData,
 ): Promise<{
   model: SequentialModel;
   architecture: Partial<TrainCliOptions>;
@@ -354,7 +367,7 @@ async function startingPoint(
   if (kind !== 'sequential-dense') {
     throw new UsageError(`--init-from must be a sequential-dense package, ${dir} is ${kind}`);
   }
-  checkPackageFitsData(`--init-from ${dir}`, pkg.manifest, options.dataset, numItems);
+  checkPackageFitsData(`--init-from ${dir}`, pkg.manifest, data.dataset, data.numItems);
   const model = sequentialFromPackage(pkg);
   const c = model.config;
   const architecture = {

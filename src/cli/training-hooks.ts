@@ -1,8 +1,10 @@
 import { evaluate } from '../eval/evaluate.ts';
 import { sequentialScorer } from '../eval/sequential-scorer.ts';
 import type { EvalCases } from '../eval/splits.ts';
+import type { QatDtype } from '../model/ops/fake-quant.ts';
 import type { SequentialModel } from '../model/sequential.ts';
 import type { EpochRecord, LoopState } from '../train/checkpoint.ts';
+import { onQatGrid } from '../train/train-sasrec.ts';
 import type { Output } from './output.ts';
 import { progressBar } from './progress.ts';
 
@@ -52,18 +54,29 @@ export function epochProgress(
  */
 export function trainingHooks(
   label: string,
-  validation: { cases: EvalCases; maskHistory: boolean },
+  validation: { cases: EvalCases; maskHistory: boolean; qat?: QatDtype | undefined },
   options: { json?: boolean },
   output: Output,
 ) {
+  const ndcg = async (model: SequentialModel): Promise<number> => {
+    const result = await evaluate(sequentialScorer(model), validation.cases, {
+      protocol: 'full',
+      maskHistory: validation.maskHistory,
+    });
+    return result.metrics['NDCG@10'] as number;
+  };
+  const { qat } = validation;
   return {
     ...epochProgress(label, { name: 'NDCG@10', digits: 4 }, options, output),
+    // Quantisation-aware training is judged as the package it writes computes (onQatGrid).
     validate: async (model: SequentialModel): Promise<number> => {
-      const result = await evaluate(sequentialScorer(model), validation.cases, {
-        protocol: 'full',
-        maskHistory: validation.maskHistory,
-      });
-      return result.metrics['NDCG@10'] as number;
+      if (!qat) return ndcg(model);
+      const gridded = onQatGrid(model, qat);
+      try {
+        return await ndcg(gridded.model);
+      } finally {
+        gridded.dispose();
+      }
     },
   };
 }

@@ -16,11 +16,11 @@ import { SEQUENTIAL_PRUNED_KIND } from '../model/sequential-pruned.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
-import { checkOutputFree, checkPackageFitsData } from './options.ts';
+import { checkOutputFree, checkPackageFitsData, type EventLogCliOptions } from './options.ts';
 import { commandLine, type Output, printJson, table } from './output.ts';
 import { trainingData } from './training-data.ts';
 
-export interface TuneRepeatsCliOptions {
+export interface TuneRepeatsCliOptions extends EventLogCliOptions {
   dataset: string;
   out: string;
   force?: boolean;
@@ -43,7 +43,7 @@ export async function tuneRepeatsCommand(
   }
   await useWasmBackend();
   const pkg = await readModelPackage(directorySource(dir));
-  checkPackageFitsData(dir, pkg.manifest, options.dataset, data.numItems);
+  checkPackageFitsData(dir, pkg.manifest, data.dataset, data.numItems);
   if (pkg.manifest.kind === SEQUENTIAL_PRUNED_KIND) {
     // The tuned package is written from the model, whose table is the dense one rebuilt at load.
     throw new UsageError(
@@ -60,7 +60,7 @@ export async function tuneRepeatsCommand(
   const built = await buildModelPackage(
     await sequentialPackageSpec(tuned, {
       name: options.out.split('/').filter(Boolean).pop() ?? manifest.name,
-      dataset: options.dataset,
+      dataset: data.dataset,
       ...(data.itemIds ? { itemIds: data.itemIds } : {}),
       metrics: {
         ...manifest.training.metrics,

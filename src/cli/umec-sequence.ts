@@ -23,8 +23,8 @@ import {
   trainLogitDistilled,
 } from '../compression/distill/logit-distillation.ts';
 import type { KeptGroups } from '../compression/umec/groups.ts';
-import { DEFAULT_MINIMAX_RATES, prunedCount } from '../compression/umec/minimax.ts';
-import type { ScoreScale, SearchProgress } from '../compression/umec/search.ts';
+import { prunedCount } from '../compression/umec/minimax.ts';
+import type { SearchProgress } from '../compression/umec/search.ts';
 import { type Selection, selectToBudgetBy } from '../compression/umec/select.ts';
 import { sliceEncoder } from '../compression/umec/sequence-export.ts';
 import {
@@ -54,6 +54,7 @@ import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../runtime/engine/engine.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainSasrec } from '../train/train-sasrec.ts';
+import { DEFAULT_UMEC_SEQUENCE } from './defaults.ts';
 import { checkOutputFree, checkPackageFitsData, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { type TrainingData, trainingData } from './training-data.ts';
@@ -70,26 +71,6 @@ export type UmecSequenceOptions = UmecCliOptions;
 
 export const UMEC_SEQUENCE_METHODS = ['umec', 'magnitude'] as const;
 export type UmecSequenceMethod = (typeof UMEC_SEQUENCE_METHODS)[number];
-
-/**
- * Defaults: the CTR path's (src/cli/umec.ts DEFAULT_UMEC: the public code's minimax rates,
- * Adam at 1e-4 for the search and fine-tuning) with the teacher trainer's batch.
- */
-export const DEFAULT_UMEC_SEQUENCE = {
-  method: 'umec' as UmecSequenceMethod,
-  /** Fine-tuning's weight of the KL to the uncut model (compression/distill/logit-distillation.ts); 0: plain. */
-  kdAlpha: 0,
-  kdTemperature: 1,
-  searchEpochs: 3,
-  lr: 1e-4,
-  batch: DEFAULT_TRAIN.batchSize,
-  ...DEFAULT_MINIMAX_RATES,
-  scores: 'raw' as ScoreScale,
-  finetune: 5,
-  finetuneLr: 1e-4,
-  finetunePatience: 1,
-  seed: 2021,
-};
 
 type Settings = UmecRunSettings<UmecSequenceMethod>;
 /** The shared settings, and fine-tuning distilled from the uncut model or not. */
@@ -348,7 +329,7 @@ export async function umecSequenceCommand(
   await useWasmBackend();
   const { manifest, source, unprunedFlops, trained } = await readSource(
     model,
-    options.dataset,
+    data.dataset,
     data,
     settings,
   );
@@ -377,7 +358,7 @@ export async function umecSequenceCommand(
   const built = await buildModelPackage(
     await sequentialPackageSpec(final, {
       name: options.out.split('/').filter(Boolean).pop() ?? 'umec',
-      dataset: options.dataset,
+      dataset: data.dataset,
       ...(data.itemIds ? { itemIds: data.itemIds } : {}),
       metrics,
       architecture: {

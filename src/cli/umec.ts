@@ -6,13 +6,8 @@ import {
   type UmecModel,
   umecModel,
 } from '../compression/umec/groups.ts';
-import { DEFAULT_MINIMAX_RATES, prunedCount } from '../compression/umec/minimax.ts';
-import {
-  groupLassoMethod,
-  type ScoreScale,
-  type SearchProgress,
-  umecMethod,
-} from '../compression/umec/search.ts';
+import { prunedCount } from '../compression/umec/minimax.ts';
+import { groupLassoMethod, type SearchProgress, umecMethod } from '../compression/umec/search.ts';
 import { type Selection, selectToBudget } from '../compression/umec/select.ts';
 import { loadCtrFields } from '../data/ctr/index.ts';
 import { UsageError } from '../errors.ts';
@@ -26,6 +21,7 @@ import { buildModelPackage } from '../package/writer.ts';
 import type { EpochRecord } from '../train/checkpoint.ts';
 import { type CtrSplits, configOfModel, DEFAULT_CTR_TRAIN, trainCtr } from '../train/train-ctr.ts';
 import { ctrModelOn, dataOnFields, readCtrPackage } from './ctr-package-data.ts';
+import { DEFAULT_UMEC } from './defaults.ts';
 import { checkOutputFree, numberOption, trainingWorkers } from './options.ts';
 import { commandLine, formatBytes, type Output, printJson } from './output.ts';
 import { progressBar } from './progress.ts';
@@ -41,28 +37,6 @@ import {
 
 export const UMEC_METHODS = ['umec', 'magnitude', 'group-lasso'] as const;
 export type UmecMethod = (typeof UMEC_METHODS)[number];
-
-/**
- * Defaults: the public code's rates for the minimax (rc_optimizer.py), Adam at training's
- * final rate for the search and a tenth of it for fine-tuning. The public code takes about
- * a million steps on Criteo at batch 128; a few epochs of frappe are a few hundred, so runs
- * here pass a larger --s-lr (docs/results/frappe-umec.md says which).
- */
-export const DEFAULT_UMEC = {
-  method: 'umec' as UmecMethod,
-  searchEpochs: 3,
-  lr: 1e-4,
-  batch: 4096,
-  ...DEFAULT_MINIMAX_RATES,
-  /** Group Lasso's λ in λ Σ_g √p_g ‖W_g‖₂ (its proximal step is η λ √p_g, --prox-lr's η). */
-  groupLasso: 1e-4,
-  /** UMEC: the group scores the s and dual steps read (search.ts ScoreScale). */
-  scores: 'raw' as ScoreScale,
-  finetune: 5,
-  finetuneLr: 1e-4,
-  finetunePatience: 1,
-  seed: 2021,
-};
 
 interface UmecSettings extends UmecRunSettings<UmecMethod> {
   groupLasso: number;

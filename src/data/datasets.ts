@@ -1,5 +1,17 @@
-import { PocketrecError } from '../errors.ts';
+import { existsSync } from 'node:fs';
+import { extname } from 'node:path';
+import { PocketrecError, UsageError } from '../errors.ts';
 import { dataFile, resolveDataDir } from './data-dir.ts';
+import {
+  describeEventLog,
+  EVENT_LOG_EXTENSIONS,
+  type EventLogOptions,
+  isEventLogIdentity,
+  type LogKind,
+  type LogSyntax,
+  loadSessionLog,
+  loadUserLog,
+} from './event-log/index.ts';
 import { type FeatureMap, loadFeatureMap } from './frappe.ts';
 import { type LibfmData, loadLibfm } from './libfm.ts';
 import { readRatingSequences } from './ml1m.ts';
@@ -82,10 +94,25 @@ export interface CsvCtrDatasetSpec {
   readonly file: string;
 }
 
+/**
+ * A shop's own event log, named by its path (src/data/event-log/, docs/own-data.md): a user
+ * log (`user_id`) is sequential, a session log (`session_id`) is session data.
+ */
+export interface EventLogDatasetSpec<K extends LogKind = LogKind> {
+  readonly kind: K;
+  readonly description: string;
+  readonly format: 'event-log';
+  /** As given: relative to the current directory, not the data directory. */
+  readonly file: string;
+  readonly syntax: LogSyntax;
+}
+
 export type DatasetSpec =
   | SequentialDatasetSpec
   | GeneratedDatasetSpec
+  | EventLogDatasetSpec<'sequential'>
   | SessionDatasetSpec
+  | EventLogDatasetSpec<'session'>
   | CtrDatasetSpec
   | MovieLensCtrDatasetSpec
   | CsvCtrDatasetSpec;
@@ -182,6 +209,8 @@ export const DATASET_NAMES = Object.keys(DATASETS) as DatasetName[];
 export interface LoadOptions {
   /** The CLI's --data-dir; see resolveDataDir for the fallbacks. */
   readonly dataDir?: string;
+  /** How an event log file is read; the registry's data sets come prepared and take none. */
+  readonly eventLog?: Partial<EventLogOptions>;
 }
 
 /** A one-hot CTR data set with its three splits. */
@@ -202,15 +231,48 @@ export function isGenerated(spec: DatasetSpec): spec is GeneratedDatasetSpec {
   return spec.kind === 'sequential' && spec.format === 'generated-storefront';
 }
 
-/** The registry entry for `name`; unknown names are an error that lists the known ones. */
+/** Whether the data set is a shop's event log file rather than a registry entry. */
+export function isEventLog(spec: DatasetSpec): spec is EventLogDatasetSpec {
+  return 'format' in spec && spec.format === 'event-log';
+}
+
+/** Whether the data set is read from the data directory (neither generated nor a log file). */
+export function needsDataDir(spec: DatasetSpec): boolean {
+  return !isGenerated(spec) && !isEventLog(spec);
+}
+
+/** Whether a data set value is a path rather than a name: a directory, an extension or a file. */
+export function namesAFile(name: string): boolean {
+  return name.includes('/') || name.includes('\\') || extname(name) !== '' || existsSync(name);
+}
+
+/**
+ * The registry entry for `name`, or, for a value that is a path (it has a directory, an
+ * extension, or names a file), the event log there, its kind read from its header. Unknown
+ * names are an error that lists the known ones.
+ */
 export function getDataset(name: string): DatasetSpec {
-  if (!isDatasetName(name)) {
-    throw new PocketrecError(
-      'unknown-dataset',
-      `unknown data set '${name}'; known data sets: ${DATASET_NAMES.join(', ')}`,
+  if (isDatasetName(name)) return DATASETS[name];
+  if (isEventLogIdentity(name)) {
+    throw new UsageError(
+      `'${name}' is how a package records the event log it was trained on; give the log file's path with --dataset`,
     );
   }
-  return DATASETS[name];
+  if (namesAFile(name)) {
+    const { syntax, columns } = describeEventLog(name);
+    const grouped = columns.kind === 'session' ? 'sessions' : 'per-user histories';
+    return {
+      kind: columns.kind,
+      description: `event log ${name} (${syntax}, ${grouped})`,
+      format: 'event-log',
+      file: name,
+      syntax,
+    };
+  }
+  throw new PocketrecError(
+    'unknown-dataset',
+    `unknown data set '${name}'; known data sets: ${DATASET_NAMES.join(', ')}; or the path of an event log file (${EVENT_LOG_EXTENSIONS.join(', ')})`,
+  );
 }
 
 export async function loadUserSequences(
@@ -219,6 +281,7 @@ export async function loadUserSequences(
 ): Promise<UserSequences> {
   const spec = specOfKind(name, 'sequential', 'loadUserSequences');
   if (isGenerated(spec)) return storefrontSequences(name, spec.generator);
+  if (isEventLog(spec)) return loadUserLog(spec.file, options.eventLog);
   const dataDir = resolveDataDir(options.dataDir);
   const file = dataFile(dataDir, spec.file);
   switch (spec.format) {
@@ -251,6 +314,7 @@ export async function loadSessionDataset(
   options: LoadOptions = {},
 ): Promise<SessionDataset> {
   const spec = specOfKind(name, 'session', 'loadSessionDataset');
+  if (isEventLog(spec)) return loadSessionLog(spec.file, options.eventLog);
   const dataDir = resolveDataDir(options.dataDir);
   return loadSessionFiles(
     name,

@@ -1,4 +1,5 @@
 import { DataFormatError } from '../errors.ts';
+import type { EventLogReport } from './event-log/index.ts';
 import { GrowableInt32Array, SequencePacker } from './growable.ts';
 
 /** One user's items in time order, as read from a file. */
@@ -34,6 +35,8 @@ export interface UserSequences {
   readonly sourceItemIds: Int32Array | null;
   /** `itemIds[item - 1]` is the item's external id where it is text (the storefront's "p0001"). */
   readonly itemIds?: readonly string[];
+  /** For a shop's event log: what loading it read, dropped and counted. */
+  readonly log?: EventLogReport;
 }
 
 /**

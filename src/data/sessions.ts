@@ -1,4 +1,5 @@
 import { DataFormatError, PocketrecError } from '../errors.ts';
+import type { EventLogReport } from './event-log/index.ts';
 import { type Position, parseItemId, splitWhitespace } from './fields.ts';
 import { SequencePacker } from './growable.ts';
 import { readDataLines } from './lines.ts';
@@ -21,6 +22,10 @@ export interface SessionDataset {
   /** Test inputs in file order; views into one shared buffer. */
   readonly testPrefixes: Int32Array[];
   readonly testTargets: Int32Array;
+  /** `itemIds[item - 1]` is the item's own id where the data has them (a shop's log). */
+  readonly itemIds?: readonly string[];
+  /** For a shop's event log: what loading it read, dropped and counted. */
+  readonly log?: EventLogReport;
 }
 
 /** Training samples derived from whole sessions. */

@@ -2,7 +2,7 @@
  * The two calibration baselines of ../shared/reference/baselines.md as Scorers, so they run
  * through exactly the evaluation code the neural models do.
  */
-import { fitMarkov, scoreMarkov } from '../model/markov.ts';
+import { fitMarkov, type MarkovModel, scoreMarkov } from '../model/markov.ts';
 import { itemCounts } from './hot-items.ts';
 import type { Scorer } from './scorer.ts';
 
@@ -10,8 +10,13 @@ import type { Scorer } from './scorer.ts';
 export function mostPopScorer(trainSequences: readonly Int32Array[], numItems: number): Scorer {
   const scores = Float32Array.from(itemCounts(trainSequences, numItems));
   scores[0] = Number.NEGATIVE_INFINITY;
+  return fixedScorer(scores);
+}
+
+/** The same scores (index 0 unused) for every history: a popularity prior's, MostPop's. */
+export function fixedScorer(scores: Float32Array): Scorer {
   return {
-    numItems,
+    numItems: scores.length - 1,
     // Nobody writes to score arrays, so one shared array serves every history.
     score: async (histories) => histories.map(() => scores),
   };
@@ -26,7 +31,12 @@ export function mostPopScorer(trainSequences: readonly Int32Array[], numItems: n
  * 17 s of scoring instead of under one.
  */
 export function markovScorer(trainSequences: readonly Int32Array[], numItems: number): Scorer {
-  const model = fitMarkov(trainSequences, numItems);
+  return markovModelScorer(fitMarkov(trainSequences, numItems));
+}
+
+/** A fitted Markov model (markovScorer's, or a sequential-markov package's) as a Scorer. */
+export function markovModelScorer(model: MarkovModel): Scorer {
+  const { numItems } = model;
   const prior = scoreMarkov(model, []);
   const { indptr, indices, counts } = model;
   // The evaluator is done with one batch before it asks for the next, so buffers are reused.

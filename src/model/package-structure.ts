@@ -11,6 +11,12 @@ import { checkCtrPackage } from './ctr/package.ts';
 import { CTR_PRUNED_KIND, checkPrunedHashes, decodePrunedTable } from './ctr/pruned-package.ts';
 import { isCtrPackageKind } from './ctr/structure.ts';
 import { markovFromPackage } from './markov.ts';
+import {
+  POPULARITY_KIND,
+  PRIOR_MAX_COUNT,
+  popularityFromPackage,
+  popularityPriorOf,
+} from './popularity.ts';
 import { qrQuotientRows } from './qr-partition.ts';
 import { jpqPackageCodes, repeatBonusOf } from './sequential-package.ts';
 import {
@@ -27,6 +33,7 @@ export const LOADABLE_KINDS = [
   'sequential-qr',
   SEQUENTIAL_PRUNED_KIND,
   'sequential-markov',
+  POPULARITY_KIND,
   'ctr-pruned',
   'ctr-dense',
 ] as const;
@@ -52,11 +59,16 @@ export function checkModelStructure(pkg: ModelPackage): string {
     const inner = config.inner
       ? `, inner widths qk ${config.inner.map((w) => w.qk).join('/')} v ${config.inner.map((w) => w.v).join('/')} ffn ${config.inner.map((w) => w.ffn).join('/')}`
       : '';
-    return `${kind}: ${config.blocks} blocks, dim ${config.dim}, maxLen ${config.maxLen}${inner} against their tensors; ${items}`;
+    const prior = priorText(pkg);
+    return `${kind}: ${config.blocks} blocks, dim ${config.dim}, maxLen ${config.maxLen}${inner} against their tensors; ${items}${prior ? `; ${prior}` : ''}`;
   }
   if (kind === 'sequential-markov') {
     const model = markovFromPackage(pkg);
-    return `sequential-markov: ${model.indices.length} transitions over ${model.numItems} items, indices in range`;
+    return `sequential-markov: ${model.indices.length} transitions over ${model.numItems} items, indices in range; its popularity is its prior`;
+  }
+  if (kind === POPULARITY_KIND) {
+    popularityFromPackage(pkg);
+    return `${kind}: ${priorText(pkg)}`;
   }
   if (isCtrPackageKind(kind)) {
     const { kind: model, config, schema } = checkCtrPackage(pkg);
@@ -78,6 +90,15 @@ export function checkModelStructure(pkg: ModelPackage): string {
     pkg.manifest.name,
     `kind "${kind}" is not a model this pocketrec can load (${LOADABLE_KINDS.join(', ')})`,
   );
+}
+
+/** The prior's check, in words, or null for a package without one. */
+function priorText(pkg: ModelPackage): string | null {
+  const prior = popularityPriorOf(pkg);
+  if (!prior) return null;
+  let seen = 0;
+  for (const score of prior.scores) if (Number.isFinite(score)) seen++;
+  return `popularity prior of ${pkg.manifest.items.count} items (${seen} seen in training, the most ${pkg.manifest.architecture[PRIOR_MAX_COUNT]} times), padding and top level in place`;
 }
 
 /** A pruned item table's positions decoded (no tfjs): every one is checked, as a loader would. */

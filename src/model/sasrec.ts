@@ -9,6 +9,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows } from './ops/gather-rows.ts';
 
+// In defaults.ts, which the command line's help reads without loading tfjs.
+export { DEFAULT_SASREC } from './defaults.ts';
+
 export interface SasrecConfig {
   /** Item ids are 1..numItems; 0 pads a short history. */
   numItems: number;
@@ -117,16 +120,6 @@ export const READOUTS: readonly Readout[] = ['last', 'attention'];
 
 export type PositionScheme = 'from-oldest' | 'from-latest';
 export const POSITION_SCHEMES: readonly PositionScheme[] = ['from-oldest', 'from-latest'];
-
-export const DEFAULT_SASREC: Omit<SasrecConfig, 'numItems'> = {
-  dim: 64,
-  maxLen: 200,
-  blocks: 2,
-  heads: 1,
-  dropout: 0.2,
-  positions: 'from-oldest',
-  readout: 'last',
-};
 
 export type Weights = Record<string, tf.Tensor>;
 

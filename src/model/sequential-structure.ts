@@ -27,6 +27,7 @@ import {
   ttCoreName,
 } from './item-table.ts';
 import { type JpqShape, MAX_JPQ_CENTROIDS } from './jpq-codes.ts';
+import { checkPriorEntry, PRIOR_TENSOR } from './popularity.ts';
 import {
   isQrOperation,
   QR_OPERATIONS,
@@ -174,6 +175,8 @@ export function checkSequentialStructure(manifest: Manifest): SequentialStructur
   const pruned =
     manifest.kind === SEQUENTIAL_PRUNED_KIND ? checkPrunedItemTable(manifest, config, fail) : null;
   for (const name of pruned?.tensors ?? []) entries.delete(name);
+  // The popularity prior is the package's, not the network's: any sequential kind may carry it.
+  if (checkPriorEntry(manifest, fail)) entries.delete(PRIOR_TENSOR);
   const expected: [string, readonly number[]][] = [
     ...encoderWeightShapes(config),
     ...(pruned ? [] : itemTableShapes(config, table)),

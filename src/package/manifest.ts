@@ -31,6 +31,7 @@ export type ModelKind =
   | 'sequential-tt'
   | 'sequential-dense'
   | 'sequential-markov'
+  | 'sequential-popularity'
   | 'ctr-pruned'
   | 'ctr-dense'
   | (string & {});

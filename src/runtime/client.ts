@@ -3,12 +3,13 @@
  *
  *   const rec = await createRecommender({ model: '/models/ml-1m-tt-r12' });
  *   await rec.track({ item: '1193' });
- *   const top = await rec.recommend({ k: 10 });   // [{ item, score }]
+ *   const top = await rec.recommend({ k: 10 });   // [{ item, score, reason }]
  *
  * Inference runs in a dedicated worker (worker.ts); the user's history stays on this
  * thread's IndexedDB store, so neither a crashed worker nor a lost GPU can lose it. Item
  * ids are the package's external ids (strings); internal row numbers never leave here.
  */
+import type { RecommendationReason } from '../model/popularity.ts';
 import { type BudgetOption, resolveBudget } from './budget.ts';
 import { type CtrFieldValues, checkRankShape, type RankInput } from './ctr-request.ts';
 import { BACKEND_PREFERENCES, type BackendPreference } from './engine/backend-preference.ts';
@@ -72,7 +73,11 @@ export interface RecommendOptions {
   k?: number;
   /** Items never to recommend. */
   exclude?: readonly (string | number)[];
-  /** Only these items may be recommended (e.g. those in stock). */
+  /**
+   * Only these items may be recommended (e.g. those in stock). With an empty history and a
+   * popularity prior, the most popular of them: a page narrows the prior to the category
+   * it shows by passing that category's items.
+   */
   candidates?: readonly (string | number)[];
   /** Leave out items already in the history (default true). */
   excludeSeen?: boolean;
@@ -85,6 +90,16 @@ export interface RecommendOptions {
 
 export interface Recommendation {
   item: string;
+  /**
+   * 'model': the model's answer to the history. 'popular': the package's popularity prior
+   * answered, because the history is empty (or none of its items is known to the model), or
+   * the package is a popularity model.
+   */
+  reason: RecommendationReason;
+  /**
+   * The model's score; for a popular item ln(1 + its training count), which is not on the
+   * scale of a model's scores. Higher is better either way.
+   */
   score: number;
 }
 
@@ -145,6 +160,8 @@ export interface RecommenderInfo {
 
 export interface Recommender {
   track(event: TrackInput): Promise<HistoryEvent>;
+  /** Whether the open model knows this item (track, exclude and candidates accept it). */
+  knows(item: string | number): boolean;
   recommend(options?: RecommendOptions): Promise<Recommendation[]>;
   /**
    * Scores candidates with a CTR model (ctr-dense, ctr-pruned): every field of the model
@@ -336,6 +353,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       return stored;
     },
 
+    knows: (item) => index.row(String(item)) !== undefined,
+
     async recommend(request = {}) {
       const started = performance.now();
       const k = request.k ?? 10;
@@ -373,6 +392,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       backendNow = { ...backendNow, name: result.backend };
       const out = Array.from(result.rows, (row, i) => ({
         item: index.id(row),
+        reason: result.reason,
         score: result.scores[i] as number,
       }));
       lastRecommendMs = performance.now() - started;

@@ -7,6 +7,7 @@
  * `catch (e) { if (e.code === 'hash-mismatch') ... }` whichever thread failed.
  */
 import { PocketrecError } from '../errors.ts';
+import type { RecommendationReason } from '../model/popularity.ts';
 import { ModelPackageError, type ModelPackageProblem } from '../package/errors.ts';
 import type { DownloadBudget, PrefixInfo } from './budget.ts';
 import type { CtrFieldValues } from './ctr-request.ts';
@@ -138,6 +139,11 @@ export interface ModelSummary {
   params: number;
   embeddingCompression: number;
   modelCompression: number;
+  /**
+   * Whether the package carries a popularity prior (a prior tensor, or a Markov or popularity
+   * package's own counts): an empty history then gets the most popular items.
+   */
+  prior: boolean;
   /** Set when the model is a prefix of a progressive package, as much as the budget allowed. */
   prefix?: PrefixInfo;
 }
@@ -157,6 +163,8 @@ export interface OpenResult {
 export interface RecommendResult {
   rows: Int32Array;
   scores: Float32Array;
+  /** What every row of this answer rests on (engine/engine.ts: Recommendations). */
+  reason: RecommendationReason;
   reused: number;
   ms: number;
   /** The engine's split of `ms` (see Recommendations in engine/engine.ts). */

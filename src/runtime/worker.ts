@@ -6,6 +6,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs';
+import { carriesPrior } from '../model/popularity.ts';
 import type { DownloadBudget } from './budget.ts';
 import { destroyWebgpuDevice } from './engine/backend.ts';
 import { Engine } from './engine/engine.ts';
@@ -62,6 +63,7 @@ function summary(url: string, prepared: PreparedModel): ModelSummary {
     params: manifest.size.params,
     embeddingCompression: manifest.size.embeddingCompression,
     modelCompression: manifest.size.modelCompression,
+    prior: carriesPrior(manifest),
     ...(prefix ? { prefix } : {}),
   };
 }
@@ -167,6 +169,7 @@ async function recommend(request: RecommendRequest): Promise<RecommendResult> {
   return {
     rows: result.rows,
     scores: result.scores,
+    reason: result.reason,
     reused: result.reused,
     ms: performance.now() - started,
     encodeMs: result.encodeMs,

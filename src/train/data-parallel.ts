@@ -16,7 +16,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { PocketrecError } from '../errors.ts';
 import { type SequenceBatch, splitBatch } from './batches.ts';
-import { startWorkerThreads, threadFailure, type WorkerThread } from './worker-thread.ts';
+import {
+  siblingModule,
+  startWorkerThreads,
+  threadFailure,
+  type WorkerThread,
+} from './worker-thread.ts';
 
 export interface GradientTask {
   /** URL of the module that exports the builder (its `import.meta.url`). */
@@ -40,7 +45,7 @@ export interface PartGradient {
 
 type GradientReply = { type: 'gradient'; loss: number; grads: Record<string, Float32Array> };
 
-const WORKER_MODULE = new URL('./gradient-worker.ts', import.meta.url).href;
+const WORKER_MODULE = siblingModule(import.meta.url, 'gradient-worker');
 const workerFailed = threadFailure('training worker');
 
 export class GradientWorkers {

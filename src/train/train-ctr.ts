@@ -7,7 +7,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { auc } from '../eval/ctr-metrics.ts';
 import { DEFAULT_DCNV2 } from '../model/ctr/dcnv2.ts';
-import { DEFAULT_DEEPFM } from '../model/ctr/deepfm.ts';
 import { DEFAULT_DLRM, type DlrmInteraction } from '../model/ctr/dlrm.ts';
 import { type CtrBatch, ctrBatch } from '../model/ctr/field-embedding.ts';
 import { DEFAULT_FM } from '../model/ctr/fm.ts';
@@ -31,7 +30,11 @@ import { ctrProbabilities } from '../model/ctr/score.ts';
 import { shuffledRange } from '../random.ts';
 import type { LoopState } from './checkpoint.ts';
 import { type DataParallel, GradientWorkers, type TrainingTask } from './data-parallel.ts';
+import { DEFAULT_CTR_TRAIN } from './defaults.ts';
 import { type LoopOptions, type LoopResult, runTrainingLoop, type TrainingHooks } from './loop.ts';
+
+// In defaults.ts, which the command line's help reads without loading tfjs.
+export { DEFAULT_CTR_TRAIN, defaultMlpOf } from './defaults.ts';
 
 export interface CtrTrainConfig {
   model: CtrModelKind;
@@ -56,35 +59,6 @@ export interface CtrTrainConfig {
   patience: number;
   lrDecay: number;
   seed: number;
-}
-
-/**
- * Defaults: the BARS Frappe_x1 DeepFM recipe where it applies (Adam at 1e-3, batch 4096,
- * MLP 400-400-400), the issue's embedding width 16, and DeepFM's own dropout and norm.
- */
-export const DEFAULT_CTR_TRAIN: CtrTrainConfig = {
-  model: 'deepfm',
-  dim: DEFAULT_DEEPFM.dim,
-  mlp: DEFAULT_DEEPFM.mlp,
-  norm: DEFAULT_DEEPFM.norm,
-  dropout: DEFAULT_DEEPFM.dropout,
-  crossLayers: DEFAULT_DCNV2.crossLayers,
-  interaction: DEFAULT_DLRM.interaction,
-  embeddingL2: 0,
-  lr: 1e-3,
-  batchSize: 4096,
-  epochs: 30,
-  patience: 2,
-  lrDecay: 1,
-  seed: 2020,
-};
-
-/**
- * The MLP widths a model kind trains with when none are asked for: DLRM's own top MLP
- * (DEFAULT_DLRM), every other kind DEFAULT_CTR_TRAIN's.
- */
-export function defaultMlpOf(model: CtrModelKind): number[] {
-  return model === 'dlrm' ? DEFAULT_DLRM.mlp : DEFAULT_CTR_TRAIN.mlp;
 }
 
 export interface CtrSplits {

@@ -13,16 +13,25 @@ import { PocketrecError } from '../errors.ts';
 export type WorkerReply<R> = R | { type: 'ready' } | { type: 'error'; message: string };
 
 /**
- * The worker's first module is plain JavaScript that registers tsx (as bin/pocketrec.js
- * does), since a worker thread does not inherit the main thread's loader hooks.
+ * The worker's first module is plain JavaScript. Run from source, it registers tsx first (as
+ * bin/pocketrec.js does), since a worker thread does not inherit the main thread's loader
+ * hooks; compiled (dist/lib, an installed package) it imports the module as it is, and tsx
+ * need not be installed.
  */
 function bootCode(module: string): string {
+  const load = `await import(${JSON.stringify(module)});\n`;
+  if (!module.endsWith('.ts')) return load;
   const tsx = import.meta.resolve('tsx/esm/api');
-  return (
-    `import { register } from ${JSON.stringify(tsx)};\n` +
-    `register();\n` +
-    `await import(${JSON.stringify(module)});\n`
-  );
+  return `import { register } from ${JSON.stringify(tsx)};\nregister();\n${load}`;
+}
+
+/**
+ * The URL of the module `name` beside the module `from` (an `import.meta.url`), with from's
+ * extension: `.ts` when the toolkit runs from source, `.js` once compiled into dist/lib.
+ */
+export function siblingModule(from: string, name: string): string {
+  const extension = new URL(from).pathname.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`./${name}${extension}`, from).href;
 }
 
 /** One worker thread and the reply it owes, if any. */

@@ -35,6 +35,11 @@ export interface WidgetConfig {
   currency: string;
   /** Other origins catalogue images may come from (the page's own always may). */
   imageOrigins: ImageOrigins;
+  /**
+   * The catalogue category of the page the shopper is on: with no history yet, the most
+   * popular items of it come first. Null: the whole shop's.
+   */
+  category: string | null;
 }
 
 /** Attributes whose change needs a new recommender (a new model or another user's history). */
@@ -47,6 +52,7 @@ export const RENDER_ATTRIBUTES = [
   'note',
   'currency',
   'image-origins',
+  'category',
 ] as const;
 
 /**
@@ -114,5 +120,6 @@ export function readConfig(element: Element): WidgetConfig {
     note: element.getAttribute('note') ?? DEFAULT_NOTE,
     currency,
     imageOrigins: parseImageOrigins(element.getAttribute('image-origins')),
+    category: element.getAttribute('category') || null,
   };
 }

@@ -2,6 +2,7 @@
  * The events <pocket-recs> dispatches. All bubble and are composed, so a listener on the
  * element, on document or on any ancestor (across shadow roots) hears them.
  */
+import type { RecommendationReason } from '../index.ts';
 import type { CatalogProduct } from './catalog.ts';
 
 /** A shopper picked a recommendation. Cancelable: preventDefault() keeps the pick out of the history. */
@@ -14,6 +15,8 @@ export const UPDATE_EVENT = 'pocketrec-update';
 export interface RecommendedItem {
   item: string;
   score: number;
+  /** 'model': after the shopper's history; 'popular': no history yet, the most popular. */
+  reason: RecommendationReason;
   /** The catalogue's entry for the item; null when the element has no catalogue. */
   product: CatalogProduct | null;
 }

@@ -1,7 +1,8 @@
 /**
  * <pocket-recs model="/models/storefront-tt" catalog="/storefront/catalog.json" k="6">
  *
- * Shows the next items for the shopper's history on this device, in its shadow root. It
+ * Shows the next items for the shopper's history on this device (before the first event,
+ * the package's most popular ones: pick-items.ts), in its shadow root. It
  * opens the model (in a worker, through the client API) only when it first comes near the
  * viewport or when an event has to be stored, whichever is first. A picked recommendation
  * is a cancelable `pocketrec-select` event; failures are `pocketrec-error` events. The
@@ -36,6 +37,7 @@ import {
   widgetEvent,
 } from './events.ts';
 import { whenNearViewport } from './lazy-start.ts';
+import { pickItems } from './pick-items.ts';
 import { leaseRecommender, type RecommenderLease } from './recommenders.ts';
 import { frame, message, placeholderList, recommendationList } from './render.ts';
 import { widgetStyleSheet } from './styles.ts';
@@ -46,6 +48,7 @@ export type WidgetState = 'idle' | 'loading' | 'ready' | 'error';
 /** The event type a picked recommendation is stored with. */
 export const SELECT_EVENT_TYPE = 'select';
 
+/** Only without a history and without a popularity prior in the package is there nothing to show. */
 const EMPTY_TEXT = 'Browse a few products and suggestions for you appear here.';
 const ERROR_TEXT = 'Recommendations are unavailable right now.';
 
@@ -152,13 +155,7 @@ export class PocketRecsElement extends HTMLElement implements TrackTarget {
     try {
       const config = readConfig(this);
       const catalog = await this.#catalogFor(config);
-      // Items without catalogue metadata are left out, so ask for some spare ones.
-      const asked = catalog ? Math.min(1000, config.k * 4) : config.k;
-      const found = await recommender.recommend({ k: asked });
-      const items = found
-        .map(({ item, score }) => ({ item, score, product: catalog?.get(item) ?? null }))
-        .filter((entry) => !catalog || entry.product !== null)
-        .slice(0, config.k);
+      const items = await pickItems(recommender, config, catalog);
       if (ticket !== this.#drawn) return items;
       this.#items = items;
       this.#error = null;

@@ -108,6 +108,7 @@ export function recommendationList(items: RecommendedItem[], options: ListOption
     const card = el('button', 'card', 'item');
     card.type = 'button';
     card.dataset.item = entry.item;
+    card.dataset.reason = entry.reason;
     const name = el('span', 'name');
     name.textContent = entry.product?.name ?? entry.item;
     card.append(thumbnail(entry, options), name);

@@ -140,9 +140,11 @@ describe('demo page', () => {
     expect(cards.length).toBeLessThan(100);
     expect(await page.locator('#history li').count()).toBe(0);
 
-    // An empty history: the sequential model has no session to encode, so nothing yet.
+    // An empty history: the sequential model has no session to encode, so its package's
+    // popularity prior answers, and the page says these are the popular products.
     expect(manifest.kind).toBe('sequential-tt');
-    expect(await itemsOf(page, '#recommendations .rec')).toHaveLength(0);
+    expect(await itemsOf(page, '#recommendations .rec')).toHaveLength(8);
+    expect(await page.textContent('#recs-hint')).toMatch(/^Popular products to start with/);
 
     const clicked = await clickAndWait(page, '#catalogue .card');
     const after = await itemsOf(page, '#recommendations .rec');
@@ -302,8 +304,8 @@ describe('the ML-1M switch', () => {
       expect(await page.textContent('#catalogue .card-name')).toBe(
         'La Cité des enfants perdus (1995)',
       );
-      // A sequential model has nothing to say about an empty history.
-      expect(await page.locator('#recommendations .rec').count()).toBe(0);
+      // An empty history: the package's popularity prior, ML-1M's most watched films.
+      expect(await page.locator('#recommendations .rec').count()).toBe(8);
       const first = await clickAndWait(page, '#catalogue .card');
       await clickAndWait(page, '#catalogue .card:not(.seen)');
       const recs = await itemsOf(page, '#recommendations .rec');

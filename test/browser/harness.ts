@@ -10,6 +10,7 @@
  *   the origin.
  * - startRecordingServer(): a second origin on 127.0.0.1 (say, an image host) that records what
  *   it receives: path, query, Referer, Cookie and Origin.
+ * - SHOP_CSP: the strict CSP a shop serves the built widget under.
  *
  * `npm run test:browser` runs scripts/ensure-chromium.js first, which installs the browser.
  */
@@ -57,6 +58,20 @@ export const WEBGPU_ARGS: readonly string[] = ['--enable-unsafe-webgpu'];
 export function chromiumArgs(opts: { webgpu?: boolean; extraArgs?: readonly string[] } = {}) {
   return [...BASE_CHROMIUM_ARGS, ...(opts.webgpu ? WEBGPU_ARGS : []), ...(opts.extraArgs ?? [])];
 }
+
+/**
+ * What a shop's CSP needs to allow for the built widget, and no more: no inline styles (the
+ * widget's are a constructed stylesheet) and no blob: scripts or workers (the built worker
+ * is a file).
+ */
+export const SHOP_CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
+  "connect-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+].join('; ');
 
 // ---------------------------------------------------------------------------------------------
 // Vite dev server

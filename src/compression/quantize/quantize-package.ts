@@ -9,6 +9,7 @@
  * and 2 beside int4, so a
  * scheme that stores more must halve the error (COSTLIER_MUST_CUT) to be chosen.
  */
+import { INT_LEVELS, type IntDtype } from '../../package/dtypes.ts';
 import type { ModelPackage, PackageTensor } from '../../package/reader.ts';
 import { tensorBytes } from '../../package/size.ts';
 import { type QuantizeDtype, type QuantizeScheme, quantizeCandidates } from './tensor-schemes.ts';
@@ -83,6 +84,35 @@ const withTensor = (pkg: ModelPackage, tensor: PackageTensor): ModelPackage => (
   ...pkg,
   tensors: new Map(pkg.tensors).set(tensor.name, tensor),
 });
+
+/**
+ * The package with every float32 matrix on the grid quantisation-aware training saw: a scale
+ * per row, max|row| / levels (model/ops/fake-quant.ts gridRows). A package `train --qat`
+ * wrote before it stored its weights so holds the float weights the grid was taken from; its
+ * quantisation must be measured against the model the loss saw, or the search prefers the
+ * scheme closest to float weights no forward pass used.
+ */
+export function onTrainingGrid(pkg: ModelPackage, dtype: IntDtype): ModelPackage {
+  const levels = INT_LEVELS[dtype];
+  let gridded = pkg;
+  for (const tensor of pkg.tensors.values()) {
+    if (tensor.dtype !== 'float32' || tensor.shape.length < 2) continue;
+    const values = tensor.data as Float32Array;
+    const width = values.length / (tensor.shape[0] as number);
+    const out = new Float32Array(values.length);
+    for (let start = 0; start < values.length; start += width) {
+      let max = 0;
+      for (let i = start; i < start + width; i++)
+        max = Math.max(max, Math.abs(values[i] as number));
+      const scale = Math.max(max / levels, 1e-12);
+      for (let i = start; i < start + width; i++) {
+        out[i] = Math.round((values[i] as number) / scale) * scale;
+      }
+    }
+    gridded = withTensor(gridded, { ...tensor, data: out });
+  }
+  return gridded;
+}
 
 export async function quantizePackage(
   source: ModelPackage,

@@ -44,6 +44,9 @@ import {
 } from './sequential-credits.ts';
 import type { FillMode, ShapleyEstimate } from './values.ts';
 
+// In defaults.ts, which the command line's help reads without loading tfjs.
+export { DEFAULT_SHAPLEY } from './defaults.ts';
+
 export type { ForwardMode, SequentialShapleyInputs, ShapleyInputs };
 
 /**
@@ -128,19 +131,6 @@ export interface ShapleyConfig {
   /** Threads that share each step, the main one included. */
   threads: number;
 }
-
-/** The public code's rule (1% of the range after one full pass); 128 rows per step. */
-export const DEFAULT_SHAPLEY: ShapleyConfig = {
-  samplesPerStep: 128,
-  maxPasses: 10,
-  maxSamples: Number.POSITIVE_INFINITY,
-  seed: 2020,
-  fill: 'codebook',
-  tolerance: 0.01,
-  minPasses: 1,
-  forward: 'batched',
-  threads: 1,
-};
 
 /** Running sums of the credits: all a resumed estimation needs to continue. */
 export interface ShapleySums {

@@ -13,7 +13,12 @@ import type { CtrRows } from '../../model/ctr/schema.ts';
 import { DENSE_TABLE, denseItemTable } from '../../model/item-table.ts';
 import type { SasrecConfig } from '../../model/sasrec.ts';
 import type { SequentialModel } from '../../model/sequential.ts';
-import { startWorkerThreads, threadFailure, type WorkerThread } from '../../train/worker-thread.ts';
+import {
+  siblingModule,
+  startWorkerThreads,
+  threadFailure,
+  type WorkerThread,
+} from '../../train/worker-thread.ts';
 import type { Credits, StepConfig } from './credits.ts';
 
 /** A sequence model with a dense table as plain data (typed arrays, no tensors). */
@@ -66,7 +71,7 @@ export interface StepPart {
 
 export type CreditsReply = { type: 'credits' } & Credits;
 
-const WORKER_MODULE = new URL('./shapley-worker.ts', import.meta.url).href;
+const WORKER_MODULE = siblingModule(import.meta.url, 'shapley-worker');
 const workerFailed = threadFailure('Shapley worker');
 
 /** Splits a step into at most `count` contiguous, non-empty parts of near-equal size. */

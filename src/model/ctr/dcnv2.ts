@@ -34,6 +34,9 @@ import {
 } from './layers.ts';
 import type { CtrSchema } from './schema.ts';
 
+// In ../defaults.ts, which the command line's help reads without loading tfjs.
+export { DEFAULT_DCNV2 } from '../defaults.ts';
+
 export type CrossKind = { kind: 'full' } | { kind: 'mixture'; rank: number; experts: number };
 
 export interface Dcnv2Config extends MlpConfig {
@@ -43,16 +46,6 @@ export interface Dcnv2Config extends MlpConfig {
   cross: CrossKind;
   structure: 'parallel' | 'stacked';
 }
-
-export const DEFAULT_DCNV2: Dcnv2Config = {
-  dim: 16,
-  crossLayers: 3,
-  cross: { kind: 'full' },
-  structure: 'parallel',
-  mlp: [400, 400, 400],
-  norm: 'batch',
-  dropout: 0.2,
-};
 
 export interface Dcnv2Model {
   kind: 'dcnv2';

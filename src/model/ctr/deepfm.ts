@@ -28,18 +28,13 @@ import {
 } from './layers.ts';
 import type { CtrSchema } from './schema.ts';
 
+// In ../defaults.ts, which the command line's help reads without loading tfjs.
+export { DEFAULT_DEEPFM } from '../defaults.ts';
+
 export interface DeepFmConfig extends MlpConfig {
   /** Embedding width of every field. */
   dim: number;
 }
-
-/** The paper's 400-400-400 ReLU tower (its dropout was 0.5; 0.2 with batch norm here). */
-export const DEFAULT_DEEPFM: DeepFmConfig = {
-  dim: 16,
-  mlp: [400, 400, 400],
-  norm: 'batch',
-  dropout: 0.2,
-};
 
 export interface DeepFmModel {
   kind: 'deepfm';

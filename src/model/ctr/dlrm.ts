@@ -37,6 +37,9 @@ import {
 } from './layers.ts';
 import type { CtrSchema } from './schema.ts';
 
+// In ../defaults.ts, which the command line's help reads without loading tfjs.
+export { DEFAULT_DLRM } from '../defaults.ts';
+
 export type DlrmInteraction = 'dot' | 'cat';
 export const DLRM_INTERACTIONS: readonly DlrmInteraction[] = ['dot', 'cat'];
 
@@ -45,15 +48,6 @@ export interface DlrmConfig extends MlpConfig {
   dim: number;
   interaction: DlrmInteraction;
 }
-
-/** UMEC's top MLP 512-256-1, DLRM's dot interaction; dropout and norm as DeepFM's here. */
-export const DEFAULT_DLRM: DlrmConfig = {
-  dim: 16,
-  interaction: 'dot',
-  mlp: [512, 256],
-  norm: 'batch',
-  dropout: 0.2,
-};
 
 export interface DlrmModel {
   kind: 'dlrm';

@@ -66,6 +66,7 @@ import type {
 import { type ModelPackage, type PackageTensor, tensorValues } from '../../package/reader.ts';
 import { elementCount, sizeFigures } from '../../package/size.ts';
 import type { PackageSpec, TensorSpec } from '../../package/writer.ts';
+import { DEFAULT_CHUNK_ELEMENTS } from '../defaults.ts';
 import {
   checkBitmapWidth,
   checkPrunedFigures,
@@ -92,7 +93,9 @@ import { type CtrPackageMeta, checkMovingVariances, ctrPackageSpec } from './pac
 import { CTR_EMBEDDING, type CtrStructure, ctrStructureOf, ctrWeightShapes } from './structure.ts';
 import { withPackagedVocabulary } from './vocabulary.ts';
 
+// In ../defaults.ts, which the command line's help reads without loading tfjs.
 export {
+  DEFAULT_CHUNK_ELEMENTS,
   MAX_PRUNED_TABLE_ELEMENTS,
   PRUNED_VALUE_DTYPES,
   type PrunedFillKind,
@@ -101,10 +104,6 @@ export {
 export const CTR_PRUNED_KIND = 'ctr-pruned';
 export const PRUNED_LAYOUTS = ['bitmap', 'csr', 'progressive'] as const;
 export type PrunedLayout = (typeof PRUNED_LAYOUTS)[number];
-
-/** Elements per progressive chunk unless asked otherwise: 4096 float32 values are 16 KiB. */
-/** Small enough that prefixes come in steps of 2% of a frappe-sized table. */
-export const DEFAULT_CHUNK_ELEMENTS = 1024;
 
 export const PRUNED_TENSORS = prunedTensorNames(CTR_EMBEDDING);
 export const chunkIndicesName = (c: number): string => `embedding.chunk.${c}.indices`;

@@ -18,6 +18,7 @@ const SCORING: Record<RecommenderInfo['scoring'], string> = {
   'jpq-codebooks': 'RecJPQ codebooks, scored per request',
   'qr-materialised': 'quotient-remainder table, built once',
   markov: 'Markov transitions',
+  popularity: 'training popularity',
   ctr: 'CTR model over fields',
 };
 

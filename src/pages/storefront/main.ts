@@ -50,6 +50,9 @@ async function start(): Promise<void> {
   const selectAisle = (name: string | null) => {
     category = name;
     shown = PAGE_SIZE;
+    // Before the shopper's first click the widget shows what is popular in this aisle.
+    if (name === null) $('recs').removeAttribute('category');
+    else $('recs').setAttribute('category', name);
     chips.forEach((chip, i) => {
       chip.setAttribute('aria-pressed', String(aisles[i] === name));
     });

@@ -4,14 +4,25 @@
  *  - sequential (sequential-dense, -tt, -jpq, -qr): "the best k items after this history",
  *    with the shared SASRec math (sequential-scorer.ts);
  *  - markov (sequential-markov): the same question, in plain TypeScript;
+ *  - popularity (sequential-popularity): the most popular items, whatever the history;
  *  - ctr (ctr-dense, ctr-pruned): "the click probability of each of these candidates in
  *    this context", with the shared ctrForward (ctr-scorer.ts).
  * A request a kind cannot answer (recommend on a CTR model, rank on a next-item one) is a
- * RuntimeError('bad-request'). Whatever the kind, a lost WebGPU device moves the engine to
- * WASM and rebuilds the model there from the package.
+ * RuntimeError('bad-request'). A next-item package's popularity prior (model/popularity.ts;
+ * a Markov package's own popularity) answers an empty history, marked 'popular', where a
+ * sequential model would have nothing to encode. Whatever the kind, a lost WebGPU device
+ * moves the engine to WASM and rebuilds the model there from the package.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
+import {
+  POPULARITY_KIND,
+  type PopularityPrior,
+  popularityFromPackage,
+  popularityPriorOf,
+  priorFromCounts,
+  type RecommendationReason,
+} from '../../model/popularity.ts';
 import { isSequentialKind } from '../../model/sequential-structure.ts';
 import type { ModelPackage } from '../../package/reader.ts';
 import { RuntimeError } from '../errors.ts';
@@ -39,7 +50,7 @@ import {
   scoreSequential,
   type TableScoring,
 } from './sequential-scorer.ts';
-import { topK } from './top-k.ts';
+import { type Ranked, topK } from './top-k.ts';
 
 export type { RecommendQuery } from './sequential-scorer.ts';
 
@@ -63,6 +74,8 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 export interface Recommendations {
   rows: Int32Array;
   scores: Float32Array;
+  /** 'popular': the prior answered (an empty history, or a popularity package). */
+  reason: RecommendationReason;
   /** Positions reused from the previous request's encoding. */
   reused: number;
   /**
@@ -90,8 +103,11 @@ export interface EngineInfo {
   backend: ActiveBackend;
   kind: string;
   numItems: number;
-  /** How a request is scored: a sequential model's full-catalogue path, 'markov' or 'ctr'. */
-  scoring: TableScoring['scoring'] | 'markov' | 'ctr';
+  /**
+   * How a request is scored: a sequential model's full-catalogue path, 'markov',
+   * 'popularity' or 'ctr'.
+   */
+  scoring: TableScoring['scoring'] | 'markov' | 'popularity' | 'ctr';
   incremental: boolean;
 }
 
@@ -100,18 +116,41 @@ interface MarkovScorer {
   model: MarkovModel;
 }
 
+interface PopularityScorer {
+  kind: 'popularity';
+  prior: PopularityPrior;
+}
+
 /** What a loaded model scores with, by kind. */
-type Scorer = SequentialScorer | MarkovScorer | CtrScorer;
+type Scorer = SequentialScorer | MarkovScorer | PopularityScorer | CtrScorer;
 
 const SUPPORTED_KINDS =
-  'sequential-dense, sequential-tt, sequential-jpq, sequential-qr, sequential-pruned, sequential-markov, ctr-dense and ctr-pruned';
+  'sequential-dense, sequential-tt, sequential-jpq, sequential-qr, sequential-pruned, sequential-markov, sequential-popularity, ctr-dense and ctr-pruned';
 
 function isSupported(kind: string): boolean {
-  return isSequentialKind(kind) || kind === 'sequential-markov' || isCtrKind(kind);
+  return (
+    isSequentialKind(kind) ||
+    kind === 'sequential-markov' ||
+    kind === POPULARITY_KIND ||
+    isCtrKind(kind)
+  );
+}
+
+/**
+ * What answers an empty history: the package's prior tensor, a Markov model's popularity,
+ * a popularity package's own prior; none for a CTR model or a package without a prior.
+ */
+function emptyHistoryPrior(pkg: ModelPackage): PopularityPrior | null {
+  const { kind } = pkg.manifest;
+  if (kind === 'sequential-markov') return priorFromCounts(markovFromPackage(pkg).popularity);
+  if (kind === POPULARITY_KIND) return popularityFromPackage(pkg);
+  return isCtrKind(kind) ? null : popularityPriorOf(pkg);
 }
 
 export class Engine {
   private scorer: Scorer;
+  /** Checked before any tensor is built, and kept across backends (it is plain numbers). */
+  private readonly prior: PopularityPrior | null;
   private lost: string | null = null;
   private disposed = false;
 
@@ -120,6 +159,7 @@ export class Engine {
     private readonly options: EngineOptions,
     private active: ActiveBackend,
   ) {
+    this.prior = emptyHistoryPrior(pkg);
     this.scorer = this.build();
   }
 
@@ -209,6 +249,9 @@ export class Engine {
       return buildSequentialScorer(pkg, options, this.active.name);
     }
     if (isCtrKind(pkg.manifest.kind)) return buildCtrScorer(pkg);
+    if (pkg.manifest.kind === POPULARITY_KIND) {
+      return { kind: 'popularity', prior: popularityFromPackage(pkg) };
+    }
     return { kind: 'markov', model: markovFromPackage(pkg) };
   }
 
@@ -218,16 +261,23 @@ export class Engine {
     else if (scorer.kind === 'ctr') releaseCtrScorer(scorer);
   }
 
-  private recommendWith(
+  private async recommendWith(
     scorer: Scorer,
     query: RecommendQuery,
     onEncoded: (ms: number) => void,
-  ): Promise<Ranking> {
+  ): Promise<Ranking & { reason: RecommendationReason }> {
+    if (query.history.length === 0 && this.prior) {
+      return { ...rankScores(this.prior.scores, query), reused: 0, reason: 'popular' };
+    }
     switch (scorer.kind) {
       case 'sequential':
-        return scoreSequential(scorer, query, onEncoded);
-      case 'markov':
-        return Promise.resolve(rankMarkov(scorer.model, query));
+        return { ...(await scoreSequential(scorer, query, onEncoded)), reason: 'model' };
+      case 'markov': {
+        const ranked = rankScores(scoreMarkov(scorer.model, query.history), query);
+        return { ...ranked, reused: 0, reason: 'model' };
+      }
+      case 'popularity':
+        return { ...rankScores(scorer.prior.scores, query), reused: 0, reason: 'popular' };
       case 'ctr':
         throw new RuntimeError(
           'bad-request',
@@ -295,12 +345,14 @@ export class Engine {
   }
 }
 
-/** A Markov model's best k after a history, in plain TypeScript. */
-function rankMarkov(model: MarkovModel, query: RecommendQuery): Ranking {
+/**
+ * The best k of a score row computed in plain TypeScript (a Markov model's, a prior's), with
+ * the request's candidates, exclusions and seen items applied.
+ */
+function rankScores(scores: Float32Array, query: RecommendQuery): Ranked {
   const excluded = new Set<number>(query.exclude);
   if (query.excludeSeen) for (const item of query.history) excluded.add(item);
-  const scores = scoreMarkov(model, query.history);
-  const ranked = query.candidates
+  return query.candidates
     ? topK(
         Array.from(query.candidates, (row) => scores[row] as number),
         query.k,
@@ -308,5 +360,4 @@ function rankMarkov(model: MarkovModel, query: RecommendQuery): Ranking {
         { rows: query.candidates },
       )
     : topK(scores, query.k, excluded, { from: 1 });
-  return { ...ranked, reused: 0 };
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import { PRIOR_TENSOR } from '../../../src/model/popularity.ts';
 import { sequentialPackageSpec } from '../../../src/model/sequential-package.ts';
 import { writePackageDirectory } from '../../../src/package/node-fs.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
@@ -131,15 +132,60 @@ describe('pocketrec quantize', () => {
     expect(notes.config.qat).toBe('int4');
     const int4 = join(scratch, 'qat-int4');
     const summary = await quantize(out, int4, '--dtype', 'int4', '--users', '40', '--probe', '16');
-    expect(summary.outputError).toBeLessThan(0.1);
+    // The package holds the weights on the grid training saw (a scale per row), so storing
+    // them by rows adds only the float16 rounding of the scales, and that is the scheme chosen.
+    const rows = summary.tensors.filter((t) => t.scheme === 'int4-rows').map((t) => t.name);
+    expect(rows).toContain('items.table');
+    expect(summary.outputError).toBeLessThan(1e-3);
     // Every matrix in int4 (the table with a float16 scale per row: d = 8 rows allow it),
     // so the weights are about a sixth of float32's with the vectors and scales.
     const manifest = manifestOf(int4);
     const table = manifest.tensors.find((t) => t.name === 'items.table');
     expect(table?.dtype).toBe('int4');
-    expect(manifest.tensors.every((t) => t.dtype === 'int4' || t.dtype === 'float16')).toBe(true);
-    expect(summary.sourceBytes / summary.bytes).toBeGreaterThan(5);
+    // The popularity prior is levels, not a weight: kept as the uint8 it was trained with.
+    const weights = manifest.tensors.filter((t) => t.name !== PRIOR_TENSOR);
+    expect(weights.every((t) => t.dtype === 'int4' || t.dtype === 'float16')).toBe(true);
+    expect(manifest.tensors.find((t) => t.name === PRIOR_TENSOR)?.dtype).toBe('uint8');
+    // The weights' bytes: the prior's (one per row, ML-1M's 3,417) are the same on both sides.
+    const prior = 3417;
+    expect((summary.sourceBytes - prior) / (summary.bytes - prior)).toBeGreaterThan(5);
     expect((await run('eval', int4, '--dataset', 'ml-1m', '--users', '40')).code).toBe(0);
+  });
+
+  it('measures a package trained for int4 but stored in float against the grid it was trained on', async () => {
+    // What `train --qat int4` wrote before it stored its weights on the grid: float weights
+    // and config.qat in the notes. Against the gridded model, a scale per row is exact but for
+    // the float16 rounding of the scales; against the float one, any scheme would be off.
+    const older = join(scratch, 'qat-float');
+    const built = await buildModelPackage(
+      await sequentialPackageSpec(tinyModel(3416, 5, 0.3), {
+        name: 'qat-float',
+        dataset: 'ml-1m',
+        notes: JSON.stringify({ config: { qat: 'int4' } }),
+      }),
+    );
+    await writePackageDirectory(older, built.files);
+    const out = join(scratch, 'qat-float-int4');
+    const summary = await quantize(older, out, '--dtype', 'int4', '--users', '40', '--probe', '16');
+    const table = summary.tensors.find((t) => t.name === 'items.table');
+    expect(table?.scheme).toBe('int4-rows');
+    expect(summary.outputError).toBeLessThan(1e-3);
+    const notes = JSON.parse(manifestOf(out).training.notes) as { quantize: object };
+    expect(notes.quantize).toMatchObject({ fromTrainingGrid: true });
+    // int8 is not the grid it was trained for: measured against the float weights as ever.
+    const int8 = await quantize(
+      older,
+      join(scratch, 'qat-float-int8'),
+      '--users',
+      '40',
+      '--probe',
+      '16',
+    );
+    expect(int8.outputError).toBeGreaterThan(0);
+    const int8Notes = JSON.parse(manifestOf(join(scratch, 'qat-float-int8')).training.notes) as {
+      quantize: Record<string, unknown>;
+    };
+    expect(int8Notes.quantize.fromTrainingGrid).toBeUndefined();
   });
 
   it('quantises a package whose notes are plain text, carrying none of them over', async () => {

@@ -58,6 +58,7 @@ function openResult(version: string): OpenResult {
       params: 16,
       embeddingCompression: 1,
       modelCompression: 1,
+      prior: false,
     },
     from: 'network',
     persistent: true,
