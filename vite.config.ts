@@ -1,4 +1,5 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { DATA_DIR_ENV, NO_DATA_DIR } from './src/data/data-dir.ts';
 import { benchPagePlugin } from './src/pages/bench/dev-server.ts';
 import { localDataPlugin } from './src/pages/dev-server/local-data.ts';
 import { WIDGET_FILE, widgetDevEntry } from './src/widget/vite-plugin.ts';
@@ -16,6 +17,16 @@ export const contentSecurityPolicy = [
 ].join('; ');
 
 const headers = { 'Content-Security-Policy': contentSecurityPolicy };
+
+/** The tests that read the real data sets (../shared/data); only `npm run test:data` runs them. */
+const REAL_DATA_TESTS = '**/*.data.test.ts';
+const unitSettings = { environment: 'node', testTimeout: 60_000 } as const;
+const browserSettings = {
+  environment: 'node',
+  testTimeout: 180_000,
+  hookTimeout: 180_000,
+  fileParallelism: false,
+} as const;
 
 export default defineConfig({
   // Each surface adds its own dev-server or build plugin here (one file per plugin).
@@ -60,23 +71,38 @@ export default defineConfig({
   server: { host: '127.0.0.1', port: 5173, strictPort: true, headers },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true, headers },
   test: {
+    // `npm test` (unit, browser) must pass on a clone with no data sets beside it, so those
+    // projects run with the data directory switched off: a test that reads ../shared/data
+    // fails there instead of passing by luck on a machine that has it. The tests about the
+    // real data sets are named *.data.test.ts and run in data, data-browser
+    // (`npm run test:data`).
     projects: [
       {
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
-          environment: 'node',
-          testTimeout: 60_000,
+          exclude: [...configDefaults.exclude, REAL_DATA_TESTS],
+          env: { [DATA_DIR_ENV]: NO_DATA_DIR },
+          ...unitSettings,
         },
       },
       {
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
-          environment: 'node',
-          testTimeout: 180_000,
-          hookTimeout: 180_000,
-          fileParallelism: false,
+          exclude: [...configDefaults.exclude, REAL_DATA_TESTS],
+          env: { [DATA_DIR_ENV]: NO_DATA_DIR },
+          ...browserSettings,
+        },
+      },
+      {
+        test: { name: 'data', include: [`test/unit/${REAL_DATA_TESTS}`], ...unitSettings },
+      },
+      {
+        test: {
+          name: 'data-browser',
+          include: [`test/browser/${REAL_DATA_TESTS}`],
+          ...browserSettings,
         },
       },
     ],

@@ -27,6 +27,7 @@ import { scoreHistories } from '../model/sequential.ts';
 import { sequentialFromPackage } from '../model/sequential-package.ts';
 import { isSequentialKind } from '../model/sequential-structure.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
+import { notesRecord } from '../package/notes.ts';
 import { type ModelPackage, readModelPackage } from '../package/reader.ts';
 import { repackageSpec } from '../package/repackage.ts';
 import { buildModelPackage } from '../package/writer.ts';
@@ -149,18 +150,6 @@ function concat(rows: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-/** A package's notes as an object; notes another tool wrote as plain text carry nothing over. */
-function notesObject(text: string | undefined): Record<string, unknown> {
-  try {
-    const parsed: unknown = JSON.parse(text ?? '{}');
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
-}
-
 /** The grid quantisation-aware training prepared the package for (notes config.qat), if any. */
 function trainedGrid(notes: Record<string, unknown>): string | undefined {
   const config = notes.config;
@@ -211,7 +200,7 @@ export async function quantizeCommand(
   const started = performance.now();
   const read = await readSource(model);
   const source = read.manifest;
-  const sourceNotes = notesObject(source.training.notes);
+  const sourceNotes = notesRecord(source.training.notes);
   const trainedFor = trainedGrid(sourceNotes);
   const pkg = dtype !== 'float16' && trainedFor === dtype ? onTrainingGrid(read, dtype) : read;
   const dataset = options.dataset ?? source.training.dataset;

@@ -138,6 +138,72 @@ function budgetTable(points: readonly Point[], label: string): string[] {
 }
 
 /**
+ * The model every package is measured against besides the dense line: the largest plain
+ * dense SASRec in float32 on the page (the teacher the others are compressed from, when it
+ * is listed). Null when there is none.
+ */
+export function teacherOf<T extends { row: FrontierRow; bytes: number }>(
+  points: readonly T[],
+): T | null {
+  let teacher: T | null = null;
+  for (const p of points) {
+    if (!isBaselineFamily(p.row) || p.row.quantized !== null) continue;
+    if (!teacher || p.bytes > teacher.bytes) teacher = p;
+  }
+  return teacher;
+}
+
+/**
+ * For each budget, the best model that fits (by the page's metric) as a fraction of the
+ * teacher on both metrics: what the session targets ask (0.97x on P@20 and MRR@20 within
+ * 256 KiB).
+ */
+function teacherTable(
+  points: readonly Point[],
+  metric: MetricName,
+  second: MetricName,
+  session: boolean,
+): string[] {
+  const teacher = teacherOf(points);
+  if (!teacher) return [];
+  const ratio = (p: Point, m: MetricName) => {
+    const of = teacher.row.metrics[m];
+    const value = p.row.metrics[m];
+    return of && value !== undefined ? `${(value / of).toFixed(3)}x` : '-';
+  };
+  const label = metricLabel(metric, session);
+  const secondLabel = metricLabel(second, session);
+  return [
+    `## Best within each budget, against the teacher`,
+    '',
+    `The teacher: ${teacher.row.model} (${kib(teacher.bytes)} KiB), ${label} ${f4(teacher.value)}, ${secondLabel} ${f4(teacher.row.metrics[second])}.`,
+    '',
+    ...markdownTable(
+      [
+        'budget',
+        'best model',
+        label,
+        `${label} / teacher`,
+        secondLabel,
+        `${secondLabel} / teacher`,
+      ],
+      FRONTIER_DEFAULTS.budgets.map((budget) => {
+        const best = bestWithin(points, budget);
+        if (!best) return [compactBytes(budget), 'none fits', '-', '-', '-', '-'];
+        return [
+          compactBytes(budget),
+          `${best.row.model} (${lineOf(best.row)}, ${kib(best.bytes)} KiB)`,
+          f4(best.value),
+          ratio(best, metric),
+          f4(best.row.metrics[second]),
+          ratio(best, second),
+        ];
+      }),
+    ),
+  ];
+}
+
+/**
  * Colour by family, marker by storage; the models of a family are different shapes, so they
  * are markers, not a line, and only the front is drawn as one.
  */
@@ -223,6 +289,7 @@ export function frontierPage(
     ]),
   );
   const budgets = budgetTable(points, label);
+  const againstTeacher = teacherTable(points, metric, second, options.session);
   const svg = frontierSvg(points, front, label, options.dataset);
 
   const markdown = [
@@ -236,6 +303,7 @@ export function frontierPage(
     `## Best within each budget, against the best ${FRONTIER_DEFAULTS.baseline} (any width, float32 or quantised)`,
     '',
     ...budgets,
+    ...againstTeacher,
     '## Every model, smallest first',
     '',
     ...all,

@@ -13,6 +13,7 @@ import { hotItems } from '../eval/hot-items.ts';
 import type { MetricName } from '../model/metrics.ts';
 import { MANIFEST_FILE, parseManifest } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
+import { notesRecord } from '../package/notes.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type EvalCliOptions, evalData, modelScorer } from './eval.ts';
 import type { EventLogCliOptions } from './options.ts';
@@ -357,7 +358,8 @@ async function provenance(
   notesText: string | undefined,
   depth = 0,
 ): Promise<{ commands: string[]; trainedAs: string; teacher: string | null }> {
-  const notes = JSON.parse(notesText ?? '{}') as {
+  // Notes that are empty or prose (a repacked package without notes) name no commands.
+  const notes = notesRecord(notesText) as {
     command?: string;
     teacher?: string;
     initFrom?: { package?: string };

@@ -5,12 +5,20 @@ import { PocketrecError } from '../errors.ts';
 
 export const DATA_DIR_ENV = 'POCKETREC_DATA_DIR';
 
+/**
+ * The value of $POCKETREC_DATA_DIR that means "there is no data directory": nothing is looked
+ * up beside the checkout, so whatever needs the data sets fails (`npm test` runs this way to
+ * show that it passes on a clone with no data beside it). `--data-dir` still works.
+ */
+export const NO_DATA_DIR = 'none';
+
 /** Where the data sets live next to a checkout (the repository must not hold them). */
 const SIBLING_DATA_DIR = '../shared/data';
 
 /**
  * Finds the data directory: the CLI's `--data-dir`, then $POCKETREC_DATA_DIR, then
  * `../shared/data` from the current directory, then `../shared/data` from the package root.
+ * $POCKETREC_DATA_DIR=none (NO_DATA_DIR) stops the search after `--data-dir`.
  *
  * A directory named explicitly (option or environment) must exist: falling through to a
  * default after a typo would quietly train or evaluate on other data than asked for.
@@ -20,6 +28,12 @@ export function resolveDataDir(option?: string): string {
     return requireDirectory(option, `--data-dir ${option}`);
   }
   const fromEnv = process.env[DATA_DIR_ENV];
+  if (fromEnv === NO_DATA_DIR) {
+    throw new PocketrecError(
+      'no-data-dir',
+      `no data directory: ${DATA_DIR_ENV}=${NO_DATA_DIR} turns off the search for one; pass --data-dir <dir>`,
+    );
+  }
   if (fromEnv !== undefined && fromEnv !== '') {
     return requireDirectory(fromEnv, `${DATA_DIR_ENV}=${fromEnv}`);
   }

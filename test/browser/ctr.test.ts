@@ -1,4 +1,5 @@
 // CTR models in Chromium through the client API (createRecommender → rank): a frappe DeepFM
+// (frappe's fields and libfm layout, generated: test/unit/fixtures-gen, no data sets needed)
 // package built here from a fresh model (batch-norm statistics set to non-trivial values,
 // so every op of the forward pass matters), its scores against Node's ctrProbabilities (the
 // same ctrForward) on WASM for 1,000 frappe test rows and on WebGPU (SwiftShader: slow, so
@@ -39,6 +40,7 @@ import { buildModelPackage, type PackageSpec } from '../../src/package/writer.ts
 import { seededRandom } from '../../src/random.ts';
 import type { CtrFieldValues, CtrValue } from '../../src/runtime/ctr-request.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../../src/runtime/engine/engine.ts';
+import { useGeneratedDataDir } from '../unit/fixtures-gen/data-dir.ts';
 import {
   type ChromiumSession,
   collectErrors,
@@ -86,6 +88,8 @@ interface PageRanking {
 
 let server: TestServer;
 let browser: ChromiumSession;
+/** frappe's files, generated (the real ones are for `npm run test:data`). */
+const generatedData = useGeneratedDataDir();
 let data: CtrFieldData;
 let dense: CtrModel;
 let pruned: CtrModel;
@@ -96,7 +100,7 @@ let cutPackage: ModelPackage;
 
 beforeAll(async () => {
   await useWasmBackend();
-  data = await loadCtrFields('frappe');
+  data = await loadCtrFields('frappe', { dataDir: generatedData });
   dense = initCtrModel({ kind: 'deepfm', config: DEFAULT_DEEPFM }, data.schema, 7);
   moveStatistics(dense, 8);
   const denseSpec = ctrPackageSpec(dense, { name: 'frappe-deepfm', dataset: 'frappe' });

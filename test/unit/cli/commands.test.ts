@@ -11,7 +11,12 @@ import {
 import { directorySource, writePackageDirectory } from '../../../src/package/node-fs.ts';
 import { readModelPackage } from '../../../src/package/reader.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
 import { runCli as run, tinyModel } from './helpers.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const ML1M_ITEMS = 3416;
 const TMALL_ITEMS = 40727;

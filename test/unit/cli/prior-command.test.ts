@@ -12,7 +12,12 @@ import { trainingData } from '../../../src/cli/training-data.ts';
 import { itemCounts } from '../../../src/eval/hot-items.ts';
 import { PRIOR_MAX_COUNT, PRIOR_TENSOR } from '../../../src/model/popularity.ts';
 import type { Manifest } from '../../../src/package/manifest.ts';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
 import { runCli as run } from './helpers.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-prior-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

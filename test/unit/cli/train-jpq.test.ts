@@ -23,7 +23,12 @@ import { repackageSpec } from '../../../src/package/repackage.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { loadFixedTensor } from '../../../src/train/checkpoint.ts';
 import { DEFAULT_TRAIN, runJpqCodes, trainSasrec } from '../../../src/train/train-sasrec.ts';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
 import { runCli as run, tinyConfig } from './helpers.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-train-jpq-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -22,7 +22,12 @@ import { directorySource, writePackageDirectory } from '../../../src/package/nod
 import { type ModelPackage, readModelPackage } from '../../../src/package/reader.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { DEFAULT_TRAIN, trainSasrec } from '../../../src/train/train-sasrec.ts';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
 import { runCli as run, tinyConfig } from './helpers.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-train-qr-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

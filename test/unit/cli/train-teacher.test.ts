@@ -14,7 +14,12 @@ import { initEncoderWeights } from '../../../src/model/sasrec.ts';
 import { sequentialPackageSpec } from '../../../src/model/sequential-package.ts';
 import { writePackageDirectory } from '../../../src/package/node-fs.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
 import { runCli as run, tinyModel } from './helpers.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-train-teacher-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { repeatShare } from '../../../src/data/sessions.ts';
 import { evaluate } from '../../../src/eval/evaluate.ts';
 import { sequentialScorer } from '../../../src/eval/sequential-scorer.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
-import { dataDir } from '../eval/real-data.ts';
+import { useGeneratedDataDir } from '../fixtures-gen/data-dir.ts';
 import { tinyModel } from './helpers.ts';
 
 beforeAll(async () => {
@@ -13,12 +13,14 @@ beforeAll(async () => {
 });
 
 const quiet = { out: () => {}, err: () => {} };
+// Generated ML-1M and Tmall (test/unit/fixtures-gen): half of its sessions end on an earlier item.
+const dataDir = useGeneratedDataDir();
 
 describe('training validation protocol', () => {
   it('masks the history on ML-1M and not on Tmall, whose next clicks often repeat', async () => {
-    const users = await trainingData('ml-1m', { dataDir: dataDir(), users: '50' });
+    const users = await trainingData('ml-1m', { dataDir, users: '50' });
     expect(users.maskHistory).toBe(true);
-    const sessions = await trainingData('tmall', { dataDir: dataDir() });
+    const sessions = await trainingData('tmall', { dataDir });
     expect(sessions.maskHistory).toBe(false);
     const { inputs, targets } = sessions.validation;
     expect(repeatShare(inputs, targets)).toBeGreaterThan(0.2);

@@ -6,7 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
 import { runCli as run } from './helpers.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-umec-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

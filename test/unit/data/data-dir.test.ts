@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DATA_DIR_ENV, dataFile, resolveDataDir } from '../../../src/data/data-dir.ts';
+import { DATA_DIR_ENV, dataFile, NO_DATA_DIR, resolveDataDir } from '../../../src/data/data-dir.ts';
 import {
   DATASET_NAMES,
   getDataset,
@@ -68,6 +68,17 @@ describe('resolveDataDir', () => {
     const fromEnv = caught(() => resolveDataDir());
     expect(fromEnv.code).toBe('no-data-dir');
     expect(fromEnv.message).toContain(`${DATA_DIR_ENV}=${missing}`);
+  });
+
+  it('with the environment variable set to none, finds nothing beside the checkout', () => {
+    // How `npm test` runs: a layout that has ../shared/data is not used.
+    const layout = makeLayout('switched-off');
+    vi.spyOn(process, 'cwd').mockReturnValue(layout.cwd);
+    vi.stubEnv(DATA_DIR_ENV, NO_DATA_DIR);
+    const error = caught(() => resolveDataDir());
+    expect(error.code).toBe('no-data-dir');
+    expect(error.message).toContain(`${DATA_DIR_ENV}=none`);
+    expect(resolveDataDir(layout.data)).toBe(layout.data);
   });
 
   it('then ../shared/data from the current directory', () => {

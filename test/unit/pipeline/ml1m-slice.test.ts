@@ -1,8 +1,8 @@
 /**
- * The whole next-item pipeline on a small real slice (the first 300 ML-1M users), through
- * the commands a user runs: train a teacher, distill a tensor-train student, verify and
- * inspect the package, evaluate both against MostPop. The models are tiny so this fits in
- * the test suite; the full-size runs are in docs/results (they are benchmarks, not tests).
+ * The whole next-item pipeline on a small slice (the first 300 users of the generated
+ * ML-1M, test/unit/fixtures-gen: no data sets needed), through the commands a user runs:
+ * train a teacher, distill a tensor-train student, verify and inspect the package, evaluate
+ * both against MostPop. The models are tiny so this fits in the test suite; the full-size runs are in docs/results (they are benchmarks, not tests).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ReportRow } from '../../../src/cli/report.ts';
 import { runCli as run } from '../cli/helpers.ts';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-pipeline-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -31,7 +36,7 @@ async function ndcg10(model: string): Promise<number> {
   return report.metrics['NDCG@10'] as number;
 }
 
-describe('train, distill, export and evaluate on the first 300 ML-1M users', () => {
+describe('train, distill, export and evaluate on the first 300 users of the generated ML-1M', () => {
   const teacher = join(scratch, 'teacher');
   const student = join(scratch, 'student');
 

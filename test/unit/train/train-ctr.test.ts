@@ -18,6 +18,11 @@ import {
   DEFAULT_CTR_TRAIN,
   trainCtr,
 } from '../../../src/train/train-ctr.ts';
+import { useGeneratedDataAsDefault } from '../fixtures-gen/data-dir.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-train-ctr-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

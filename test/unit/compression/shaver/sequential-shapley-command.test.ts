@@ -21,6 +21,11 @@ import { directorySource, writePackageDirectory } from '../../../../src/package/
 import { readModelPackage } from '../../../../src/package/reader.ts';
 import { buildModelPackage } from '../../../../src/package/writer.ts';
 import { runCli as run, tinyModel } from '../../cli/helpers.ts';
+import { useGeneratedDataAsDefault } from '../../fixtures-gen/data-dir.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-sequential-shapley-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -10,6 +10,11 @@ import { checkCtrPrunedPackage } from '../../../../src/model/ctr/pruned-package.
 import { directorySource } from '../../../../src/package/node-fs.ts';
 import { readModelPackage } from '../../../../src/package/reader.ts';
 import { runCli as run } from '../../cli/helpers.ts';
+import { useGeneratedDataAsDefault } from '../../fixtures-gen/data-dir.ts';
+
+// The registry data sets named here are small generated files (test/unit/fixtures-gen), not
+// ../shared/data: these tests are about the commands, and run on a clone without the data.
+useGeneratedDataAsDefault();
 
 const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-shapley-command-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

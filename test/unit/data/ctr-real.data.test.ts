@@ -1,6 +1,6 @@
 /**
  * The CTR field loaders on the real files (/work/shared/data/README.md). Like
- * real-data.test.ts these never skip: without the data directory they fail and say so.
+ * real-data.data.test.ts these never skip: without the data directory they fail and say so.
  */
 import { describe, expect, it } from 'vitest';
 import { dataStatsCommand } from '../../../src/cli/data.ts';
