@@ -1,5 +1,5 @@
 /**
- * <pocket-recs model="/models/storefront-tt" catalog="/storefront/catalog.json" k="6">
+ * <pocket-recs model="/models/storefront-compact" catalog="/storefront/catalog.json" k="6">
  *
  * Shows the next items for the shopper's history on this device (before the first event,
  * the package's most popular ones: pick-items.ts), in its shadow root. It

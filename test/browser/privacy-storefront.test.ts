@@ -140,7 +140,7 @@ describe('storefront privacy', () => {
     let page = await openShop(session);
     const modelRequests = network.requests.filter((r) => r.url.includes('/models/'));
     expect(modelRequests.map((r) => new URL(r.url).pathname)).toContain(
-      '/models/storefront-tt/manifest.json',
+      '/models/storefront-compact/manifest.json',
     );
     const loadedAt = network.requests.length;
 

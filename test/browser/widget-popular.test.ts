@@ -1,6 +1,6 @@
 // No empty first visit, in real Chromium on the dev server (`npm start`): the example shop on
 // a fresh profile (empty IndexedDB, no history) shows k items in its widget at once, the
-// shipped models/storefront-tt's most popular products marked 'popular'; picking an aisle
+// shipped models/storefront-compact's most popular products marked 'popular'; picking an aisle
 // shows that aisle's most popular; the first click turns the list into the model's answer.
 // A package without a prior still shows "browse a few products". The client API underneath:
 // info().model.prior, recommend's reason, candidates narrowing the popular list. The expected lists are
@@ -29,7 +29,7 @@ import {
 } from './harness.ts';
 
 const K = 6;
-const MODEL_DIR = join(projectRoot, 'models/storefront-tt');
+const MODEL_DIR = join(projectRoot, 'models/storefront-compact');
 /** The same model without its prior, served by a route under this path. */
 const NO_PRIOR = '/__popular-test/no-prior';
 const HOST_PAGE = '/__popular-test/host.html';
@@ -46,7 +46,8 @@ beforeAll(async () => {
   catalog = JSON.parse(await readFile(join(projectRoot, 'public/storefront/catalog.json'), 'utf8'));
   const pkg = await readModelPackage(directorySource(MODEL_DIR));
   const prior = popularityPriorOf(pkg);
-  if (!prior || !pkg.itemIds) throw new Error('models/storefront-tt carries no prior or no ids');
+  if (!prior || !pkg.itemIds)
+    throw new Error('models/storefront-compact carries no prior or no ids');
   const { scores } = prior;
   const ids = pkg.itemIds;
   const known = new Set(catalog.map((p) => p.id));
@@ -193,7 +194,7 @@ describe('the storefront on a first visit', () => {
         bare.dispose();
         return { empty, within, none, after, priors };
       },
-      { models: ['/models/storefront-tt', NO_PRIOR], candidates: category },
+      { models: ['/models/storefront-compact', NO_PRIOR], candidates: category },
     );
     expect(seen.priors).toEqual([true, false]);
     expect(seen.empty.map((r) => [r.item, r.reason])).toEqual(

@@ -14,7 +14,7 @@ import {
 import { formatPrice } from './format.ts';
 
 /** The storefront's model package. The one place to name it. */
-export const STOREFRONT_MODEL = '/models/storefront-tt';
+export const STOREFRONT_MODEL = '/models/storefront-compact';
 
 /**
  * The ML-1M package the demo runs: the most accurate on validation among the packages of at
