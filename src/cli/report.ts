@@ -215,12 +215,8 @@ export function learntFromTeacher(notesText: string | undefined): boolean {
 
 /** The dtype `pocketrec quantize` wrote a package in, from its notes; null if never quantised. */
 function quantizedDtype(notesText: string | undefined): string | null {
-  try {
-    const notes = JSON.parse(notesText ?? '{}') as { quantize?: { dtype?: unknown } };
-    return typeof notes.quantize?.dtype === 'string' ? notes.quantize.dtype : null;
-  } catch {
-    return null;
-  }
+  const { quantize } = notesRecord(notesText) as { quantize?: { dtype?: unknown } | null };
+  return typeof quantize?.dtype === 'string' ? quantize.dtype : null;
 }
 
 function epochsOf(metrics: Record<string, number>): ReportRow['epochs'] {

@@ -50,6 +50,7 @@ import { SEQUENTIAL_PRUNED_KIND } from '../model/sequential-pruned.ts';
 import { isSequentialKind } from '../model/sequential-structure.ts';
 import { MANIFEST_FILE } from '../package/manifest.ts';
 import { directorySource } from '../package/node-fs.ts';
+import { notesRecord } from '../package/notes.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../runtime/engine/engine.ts';
@@ -117,15 +118,11 @@ type TrainedLoss = Pick<TrainConfig, 'loss' | 'negatives' | 'windows'>;
  * teacher trainer's defaults when the notes do not say.
  */
 export function trainedLoss(notes: string | undefined): TrainedLoss {
-  let config: Record<string, unknown> = {};
-  try {
-    const parsed = JSON.parse(notes ?? '{}') as { config?: unknown };
-    if (parsed.config && typeof parsed.config === 'object') {
-      config = parsed.config as Record<string, unknown>;
-    }
-  } catch {
-    // Notes that are not JSON say nothing of the training.
-  }
+  const recorded = notesRecord(notes).config;
+  const config = (recorded && typeof recorded === 'object' ? recorded : {}) as Record<
+    string,
+    unknown
+  >;
   const { loss, negatives, windows } = config;
   return {
     loss: loss === 'full' || loss === 'sampled' ? loss : DEFAULT_TRAIN.loss,
