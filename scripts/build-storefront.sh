@@ -30,3 +30,7 @@ rm -rf models/storefront-tt
 cp -r "$STUDENT" models/storefront-tt
 pr verify models/storefront-tt
 pr report --dataset storefront --models "$TEACHER,models/storefront-tt" --out "$OUT/storefront-report.md"
+
+# The second stage: a DeepFM ranker trained on the context storefront's impression log,
+# pruned by Shaver and shipped as models/storefront-ranker (docs/results/storefront.md).
+OUT="$OUT/two-stage" scripts/pipeline-storefront-two-stage.sh

@@ -8,9 +8,11 @@ export { BUDGET_DEFAULTS, type BudgetOption, type PrefixInfo } from './runtime/b
 export {
   createRecommender,
   type RankedCandidate,
+  type RankerInfo,
   type Ranking,
   type RankOptions,
   type Recommendation,
+  type RecommendationRanking,
   type Recommender,
   type RecommenderInfo,
   type RecommenderOptions,
@@ -18,7 +20,18 @@ export {
 } from './runtime/client.ts';
 export type { CtrFieldValues, CtrValue } from './runtime/ctr-request.ts';
 export type { BackendPreference } from './runtime/engine/backend.ts';
+export type { StageTiming } from './runtime/engine/engine.ts';
 export { type EraseOptions, type EraseResult, eraseLocalData } from './runtime/erase.ts';
 export { RuntimeError, type RuntimeProblem } from './runtime/errors.ts';
 export type { HistoryEvent, TrackInput } from './runtime/history-store.ts';
+export {
+  CONTEXT_LIMITS,
+  type ContextValue,
+  type DeviceClass,
+  deviceClass,
+  type LocalContext,
+  localContext,
+  type RecommendContext,
+  type Weekday,
+} from './runtime/local-context.ts';
 export type { Refusal } from './runtime/worker-connection.ts';

@@ -105,3 +105,13 @@ export const DEFAULT_UMEC_SEQUENCE = {
   finetunePatience: 1,
   seed: 2021,
 };
+
+/**
+ * `ranker`: retrieval's top 50 go to the ranker (the issue's N); the fusion weight is the
+ * best of this grid on validation NDCG@10 (0 is retrieval alone).
+ */
+export const DEFAULT_RANKER = {
+  candidates: 50,
+  k: 10,
+  weights: [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4] as readonly number[],
+};

@@ -14,6 +14,7 @@ import {
   DEFAULT_LOGIT_KD,
   DEFAULT_PRUNE,
   DEFAULT_QUANTIZE,
+  DEFAULT_RANKER,
   DEFAULT_UMEC,
   DEFAULT_UMEC_SEQUENCE,
   SEQUENTIAL_SHAPLEY_DEFAULTS,
@@ -26,6 +27,7 @@ import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.t
 import type { PriorCliOptions } from './prior.ts';
 import type { PruneCliOptions } from './prune.ts';
 import type { QuantizeCliOptions } from './quantize.ts';
+import type { RankerCliOptions } from './ranker.ts';
 import type { ReportCliOptions } from './report.ts';
 import type { ShapleyCliOptions } from './shapley.ts';
 import { oneLine } from './terminal-text.ts';
@@ -585,6 +587,30 @@ function buildProgram(output: Output): Command {
     .addOption(jsonOption())
     .action(async (model: string, options: QuantizeCliOptions) =>
       (await import('./quantize.ts')).quantizeCommand(model, options, output),
+    );
+
+  const dr = DEFAULT_RANKER;
+  program
+    .command('ranker')
+    .description(
+      "make a CTR package the second stage of on-device recommendations: write its ranker file (context fields, every item's fields, candidates) into a copy, with the fusion weight fitted on a context storefront's validation shoppers against a next-item model, and report NDCG@10 of retrieval alone and with the ranker on its test shoppers",
+    )
+    .argument('<model>', 'ctr-dense or ctr-pruned package trained on <dataset>-clicks')
+    .requiredOption('--retrieval <dir>', 'the next-item package whose candidates it re-ranks')
+    .requiredOption(
+      '--dataset <name>',
+      'generated context storefront: storefront-context or storefront-flat',
+    )
+    .requiredOption('--out <dir>', 'package to write (may be <model> itself: replaced whole)')
+    .option('--candidates <n>', `items retrieval proposes (default ${dr.candidates})`)
+    .option(
+      '--weight <w>',
+      `a fixed fusion weight (default: the best on validation NDCG@${dr.k} of ${dr.weights.join(', ')})`,
+    )
+    .option('--force', 'write over another model package that is already there')
+    .addOption(jsonOption())
+    .action(async (model: string, options: RankerCliOptions) =>
+      (await import('./ranker.ts')).rankerCommand(model, options, output),
     );
 
   program

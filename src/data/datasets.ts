@@ -24,6 +24,11 @@ import {
 } from './sequences.ts';
 import { loadSessionFiles, type SessionDataset } from './sessions.ts';
 import { DEFAULT_STOREFRONT, type StorefrontOptions, storefrontSequences } from './storefront.ts';
+import {
+  type ContextStorefrontOptions,
+  contextStorefrontSequences,
+  DEFAULT_CONTEXT_STOREFRONT,
+} from './storefront-context.ts';
 
 /** Per-user sequences for next-item models (SASRec-style leave-last-out). */
 export interface SequentialDatasetSpec {
@@ -47,6 +52,39 @@ export interface GeneratedDatasetSpec {
   readonly format: 'generated-storefront';
   readonly generator: StorefrontOptions;
 }
+
+/** The storefront whose shoppers' visits have a local context (src/data/storefront-context.ts). */
+export interface GeneratedContextDatasetSpec {
+  readonly kind: 'sequential';
+  readonly description: string;
+  readonly format: 'generated-context-storefront';
+  readonly generator: ContextStorefrontOptions;
+}
+
+/**
+ * The context storefront's impression log as CTR rows (src/data/ctr/storefront-clicks.ts):
+ * each event's slate, the clicked item positive; split by shopper. Made in memory.
+ */
+export interface GeneratedClicksDatasetSpec {
+  readonly kind: 'ctr';
+  readonly description: string;
+  readonly format: 'generated-storefront-clicks';
+  readonly generator: ContextStorefrontOptions;
+  /** Context and item fields, or item fields only (the ranker with the context off). */
+  readonly fields: 'all' | 'items';
+}
+
+/** Every data set made in memory by a seeded generator. */
+export type AnyGeneratedDatasetSpec =
+  | GeneratedDatasetSpec
+  | GeneratedContextDatasetSpec
+  | GeneratedClicksDatasetSpec;
+
+const GENERATED_FORMATS: readonly string[] = [
+  'generated-storefront',
+  'generated-context-storefront',
+  'generated-storefront-clicks',
+] satisfies AnyGeneratedDatasetSpec['format'][];
 
 /** Session-based recommendation: whole training sessions and prefix/target test cases. */
 export interface SessionDatasetSpec {
@@ -110,12 +148,19 @@ export interface EventLogDatasetSpec<K extends LogKind = LogKind> {
 export type DatasetSpec =
   | SequentialDatasetSpec
   | GeneratedDatasetSpec
+  | GeneratedContextDatasetSpec
   | EventLogDatasetSpec<'sequential'>
   | SessionDatasetSpec
   | EventLogDatasetSpec<'session'>
   | CtrDatasetSpec
   | MovieLensCtrDatasetSpec
-  | CsvCtrDatasetSpec;
+  | CsvCtrDatasetSpec
+  | GeneratedClicksDatasetSpec;
+
+const FLAT_STOREFRONT: ContextStorefrontOptions = {
+  ...DEFAULT_CONTEXT_STOREFRONT,
+  contextEffect: 0,
+};
 
 export const DATASETS = {
   'ml-1m': {
@@ -166,6 +211,20 @@ export const DATASETS = {
     format: 'generated-storefront',
     generator: DEFAULT_STOREFRONT,
   },
+  'storefront-context': {
+    kind: 'sequential',
+    description:
+      "generated storefront with a local context per visit (src/data/storefront-context.ts): the storefront's 3,000 products, 10,000 shoppers whose behaviour depends on hour, weekday, device and locale; made in memory, no data directory",
+    format: 'generated-context-storefront',
+    generator: DEFAULT_CONTEXT_STOREFRONT,
+  },
+  'storefront-flat': {
+    kind: 'sequential',
+    description:
+      "storefront-context with the context's effect off (contexts drawn, behaviour unchanged: the storefront's own sequences); made in memory, no data directory",
+    format: 'generated-context-storefront',
+    generator: FLAT_STOREFRONT,
+  },
   frappe: {
     kind: 'ctr',
     description:
@@ -200,6 +259,30 @@ export const DATASETS = {
     format: 'avazu-csv',
     file: 'ctr-small-samples/deepctr_avazu_sample.txt',
   },
+  'storefront-context-clicks': {
+    kind: 'ctr',
+    description:
+      "storefront-context's impression log: each event's slate of 5 (the clicked item and 4 shown by popularity), 4 context fields (hour, weekday, device, locale) + 5 item fields, split 8:1:1 by shopper; made in memory, no data directory",
+    format: 'generated-storefront-clicks',
+    generator: DEFAULT_CONTEXT_STOREFRONT,
+    fields: 'all',
+  },
+  'storefront-context-clicks-items': {
+    kind: 'ctr',
+    description:
+      'storefront-context-clicks with the 5 item fields only (the ranker with the context off), split 8:1:1 by shopper; made in memory, no data directory',
+    format: 'generated-storefront-clicks',
+    generator: DEFAULT_CONTEXT_STOREFRONT,
+    fields: 'items',
+  },
+  'storefront-flat-clicks': {
+    kind: 'ctr',
+    description:
+      "storefront-flat's impression log (contexts that change nothing): 4 context + 5 item fields, split 8:1:1 by shopper; made in memory, no data directory",
+    format: 'generated-storefront-clicks',
+    generator: FLAT_STOREFRONT,
+    fields: 'all',
+  },
 } as const satisfies Record<string, DatasetSpec>;
 
 export type DatasetName = keyof typeof DATASETS;
@@ -227,8 +310,8 @@ export function isDatasetName(name: string): name is DatasetName {
 }
 
 /** Whether the data set is made in memory, so that it needs no data directory. */
-export function isGenerated(spec: DatasetSpec): spec is GeneratedDatasetSpec {
-  return spec.kind === 'sequential' && spec.format === 'generated-storefront';
+export function isGenerated(spec: DatasetSpec): spec is AnyGeneratedDatasetSpec {
+  return 'format' in spec && GENERATED_FORMATS.includes(spec.format);
 }
 
 /** Whether the data set is a shop's event log file rather than a registry entry. */
@@ -280,7 +363,11 @@ export async function loadUserSequences(
   options: LoadOptions = {},
 ): Promise<UserSequences> {
   const spec = specOfKind(name, 'sequential', 'loadUserSequences');
-  if (isGenerated(spec)) return storefrontSequences(name, spec.generator);
+  if (isGenerated(spec)) {
+    return spec.format === 'generated-context-storefront'
+      ? contextStorefrontSequences(name, spec.generator)
+      : storefrontSequences(name, spec.generator);
+  }
   if (isEventLog(spec)) return loadUserLog(spec.file, options.eventLog);
   const dataDir = resolveDataDir(options.dataDir);
   const file = dataFile(dataDir, spec.file);

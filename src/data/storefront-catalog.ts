@@ -251,6 +251,8 @@ export interface Catalogue {
   tierOf: Int32Array;
   /** Internal id to its brand's index in BRANDS; index 0 unused. */
   brandOf: Int32Array;
+  /** Internal id to its role in its line; index 0 unused (a hole). */
+  roleOf: Role[];
   /** Internal id to its popularity weight (Zipf over lines, and within a line). */
   popularity: Float64Array;
   /** Per category: its main items and accessories, and the categories its visits go on to. */
@@ -280,6 +282,7 @@ export function generateCatalogue(random: () => number, productsPerCategory: num
   const products: Product[] = [];
   const tierOf = new Int32Array(total + 1);
   const brandOf = new Int32Array(total + 1);
+  const roleOf: Role[] = [];
   const popularity = new Float64Array(total + 1);
   const usedNames = new Set<string>();
   const categories: Catalogue['categories'] = [];
@@ -328,6 +331,7 @@ export function generateCatalogue(random: () => number, productsPerCategory: num
       });
       tierOf[id] = tier;
       brandOf[id] = b;
+      roleOf[id] = role;
       popularity[id] = 1 / ((1 + l) ** LINE_SKEW * (1 + line[role].length) ** ITEM_SKEW);
       line[role].push({ id, noun });
     }
@@ -367,6 +371,7 @@ export function generateCatalogue(random: () => number, productsPerCategory: num
     products,
     tierOf,
     brandOf,
+    roleOf,
     popularity,
     categories,
     categoryWeights: CATEGORIES.map((_, c) => 1 / (1 + c) ** 0.6),

@@ -85,16 +85,27 @@ function draw(random: () => number, weights: ArrayLike<number>): number {
 }
 
 /** Items a shopper picks from, and how likely each is. */
-interface Shelf {
+export interface Shelf {
   items: number[];
   weights: Float64Array;
 }
 
+/** The shelves a shopper buys from: mains per category and brand, accessories per category. */
+export interface ShopperShelves {
+  mains: Shelf[][];
+  aisles: Shelf[];
+}
+
 /**
  * Per category and brand, its mains as that brand's loyal shoppers see them: by
- * popularity, the brand's own far ahead, its tier before the others.
+ * popularity, the brand's own far ahead, its tier before the others. `tierFactor` weighs
+ * the mains of each price tier further (storefront-context.ts: cheaper mains on a phone);
+ * the storefront's own shelves have none.
  */
-function mainShelves(catalogue: Catalogue): Shelf[][] {
+export function mainShelves(
+  catalogue: Catalogue,
+  tierFactor: readonly number[] = [1, 1, 1],
+): Shelf[][] {
   const { brandOf, tierOf, popularity } = catalogue;
   return catalogue.categories.map(({ mains }) =>
     BRANDS.map((_, brand) => ({
@@ -104,25 +115,46 @@ function mainShelves(catalogue: Catalogue): Shelf[][] {
         (item) =>
           (popularity[item] as number) *
           (brandOf[item] === brand ? OWN_BRAND : 1) *
-          (tierOf[item] === brand % TIERS.length ? 1 : OFF_TIER),
+          (tierOf[item] === brand % TIERS.length ? 1 : OFF_TIER) *
+          (tierFactor[tierOf[item] as number] as number),
       ),
     })),
   );
 }
 
 /** Per category, its accessories by popularity alone: what catches the eye in the aisle. */
-function accessoryAisles(catalogue: Catalogue): Shelf[] {
+export function accessoryAisles(catalogue: Catalogue): Shelf[] {
   return catalogue.categories.map(({ accessories }) => ({
     items: accessories,
     weights: Float64Array.from(accessories, (item) => catalogue.popularity[item] as number),
   }));
 }
 
-function simulateShopper(
+/**
+ * What a visit's context may change in a shopper's behaviour (storefront-context.ts). A
+ * hook left out, or one that answers undefined, keeps the storefront's own behaviour and
+ * its draws from `random`: a shopper without hooks is the storefront's shopper, bit for bit.
+ */
+export interface ShopperHooks {
+  /** Called as each visit starts, with its index and the number of events before it. */
+  beginVisit?(visit: number, events: number): void;
+  /** Chance that the visit refills consumables, when some are due; `base` is the storefront's. */
+  refillChance?(base: number): number;
+  /** Mains browsed on a main-item visit (before any journey), or undefined for 1 to 3. */
+  browse?(): number | undefined;
+  /** The category of a visit that skips the favourites, or undefined for one by popularity. */
+  otherCategory?(): number | undefined;
+  /** The mains of a category as the shopper (of brand `brand`) sees them on this visit. */
+  mainShelf?(category: number, brand: number): Shelf | undefined;
+}
+
+/** One shopper's history over all their visits (internal ids, oldest first, no repeats). */
+export function simulateShopper(
   random: () => number,
   catalogue: Catalogue,
-  shelves: { mains: Shelf[][]; aisles: Shelf[] },
+  shelves: ShopperShelves,
   meanVisits: number,
+  hooks: ShopperHooks = {},
 ): Int32Array {
   const brand = Math.floor(random() * BRANDS.length);
   const first = draw(random, catalogue.categoryWeights);
@@ -143,7 +175,8 @@ function simulateShopper(
   let visit = 0;
 
   const buyMain = (category: number, browse: number): void => {
-    const mains = (shelves.mains[category] as Shelf[])[brand] as Shelf;
+    const mains =
+      hooks.mainShelf?.(category, brand) ?? ((shelves.mains[category] as Shelf[])[brand] as Shelf);
     let chosen = 0;
     for (let b = 0; b < browse; b++) {
       // A few tries for an unseen main; a loyal shopper may have seen the popular ones.
@@ -179,10 +212,14 @@ function simulateShopper(
 
   const visits = 1 + Math.floor(-Math.log(1 - random()) * (meanVisits - 1));
   for (; visit < visits; visit++) {
-    if (random() < REFILL_VISIT && refill()) continue;
+    hooks.beginVisit?.(visit, history.length);
+    const refillChance = hooks.refillChance?.(REFILL_VISIT) ?? REFILL_VISIT;
+    if (random() < refillChance && refill()) continue;
     const category =
-      random() < FAVOURITE ? pick(random, favourites) : draw(random, catalogue.categoryWeights);
-    buyMain(category, 1 + (random() < 0.6 ? 1 : 0) + (random() < 0.3 ? 1 : 0));
+      random() < FAVOURITE
+        ? pick(random, favourites)
+        : (hooks.otherCategory?.() ?? draw(random, catalogue.categoryWeights));
+    buyMain(category, hooks.browse?.() ?? 1 + (random() < 0.6 ? 1 : 0) + (random() < 0.3 ? 1 : 0));
     if (random() < JOURNEY) {
       const next = (catalogue.categories[category] as Catalogue['categories'][number]).next;
       buyMain(pick(random, next), 1 + (random() < 0.4 ? 1 : 0));

@@ -5,6 +5,12 @@
  *   await rec.track({ item: '1193' });
  *   const top = await rec.recommend({ k: 10 });   // [{ item, score, reason }]
  *
+ * With a ranker (`createRecommender({ model, ranker: '/models/shop-ranker' })`) every
+ * recommend is two stages in one worker call: the model proposes its top `candidates`
+ * items, the ranker re-orders them in the shopper's local context (local-context.ts: the
+ * hour, weekday, device class and locale, read here on the page, overridable per request),
+ * and each recommendation says where it moved (`ranking`).
+ *
  * Inference runs in a dedicated worker (worker.ts); the user's history stays on this
  * thread's IndexedDB store, so neither a crashed worker nor a lost GPU can lose it. Item
  * ids are the package's external ids (strings); internal row numbers never leave here.
@@ -13,6 +19,7 @@ import type { RecommendationReason } from '../model/popularity.ts';
 import { type BudgetOption, resolveBudget } from './budget.ts';
 import { type CtrFieldValues, checkRankShape, type RankInput } from './ctr-request.ts';
 import { BACKEND_PREFERENCES, type BackendPreference } from './engine/backend-preference.ts';
+import type { ContextReport, StageTiming } from './engine/engine.ts';
 import { RuntimeError } from './errors.ts';
 import {
   type HistoryEvent,
@@ -20,10 +27,18 @@ import {
   openHistoryStore,
   type TrackInput,
 } from './history-store.ts';
+import {
+  type ContextValues,
+  checkContext,
+  localContext,
+  mergeContext,
+  type RecommendContext,
+} from './local-context.ts';
 import type {
   BuildDebug,
   MemoryReport,
   OpenResult,
+  RankerSummary,
   RankResult,
   RecommendResult,
   UpdateResult,
@@ -34,6 +49,14 @@ import { type Refusal, WorkerConnection } from './worker-connection.ts';
 export interface RecommenderOptions {
   /** The model package's URL (a directory holding manifest.json). */
   model: string;
+  /**
+   * A ranker package's URL (a ctr-dense or ctr-pruned package made a ranker by `pocketrec
+   * ranker`): the second stage of every recommend. Downloaded, verified and kept in
+   * IndexedDB like the model (fetched whole: `budget` is the model's). One that cannot be
+   * opened (the network, a bad package, 'not-a-ranker') leaves the recommender serving the
+   * model alone: info().ranker is null and info().warnings says why; update() tries again.
+   */
+  ranker?: string;
   backend?: BackendPreference;
   onProgress?: (progress: { loaded: number; total: number }) => void;
   /** Whose history this is, on this device (default 'default'). */
@@ -86,6 +109,35 @@ export interface RecommendOptions {
    * (default true). The answer is the same either way; this exists to check that it is.
    */
   reuseEncoding?: boolean;
+  /**
+   * With a ranker: raw context values (strings or finite numbers, at most 64 fields) that
+   * override the local context field by field (localContext(): hour, weekday, device,
+   * locale); undefined or null leaves a field out. Anything else is 'bad-request'. Fields
+   * the ranker does not read, and values it never saw in training (scored as unknown), are
+   * named once each in info().warnings. Checked, and otherwise ignored, without a ranker.
+   */
+  context?: RecommendContext;
+  /**
+   * With a ranker: also name, for each item, the context field that moved its score most
+   * (`ranking.context`). Costs the ranker (1 + context fields) × candidates rows instead of
+   * candidates rows (default false).
+   */
+  explain?: boolean;
+}
+
+/** Where the ranker put a recommendation (set when a ranker ran). */
+export interface RecommendationRanking {
+  /** 0-based place in the model's (retrieval's) order, and in the final one. */
+  retrievalRank: number;
+  rank: number;
+  /** retrievalRank - rank: positive when the ranker moved the item up. */
+  move: number;
+  /**
+   * With `explain`: the context field whose value moved the item's score most, and by how
+   * much (weight × the ranker's logit with the value less with the field unknown; positive
+   * raised it). Null without `explain`.
+   */
+  context: { field: string; effect: number } | null;
 }
 
 export interface Recommendation {
@@ -98,9 +150,12 @@ export interface Recommendation {
   reason: RecommendationReason;
   /**
    * The model's score; for a popular item ln(1 + its training count), which is not on the
-   * scale of a model's scores. Higher is better either way.
+   * scale of a model's scores. With a ranker, that score + weight × the ranker's logit
+   * (the order's). Higher is better either way.
    */
   score: number;
+  /** Set when a ranker re-ranked this answer. */
+  ranking?: RecommendationRanking;
 }
 
 /** A rank request: fields every candidate shares, and each candidate's own (ctr-request.ts). */
@@ -124,6 +179,9 @@ export interface Ranking {
   unknownContext: string[];
 }
 
+/** The ranker as info() reports it: its package, its ranker file, and how it was opened. */
+export type RankerInfo = RankerSummary;
+
 export interface RecommenderInfo {
   backend: RecommendResult['backend'];
   /** The WebGPU adapter, when on WebGPU. */
@@ -146,6 +204,10 @@ export interface RecommenderInfo {
     lastRecommendMs: number | null;
     lastWorkerMs: number | null;
   };
+  /** The stages that ran in the last recommend (or rank), each one's time inside the worker. */
+  stages: StageTiming[];
+  /** The ranker open beside the model; null when none was asked for or it could not be opened. */
+  ranker: RankerInfo | null;
   /** Everything that went wrong without stopping the recommender. */
   warnings: string[];
   /**
@@ -175,10 +237,12 @@ export interface Recommender {
   clear(): Promise<void>;
   info(): RecommenderInfo;
   /**
-   * Looks for a new model version; switches to it once it is downloaded, verified and
+   * Looks for a new model version, and a new ranker version (or, when the ranker could not
+   * be opened, for the ranker again); switches to each once it is downloaded, verified and
    * warmed up. Resolves false when there is none, or when the server's version is one this
    * recommender refused (a warning says so). Rejects with 'model-refused' when the new
-   * version crashes the worker twice during this call; the old model keeps serving.
+   * model version crashes the worker twice during this call; the old model keeps serving.
+   * A ranker that fails is a warning: the one in use keeps serving.
    */
   update(): Promise<boolean>;
   dispose(): void;
@@ -249,6 +313,23 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       `backend must be one of ${BACKEND_PREFERENCES.join(', ')}, got ${JSON.stringify(backend)}`,
     );
   }
+  const absolute = (what: string, url: string): string => {
+    try {
+      return new URL(url, globalThis.location?.href).href;
+    } catch (error) {
+      throw new RuntimeError('bad-request', `${what} ${JSON.stringify(url)} is not a URL`, {
+        cause: error,
+      });
+    }
+  };
+  const model = absolute('model', options.model);
+  if (
+    options.ranker !== undefined &&
+    (typeof options.ranker !== 'string' || options.ranker === '')
+  ) {
+    throw new RuntimeError('bad-request', 'ranker must be a package URL');
+  }
+  const rankerUrl = options.ranker === undefined ? undefined : absolute('ranker', options.ranker);
   let opened: OpenResult;
   let index: ItemIndex;
   const warnings: string[] = [];
@@ -257,6 +338,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   let lastWorkerMs: number | null = null;
   let lastEncodeMs: number | null = null;
   let lastScoreMs: number | null = null;
+  let stages: StageTiming[] = [];
   const stats = { requests: 0, reusedPositions: 0 };
 
   const adopt = (result: OpenResult) => {
@@ -268,6 +350,27 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   };
   const warn = (warning: string) => {
     if (!warnings.includes(warning)) warnings.push(warning);
+  };
+  /**
+   * Context fields the ranker could not use, once per field and problem: values it never
+   * saw, and fields the page gave that it does not read (not the local context's own
+   * defaults, which a ranker may well leave out).
+   */
+  const reportContext = (report: ContextReport, given: RecommendContext | undefined) => {
+    const name = opened.ranker?.name ?? 'the ranker';
+    for (const field of report.unknown) {
+      warn(
+        `context field "${field}": ${name} never saw this value in training; it is scored as unknown`,
+      );
+    }
+    for (const field of report.missing) {
+      warn(`context field "${field}" was not given; ${name} scores it as unknown`);
+    }
+    for (const field of report.unread) {
+      if (given !== undefined && Object.hasOwn(given, field)) {
+        warn(`context field "${field}" is not one ${name} reads; it is ignored`);
+      }
+    }
   };
   const onEvent = (event: WorkerEvent) => {
     switch (event.event) {
@@ -288,7 +391,9 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   const refusalWarning = (url: string, version: string | null) =>
     version === null
       ? `model ${url} crashed the inference worker twice before its version was known; it is not retried`
-      : `version ${version} of model ${url} crashed the inference worker twice while loading and is refused; the recommender keeps its last good model`;
+      : url === rankerUrl
+        ? `version ${version} of ranker ${url} crashed the inference worker twice while loading and is refused; recommendations come from the model alone until another version works`
+        : `version ${version} of model ${url} crashed the inference worker twice while loading and is refused; the recommender keeps its last good model`;
   const connection = new WorkerConnection({
     spawn: options.spawnWorker ?? defaultWorker,
     callTimeoutMs: options.callTimeoutMs ?? 30_000,
@@ -297,14 +402,6 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     onRestart: (result) => adopt(result as OpenResult),
     onRefused: (refusal) => warn(refusalWarning(refusal.url, refusal.version)),
   });
-  let model: string;
-  try {
-    model = new URL(options.model, globalThis.location?.href).href;
-  } catch (error) {
-    throw new RuntimeError('bad-request', `model ${JSON.stringify(options.model)} is not a URL`, {
-      cause: error,
-    });
-  }
   // Only a debug recommender's requests carry a crash trigger.
   let crashBuilding =
     typeof options.debug === 'object' ? options.debug.crashBuildingVersion : undefined;
@@ -323,6 +420,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         incremental: options.incremental ?? true,
         materialiseRows: options.materialiseRows ?? 100_000,
         ...(budget ? { budget } : {}),
+        ...(rankerUrl === undefined ? {} : { ranker: rankerUrl }),
         ...(options.databases?.models ? { modelDb: options.databases.models } : {}),
         ...buildDebug(),
       })
@@ -364,6 +462,14 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
           `k must be an integer from 1 to 1000, got ${JSON.stringify(request.k)}`,
         );
       }
+      // Here, so a value structured clone cannot copy fails typed, not in postMessage.
+      if (request.context !== undefined) checkContext(request.context);
+      if (request.explain !== undefined && typeof request.explain !== 'boolean') {
+        throw new RuntimeError(
+          'bad-request',
+          `explain must be true or false, got ${JSON.stringify(request.explain)}`,
+        );
+      }
       const history = Int32Array.from(
         events.flatMap((e) => {
           const row = index.row(e.item);
@@ -375,6 +481,10 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       const candidates = request.candidates
         ? index.rowsOf(request.candidates, 'candidates').sort()
         : null;
+      // The local context is read only when a ranker can use it.
+      const context: ContextValues | null = opened.ranker
+        ? mergeContext(localContext(), request.context)
+        : null;
       const result = await connection.call<RecommendResult>({
         type: 'recommend',
         history,
@@ -383,18 +493,35 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         candidates,
         excludeSeen: request.excludeSeen ?? true,
         reuseEncoding: request.reuseEncoding ?? true,
+        ...(context ? { context, explain: request.explain ?? false } : {}),
       });
       lastWorkerMs = result.ms;
       lastEncodeMs = result.encodeMs;
       lastScoreMs = result.scoreMs;
+      stages = result.stages ?? [{ stage: 'retrieval', ms: result.ms }];
       stats.requests++;
       stats.reusedPositions += result.reused;
       backendNow = { ...backendNow, name: result.backend };
-      const out = Array.from(result.rows, (row, i) => ({
-        item: index.id(row),
-        reason: result.reason,
-        score: result.scores[i] as number,
-      }));
+      if (result.context) reportContext(result.context, request.context);
+      const places = result.ranking ?? null;
+      const out = Array.from(result.rows, (row, i): Recommendation => {
+        const place = places?.[i];
+        return {
+          item: index.id(row),
+          reason: result.reason,
+          score: result.scores[i] as number,
+          ...(place
+            ? {
+                ranking: {
+                  retrievalRank: place.retrievalRank,
+                  rank: place.rank,
+                  move: place.retrievalRank - place.rank,
+                  context: place.context,
+                },
+              }
+            : {}),
+        };
+      });
       lastRecommendMs = performance.now() - started;
       return out;
     },
@@ -411,6 +538,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       lastWorkerMs = result.ms;
       lastEncodeMs = result.encodeMs;
       lastScoreMs = result.scoreMs;
+      stages = [{ stage: 'ranking', ms: result.ms }];
       stats.requests++;
       backendNow = { ...backendNow, name: result.backend };
       const ranking = rankedCandidates(request, result);
@@ -439,6 +567,14 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         },
         incremental: opened.engine.incremental,
         scoring: opened.engine.scoring,
+        stages: stages.map((s) => ({ ...s })),
+        ranker: opened.ranker
+          ? {
+              ...opened.ranker,
+              contextFields: [...opened.ranker.contextFields],
+              itemFields: [...opened.ranker.itemFields],
+            }
+          : null,
         timings: {
           loadMs: opened.loadMs,
           initMs: opened.initMs,
@@ -458,6 +594,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     async update() {
       const result = await connection.call<UpdateResult>({ type: 'update', ...buildDebug() });
       if (result.open) adopt(result.open);
+      for (const warning of result.warnings ?? []) warn(warning);
       // Already reported (the call that refused it rejected): a page that polls for
       // updates is told once, not on every poll.
       if (result.refused !== undefined) warn(refusalWarning(model, result.refused));

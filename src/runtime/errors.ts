@@ -38,6 +38,11 @@ export type RuntimeProblem =
   | 'model-refused'
   /** The call got no answer in time; the worker is treated as dead and replaced. */
   | 'timeout'
+  /**
+   * The package given as a ranker is not one: a next-item package, or a CTR package
+   * without a ranker file (src/model/ctr/ranker.ts). The message names its URL.
+   */
+  | 'not-a-ranker'
   /** The recommender was disposed. */
   | 'disposed';
 

@@ -12,8 +12,9 @@ import { ModelPackageError, type ModelPackageProblem } from '../package/errors.t
 import type { DownloadBudget, PrefixInfo } from './budget.ts';
 import type { CtrFieldValues } from './ctr-request.ts';
 import type { ActiveBackend, BackendPreference } from './engine/backend.ts';
-import type { EngineInfo } from './engine/engine.ts';
+import type { ContextReport, EngineInfo, RankedPlace, StageTiming } from './engine/engine.ts';
 import { RuntimeError, type RuntimeProblem } from './errors.ts';
+import type { ContextValues } from './local-context.ts';
 
 export interface OpenRequest {
   type: 'open';
@@ -38,13 +39,22 @@ export interface OpenRequest {
   refused?: string[];
   /** Test aids, sent only by a recommender created with `debug`. */
   debug?: BuildDebug;
+  /**
+   * A ranker package's base URL (absolute): opened through the same model store, built
+   * against the model's items, the second stage of every recommend. A ranker that cannot
+   * be opened leaves the model serving alone, with a warning.
+   */
+  ranker?: string;
+  /** As `refused`, for the ranker's versions (the connection fills it in). */
+  rankerRefused?: string[];
 }
 
-/** Asks the worker to look for a new version of the open package and switch to it. */
+/** Asks the worker to look for new versions of the open package and ranker and switch to them. */
 export interface UpdateRequest {
   type: 'update';
   /** As in OpenRequest: the server's version is not downloaded when it is one of these. */
   refused?: string[];
+  rankerRefused?: string[];
   debug?: BuildDebug;
 }
 
@@ -58,13 +68,16 @@ export interface BuildDebug {
 }
 
 export interface UpdateResult {
-  /** Whether the worker switched to a new version just now. */
+  /** Whether the worker switched to a new version of the model or of the ranker just now. */
   updated: boolean;
-  /** The server's version. */
+  /** The server's version of the model. */
   version: string;
   /** Set when the server's version is one of the refused ones: nothing was downloaded. */
   refused?: string;
+  /** Set whenever something switched: the state now. */
   open?: OpenResult;
+  /** What went wrong with the ranker without stopping the update (it keeps its version). */
+  warnings?: string[];
 }
 
 export interface RecommendRequest {
@@ -75,6 +88,10 @@ export interface RecommendRequest {
   candidates: Int32Array | null;
   excludeSeen: boolean;
   reuseEncoding: boolean;
+  /** Raw local context values, for the ranker (ignored without one). */
+  context?: ContextValues;
+  /** Ask the ranker which context field moved each item. */
+  explain?: boolean;
 }
 
 /**
@@ -148,8 +165,32 @@ export interface ModelSummary {
   prefix?: PrefixInfo;
 }
 
+/** The ranker open beside the model. */
+export interface RankerSummary {
+  name: string;
+  kind: string;
+  url: string;
+  version: string;
+  from: 'network' | 'indexeddb';
+  persistent: boolean;
+  /** Items retrieval proposes to it (at least k are always proposed). */
+  candidates: number;
+  /** Final score = retrieval score + weight × the ranker's logit. */
+  weight: number;
+  contextFields: string[];
+  /** Item fields from its table, the item's own id field first when it has one. */
+  itemFields: string[];
+  /** The model's items its table does not list (their item fields are scored as unknown). */
+  unknownItems: number;
+}
+
 export interface OpenResult {
   model: ModelSummary;
+  /**
+   * Null (or absent) when no ranker was asked for, or when it could not be opened (see
+   * warnings).
+   */
+  ranker?: RankerSummary | null;
   from: 'network' | 'indexeddb';
   persistent: boolean;
   engine: EngineInfo;
@@ -162,6 +203,7 @@ export interface OpenResult {
 
 export interface RecommendResult {
   rows: Int32Array;
+  /** With a ranker, the fused scores (retrieval score + weight × ranker logit). */
   scores: Float32Array;
   /** What every row of this answer rests on (engine/engine.ts: Recommendations). */
   reason: RecommendationReason;
@@ -171,6 +213,12 @@ export interface RecommendResult {
   encodeMs: number;
   scoreMs: number;
   backend: ActiveBackend['name'];
+  /** The stages that ran and each one's time in the engine (absent: none reported). */
+  stages?: StageTiming[];
+  /** Set when the ranker ran: per row, its places in the two orders (absent: null). */
+  ranking?: RankedPlace[] | null;
+  /** Set when the ranker ran: what its context fields got (absent: null). */
+  context?: ContextReport | null;
 }
 
 export interface SerializedError {

@@ -16,6 +16,12 @@
  * refused versions so no worker builds them again. Since a version is stored only once an
  * engine built from it has worked (worker.ts), the replayed `open` finds the last good one.
  * A hang is not retried (the call had its whole time already) but counts the same way.
+ *
+ * An open or update with a ranker loads two packages, and the worker names each version as
+ * it starts building it: a death is blamed on the last one named. A ranker's version
+ * refused does not fail the call: it is run again on a new worker with that version in
+ * `rankerRefused`, and the recommender opens (or updates) without it, serving the model
+ * alone, since a ranker is never worth the model.
  */
 import { RuntimeError } from './errors.ts';
 import {
@@ -50,8 +56,11 @@ interface Pending {
   transfer: Transferable[];
   /** For an open or update: the package url a death is blamed on. */
   url: string | null;
-  /** The version the worker said this call is loading (its `building` event). */
-  version: string | null;
+  /**
+   * The versions the worker said this call is loading (its `building` events), oldest
+   * first: a death is blamed on the last.
+   */
+  building: { url: string; version: string }[];
 }
 
 /** How many crashes in a row while loading one version make it refused. */
@@ -118,8 +127,7 @@ export class WorkerConnection {
       const data = event.data;
       if ('event' in data) {
         if (data.event === 'building') {
-          const call = this.pending.get(data.id);
-          if (call) call.version = data.version;
+          this.pending.get(data.id)?.building.push({ url: data.url, version: data.version });
           return;
         }
         this.options.onEvent(data);
@@ -132,8 +140,8 @@ export class WorkerConnection {
       // That version loaded: earlier crashes on it were bad luck, not the package. (Not
       // the url's count: a replay of the old version succeeding between two crashes of an
       // update that died before naming its version must not let it retry for ever.)
-      if (data.ok && call.url !== null && call.version !== null) {
-        this.crashes.delete(crashKey(call.url, call.version));
+      if (data.ok) {
+        for (const { url, version } of call.building) this.crashes.delete(crashKey(url, version));
       }
       if (data.ok) call.resolve(data.result);
       else call.reject(deserializeError(data.error));
@@ -190,8 +198,16 @@ export class WorkerConnection {
     const url = this.packageOf(body);
     const limit = url === null ? this.options.callTimeoutMs : this.options.openTimeoutMs;
     // Sent with every open and update, replays included, so no worker builds them again.
+    const ranker = body.type === 'open' ? body.ranker : this.lastOpen?.ranker;
     const message =
-      url === null ? { ...body, id } : { ...body, id, refused: this.refusedVersions(url) };
+      url === null
+        ? { ...body, id }
+        : {
+            ...body,
+            id,
+            refused: this.refusedVersions(url),
+            ...(ranker === undefined ? {} : { rankerRefused: this.refusedVersions(ranker) }),
+          };
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.died(
@@ -216,7 +232,7 @@ export class WorkerConnection {
         body,
         transfer,
         url,
-        version: null,
+        building: [],
       });
       worker.postMessage(message, transfer);
     });
@@ -277,30 +293,40 @@ export class WorkerConnection {
     call.reject(error);
   }
 
-  /** Counts a death against the version an open or update was loading; retries or refuses. */
+  /**
+   * Counts a death against the version an open or update was loading (the last it named:
+   * the model's, or its ranker's; before any, the model's url alone); retries or refuses.
+   */
   private blame(call: Pending, url: string, error: RuntimeError, retry: boolean): void {
-    const key = crashKey(url, call.version);
+    const last = call.building.at(-1);
+    const blamed = last ?? { url, version: null };
+    const key = crashKey(blamed.url, blamed.version);
     const crashes = (this.crashes.get(key) ?? 0) + 1;
     this.crashes.set(key, crashes);
+    // The ranker's url is not the call's: the ranker (never the model) was being built.
+    const rankerAtFault = blamed.url !== url;
     if (crashes >= CRASHES_TO_REFUSE) {
+      const { version } = blamed;
       const what =
-        call.version === null
+        version === null
           ? `model ${url} (before its version was known)`
-          : `version ${call.version} of model ${url}`;
-      if (!this.refusals.some((r) => r.url === url && r.version === call.version)) {
-        const refusal: Refusal = { url, version: call.version, reason: error.message };
+          : `version ${version} of ${rankerAtFault ? 'ranker' : 'model'} ${blamed.url}`;
+      if (!this.refusals.some((r) => r.url === blamed.url && r.version === version)) {
+        const refusal: Refusal = { url: blamed.url, version, reason: error.message };
         this.refusals.push(refusal);
         this.options.onRefused?.(refusal);
       }
-      call.reject(
-        new RuntimeError(
-          'model-refused',
-          `${what} stopped the inference worker ${crashes} times while "${call.body.type}" was loading it (${error.message}); it is not tried again`,
-        ),
-      );
-      return;
-    }
-    if (!retry) {
+      // Without the ranker's version, the call can still succeed: run it again.
+      if (!rankerAtFault) {
+        call.reject(
+          new RuntimeError(
+            'model-refused',
+            `${what} stopped the inference worker ${crashes} times while "${call.body.type}" was loading it (${error.message}); it is not tried again`,
+          ),
+        );
+        return;
+      }
+    } else if (!retry) {
       call.reject(
         error.code === 'timeout'
           ? error
@@ -312,7 +338,7 @@ export class WorkerConnection {
       return;
     }
     // Once more, on a new worker: an open as it was; an update after the model it
-    // updates has been opened again (the replay).
+    // updates has been opened again (the replay). Each send names its versions afresh.
     const again =
       call.body.type === 'open'
         ? this.send(call.body, call.transfer)

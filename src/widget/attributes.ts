@@ -24,6 +24,11 @@ export type ImageOrigins = ReadonlySet<string>;
 
 export interface WidgetConfig {
   model: string;
+  /**
+   * A ranker package's URL, or null: the second stage that re-orders the model's candidates
+   * in the shopper's local context (hour, weekday, device, locale), read on the device.
+   */
+  ranker: string | null;
   k: number;
   /** The catalogue's URL, or null (a catalogue given as a property, or none). */
   catalog: string | null;
@@ -43,7 +48,7 @@ export interface WidgetConfig {
 }
 
 /** Attributes whose change needs a new recommender (a new model or another user's history). */
-export const RESTART_ATTRIBUTES = ['model', 'backend', 'user'] as const;
+export const RESTART_ATTRIBUTES = ['model', 'ranker', 'backend', 'user'] as const;
 /** Attributes whose change only needs the list drawn again. */
 export const RENDER_ATTRIBUTES = [
   'k',
@@ -112,6 +117,7 @@ export function readConfig(element: Element): WidgetConfig {
   }
   return {
     model,
+    ranker: element.getAttribute('ranker')?.trim() || null,
     k,
     catalog: element.getAttribute('catalog') || null,
     backend: (element.getAttribute('backend') || 'auto') as BackendPreference,

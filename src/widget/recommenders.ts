@@ -1,5 +1,5 @@
 /**
- * One recommender (one worker, one model in memory) per model, backend and user, however
+ * One recommender (one worker, one model in memory) per model, ranker, backend and user, however
  * many <pocket-recs> elements show it. Leases are counted; the last one out disposes it.
  */
 import { type BackendPreference, createRecommender, type Recommender } from '../index.ts';
@@ -21,16 +21,23 @@ const entries = new Map<string, Entry>();
 
 export function leaseRecommender(options: {
   model: string;
+  ranker: string | null;
   backend: BackendPreference;
   user: string;
 }): RecommenderLease {
   const model = new URL(options.model, document.baseURI).href;
-  const key = JSON.stringify([model, options.backend, options.user]);
+  const ranker = options.ranker === null ? null : new URL(options.ranker, document.baseURI).href;
+  const key = JSON.stringify([model, ranker, options.backend, options.user]);
   let entry = entries.get(key);
   if (!entry) {
     const created: Entry = {
       user: options.user,
-      recommender: createRecommender({ model, backend: options.backend, user: options.user }),
+      recommender: createRecommender({
+        model,
+        ...(ranker === null ? {} : { ranker }),
+        backend: options.backend,
+        user: options.user,
+      }),
       leases: 0,
     };
     // A model that failed to open is not kept: the next lease tries again.

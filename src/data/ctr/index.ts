@@ -7,18 +7,22 @@
  * listed order), and 0 is kept for values the train split never holds and for missing
  * values. Numeric fields get up to `numericBuckets` buckets at quantiles of their train
  * values (see quantileBoundaries). Data sets without a published split get a seeded random
- * 8:1:1 one (randomSplit), seed 2020 as in RecBole's default configuration.
+ * 8:1:1 one (randomSplit), seed 2020 as in RecBole's default configuration. The generated
+ * storefront clicks (storefront-clicks.ts) are made in memory and split by shopper, as the
+ * generator's options say: the seed and ratios given here do not apply to them.
  */
 
 import { PocketrecError } from '../../errors.ts';
 import type { CtrRows, CtrSchema } from '../../model/ctr/schema.ts';
 import { dataFile, resolveDataDir } from '../data-dir.ts';
-import { type DatasetSpec, getDataset, type LoadOptions } from '../datasets.ts';
+import { type DatasetSpec, getDataset, type LoadOptions, needsDataDir } from '../datasets.ts';
+import { generateContextStorefront } from '../storefront-context.ts';
 import { AVAZU_LAYOUT, CRITEO_LAYOUT, readCtrCsv } from './csv.ts';
 import { encodeTable, type RawTable, type SplitRows } from './encode.ts';
 import { readLibfmFields } from './frappe.ts';
 import { readMovieLensCtr } from './movielens.ts';
 import { randomSplit } from './split.ts';
+import { storefrontClicksTable } from './storefront-clicks.ts';
 
 /** A CTR data set encoded as fields, with its three splits. */
 export interface CtrFieldData {
@@ -73,10 +77,14 @@ export async function loadCtrFields(
       `numericBuckets must be a positive integer, not ${settings.numericBuckets}`,
     );
   }
-  const dataDir = resolveDataDir(options.dataDir);
+  // A generated data set reads no file: no data directory is looked for, even a named one.
+  const dataDir = needsDataDir(spec) ? resolveDataDir(options.dataDir) : undefined;
   const { table, splits, notes } = await readSpec(
     spec,
-    (file) => dataFile(dataDir, file),
+    (file) => {
+      if (dataDir === undefined) throw new Error(`${name} is made in memory: no ${file} to read`);
+      return dataFile(dataDir, file);
+    },
     settings,
   );
   return { dataset: name, ...encodeTable(table, splits, settings.numericBuckets), notes };
@@ -125,6 +133,22 @@ async function readSpec(
       return split(await readCtrCsv(path(spec.file), CRITEO_LAYOUT), [TINY_FIXTURE]);
     case 'avazu-csv':
       return split(await readCtrCsv(path(spec.file), AVAZU_LAYOUT), [TINY_FIXTURE]);
+    case 'generated-storefront-clicks': {
+      const { generator } = spec;
+      const { table, splits } = storefrontClicksTable(
+        generateContextStorefront(generator),
+        spec.fields,
+      );
+      return {
+        table,
+        splits,
+        notes: [
+          `split by shopper: ${generator.shopperSplit.join(':')} of ${generator.shoppers} shoppers (seed ${generator.seed}), no shopper in two splits; the seed and split ratios of the loader do not apply`,
+          `each event is a slate of ${generator.slateSize}: the clicked item (label 1) and ${generator.slateSize - 1} others shown by popularity, whatever the context (label 0)`,
+          `context effect ${generator.contextEffect}; fields: ${table.columns.map((c) => c.name).join(', ')}`,
+        ],
+      };
+    }
   }
 }
 
@@ -147,3 +171,4 @@ export {
 export { readLibfmFields } from './frappe.ts';
 export { readMovieLensCtr } from './movielens.ts';
 export { consecutiveSplit, randomSplit } from './split.ts';
+export { type StorefrontClickFields, storefrontClicksTable } from './storefront-clicks.ts';

@@ -11,6 +11,7 @@ import {
 } from '../../index.ts';
 import type { Catalogue, CatalogueItem } from './catalogue.ts';
 import { CatalogueView } from './catalogue-view.ts';
+import { ContextPanel } from './context-panel.ts';
 import { DataPanel } from './data-panel.ts';
 import { byId } from './dom.ts';
 import { showLatency, showModel } from './engine-panel.ts';
@@ -64,6 +65,7 @@ async function start(): Promise<void> {
       source.loadCatalogue(),
       createRecommender({
         model: source.model,
+        ...(source.ranker ? { ranker: source.ranker } : {}),
         user: source.user,
         historyCap: HISTORY_CAP,
         onProgress: ({ loaded, total }) => progress.update(loaded, total),
@@ -104,8 +106,13 @@ async function start(): Promise<void> {
   });
   byId('restart').addEventListener('click', () => location.reload());
 
+  const contextPanel = new ContextPanel(() => {
+    queue = queue.then(() => (erased ? undefined : recommend())).catch(fail);
+  });
+  contextPanel.show(rec.info().ranker !== null);
+
   async function recommend(): Promise<void> {
-    const top = await rec.recommend({ k: K });
+    const top = await rec.recommend({ k: K, context: { ...contextPanel.value() }, explain: true });
     recommendations.show(top, events.length);
     showLatency(rec.info());
   }

@@ -1,4 +1,5 @@
 /** The two ways an item is shown: a card in the catalogue grid, a row in the side panels. */
+import type { RecommendationRanking } from '../../index.ts';
 import type { CatalogueItem } from './catalogue.ts';
 import { el } from './dom.ts';
 import { thumbnail } from './thumbnail.ts';
@@ -26,6 +27,7 @@ export function recommendationRow(
   rank: number,
   score: number,
   onPick: Pick,
+  ranking?: RecommendationRanking,
 ): HTMLElement {
   const button = el(
     'button',
@@ -37,6 +39,7 @@ export function recommendationRow(
       { className: 'rec-text' },
       el('span', { className: 'rec-name', text: item.name }),
       el('span', { className: 'rec-detail', text: item.detail }),
+      ...(ranking ? [rankerMove(ranking)] : []),
     ),
     el('span', {
       className: 'rec-score',
@@ -46,4 +49,26 @@ export function recommendationRow(
   );
   button.addEventListener('click', () => onPick(item, 'recommendations'));
   return el('li', {}, button);
+}
+
+/**
+ * What the ranker did to an item: how many places it moved from the next-item model's
+ * order, and the context field that moved it most (the hour, the device...).
+ */
+function rankerMove({ move, context }: RecommendationRanking): HTMLElement {
+  const direction = move > 0 ? 'up' : move < 0 ? 'down' : 'same';
+  const places = move === 0 ? 'kept its place' : `${move > 0 ? '▲' : '▼'} ${Math.abs(move)}`;
+  const why =
+    context && Math.abs(context.effect) >= 0.05
+      ? ` · ${context.field} ${context.effect > 0 ? 'raised' : 'lowered'} it`
+      : '';
+  return el('span', {
+    className: `rec-move rec-move-${direction}`,
+    text: `${places}${why}`,
+    data: { move: String(move), ...(context ? { field: context.field } : {}) },
+    attrs: {
+      title:
+        'Places moved by the on-device ranker from the next-item model’s order, and the context field that moved it most',
+    },
+  });
 }

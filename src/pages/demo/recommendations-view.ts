@@ -19,7 +19,7 @@ export class RecommendationsView {
   show(recommendations: readonly Recommendation[], historyLength: number): void {
     this.list.replaceChildren(
       ...recommendations.map((r, i) =>
-        recommendationRow(this.itemOf(r.item), i + 1, r.score, this.onPick),
+        recommendationRow(this.itemOf(r.item), i + 1, r.score, this.onPick, r.ranking),
       ),
     );
     this.hint.textContent =

@@ -17,6 +17,13 @@ import { formatPrice } from './format.ts';
 export const STOREFRONT_MODEL = '/models/storefront-compact';
 
 /**
+ * The storefront's ranker: a DeepFM trained on the context storefront's impression log,
+ * pruned by Shaver, its fusion weight fitted against STOREFRONT_MODEL
+ * (scripts/pipeline-storefront-two-stage.sh; docs/results/storefront.md, "Two stages").
+ */
+export const STOREFRONT_RANKER = '/models/storefront-ranker';
+
+/**
  * The ML-1M package the demo runs: the most accurate on validation among the packages of at
  * most 128 KiB on the ML-1M frontier (docs/results/ml-1m-frontier.md), picked by
  * scripts/pick-from-frontier.ts, since a shopper pays for every byte before the first answer.
@@ -34,6 +41,8 @@ export type SourceKey = 'storefront' | 'ml-1m';
 export interface DemoSource {
   key: SourceKey;
   model: string;
+  /** The second stage, re-ranking the model's candidates in the local context, if any. */
+  ranker?: string;
   /** One history per source: their item ids have nothing in common. */
   user: string;
   /** What an item is, for the page's sentences. */
@@ -44,6 +53,7 @@ export interface DemoSource {
 export const STOREFRONT: DemoSource = {
   key: 'storefront',
   model: STOREFRONT_MODEL,
+  ranker: STOREFRONT_RANKER,
   user: 'demo-storefront',
   noun: { one: 'product', many: 'products' },
   loadCatalogue: loadStorefront,

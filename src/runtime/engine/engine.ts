@@ -12,6 +12,12 @@
  * a Markov package's own popularity) answers an empty history, marked 'popular', where a
  * sequential model would have nothing to encode. Whatever the kind, a lost WebGPU device
  * moves the engine to WASM and rebuilds the model there from the package.
+ *
+ * A next-item engine may also hold a ranker (openRanker, ranker-stage.ts): then a
+ * recommend is two stages in one call, retrieval (this model's top `candidates` items, or
+ * the prior's for an empty history) and ranking (the ranker's click probability of each in
+ * the request's context, fused with the retrieval score), and returns the best k of the
+ * final order.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
@@ -26,6 +32,7 @@ import {
 import { isSequentialKind } from '../../model/sequential-structure.ts';
 import type { ModelPackage } from '../../package/reader.ts';
 import { RuntimeError } from '../errors.ts';
+import type { ContextValues } from '../local-context.ts';
 import {
   type ActiveBackend,
   type BackendPreference,
@@ -42,6 +49,16 @@ import {
   warmUpRows,
 } from './ctr-scorer.ts';
 import {
+  buildRankerStage,
+  type ContextReport,
+  encodeContext,
+  type RankerStage,
+  rankCandidates,
+  rebuildRankerStage,
+  releaseRankerStage,
+  warmUpRankerStage,
+} from './ranker-stage.ts';
+import {
   buildSequentialScorer,
   type Ranking,
   type RecommendQuery,
@@ -52,7 +69,31 @@ import {
 } from './sequential-scorer.ts';
 import { type Ranked, topK } from './top-k.ts';
 
+export type { ContextReport } from './ranker-stage.ts';
 export type { RecommendQuery } from './sequential-scorer.ts';
+
+/** A recommend request: the query, and what the ranker reads when one is open. */
+export interface TwoStageQuery extends RecommendQuery {
+  /** Raw context values (local-context.ts), checked on the page. */
+  context?: ContextValues;
+  /** Also work out which context field moved each item most (1 + fields rows per candidate). */
+  explain?: boolean;
+}
+
+/** A stage of a recommend request and its time inside the engine. */
+export interface StageTiming {
+  stage: 'retrieval' | 'ranking';
+  ms: number;
+}
+
+/** Where the ranker put an item, for each item of a two-stage answer (in answer order). */
+export interface RankedPlace {
+  /** 0-based place in retrieval's order, and in the final one. */
+  retrievalRank: number;
+  rank: number;
+  /** The context field that moved its score most (explain only), with how much. */
+  context: { field: string; effect: number } | null;
+}
 
 export interface EngineOptions {
   backend: BackendPreference;
@@ -84,6 +125,12 @@ export interface Recommendations {
    */
   encodeMs: number;
   scoreMs: number;
+  /** The stages that ran, in order. */
+  stages: StageTiming[];
+  /** Set when the ranker ran: each row's places (scores are then the fused ones). */
+  ranking: RankedPlace[] | null;
+  /** Set when the ranker ran: what its context fields got. */
+  context: ContextReport | null;
 }
 
 /** A CTR model's answer to a rank request, candidates in request order. */
@@ -147,8 +194,17 @@ function emptyHistoryPrior(pkg: ModelPackage): PopularityPrior | null {
   return isCtrKind(kind) ? null : popularityPriorOf(pkg);
 }
 
+/** The ranker as opened: its file, and the model's items its table lacks. */
+export interface RankerOpened {
+  spec: RankerStage['spec'];
+  /** Items of this model the ranker's table does not list (scored with unknown item fields). */
+  unknownItems: number;
+}
+
 export class Engine {
   private scorer: Scorer;
+  /** The second stage, when a ranker is open. */
+  private ranker: RankerStage | null = null;
   /** Checked before any tensor is built, and kept across backends (it is plain numbers). */
   private readonly prior: PopularityPrior | null;
   private lost: string | null = null;
@@ -211,17 +267,77 @@ export class Engine {
     if (this.scorer.kind === 'sequential') this.scorer.encoder.forget();
   }
 
-  /** The best k items after a history (next-item models). */
-  async recommend(query: RecommendQuery): Promise<Recommendations> {
+  /**
+   * The best k items after a history (next-item models); with a ranker open, the best k of
+   * retrieval's top max(k, candidates) re-ranked in the query's context.
+   */
+  async recommend(query: TwoStageQuery): Promise<Recommendations> {
     const started = performance.now();
     let encodeMs = 0;
-    const ranking = await this.run(() =>
-      this.recommendWith(this.scorer, query, (ms) => {
+    const stage = this.ranker;
+    const k = stage ? Math.max(query.k, stage.spec.candidates) : query.k;
+    const retrieved = await this.run(() =>
+      this.recommendWith(this.scorer, { ...query, k }, (ms) => {
         encodeMs = ms;
       }),
     );
-    const total = performance.now() - started;
-    return { ...ranking, encodeMs, scoreMs: total - encodeMs };
+    const retrievalMs = performance.now() - started;
+    const stages: StageTiming[] = [{ stage: 'retrieval', ms: retrievalMs }];
+    const result = { ...retrieved, encodeMs, stages, ranking: null, context: null };
+    if (!stage || retrieved.rows.length === 0) {
+      return { ...result, scoreMs: retrievalMs - encodeMs };
+    }
+    const rankStart = performance.now();
+    const { encoded, report } = encodeContext(stage, query.context ?? {});
+    const order = await this.run(() =>
+      rankCandidates(
+        this.rankerStage(),
+        retrieved.rows,
+        retrieved.scores,
+        encoded,
+        query.explain ?? false,
+      ),
+    );
+    const top = order.slice(0, query.k);
+    const rankingMs = performance.now() - rankStart;
+    stages.push({ stage: 'ranking', ms: rankingMs });
+    return {
+      ...result,
+      rows: Int32Array.from(top, (item) => item.row),
+      scores: Float32Array.from(top, (item) => item.score),
+      scoreMs: retrievalMs - encodeMs + rankingMs,
+      ranking: top.map(({ retrievalRank, rank, context }) => ({ retrievalRank, rank, context })),
+      context: report,
+    };
+  }
+
+  /**
+   * Makes `pkg` (a ranker, at `url`) this engine's second stage: built against this model's
+   * items and warmed up before it replaces the ranker open now, whose tensors are then
+   * released. Throws RuntimeError('not-a-ranker') for a package that is not a ranker,
+   * 'bad-request' on an engine that cannot retrieve (a CTR model), a ModelPackageError for
+   * a ranker file that does not fit; the ranker open before stays open then.
+   */
+  async openRanker(pkg: ModelPackage, url: string): Promise<RankerOpened> {
+    this.checkLive();
+    if (this.scorer.kind === 'ctr') {
+      throw new RuntimeError(
+        'bad-request',
+        `${this.pkg.manifest.name} is a CTR model (${this.pkg.manifest.kind}): it has no items to retrieve, so ranker ${url} has nothing to re-rank`,
+      );
+    }
+    const numItems = this.pkg.manifest.items.count;
+    const next = buildRankerStage(pkg, url, { itemIds: this.pkg.itemIds, numItems });
+    try {
+      await warmUpRankerStage(next, numItems);
+    } catch (error) {
+      releaseRankerStage(next);
+      throw error;
+    }
+    const previous = this.ranker;
+    this.ranker = next;
+    if (previous) releaseRankerStage(previous);
+    return { spec: next.spec, unknownItems: next.table.unknownRows };
   }
 
   /**
@@ -256,9 +372,17 @@ export class Engine {
   }
 
   private release(): void {
-    const { scorer } = this;
+    const { scorer, ranker } = this;
     if (scorer.kind === 'sequential') releaseSequentialScorer(scorer);
     else if (scorer.kind === 'ctr') releaseCtrScorer(scorer);
+    if (ranker) releaseRankerStage(ranker);
+    this.ranker = null;
+  }
+
+  /** The ranker the running request reads (after a lost device, the one rebuilt). */
+  private rankerStage(): RankerStage {
+    if (!this.ranker) throw new RuntimeError('model-unavailable', 'the ranker was closed');
+    return this.ranker;
   }
 
   private async recommendWith(
@@ -341,6 +465,7 @@ export class Engine {
     const next = await selectBackend('wasm', this.options.wasmPaths);
     this.active = { ...next, fallbacks: [...this.active.fallbacks, `webgpu: ${reason}`] };
     this.scorer = this.build();
+    if (this.ranker) this.ranker = rebuildRankerStage(this.ranker);
     this.options.onBackendChange?.(this.active, reason);
   }
 }

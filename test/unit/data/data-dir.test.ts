@@ -119,10 +119,15 @@ describe('data set registry', () => {
       'tmall',
       'retailrocket',
       'storefront',
+      'storefront-context',
+      'storefront-flat',
       'frappe',
       'ml-1m-ctr',
       'criteo-sample',
       'avazu-sample',
+      'storefront-context-clicks',
+      'storefront-context-clicks-items',
+      'storefront-flat-clicks',
     ]);
     expect(getDataset('tmall').kind).toBe('session');
   });
