@@ -12,6 +12,12 @@ import { DEFAULT_MINIMAX_RATES } from '../compression/umec/minimax.ts';
 import type { ScoreScale } from '../compression/umec/search.ts';
 import type { PrunedLayout, PrunedValueDtype } from '../model/ctr/pruned-package.ts';
 import { DEFAULT_CHUNK_ELEMENTS } from '../model/defaults.ts';
+import {
+  IMPORT_FORMATS,
+  IMPORT_LAYOUTS,
+  PMIXER_DEFAULTS,
+  RECBOLE_DEFAULTS,
+} from '../model/import/defaults.ts';
 import { DEFAULT_TRAIN } from '../train/defaults.ts';
 import type { ShapleySplit } from './shapley.ts';
 import type { UmecMethod } from './umec.ts';
@@ -114,4 +120,15 @@ export const DEFAULT_RANKER = {
   candidates: 50,
   k: 10,
   weights: [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4] as readonly number[],
+};
+
+/**
+ * `import`: the one file format, the layouts, and what each layout assumes for a config key
+ * its source's config does not state (the source's own defaults, src/model/import/defaults.ts).
+ */
+export const DEFAULT_IMPORT = {
+  from: IMPORT_FORMATS[0],
+  layouts: IMPORT_LAYOUTS,
+  recbole: RECBOLE_DEFAULTS,
+  pmixer: PMIXER_DEFAULTS,
 };

@@ -8,9 +8,11 @@ import {
   namesAFile,
 } from '../data/index.ts';
 import { PocketrecError, UsageError } from '../errors.ts';
+import { IMPORT_FORMATS } from '../model/import/defaults.ts';
 import { MAX_JPQ_CENTROIDS } from '../model/jpq-codes.ts';
 import { DEFAULT_CTR_TRAIN, DEFAULT_JPQ, DEFAULT_QR, defaultMlpOf } from '../train/defaults.ts';
 import {
+  DEFAULT_IMPORT,
   DEFAULT_LOGIT_KD,
   DEFAULT_PRUNE,
   DEFAULT_QUANTIZE,
@@ -22,6 +24,7 @@ import {
 } from './defaults.ts';
 import type { DistillCliOptions } from './distill.ts';
 import type { EvalCliOptions } from './eval.ts';
+import type { ImportCliOptions } from './import.ts';
 import type { EventLogCliOptions } from './options.ts';
 import { EXIT, type Output, processOutput, terminalSafeOutput } from './output.ts';
 import type { PriorCliOptions } from './prior.ts';
@@ -352,6 +355,49 @@ function buildProgram(output: Output): Command {
       (await import('./distill.ts')).distillCommand(options, output),
     );
 
+  const di = DEFAULT_IMPORT;
+  program
+    .command('import')
+    .description(
+      "make a sequential-dense package of a SASRec teacher trained elsewhere (scripts/torch/train_sasrec.py under torchrun, RecBole, pmixer's SASRec.pytorch) from its safetensors file, its architecture and item ids kept exactly",
+    )
+    .argument('<file>', 'safetensors file (scripts/torch/ writes them from each source)')
+    .addOption(
+      new Option('--from <format>', 'file format of <file>')
+        .choices([...IMPORT_FORMATS])
+        .default(di.from),
+    )
+    .addOption(
+      new Option(
+        '--layout <layout>',
+        "the source's parameter names and architecture: recbole (RecBole's SASRec), pmixer (SASRec.pytorch), pocketrec (scripts/torch/train_sasrec.py)",
+      )
+        .choices([...di.layouts])
+        .makeOptionMandatory(),
+    )
+    .option(
+      '--config <json>',
+      `the source's config as a JSON file (default: the file's __metadata__.config); unstated keys take the source's defaults: recbole hidden_act ${di.recbole.hidden_act}, layer_norm_eps ${di.recbole.layer_norm_eps}, hidden_dropout_prob ${di.recbole.hidden_dropout_prob}; pmixer norm_first ${di.pmixer.norm_first}, dropout_rate ${di.pmixer.dropout_rate}`,
+    )
+    .option(
+      '--items <file>',
+      "the source's item ids, one a line in its own numbering (RecBole: field2id_token['item_id']) (default: the file's __metadata__.items; pmixer: 1..n)",
+    )
+    .option(
+      '--dataset <name-or-file>',
+      `the data set the teacher was trained on, ${LOG_FILE}: recorded for distill and eval, and the item table put in its numbering`,
+    )
+    .requiredOption('--out <dir>', 'model package directory to write')
+    .option('--force', 'write over a model package that is already there')
+    .addOption(minItemCountOption())
+    .addOption(eventsOption())
+    .addOption(skipBadLinesOption())
+    .addOption(dataDirOption())
+    .addOption(jsonOption())
+    .action(async (file: string, options: ImportCliOptions) =>
+      (await import('./import.ts')).importCommand(file, options, output),
+    );
+
   program
     .command('tune-repeats')
     .description(
@@ -603,6 +649,10 @@ function buildProgram(output: Output): Command {
     )
     .requiredOption('--out <dir>', 'package to write (may be <model> itself: replaced whole)')
     .option('--candidates <n>', `items retrieval proposes (default ${dr.candidates})`)
+    .option(
+      '--users <n>',
+      'fit and measure on the first n held-out shoppers of each split (quick runs)',
+    )
     .option(
       '--weight <w>',
       `a fixed fusion weight (default: the best on validation NDCG@${dr.k} of ${dr.weights.join(', ')})`,

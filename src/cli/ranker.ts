@@ -23,6 +23,7 @@ import {
   generateContextStorefront,
   ITEM_FIELDS,
   itemFieldValues,
+  type ShopperContext,
 } from '../data/storefront-context.ts';
 import { UsageError } from '../errors.ts';
 import { packageScorer } from '../eval/package-scorer.ts';
@@ -56,6 +57,8 @@ export interface RankerCliOptions {
   dataset: string;
   out: string;
   candidates?: string;
+  /** Held-out shoppers of each split to fit and measure on (quick runs). */
+  users?: string;
   /** A fixed weight instead of the fitted one. */
   weight?: string;
   force?: boolean;
@@ -101,7 +104,10 @@ export async function rankerCommand(
     retrievalPkg.itemIds ?? null,
     retrievalPkg.manifest.items.count,
   );
-  const cases = heldOutCases(storefront);
+  const cases = heldOutCases(
+    storefront,
+    positiveInt(options.users, Number.POSITIVE_INFINITY, '--users', Number.POSITIVE_INFINITY),
+  );
   const k = DEFAULT_RANKER.k;
   const validation = await retrieve(scorer, cases.validation, candidates);
   const validationProbabilities = await rankRetrieved(ctr, spec, table, validation);
@@ -190,25 +196,30 @@ function contextStorefrontOptions(dataset: string): ContextStorefrontOptions {
 }
 
 /**
- * Each validation and test shopper's last event, in the context of its visit, after the
- * events before it. A shopper with one event has no history to retrieve from and is left
- * out (the runtime answers it from the popularity prior).
+ * Every step of each validation and test shopper (the shoppers no stage trained on): the
+ * events before it, its item, the context of its visit. The first event of a shopper has no
+ * history to retrieve from and is not a case (the runtime answers it from the popularity
+ * prior). `users` keeps the first n shoppers of each split (quick runs).
  */
-export function heldOutCases(storefront: ContextStorefront): {
-  validation: TwoStageCase[];
-  test: TwoStageCase[];
-} {
+export function heldOutCases(
+  storefront: ContextStorefront,
+  users = Number.POSITIVE_INFINITY,
+): { validation: TwoStageCase[]; test: TwoStageCase[] } {
   const out = { validation: [] as TwoStageCase[], test: [] as TwoStageCase[] };
+  const taken = [0, 0];
   storefront.shoppers.forEach((items, s) => {
     const split = storefront.split[s];
-    if ((split !== 1 && split !== 2) || items.length < 2) return;
-    const last = items.length - 1;
-    const contexts = storefront.contexts[s] ?? [];
-    (split === 1 ? out.validation : out.test).push({
-      history: items.subarray(0, last),
-      target: items[last] as number,
-      context: contextFieldValues(contexts[last] ?? (contexts[0] as never)),
-    });
+    if (split !== 1 && split !== 2) return;
+    if ((taken[split - 1] as number) >= users) return;
+    taken[split - 1] = (taken[split - 1] as number) + 1;
+    const contexts = storefront.contexts[s] as ShopperContext[];
+    for (let t = 1; t < items.length; t++) {
+      (split === 1 ? out.validation : out.test).push({
+        history: items.subarray(0, t),
+        target: items[t] as number,
+        context: contextFieldValues(contexts[t] as ShopperContext),
+      });
+    }
   });
   return out;
 }
@@ -280,11 +291,16 @@ function checkOutput(model: string, options: RankerCliOptions): void {
   }
 }
 
-function positiveInt(value: string | undefined, fallback: number, flag: string): number {
+function positiveInt(
+  value: string | undefined,
+  fallback: number,
+  flag: string,
+  most = 1000,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) {
-    throw new UsageError(`${flag} must be an integer from 1 to 1000, got ${value}`);
+  if (!Number.isInteger(n) || n < 1 || n > most) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${most}, got ${value}`);
   }
   return n;
 }

@@ -11,11 +11,21 @@
  *
  * - mornings (6-10h): a visit is a refill of consumables far more often (0.85 when one is
  *   due, 0.15 at other hours, against the storefront's 0.4 at every hour);
- * - weekends: a main-item visit browses 2 to 4 mains (weekdays mostly one) and Premium mains
- *   weigh 3 times as much;
- * - mobile: Budget mains weigh 4 times as much, Premium ones a quarter;
+ * - weekends: a main-item visit goes to an outdoor category (WEEKEND_CATEGORIES) 60% of the
+ *   time, browses 2 to 4 mains (weekdays mostly one), and Premium mains weigh 3 times as much;
+ * - weekday evenings (18-23h): a main-item visit goes to an indoor category
+ *   (EVENING_CATEGORIES) half the time;
+ * - mornings, again: a main bought in the morning comes with its first consumable right
+ *   after it (70% of the time), before the kit (the coffee beans with the grinder);
+ * - mobile (the device of each visit drawn afresh: shoppers switch): Budget mains weigh 4
+ *   times as much, Premium ones a quarter, and the look at another accessory of the aisle
+ *   after a main is rare (0.15 against 0.85 on a desktop or a tablet, the storefront's 0.6);
  * - locale: a visit that skips the shopper's favourite categories goes to one of the
  *   locale's three preferred categories 70% of the time.
+ *
+ * Most of these act where a visit starts, which a history cannot foresee, and where the
+ * item is rarely among any model's first candidates; the last two act within a visit, on
+ * which of the few items a history makes likely comes next: what a ranker can re-order.
  *
  * Randomness comes from four streams of one seed: the storefront's own (catalogue and
  * behaviour), the contexts (and every draw the context rules add), the slates, and the
@@ -35,6 +45,7 @@ import {
   type Shelf,
   type ShopperHooks,
   type StorefrontOptions,
+  shopperSequences,
   simulateShopper,
 } from './storefront.ts';
 import { generateCatalogue, type Product, pick, type Role, TIERS } from './storefront-catalog.ts';
@@ -124,10 +135,20 @@ export const LOCALE_CATEGORIES: Readonly<Record<(typeof LOCALES)[number], readon
   'nl-NL': ['Lighting', 'Photography', 'Gaming'],
 };
 
-/** How often each device is a shopper's primary one (and the one of a visit off it). */
+/** How often a visit is made on each device. */
 const DEVICE_WEIGHTS = [0.5, 0.4, 0.1];
-/** Share of a shopper's visits made on their primary device. */
-const PRIMARY_DEVICE = 0.8;
+/** Where weekend visits go, and how often (times contextEffect). */
+const WEEKEND_CATEGORIES = ['Camping', 'Cycling', 'Garden', 'Running', 'Swimming', 'Photography'];
+const WEEKEND_OUTDOORS = 0.6;
+/** Where weekday evening visits go, and how often (times contextEffect). */
+const EVENING_CATEGORIES = ['Books', 'Gaming', 'Music', 'Wine', 'Audio', 'Art'];
+const EVENING_INDOORS = 0.5;
+const EVENING = [18, 23] as const;
+/** Chance that a main bought in the morning comes with its first consumable. */
+const MORNING_CONSUMABLE = 0.7;
+/** Chance of the look at another accessory after a main, on mobile and on the others. */
+const ASIDE_MOBILE = 0.15;
+const ASIDE_OTHERS = 0.85;
 /** Visit hours: [first hour, last hour, share] of night, morning, daytime, evening. */
 const HOUR_BANDS: readonly (readonly [number, number, number])[] = [
   [0, 5, 0.04],
@@ -183,6 +204,10 @@ export function isWeekend(context: ShopperContext): boolean {
   return context.weekday >= 5;
 }
 
+export function isWeekdayEvening(context: ShopperContext): boolean {
+  return !isWeekend(context) && context.hour >= EVENING[0] && context.hour <= EVENING[1];
+}
+
 export function isMorning(context: ShopperContext): boolean {
   return context.hour >= MORNING[0] && context.hour <= MORNING[1];
 }
@@ -235,12 +260,15 @@ export function generateContextStorefront(
     LOCALE_CATEGORIES[locale].map((name) => categoryIndex.get(name) as number),
   );
 
+  const indices = (names: readonly string[]) => names.map((n) => categoryIndex.get(n) as number);
+  const weekendCategories = indices(WEEKEND_CATEGORIES);
+  const eveningCategories = indices(EVENING_CATEGORIES);
+
   const contextRandom = seededRandom(streamSeed(options.seed, 1));
   const shoppers: Int32Array[] = [];
   const contexts: ShopperContext[][] = [];
   for (let s = 0; s < options.shoppers; s++) {
     const locale = Math.floor(contextRandom() * LOCALES.length);
-    const primary = drawDevice(contextRandom);
     const visitStarts: number[] = [];
     const visitContexts: ShopperContext[] = [];
     let context = undefined as unknown as ShopperContext;
@@ -249,7 +277,7 @@ export function generateContextStorefront(
         context = {
           hour: drawHour(contextRandom),
           weekday: Math.floor(contextRandom() * WEEKDAYS.length),
-          device: contextRandom() < PRIMARY_DEVICE ? primary : drawDevice(contextRandom),
+          device: drawDevice(contextRandom),
           locale: LOCALES[locale] as string,
         };
         visitStarts.push(events);
@@ -262,6 +290,23 @@ export function generateContextStorefront(
         if (isWeekend(context)) return 2 + Math.floor(contextRandom() * 3);
         return contextRandom() < WEEKDAY_ONE_MAIN ? 1 : 2;
       },
+      visitCategory() {
+        if (effect === 0) return undefined;
+        const [categories, share] = isWeekend(context)
+          ? [weekendCategories, WEEKEND_OUTDOORS]
+          : isWeekdayEvening(context)
+            ? [eveningCategories, EVENING_INDOORS]
+            : [null, 0];
+        if (categories === null || contextRandom() >= share * effect) return undefined;
+        return pick(contextRandom, categories);
+      },
+      withMain(main) {
+        if (effect === 0 || !isMorning(context)) return undefined;
+        if (contextRandom() >= MORNING_CONSUMABLE * effect) return undefined;
+        return catalogue.refills.get(main)?.slice(0, 1);
+      },
+      asideChance: (base) =>
+        base + effect * ((context.device === 'mobile' ? ASIDE_MOBILE : ASIDE_OTHERS) - base),
       otherCategory() {
         if (effect === 0 || contextRandom() >= LOCALE_PREFERRED * effect) return undefined;
         return pick(contextRandom, localeCategories[locale] as number[]);
@@ -387,19 +432,20 @@ export function itemFieldValues(
   };
 }
 
-/** As storefrontSequences: one sequence per shopper, for the sequence models. */
+/**
+ * The training shoppers' sequences (split 0), for the sequence models, users numbered by
+ * shopper (1-based). The validation and test shoppers are left out altogether: they are the
+ * held-out shoppers that `pocketrec ranker` fits and measures both stages on, step by step.
+ */
 export function contextStorefrontSequences(
   dataset: string,
   options: ContextStorefrontOptions = DEFAULT_CONTEXT_STOREFRONT,
 ): UserSequences {
-  const { products, shoppers } = generateContextStorefront(options);
-  return {
-    dataset,
-    numItems: products.length,
-    numInteractions: shoppers.reduce((n, s) => n + s.length, 0),
-    users: Int32Array.from(shoppers, (_, i) => i + 1),
-    sequences: shoppers,
-    sourceItemIds: null,
-    itemIds: products.map((p) => p.id),
-  };
+  const { products, shoppers, split } = generateContextStorefront(options);
+  const kept = shoppers.flatMap((_, s) => (split[s] === 0 ? [s] : []));
+  const sequences = shopperSequences(dataset, {
+    products,
+    shoppers: kept.map((s) => shoppers[s] as Int32Array),
+  });
+  return { ...sequences, users: Int32Array.from(kept, (s) => s + 1) };
 }

@@ -140,8 +140,14 @@ export interface ShopperHooks {
   beginVisit?(visit: number, events: number): void;
   /** Chance that the visit refills consumables, when some are due; `base` is the storefront's. */
   refillChance?(base: number): number;
+  /** Items bought right after a main, before the aside and the kit (none: the storefront's). */
+  withMain?(main: number): readonly number[] | undefined;
+  /** Chance of the look at another accessory after a main; `base` is the storefront's. */
+  asideChance?(base: number): number;
   /** Mains browsed on a main-item visit (before any journey), or undefined for 1 to 3. */
   browse?(): number | undefined;
+  /** The category of a main-item visit, or undefined for the usual choice (favourites first). */
+  visitCategory?(): number | undefined;
   /** The category of a visit that skips the favourites, or undefined for one by popularity. */
   otherCategory?(): number | undefined;
   /** The mains of a category as the shopper (of brand `brand`) sees them on this visit. */
@@ -190,9 +196,13 @@ export function simulateShopper(
     }
     if (chosen === 0) return;
     owned.push({ main: chosen, visit });
+    // A consumable taken along with the main, before anything else of its line.
+    for (const item of hooks.withMain?.(chosen) ?? []) add(item);
     // A look at some other accessory of the aisle before the ones that fit the main: what
     // comes after it depends on the main, not on the item just before.
-    if (random() < ASIDE) add(fromShelf(shelves.aisles[category] as Shelf));
+    if (random() < (hooks.asideChance?.(ASIDE) ?? ASIDE)) {
+      add(fromShelf(shelves.aisles[category] as Shelf));
+    }
     const kit = catalogue.kits.get(chosen) as number[];
     for (let k = 0; k < kit.length && random() < (KIT_STEP[k] as number); k++)
       add(kit[k] as number);
@@ -216,9 +226,10 @@ export function simulateShopper(
     const refillChance = hooks.refillChance?.(REFILL_VISIT) ?? REFILL_VISIT;
     if (random() < refillChance && refill()) continue;
     const category =
-      random() < FAVOURITE
+      hooks.visitCategory?.() ??
+      (random() < FAVOURITE
         ? pick(random, favourites)
-        : (hooks.otherCategory?.() ?? draw(random, catalogue.categoryWeights));
+        : (hooks.otherCategory?.() ?? draw(random, catalogue.categoryWeights)));
     buyMain(category, hooks.browse?.() ?? 1 + (random() < 0.6 ? 1 : 0) + (random() < 0.3 ? 1 : 0));
     if (random() < JOURNEY) {
       const next = (catalogue.categories[category] as Catalogue['categories'][number]).next;
@@ -249,7 +260,14 @@ export function storefrontSequences(
   dataset: string,
   options: StorefrontOptions = DEFAULT_STOREFRONT,
 ): UserSequences {
-  const { products, shoppers } = generateStorefront(options);
+  return shopperSequences(dataset, generateStorefront(options));
+}
+
+/** Generated shoppers as a user data set (this storefront's, or the context storefront's). */
+export function shopperSequences(
+  dataset: string,
+  { products, shoppers }: { products: readonly Product[]; shoppers: Int32Array[] },
+): UserSequences {
   return {
     dataset,
     numItems: products.length,

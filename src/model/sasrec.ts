@@ -2,6 +2,11 @@
  * SASRec: a causal self-attention next-item model (Kang & McAuley, ICDM 2018), pre-LayerNorm
  * as in the reference implementation of ../shared/reference/baselines.md.
  *
+ * Teachers trained elsewhere (RecBole, pmixer's SASRec.pytorch; src/model/import/) differ in
+ * where the LayerNorms sit, the activation, the embedding's scaling and normalisation, ε and
+ * whether padding is masked: the optional fields of EncoderVariant reproduce each exactly.
+ * Absent, each is pocketrec's own choice, so a config without them encodes as it always did.
+ *
  * The same encoder serves the dense teacher and the tensor-train student: only the item
  * table differs (see item-table.ts). Weights are a flat record of tensors named as they are
  * stored in the model package, so training, export and the browser worker share this file.
@@ -12,7 +17,7 @@ import { gatherRows } from './ops/gather-rows.ts';
 // In defaults.ts, which the command line's help reads without loading tfjs.
 export { DEFAULT_SASREC } from './defaults.ts';
 
-export interface SasrecConfig {
+export interface SasrecConfig extends EncoderVariant {
   /** Item ids are 1..numItems; 0 pads a short history. */
   numItems: number;
   dim: number;
@@ -48,6 +53,112 @@ export interface SasrecConfig {
 }
 
 /**
+ * How an encoder departs from pocketrec's own, one optional field per difference; absent
+ * fields are pocketrec's choices (the values in ENCODER_VARIANT_DEFAULTS). Packages store
+ * each field that is not at its default under the same architecture key
+ * (sequential-structure.ts), so packages written before these fields existed read as they
+ * always did.
+ */
+export interface EncoderVariant {
+  /**
+   * Where each block's two LayerNorms sit. 'pre': inside the residual branch, before the
+   * attention (norm1) and the feed-forward (norm2), x + f(LN(x)) (pocketrec; pmixer with
+   * --norm_first). 'post': after each residual sum, LN(x + f(x)) (RecBole; pmixer's default).
+   */
+  norm?: NormPlacement;
+  /** The feed-forward's activation: 'relu', or 'gelu-erf', x·Φ(x) with the exact erf (RecBole's 'gelu'). */
+  activation?: Activation;
+  /**
+   * A LayerNorm (tensors embedding.norm.gamma and .beta) on the sum of the item and position
+   * vectors, before the blocks (RecBole).
+   */
+  embeddingNorm?: boolean;
+  /** Item vectors multiplied by √dim before the positions are added (pocketrec, pmixer; not RecBole). */
+  scaleEmbeddings?: boolean;
+  /** A LayerNorm (norm.gamma, norm.beta) after the last block (pocketrec, pmixer; not RecBole). */
+  finalNorm?: boolean;
+  /** Every LayerNorm's ε (pocketrec 1e-6, RecBole 1e-12, pmixer 1e-8). */
+  layerNormEps?: number;
+  /**
+   * 'masked': padding positions are never keys, and every padding row is zero after each
+   * block (pocketrec, RecBole). 'visible' (pmixer): every window is left-padded to maxLen,
+   * its padding positions enter the first block as zero vectors and stay keys that every
+   * later position attends to, so the state of a history depends on how much padding precedes
+   * it; encode pads each window to maxLen itself. Needs 'from-latest' positions (the
+   * window's columns are then the source's positions), and rules out incremental encoding.
+   */
+  paddingKeys?: PaddingKeys;
+  /** The feed-forward's inner width of a block at its defaults (RecBole's inner_size; pocketrec: dim). */
+  ffnDim?: number;
+}
+
+export type NormPlacement = 'pre' | 'post';
+export const NORM_PLACEMENTS: readonly NormPlacement[] = ['pre', 'post'];
+export type Activation = 'relu' | 'gelu-erf';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'gelu-erf'];
+export type PaddingKeys = 'masked' | 'visible';
+export const PADDING_KEYS: readonly PaddingKeys[] = ['masked', 'visible'];
+
+/** What each absent EncoderVariant field means (ffnDim: dim, see defaultBlockWidths). */
+export const ENCODER_VARIANT_DEFAULTS = {
+  norm: 'pre',
+  activation: 'relu',
+  embeddingNorm: false,
+  scaleEmbeddings: true,
+  finalNorm: true,
+  layerNormEps: 1e-6,
+  paddingKeys: 'masked',
+} as const satisfies Required<Omit<EncoderVariant, 'ffnDim'>>;
+
+/** The variant's fields that differ from pocketrec's own: what a package records. */
+export function variantOf(config: SasrecConfig): EncoderVariant {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(ENCODER_VARIANT_DEFAULTS)) {
+    const v = config[key as keyof typeof ENCODER_VARIANT_DEFAULTS];
+    if (v !== undefined && v !== value) out[key] = v;
+  }
+  if (config.ffnDim !== undefined && config.ffnDim !== config.dim) out.ffnDim = config.ffnDim;
+  return out as EncoderVariant;
+}
+
+/**
+ * Why the variant fields cannot describe an encoder (a value outside its choices, an ε that
+ * is not a small positive number, visible padding with positions counted from the oldest
+ * item), naming the field; null when they can.
+ */
+export function encoderVariantProblem(config: SasrecConfig): string | null {
+  const choice = <T>(key: keyof EncoderVariant, choices: readonly T[]): string | null => {
+    const v = config[key];
+    return v === undefined || choices.includes(v as T)
+      ? null
+      : `${key} must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`;
+  };
+  const flag = (key: keyof EncoderVariant): string | null =>
+    config[key] === undefined || typeof config[key] === 'boolean'
+      ? null
+      : `${key} must be true or false, got ${JSON.stringify(config[key])}`;
+  const eps = config.layerNormEps;
+  const ffn = config.ffnDim;
+  return (
+    choice('norm', NORM_PLACEMENTS) ??
+    choice('activation', ACTIVATIONS) ??
+    choice('paddingKeys', PADDING_KEYS) ??
+    flag('embeddingNorm') ??
+    flag('scaleEmbeddings') ??
+    flag('finalNorm') ??
+    (eps === undefined || (typeof eps === 'number' && eps > 0 && eps <= 1e-2)
+      ? null
+      : `layerNormEps must be a number in (0, 0.01], got ${JSON.stringify(eps)}`) ??
+    (ffn === undefined || (Number.isSafeInteger(ffn) && ffn >= 1)
+      ? null
+      : `ffnDim must be a positive integer, got ${JSON.stringify(ffn)}`) ??
+    (config.paddingKeys === 'visible' && config.positions !== 'from-latest'
+      ? 'paddingKeys "visible" needs positions "from-latest" (the window is always maxLen columns)'
+      : null)
+  );
+}
+
+/**
  * One block's inner widths. `qk`: the query/key width per head (query and key kernels
  * [dim, heads·qk]); `v`: the value width per head (value kernel [dim, heads·v], output
  * kernel [heads·v, dim]); `ffn`: the feed-forward width (inner kernel [dim, ffn], outer
@@ -61,15 +172,17 @@ export interface BlockWidths {
   ffn: number;
 }
 
-/** The widths of a block that was never narrowed: qk = v = dim/heads, ffn = dim. */
-export function defaultBlockWidths(config: Pick<SasrecConfig, 'dim' | 'heads'>): BlockWidths {
+/** The widths of a block that was never narrowed: qk = v = dim/heads, ffn = ffnDim (dim). */
+export function defaultBlockWidths(
+  config: Pick<SasrecConfig, 'dim' | 'heads' | 'ffnDim'>,
+): BlockWidths {
   const head = config.dim / config.heads;
-  return { qk: head, v: head, ffn: config.dim };
+  return { qk: head, v: head, ffn: config.ffnDim ?? config.dim };
 }
 
 /** Block b's inner widths: config.inner[b], or the defaults when the config has none. */
 export function blockWidths(
-  config: Pick<SasrecConfig, 'dim' | 'heads' | 'inner'>,
+  config: Pick<SasrecConfig, 'dim' | 'heads' | 'inner' | 'ffnDim'>,
   b: number,
 ): BlockWidths {
   if (!config.inner) return defaultBlockWidths(config);
@@ -123,12 +236,16 @@ export const POSITION_SCHEMES: readonly PositionScheme[] = ['from-oldest', 'from
 
 export type Weights = Record<string, tf.Tensor>;
 
-const LAYER_NORM_EPSILON = 1e-6;
+/** The LayerNorm on the summed embeddings (EncoderVariant.embeddingNorm). */
+export const EMBEDDING_NORM = 'embedding.norm';
 
 /** Every encoder weight (not the item table) with its shape, in a stable order. */
 export function encoderWeightShapes(config: SasrecConfig): [string, number[]][] {
   const d = config.dim;
   const shapes: [string, number[]][] = [['positions', [config.maxLen, d]]];
+  if (config.embeddingNorm) {
+    shapes.push([`${EMBEDDING_NORM}.gamma`, [d]], [`${EMBEDDING_NORM}.beta`, [d]]);
+  }
   for (let b = 0; b < config.blocks; b++) {
     const p = `blocks.${b}`;
     const { qk, v, ffn } = blockWidths(config, b);
@@ -152,7 +269,7 @@ export function encoderWeightShapes(config: SasrecConfig): [string, number[]][] 
       [`${p}.ffn.outer.bias`, [d]],
     );
   }
-  shapes.push(['norm.gamma', [d]], ['norm.beta', [d]]);
+  if (config.finalNorm !== false) shapes.push(['norm.gamma', [d]], ['norm.beta', [d]]);
   if (config.readout === 'attention') {
     shapes.push(
       ['readout.item.kernel', [d, d]],
@@ -194,11 +311,61 @@ function weight(weights: Weights, name: string): tf.Tensor {
   return w;
 }
 
-function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
+/** The LayerNorm whose gain and bias are `${prefix}.gamma` and `.beta`, at the config's ε. */
+function layerNorm(
+  config: SasrecConfig,
+  weights: Weights,
+  x: tf.Tensor,
+  prefix: string,
+): tf.Tensor {
+  const eps = config.layerNormEps ?? ENCODER_VARIANT_DEFAULTS.layerNormEps;
   const mean = x.mean(-1, true);
   const centred = x.sub(mean);
   const variance = centred.square().mean(-1, true);
-  return centred.mul(variance.add(LAYER_NORM_EPSILON).rsqrt()).mul(gamma).add(beta);
+  return centred
+    .mul(variance.add(eps).rsqrt())
+    .mul(weight(weights, `${prefix}.gamma`))
+    .add(weight(weights, `${prefix}.beta`));
+}
+
+/** The feed-forward's activation (EncoderVariant.activation). */
+function activate(config: SasrecConfig, x: tf.Tensor): tf.Tensor {
+  if (config.activation === 'gelu-erf') return x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5);
+  return x.relu();
+}
+
+/** The block's input as its projections see it: LN(x) before the attention, or x itself (post-LN). */
+function attentionInput(config: SasrecConfig, weights: Weights, x: tf.Tensor, p: string) {
+  return config.norm === 'post' ? x : layerNorm(config, weights, x, `${p}.norm1`);
+}
+
+/** The attention's residual sum: x + a, or LN(x + a) after it (post-LN). */
+function attentionResidual(
+  config: SasrecConfig,
+  weights: Weights,
+  x: tf.Tensor,
+  attended: tf.Tensor,
+  p: string,
+): tf.Tensor2D {
+  const sum = x.add(attended);
+  return (
+    config.norm === 'post' ? layerNorm(config, weights, sum, `${p}.norm1`) : sum
+  ) as tf.Tensor2D;
+}
+
+/** The item rows' share of the embedding: scaled by √dim unless the variant says not. */
+function scaledItems(config: SasrecConfig, rows: tf.Tensor): tf.Tensor {
+  return config.scaleEmbeddings === false ? rows : rows.mul(Math.sqrt(config.dim));
+}
+
+/** The summed embedding, LayerNormed when the variant has an embedding norm. */
+function embedded(config: SasrecConfig, weights: Weights, sum: tf.Tensor): tf.Tensor {
+  return config.embeddingNorm ? layerNorm(config, weights, sum, EMBEDDING_NORM) : sum;
+}
+
+/** After the last block: the final LayerNorm, unless the variant has none. */
+function finalState(config: SasrecConfig, weights: Weights, x: tf.Tensor): tf.Tensor {
+  return config.finalNorm === false ? x : layerNorm(config, weights, x, 'norm');
 }
 
 /** x [rows, d] by kernel [d, out] plus bias: one 2-D product, the fast path on WASM. */
@@ -277,16 +444,22 @@ function attend(
     .reshape([batch * lq, heads * vw]) as tf.Tensor2D;
 }
 
-/** The feed-forward half of a block, residual included: x [rows, d]. */
+/**
+ * The feed-forward half of a block, residual included: x [rows, d]. Pre-LN: x + f(LN(x));
+ * post-LN: LN(x + f(x)).
+ */
 function feedForward(
+  config: SasrecConfig,
   x: tf.Tensor2D,
   weights: Weights,
   p: string,
   dropout: (x: tf.Tensor) => tf.Tensor,
 ): tf.Tensor2D {
-  const h = layerNorm(x, weight(weights, `${p}.norm2.gamma`), weight(weights, `${p}.norm2.beta`));
-  const inner = dense(h as tf.Tensor2D, weights, `${p}.ffn.inner`).relu();
-  return x.add(dropout(dense(dropout(inner) as tf.Tensor2D, weights, `${p}.ffn.outer`)));
+  const post = config.norm === 'post';
+  const h = post ? x : layerNorm(config, weights, x, `${p}.norm2`);
+  const inner = activate(config, dense(h as tf.Tensor2D, weights, `${p}.ffn.inner`));
+  const sum = x.add(dropout(dense(dropout(inner) as tf.Tensor2D, weights, `${p}.ffn.outer`)));
+  return (post ? layerNorm(config, weights, sum, `${p}.norm2`) : sum) as tf.Tensor2D;
 }
 
 /**
@@ -311,6 +484,13 @@ export function encode(
   if (length > config.maxLen) {
     throw new Error(`history window of ${length} exceeds maxLen ${config.maxLen}`);
   }
+  if (config.paddingKeys === 'visible' && length < config.maxLen) {
+    const wide = widened(ids, itemRows, config.maxLen);
+    const hidden = encode(config, weights, wide.ids, wide.itemRows, options);
+    // With lastOnly the last row alone came back; else the window's rows are cut out.
+    if (hidden.shape[1] !== config.maxLen) return hidden;
+    return hidden.slice([0, wide.pad, 0], [batch, length, config.dim]) as tf.Tensor3D;
+  }
   const d = config.dim;
   let seed = options.seed ?? 0;
   const dropout = (x: tf.Tensor): tf.Tensor =>
@@ -329,13 +509,17 @@ export function encode(
         )
         .reshape(config.positions === 'from-latest' ? [length, d] : [batch, length, d])
     : gatherRows(positionTable, positionIds(config.positions, ids));
-  let x = dropout(itemRows.mul(Math.sqrt(d)).add(positions))
+  let x = dropout(embedded(config, weights, scaledItems(config, itemRows).add(positions)))
     .reshape([batch * length, d])
     .mul(keep) as tf.Tensor2D;
 
-  // Additive mask [batch, 1, length, length]: a query sees itself, earlier items, no padding.
+  // Additive mask [batch, 1, length, length]: a query sees itself, earlier items, no padding
+  // (unless the variant's padding keys are visible).
   const causal = tf.linalg.bandPart(tf.ones([length, length]), -1, 0);
-  const visible = causal.reshape([1, 1, length, length]).mul(keep.reshape([batch, 1, 1, length]));
+  const visible =
+    config.paddingKeys === 'visible'
+      ? causal.reshape([1, 1, length, length])
+      : causal.reshape([1, 1, length, length]).mul(keep.reshape([batch, 1, 1, length]));
   const attentionBias = visible.sub(1).mul(1e9);
   const scale = attentionScale(config);
 
@@ -354,7 +538,7 @@ export function encode(
     rows = 1;
   }
   const rowKeep = rows === length ? keep : lastRows(keep, batch, length);
-  const hidden = layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta'))
+  const hidden = finalState(config, weights, x)
     .mul(rowKeep)
     .reshape([batch, rows, d]) as tf.Tensor3D;
   if (config.readout === 'last') return hidden;
@@ -363,6 +547,24 @@ export function encode(
   return options.lastOnly
     ? (pooled.slice([0, length - 1, 0], [batch, 1, d]) as tf.Tensor3D)
     : pooled;
+}
+
+/**
+ * A window narrower than maxLen left-padded to maxLen (ids 0, item rows zero): how a
+ * visible-padding model (EncoderVariant.paddingKeys) always encodes, as its source does.
+ */
+function widened(
+  ids: tf.Tensor2D,
+  itemRows: tf.Tensor3D,
+  maxLen: number,
+): { ids: tf.Tensor2D; itemRows: tf.Tensor3D; pad: number } {
+  const [batch, length, dim] = itemRows.shape;
+  const pad = maxLen - length;
+  return {
+    ids: tf.concat([tf.zeros([batch, pad], 'int32'), ids.cast('int32')], 1) as tf.Tensor2D,
+    itemRows: tf.concat([tf.zeros([batch, pad, dim]), itemRows], 1) as tf.Tensor3D,
+    pad,
+  };
 }
 
 /**
@@ -383,7 +585,7 @@ function encoderBlock(
   const { batch, length, lastQuery } = shape;
   const last = (t: tf.Tensor) => (lastQuery ? lastRows(t, batch, length) : t);
   const p = `blocks.${b}`;
-  const h = layerNorm(x, weight(weights, `${p}.norm1.gamma`), weight(weights, `${p}.norm1.beta`));
+  const h = attentionInput(config, weights, x, p);
   const project = (name: string, rows: tf.Tensor, positions: number) =>
     splitHeads(
       dense(rows as tf.Tensor2D, weights, `${p}.attention.${name}`),
@@ -399,8 +601,16 @@ function encoderBlock(
     ? attentionBias.slice([0, 0, length - 1, 0], [batch, 1, 1, length])
     : attentionBias;
   const context = attend(q, k, v, bias, shape.scale, dropout);
-  const attended = last(x).add(dropout(dense(context, weights, `${p}.attention.output`)));
-  return feedForward(attended as tf.Tensor2D, weights, p, dropout).mul(last(keep)) as tf.Tensor2D;
+  const attended = attentionResidual(
+    config,
+    weights,
+    last(x),
+    dropout(dense(context, weights, `${p}.attention.output`)),
+    p,
+  );
+  const out = feedForward(config, attended, weights, p, dropout);
+  // Visible padding rows are keys of the next block: they keep their states.
+  return config.paddingKeys === 'visible' ? out : (out.mul(last(keep)) as tf.Tensor2D);
 }
 
 /** Rows [batch * length, w] → the last position's [batch, w]. */
@@ -478,8 +688,14 @@ export function encodeNext(
   cache: KeyValueCache,
   itemRow: tf.Tensor2D,
 ): { hidden: tf.Tensor2D; cache: KeyValueCache } {
-  if (config.positions !== 'from-oldest' || config.readout !== 'last') {
-    throw new Error('incremental encoding needs from-oldest positions and the last-state readout');
+  if (
+    config.positions !== 'from-oldest' ||
+    config.readout !== 'last' ||
+    config.paddingKeys === 'visible'
+  ) {
+    throw new Error(
+      'incremental encoding needs from-oldest positions, masked padding and the last-state readout',
+    );
   }
   const position = cache.length;
   if (position >= (cache.capacity ?? config.maxLen) || position >= config.maxLen) {
@@ -487,12 +703,12 @@ export function encodeNext(
   }
   const none = (x: tf.Tensor) => x;
   const row = tf.slice(weight(weights, 'positions'), [position, 0], [1, config.dim]);
-  let x = itemRow.mul(Math.sqrt(config.dim)).add(row) as tf.Tensor2D;
+  let x = embedded(config, weights, scaledItems(config, itemRow).add(row)) as tf.Tensor2D;
   const keys: tf.Tensor4D[] = [];
   const values: tf.Tensor4D[] = [];
   for (let b = 0; b < config.blocks; b++) {
     const p = `blocks.${b}`;
-    const h = layerNorm(x, weight(weights, `${p}.norm1.gamma`), weight(weights, `${p}.norm1.beta`));
+    const h = attentionInput(config, weights, x, p);
     const q = splitHeads(
       dense(h as tf.Tensor2D, weights, `${p}.attention.query`),
       1,
@@ -517,10 +733,10 @@ export function encodeNext(
     values.push(v);
     // The new row sees every earlier position and itself, and in fixed-size mode no slot past it.
     const context = attend(q, k, v, fixedSizeMask(cache), attentionScale(config), none);
-    x = x.add(dense(context, weights, `${p}.attention.output`));
-    x = feedForward(x, weights, p, none);
+    x = attentionResidual(config, weights, x, dense(context, weights, `${p}.attention.output`), p);
+    x = feedForward(config, x, weights, p, none);
   }
-  const hidden = layerNorm(x, weight(weights, 'norm.gamma'), weight(weights, 'norm.beta'));
+  const hidden = finalState(config, weights, x);
   return {
     hidden: hidden as tf.Tensor2D,
     cache: {

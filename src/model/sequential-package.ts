@@ -28,9 +28,11 @@ import type { JpqShape } from './jpq-codes.ts';
 import { type QrShape, qrQuotientRows } from './qr-partition.ts';
 import {
   encoderParamCount,
+  encoderVariantProblem,
   encoderWeightShapes,
   innerWidthsProblem,
   type SasrecConfig,
+  variantOf,
 } from './sasrec.ts';
 import type { SequentialModel } from './sequential.ts';
 import { decodePrunedItemTable } from './sequential-pruned.ts';
@@ -89,7 +91,7 @@ export async function sequentialPackageSpec(
   meta: SequentialPackageMeta,
 ): Promise<PackageSpec> {
   const { config, items } = model;
-  const innerProblem = innerWidthsProblem(config);
+  const innerProblem = innerWidthsProblem(config) ?? encoderVariantProblem(config);
   if (innerProblem) throw new Error(`cannot write ${meta.name}: ${innerProblem}`);
   const tensors: TensorSpec[] = [];
   for (const [name] of encoderWeightShapes(config)) {
@@ -112,6 +114,8 @@ export async function sequentialPackageSpec(
       dropout: config.dropout,
       positions: config.positions,
       readout: config.readout,
+      // How an imported teacher's encoder differs from pocketrec's (VARIANT_KEYS), if it does.
+      ...(variantOf(config) as Record<string, ArchitectureValue>),
       // The blocks' inner widths, only when some block was narrowed (innerQk, innerV, innerFfn).
       ...innerArchitecture(config),
       ...(model.repeatBonus ? { repeatBonus: model.repeatBonus } : {}),

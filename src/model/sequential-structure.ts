@@ -9,7 +9,9 @@
  * codes, a quotient-remainder table's remainder rows to the item count and to both factors'
  * shapes, the blocks' inner widths (innerQk, innerV, innerFfn) to their projections' kernels,
  * a `sequential-pruned` package's stored table to the rows and width of the dense one it
- * stands for (sequential-pruned.ts). Only then is the list of expected tensors built and compared, shape by shape, with the
+ * stands for (sequential-pruned.ts), the encoder variant's fields (VARIANT_KEYS: where the
+ * LayerNorms sit, the activation, ε, ...) to their choices and its norms' tensors to
+ * being present. Only then is the list of expected tensors built and compared, shape by shape, with the
  * manifest's. A RecJPQ table's code values are data, not structure: checkJpqCodes reads
  * them before a loader uses them.
  *
@@ -38,6 +40,9 @@ import {
 import {
   type BlockWidths,
   blockWidths,
+  ENCODER_VARIANT_DEFAULTS,
+  type EncoderVariant,
+  encoderVariantProblem,
   encoderWeightShapes,
   hasDefaultInner,
   innerWidthsProblem,
@@ -87,6 +92,23 @@ export const INNER_WIDTH_KEYS = {
   v: 'innerV',
   ffn: 'innerFfn',
 } as const satisfies Record<keyof BlockWidths, string>;
+
+/**
+ * The architecture keys of the encoder variant (EncoderVariant: an imported teacher's
+ * departures from pocketrec's encoder), each written only when it is not at its default, so
+ * every package from before them reads as it did.
+ */
+export const VARIANT_KEYS = [
+  ...(Object.keys(ENCODER_VARIANT_DEFAULTS) as (keyof typeof ENCODER_VARIANT_DEFAULTS)[]),
+  'ffnDim',
+] as const satisfies readonly (keyof EncoderVariant)[];
+
+/** The variant's fields read from the architecture, unchecked (configOf checks them). */
+function variantFields(arch: Manifest['architecture']): EncoderVariant {
+  const out: Record<string, unknown> = {};
+  for (const key of VARIANT_KEYS) if (arch[key] !== undefined) out[key] = arch[key];
+  return out as EncoderVariant;
+}
 
 /** The architecture entries of config.inner: none when every block has the default widths. */
 export function innerArchitecture(config: SasrecConfig): Record<string, number[]> {
@@ -244,6 +266,8 @@ function configOf(manifest: Manifest, fail: (problem: string) => never): SasrecC
     return v;
   };
   const config: SasrecConfig = {
+    // The variant first: its fields are checked below, and ffnDim sizes the default widths.
+    ...variantFields(arch),
     numItems: int('numItems', 1),
     dim: int('dim', 1),
     maxLen: int('maxLen', 1),
@@ -273,6 +297,8 @@ function configOf(manifest: Manifest, fail: (problem: string) => never): SasrecC
   if (config.heads > config.dim || config.dim % config.heads !== 0) {
     fail(`dim ${config.dim} is not divisible by heads ${config.heads}`);
   }
+  const variant = encoderVariantProblem(config);
+  if (variant) fail(`architecture.${variant}`);
   const inner = innerOf(arch, config, fail);
   return inner ? { ...config, inner } : config;
 }
@@ -337,7 +363,9 @@ function checkInnerWidths(
   fail: (problem: string) => never,
 ): void {
   const entries = new Map(manifest.tensors.map((t) => [t.name, t]));
-  const stated = config.inner ? '' : ' (absent: the defaults)';
+  const stated = config.inner
+    ? ''
+    : ` (absent: the defaults${config.ffnDim === undefined ? '' : `, ffn architecture.ffnDim ${config.ffnDim}`})`;
   for (let b = 0; b < config.blocks; b++) {
     const { qk, v, ffn } = blockWidths(config, b);
     const p = `blocks.${b}`;

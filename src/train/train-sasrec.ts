@@ -23,7 +23,7 @@ import { assignJpqCodes, type JpqCodes, type JpqShape } from '../model/jpq-codes
 import { fakeQuantWeight, gridRows, type QatDtype } from '../model/ops/fake-quant.ts';
 import { gatherRows } from '../model/ops/gather-rows.ts';
 import { type QrShape, qrFactorStd, qrQuotientRows } from '../model/qr-partition.ts';
-import { encode, initEncoderWeights, type SasrecConfig } from '../model/sasrec.ts';
+import { encode, initEncoderWeights, type SasrecConfig, variantOf } from '../model/sasrec.ts';
 import type { SequentialModel } from '../model/sequential.ts';
 import { jpqCodesSpec } from '../model/sequential-package.ts';
 import { JPQ_CODES_DTYPE } from '../model/sequential-structure.ts';
@@ -403,6 +403,8 @@ export function sasrecTaskArgs(
     readout: config.readout,
     // A start model narrowed inside its blocks (UMEC) is fine-tuned at its own widths.
     ...(start?.config.inner ? { inner: start.config.inner } : {}),
+    // An imported teacher (pocketrec import) keeps its own encoder: post-LN, GELU, its ε.
+    ...(start ? variantOf(start.config) : {}),
   };
   tf.util.assert(
     config.dim % config.heads === 0,

@@ -206,6 +206,43 @@ describe('demo page', () => {
     await page.close();
   });
 
+  test('the ranker: the context panel changes the order, and each item says what moved it', async () => {
+    const page = await session.newPage();
+    const errors = collectErrors(page);
+    await page.goto(`${server.url}/`);
+    await demoReady(page);
+    expect(await page.isVisible('#context-panel')).toBe(true);
+    await clickAndWait(page, '#catalogue .card');
+    await clickAndWait(page, '#catalogue .card:not(.seen)');
+
+    /** Sets the panel and waits for the list it causes. */
+    const listIn = async (context: { hour: string; weekday: string; device: string }) => {
+      await page.locator('#context-hour').fill(context.hour);
+      await page.selectOption('#context-weekday', context.weekday);
+      await page.selectOption('#context-device', context.device);
+      // The list on screen once the last change's request has answered.
+      await page.waitForSelector(
+        `body[data-context="${context.hour} ${context.weekday} ${context.device}"]`,
+      );
+      return page.locator('#recommendations .rec').evaluateAll((nodes) =>
+        nodes.map((n) => {
+          const move = n.querySelector<HTMLElement>('.rec-move');
+          return { item: (n as HTMLElement).dataset.item, field: move?.dataset.field ?? null };
+        }),
+      );
+    };
+    const morning = await listIn({ hour: '8', weekday: 'tue', device: 'mobile' });
+    const weekend = await listIn({ hour: '15', weekday: 'sat', device: 'desktop' });
+    expect(morning).toHaveLength(8);
+    expect(weekend.map((r) => r.item)).not.toEqual(morning.map((r) => r.item));
+    // Every item carries its move, and the field that moved it is one the page controls or the locale.
+    for (const { field } of [...morning, ...weekend]) {
+      expect(['hour', 'weekday', 'device', 'locale']).toContain(field);
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   test('catalogue text reaches the page as text, never as markup', async () => {
     const page = await session.newPage();
     const hostile = '<img src=x onerror="window.injected=1">';

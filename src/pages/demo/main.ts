@@ -112,8 +112,11 @@ async function start(): Promise<void> {
   contextPanel.show(rec.info().ranker !== null);
 
   async function recommend(): Promise<void> {
-    const top = await rec.recommend({ k: K, context: { ...contextPanel.value() }, explain: true });
+    const context = contextPanel.value();
+    const top = await rec.recommend({ k: K, context: { ...context }, explain: true });
     recommendations.show(top, events.length);
+    // For tests and CSS: the context the list on screen was ranked in.
+    document.body.dataset.context = `${context.hour} ${context.weekday} ${context.device}`;
     showLatency(rec.info());
   }
 

@@ -3,7 +3,8 @@
 // on the click data's fields re-ranks. What is checked is the command, not accuracy: the
 // fitted weight comes from the grid and is the best there on validation, weight 0 gives
 // back retrieval's own figures exactly, the package it writes verifies and carries its
-// ranker file, and what cannot be a ranker, or be fitted, is refused by name.
+// ranker file, and what cannot be a ranker, or be fitted, is refused by name. The cases are
+// every step of the first 100 held-out shoppers of each split (--users), to keep it quick.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RANKER } from '../../../src/cli/defaults.ts';
 import type { RankerSummary } from '../../../src/cli/ranker.ts';
 import { loadCtrFields } from '../../../src/data/ctr/index.ts';
+import {
+  DEFAULT_CONTEXT_STOREFRONT,
+  generateContextStorefront,
+} from '../../../src/data/storefront-context.ts';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import { DEFAULT_DEEPFM } from '../../../src/model/ctr/deepfm.ts';
 import { initCtrModel } from '../../../src/model/ctr/model.ts';
@@ -25,6 +30,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'pocketrec-ranker-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const retrieval = join(scratch, 'retrieval');
+/** Held-out shoppers per split the command fits and measures on: every step of each. */
+const USERS = 100;
 const clicksModel = join(scratch, 'deepfm');
 
 beforeAll(async () => {
@@ -73,6 +80,8 @@ async function ranker(out: string, ...extra: string[]) {
     'storefront-context',
     '--out',
     out,
+    '--users',
+    String(USERS),
     ...extra,
     '--json',
   );
@@ -91,9 +100,13 @@ describe('pocketrec ranker', () => {
     expect(summary.fitted.map((f) => f.weight)).toEqual([...DEFAULT_RANKER.weights]);
     const best = Math.max(...summary.fitted.map((f) => f.ndcg));
     expect(summary.fitted.find((f) => f.weight === summary.weight)?.ndcg).toBe(best);
-    // About a tenth of 10,000 shoppers is held out for test.
-    expect(summary.test.retrieval.cases).toBeGreaterThan(800);
-    expect(summary.test.retrieval.cases).toBeLessThan(1200);
+    // Every step after the first of the first USERS test shoppers.
+    const storefront = generateContextStorefront(DEFAULT_CONTEXT_STOREFRONT);
+    const steps = storefront.shoppers
+      .filter((_, s) => storefront.split[s] === 2)
+      .slice(0, USERS)
+      .reduce((n, items) => n + items.length - 1, 0);
+    expect(summary.test.retrieval.cases).toBe(steps);
     for (const m of Object.values(summary.test)) {
       expect(m.ndcg).toBeGreaterThanOrEqual(0);
       expect(m.ndcg).toBeLessThanOrEqual(m.hr);

@@ -183,6 +183,9 @@ describe('generated context storefront', () => {
 });
 
 /** The measures of each effect: what a ranker reading the context can use. */
+const OUTDOORS = ['Camping', 'Cycling', 'Garden', 'Running', 'Swimming', 'Photography'];
+const INDOORS = ['Books', 'Gaming', 'Music', 'Wine', 'Audio', 'Art'];
+
 function effects(sf: ContextStorefront) {
   const count = () => ({ hit: 0, all: 0 });
   const morning = count();
@@ -191,6 +194,8 @@ function effects(sf: ContextStorefront) {
   const premium = { weekend: count(), weekday: count() };
   const mains = { weekend: count(), weekday: count() };
   const locale = { own: count(), other: count() };
+  const outdoors = { weekend: count(), weekday: count() };
+  const indoors = { evening: count(), day: count() };
   for (const [s, history] of sf.shoppers.entries()) {
     const contexts = sf.contexts[s] ?? [];
     let previous: unknown;
@@ -215,6 +220,13 @@ function effects(sf: ContextStorefront) {
       premium[day].all++;
       if (tier === 2) premium[day].hit++;
       const category = sf.products[item - 1]?.category ?? '';
+      outdoors[day].all++;
+      if (OUTDOORS.includes(category)) outdoors[day].hit++;
+      if (day === 'weekday') {
+        const side = context.hour >= 18 ? indoors.evening : indoors.day;
+        side.all++;
+        if (INDOORS.includes(category)) side.hit++;
+      }
       for (const [name, preferred] of Object.entries(LOCALE_CATEGORIES)) {
         const side = name === context.locale ? locale.own : locale.other;
         side.all++;
@@ -234,6 +246,10 @@ function effects(sf: ContextStorefront) {
     mainsPerVisitWeekday: rate(mains.weekday),
     ownLocaleCategories: rate(locale.own),
     otherLocaleCategories: rate(locale.other),
+    outdoorsWeekend: rate(outdoors.weekend),
+    outdoorsWeekday: rate(outdoors.weekday),
+    indoorsEvening: rate(indoors.evening),
+    indoorsDay: rate(indoors.day),
   };
 }
 
@@ -245,6 +261,8 @@ describe('behaviour that depends on the context', () => {
     expect(m.premiumWeekend).toBeGreaterThan(1.3 * m.premiumWeekday);
     expect(m.mainsPerVisitWeekend).toBeGreaterThan(1.6 * m.mainsPerVisitWeekday);
     expect(m.ownLocaleCategories).toBeGreaterThan(1.5 * m.otherLocaleCategories);
+    expect(m.outdoorsWeekend).toBeGreaterThan(1.5 * m.outdoorsWeekday);
+    expect(m.indoorsEvening).toBeGreaterThan(1.5 * m.indoorsDay);
   });
 
   it('is absent, within noise, with the effect off', () => {
@@ -254,6 +272,8 @@ describe('behaviour that depends on the context', () => {
     expect(Math.abs(m.premiumWeekend - m.premiumWeekday)).toBeLessThan(0.04);
     expect(Math.abs(m.mainsPerVisitWeekend - m.mainsPerVisitWeekday)).toBeLessThan(0.15);
     expect(Math.abs(m.ownLocaleCategories - m.otherLocaleCategories)).toBeLessThan(0.03);
+    expect(Math.abs(m.outdoorsWeekend - m.outdoorsWeekday)).toBeLessThan(0.04);
+    expect(Math.abs(m.indoorsEvening - m.indoorsDay)).toBeLessThan(0.04);
   });
 
   it('scales with the effect in between', () => {
@@ -365,14 +385,21 @@ describe('the registry entries', () => {
       expect(needsDataDir(spec), name).toBe(false);
     }
     expect(getDataset('storefront-flat')).toMatchObject({ generator: { contextEffect: 0 } });
+    // The sequence models train on the training shoppers alone, numbered by shopper.
     const sequences = await loadUserSequences('storefront-context', { dataDir: 'none' });
-    expect(sequences.sequences).toHaveLength(DEFAULT_CONTEXT_STOREFRONT.shoppers);
+    const storefront = generateContextStorefront(DEFAULT_CONTEXT_STOREFRONT);
+    const training = storefront.shoppers.flatMap((_, s) => (storefront.split[s] === 0 ? [s] : []));
+    expect(Array.from(sequences.users)).toEqual(training.map((s) => s + 1));
+    expect(sequences.sequences).toEqual(training.map((s) => storefront.shoppers[s]));
     expect(sequences.itemIds?.slice(0, 2)).toEqual(['p0001', 'p0002']);
     const clicks = await loadCtrFields('storefront-context-clicks', { dataDir: 'none' });
     expect(clicks.schema.fields).toHaveLength(9);
     expect(clicks.notes?.[0]).toMatch(/^split by shopper/);
+    const slate = DEFAULT_CONTEXT_STOREFRONT.slateSize;
+    expect(clicks.train.numRows).toBe(sequences.numInteractions * slate);
     const rows = clicks.train.numRows + clicks.validation.numRows + clicks.test.numRows;
-    expect(rows).toBe(sequences.numInteractions * DEFAULT_CONTEXT_STOREFRONT.slateSize);
+    const events = storefront.shoppers.reduce((n, s) => n + s.length, 0);
+    expect(rows).toBe(events * slate);
     expect(clicks.validation.numRows / rows).toBeCloseTo(0.1, 1);
   });
 

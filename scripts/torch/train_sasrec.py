@@ -1,0 +1,156 @@
+"""Train pocketrec's SASRec teacher with PyTorch, on one machine or many (DDP), and write it
+as safetensors in the pocketrec layout for `pocketrec import --layout pocketrec`.
+
+    torchrun --nproc_per_node 8 scripts/torch/train_sasrec.py \
+        --data sequences.txt --out teacher.safetensors --dim 64 --max-len 200 --epochs 50
+    torchrun --nnodes 4 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint host:29400 \
+        scripts/torch/train_sasrec.py ...
+
+One process per GPU (NCCL), or per CPU process (gloo) where there is none; plain `python3
+train_sasrec.py ...` runs a single process. Each rank trains on its share of the users
+(DistributedSampler) and DDP averages the gradients; rank 0 writes the file.
+
+--data: one user (or session) per line, their item ids separated by whitespace, oldest
+first. Items are numbered 1.. by first appearance, or in the order of --items (an id a
+line: every item of the data set, those never trained on included, as
+export-sequences.ts writes it); the file's __metadata__ carries the
+ids in that order ("items"), the encoder's config ("config", pocketrec's architecture
+names) and the data set's name ("dataset"). Each sequence's last --holdout items (default
+2: pocketrec's validation and test items) are never trained on, so `pocketrec eval` on the
+same data scores the imported teacher on items it has not seen.
+
+The model is pocketrec_sasrec.SASRec: the math of pocketrec's own encoder, so the import
+needs no variant fields, and `pocketrec distill --teacher` works on it as on a teacher
+trained by `pocketrec train`.
+"""
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from pocketrec_sasrec import SASRec, pocketrec_layout
+from safetensors_io import save_file
+
+
+def read_sequences(path, items_path=None):
+    """Histories as internal ids, and the ids in order: --items' order, else first appearance."""
+    ids = {}
+    if items_path:
+        with open(items_path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    ids.setdefault(line.strip(), len(ids) + 1)
+    sequences = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            tokens = line.split()
+            if items_path and any(t not in ids for t in tokens):
+                unknown = next(t for t in tokens if t not in ids)
+                raise SystemExit(f"{path}:{n}: item {unknown!r} is not in {items_path}")
+            if tokens:
+                sequences.append([ids.setdefault(t, len(ids) + 1) for t in tokens])
+    return sequences, list(ids)
+
+
+def training_windows(sequences, max_len, holdout):
+    """(inputs, targets) [users, max_len]: each user's latest trained items, left-padded."""
+    inputs, targets = [], []
+    for seq in sequences:
+        train = seq[: len(seq) - holdout] if holdout else seq
+        window = train[-(max_len + 1):]
+        if len(window) < 2:
+            continue
+        x, y = window[:-1], window[1:]
+        pad = [0] * (max_len - len(x))
+        inputs.append(pad + x)
+        targets.append(pad + y)
+    return torch.tensor(inputs), torch.tensor(targets)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--items", help="every item id, one a line: the numbering (default: first appearance)")
+    parser.add_argument("--dataset", help="the data set's name as pocketrec knows it")
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--max-len", type=int, default=200)
+    parser.add_argument("--blocks", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=1)
+    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--positions", default="from-oldest", choices=["from-oldest", "from-latest"])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=128, help="users per step on each rank")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--holdout", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    distributed = "WORLD_SIZE" in os.environ
+    cuda = torch.cuda.is_available()
+    if distributed:
+        dist.init_process_group("nccl" if cuda else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        local = int(os.environ.get("LOCAL_RANK", 0))
+    else:
+        rank, world, local = 0, 1, 0
+    device = torch.device(f"cuda:{local}" if cuda else "cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank
+
+    sequences, item_ids = read_sequences(args.data, args.items)
+    inputs, targets = training_windows(sequences, args.max_len, args.holdout)
+    model = SASRec(len(item_ids), args.dim, args.max_len, args.blocks, args.heads, args.dropout,
+                   args.positions).to(device)
+    trained = DistributedDataParallel(model, device_ids=[local] if cuda else None) if distributed else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98))
+    data = list(zip(inputs, targets))
+    sampler = DistributedSampler(data, num_replicas=world, rank=rank, seed=args.seed) if distributed else None
+    loader = DataLoader(data, batch_size=args.batch, sampler=sampler, shuffle=sampler is None)
+
+    for epoch in range(args.epochs):
+        if sampler:
+            sampler.set_epoch(epoch)
+        trained.train()
+        total = torch.zeros(2, device=device)
+        start = time.time()
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            states = trained(x)
+            logits = model.scores(states)[..., 1:]  # row 0 pads
+            mask = y != 0
+            loss = torch.nn.functional.cross_entropy(logits[mask], y[mask] - 1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += torch.stack([loss.detach() * mask.sum(), mask.sum().float()])
+        if distributed:
+            dist.all_reduce(total)
+        if rank == 0:
+            print(f"epoch {epoch + 1}: loss {(total[0] / total[1]).item():.4f} "
+                  f"({time.time() - start:.1f} s, {world} ranks)", flush=True)
+
+    if rank == 0:
+        metadata = {
+            "layout": "pocketrec",
+            "config": json.dumps(model.config),
+            "items": json.dumps(item_ids),
+            "dataset": args.dataset or os.path.basename(args.data),
+            "trainer": json.dumps({"script": "scripts/torch/train_sasrec.py", "ranks": world,
+                                   "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+                                   "holdout": args.holdout, "seed": args.seed}),
+        }
+        save_file(pocketrec_layout(model.cpu()), args.out, metadata)
+        print(f"wrote {args.out}: {len(item_ids)} items, {sum(p.numel() for p in model.parameters())} weights")
+    if distributed:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
