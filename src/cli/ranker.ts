@@ -4,9 +4,9 @@
  * recommendations (src/model/ctr/ranker.ts). It writes the ranker file (which fields the
  * page's context fills, every catalogue item's fields as the model's ids, how many
  * candidates to take) into a copy of the package, with the fusion weight fitted on the
- * validation shoppers' last events against the retrieval model given, and reports
- * NDCG@10 and HR@10 on the test shoppers' last events: retrieval alone, retrieval +
- * ranking, and retrieval + ranking with no context sent.
+ * validation shoppers' steps against the retrieval model given, and reports
+ * NDCG@10 and HR@10 on every step of the test shoppers: retrieval alone, retrieval +
+ * ranking, and retrieval + ranking with no context sent, and both by kind of step.
  *
  * The data set is a generated context storefront (src/data/storefront-context.ts): its
  * shoppers carry the context of every visit, and its held-out shoppers are the ones the
@@ -29,6 +29,7 @@ import { UsageError } from '../errors.ts';
 import { packageScorer } from '../eval/package-scorer.ts';
 import {
   fitWeight,
+  metricsByGroup,
   rankRetrieved,
   retrievalMetrics,
   retrieve,
@@ -78,6 +79,8 @@ export interface RankerSummary {
   contextFields: string[];
   itemFields: string[];
   test: { retrieval: TopKMetrics; twoStage: TopKMetrics; twoStageNoContext: TopKMetrics };
+  /** The test figures by kind of step: the first event of a visit, or after a main, ... */
+  byStep: { group: string; retrieval: TopKMetrics; twoStage: TopKMetrics }[];
   bytes: number;
 }
 
@@ -123,6 +126,7 @@ export async function rankerCommand(
     twoStage: twoStageMetrics(ranker, ctr, test, probabilities, weight, k),
     twoStageNoContext: twoStageMetrics(ranker, ctr, test, noContext, weight, k),
   };
+  const byStep = metricsByGroup(ranker, ctr, test, probabilities, k);
   const provenance = {
     command: commandLine('ranker', [model], options),
     retrieval: retrievalPkg.manifest.name,
@@ -157,6 +161,7 @@ export async function rankerCommand(
     contextFields: spec.contextFields,
     itemFields: [...(spec.itemIdField ? [spec.itemIdField] : []), ...spec.itemFields],
     test: measured,
+    byStep,
     bytes: [...built.files.values()].reduce((n, b) => n + b.byteLength, 0),
   };
   if (options.json) printJson(output, summary);
@@ -181,6 +186,13 @@ function summaryTable(s: RankerSummary): string {
     ['  retrieval alone', line(s.test.retrieval)],
     ['  retrieval + ranking', `${line(s.test.twoStage)} (${gain.toFixed(3)}x)`],
     ['  ... with no context sent', line(s.test.twoStageNoContext)],
+    ...s.byStep.map(
+      (g) =>
+        [
+          `  ${g.group} (${g.retrieval.cases})`,
+          `NDCG@10 ${g.retrieval.ndcg.toFixed(4)} alone, ${g.twoStage.ndcg.toFixed(4)} ranked`,
+        ] as const,
+    ),
   ]);
 }
 
@@ -214,10 +226,17 @@ export function heldOutCases(
     taken[split - 1] = (taken[split - 1] as number) + 1;
     const contexts = storefront.contexts[s] as ShopperContext[];
     for (let t = 1; t < items.length; t++) {
+      // Events of one visit share its context object.
+      const before = storefront.roleOf[items[t - 1] as number];
+      const group =
+        contexts[t] === contexts[t - 1]
+          ? `after ${before === 'accessory' ? 'an' : 'a'} ${before}, in the visit`
+          : 'first of a visit';
       (split === 1 ? out.validation : out.test).push({
         history: items.subarray(0, t),
         target: items[t] as number,
         context: contextFieldValues(contexts[t] as ShopperContext),
+        group,
       });
     }
   });

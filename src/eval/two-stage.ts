@@ -23,6 +23,8 @@ export interface TwoStageCase {
   target: number;
   /** Raw context values, as a page sends them. */
   context: Readonly<Record<string, string>>;
+  /** What kind of step it is, for figures by kind (e.g. 'visit start'). */
+  group?: string;
 }
 
 /** A case after retrieval: its top N rows, best first, with their scores. */
@@ -31,6 +33,7 @@ export interface RetrievedCase {
   scores: Float32Array;
   target: number;
   context: Readonly<Record<string, string>>;
+  group?: string;
 }
 
 /** Histories scored per batch: bounds the score arrays held at once. */
@@ -47,7 +50,13 @@ export async function retrieve(
     const scored = await scorer.score(batch.map((c) => c.history));
     batch.forEach((c, i) => {
       const top = topK(scored[i] as Float32Array, candidates, new Set(c.history), { from: 1 });
-      out.push({ candidates: top.rows, scores: top.scores, target: c.target, context: c.context });
+      out.push({
+        candidates: top.rows,
+        scores: top.scores,
+        target: c.target,
+        context: c.context,
+        ...(c.group === undefined ? {} : { group: c.group }),
+      });
     });
   }
   return out;
@@ -176,4 +185,30 @@ export function fitWeight(
   }
   if (best === null) throw new Error('fitWeight needs at least one weight');
   return { ...best, tried };
+}
+
+/** Retrieval's and the fused figures for each group of cases, largest group first. */
+export function metricsByGroup(
+  ranker: RankerSpec,
+  model: CtrModel,
+  cases: readonly RetrievedCase[],
+  probabilities: readonly Float32Array[],
+  k: number,
+): { group: string; retrieval: TopKMetrics; twoStage: TopKMetrics }[] {
+  const groups = new Map<string, number[]>();
+  cases.forEach((c, i) => {
+    const group = c.group ?? 'all';
+    groups.set(group, [...(groups.get(group) ?? []), i]);
+  });
+  return [...groups]
+    .sort((a, b) => b[1].length - a[1].length)
+    .map(([group, at]) => {
+      const subset = at.map((i) => cases[i] as RetrievedCase);
+      const scored = at.map((i) => probabilities[i] as Float32Array);
+      return {
+        group,
+        retrieval: retrievalMetrics(subset, k),
+        twoStage: twoStageMetrics(ranker, model, subset, scored, ranker.weight, k),
+      };
+    });
 }

@@ -239,7 +239,7 @@ describe('demo page', () => {
     for (const { field } of [...morning, ...weekend]) {
       expect(['hour', 'weekday', 'device', 'locale']).toContain(field);
     }
-    expect(errors).toEqual([]);
+    expect(errors.lines()).toEqual([]);
     await page.close();
   });
 

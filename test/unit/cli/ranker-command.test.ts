@@ -107,6 +107,13 @@ describe('pocketrec ranker', () => {
       .slice(0, USERS)
       .reduce((n, items) => n + items.length - 1, 0);
     expect(summary.test.retrieval.cases).toBe(steps);
+    // By kind of step: every case in one group, the groups' figures those of the whole.
+    const groups = summary.byStep.map((g) => g.group);
+    expect(groups).toContain('first of a visit');
+    expect(groups).toContain('after a main, in the visit');
+    expect(summary.byStep.reduce((n, g) => n + g.retrieval.cases, 0)).toBe(steps);
+    const pooled = summary.byStep.reduce((n, g) => n + g.twoStage.ndcg * g.twoStage.cases, 0);
+    expect(pooled / steps).toBeCloseTo(summary.test.twoStage.ndcg, 10);
     for (const m of Object.values(summary.test)) {
       expect(m.ndcg).toBeGreaterThanOrEqual(0);
       expect(m.ndcg).toBeLessThanOrEqual(m.hr);

@@ -186,6 +186,9 @@ describe('generated context storefront', () => {
 const OUTDOORS = ['Camping', 'Cycling', 'Garden', 'Running', 'Swimming', 'Photography'];
 const INDOORS = ['Books', 'Gaming', 'Music', 'Wine', 'Audio', 'Art'];
 
+/** The catalogue's kits: the same seed's storefront has the same catalogue. */
+const KITS = generateStorefront({ ...DEFAULT_STOREFRONT, seed: EFFECTS.seed, shoppers: 1 }).kits;
+
 function effects(sf: ContextStorefront) {
   const count = () => ({ hit: 0, all: 0 });
   const morning = count();
@@ -196,12 +199,25 @@ function effects(sf: ContextStorefront) {
   const locale = { own: count(), other: count() };
   const outdoors = { weekend: count(), weekday: count() };
   const indoors = { evening: count(), day: count() };
+  // After a main, in the same visit: its consumable next (morning or not), its kit's first
+  // accessory next (mobile or not).
+  const consumableNext = { morning: count(), other: count() };
+  const kitNext = { mobile: count(), other: count() };
   for (const [s, history] of sf.shoppers.entries()) {
     const contexts = sf.contexts[s] ?? [];
     let previous: unknown;
     for (const [e, item] of history.entries()) {
       const context = contexts[e] as ShopperContext;
       const role = sf.roleOf[item];
+      const next = history[e + 1];
+      if (role === 'main' && next !== undefined && contexts[e + 1] === context) {
+        const c = isMorning(context) ? consumableNext.morning : consumableNext.other;
+        c.all++;
+        if (sf.roleOf[next] === 'consumable') c.hit++;
+        const k = context.device === 'mobile' ? kitNext.mobile : kitNext.other;
+        k.all++;
+        if (KITS.get(item)?.[0] === next) k.hit++;
+      }
       const day = isWeekend(context) ? 'weekend' : 'weekday';
       if (context !== previous) mains[day].all++;
       previous = context;
@@ -250,6 +266,10 @@ function effects(sf: ContextStorefront) {
     outdoorsWeekday: rate(outdoors.weekday),
     indoorsEvening: rate(indoors.evening),
     indoorsDay: rate(indoors.day),
+    consumableAfterMainMorning: rate(consumableNext.morning),
+    consumableAfterMainOther: rate(consumableNext.other),
+    kitAfterMainMobile: rate(kitNext.mobile),
+    kitAfterMainOther: rate(kitNext.other),
   };
 }
 
@@ -263,6 +283,8 @@ describe('behaviour that depends on the context', () => {
     expect(m.ownLocaleCategories).toBeGreaterThan(1.5 * m.otherLocaleCategories);
     expect(m.outdoorsWeekend).toBeGreaterThan(1.5 * m.outdoorsWeekday);
     expect(m.indoorsEvening).toBeGreaterThan(1.5 * m.indoorsDay);
+    expect(m.consumableAfterMainMorning).toBeGreaterThan(m.consumableAfterMainOther + 0.4);
+    expect(m.kitAfterMainMobile).toBeGreaterThan(m.kitAfterMainOther + 0.2);
   });
 
   it('is absent, within noise, with the effect off', () => {
@@ -274,6 +296,8 @@ describe('behaviour that depends on the context', () => {
     expect(Math.abs(m.ownLocaleCategories - m.otherLocaleCategories)).toBeLessThan(0.03);
     expect(Math.abs(m.outdoorsWeekend - m.outdoorsWeekday)).toBeLessThan(0.04);
     expect(Math.abs(m.indoorsEvening - m.indoorsDay)).toBeLessThan(0.04);
+    expect(Math.abs(m.consumableAfterMainMorning - m.consumableAfterMainOther)).toBeLessThan(0.03);
+    expect(Math.abs(m.kitAfterMainMobile - m.kitAfterMainOther)).toBeLessThan(0.05);
   });
 
   it('scales with the effect in between', () => {
