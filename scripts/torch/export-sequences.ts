@@ -10,9 +10,13 @@
  * writes <out-dir>/sequences.txt (a history a line, item ids separated by spaces, oldest
  * first) and <out-dir>/items.txt (an id a line, internal item 1 first). At a scale one
  * machine cannot load, write the same two files with your own pipeline (docs/scale-out.md).
+ * For a user data set it also writes <out-dir>/validation.txt and test.txt, the cases of
+ * `pocketrec eval --split validation|test` (leave-one-out, users of 3+ items): a case a
+ * line, its whole input history then its target last, for train_sasrec.py --eval-dir.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { evalData } from '../../src/cli/eval.ts';
 import { trainingData } from '../../src/cli/training-data.ts';
 
 const [dataset, out, flag, users] = process.argv.slice(2);
@@ -33,3 +37,18 @@ const lines = data.train
 writeFileSync(join(out, 'sequences.txt'), `${lines.join('\n')}\n`);
 writeFileSync(join(out, 'items.txt'), `${ids.join('\n')}\n`);
 console.log(`${data.dataset}: ${lines.length} training histories, ${ids.length} items -> ${out}`);
+if (data.maskHistory) {
+  for (const split of ['validation', 'test'] as const) {
+    const { cases } = await evalData({
+      dataset,
+      protocol: 'full',
+      split,
+      ...(users ? { users } : {}),
+    });
+    const caseLines = cases.inputs.map((h, k) =>
+      [...Array.from(h, (i) => ids[i - 1]), ids[(cases.targets[k] as number) - 1]].join(' '),
+    );
+    writeFileSync(join(out, `${split}.txt`), `${caseLines.join('\n')}\n`);
+    console.log(`${split}: ${caseLines.length} cases -> ${join(out, `${split}.txt`)}`);
+  }
+}

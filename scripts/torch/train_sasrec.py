@@ -22,9 +22,20 @@ same data scores the imported teacher on items it has not seen.
 The model is pocketrec_sasrec.SASRec: the math of pocketrec's own encoder, so the import
 needs no variant fields, and `pocketrec distill --teacher` works on it as on a teacher
 trained by `pocketrec train`.
+
+--eval-dir: a folder with validation.txt and test.txt (export-sequences.ts writes them for a
+user data set: a case a line, the whole input history then the target last, in --items'
+ids). At the end of training rank 0 scores them with `pocketrec eval`'s protocol for a user
+data set (src/eval/evaluate.ts, rank.ts, splits.ts): the query is the state of the last
+--max-len items of the input, every item 1..n is ranked, the items of the whole input
+history other than the target are left out, the rank is the number of the rest scored
+strictly higher than the target (ties in its favour), HR@10 = rank < 10 and NDCG@10 =
+1 / log2(rank + 2) when rank < 10. It prints HR@10 and NDCG@10 of both and stores them in
+the file's __metadata__ ("metrics").
 """
 import argparse
 import json
+import math
 import os
 import time
 
@@ -72,6 +83,49 @@ def training_windows(sequences, max_len, holdout):
     return torch.tensor(inputs), torch.tensor(targets)
 
 
+def read_cases(path, ids):
+    """(histories, targets) of a cases file: a case a line, the target last."""
+    histories, targets = [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            if any(t not in ids for t in tokens):
+                raise SystemExit(f"{path}:{n}: an item is not in the numbering")
+            case = [ids[t] for t in tokens]
+            histories.append(case[:-1])
+            targets.append(case[-1])
+    return histories, targets
+
+
+@torch.no_grad()
+def evaluate(model, histories, targets, max_len, device, batch=256, cutoff=10):
+    """HR@cutoff and NDCG@cutoff with pocketrec eval's full, history-masked protocol."""
+    was_training = model.training
+    model.eval()
+    hr = ndcg = 0.0
+    for start in range(0, len(histories), batch):
+        chunk = histories[start:start + batch]
+        x = torch.tensor([[0] * (max_len - len(h[-max_len:])) + h[-max_len:] for h in chunk],
+                         device=device)
+        scores = model.scores(model(x)[:, -1]).float().cpu()  # [b, n + 1], column 0 pads
+        for k, history in enumerate(chunk):
+            target = targets[start + k]
+            row = scores[k]
+            t = row[target]
+            above = int((row[1:] > t).sum())
+            seen = torch.tensor(sorted(set(history) - {target}), dtype=torch.long)
+            if len(seen):
+                above -= int((row[seen] > t).sum())
+            if above < cutoff:
+                hr += 1
+                ndcg += 1 / math.log2(above + 2)
+    model.train(was_training)
+    n = len(histories)
+    return {f"HR@{cutoff}": hr / n, f"NDCG@{cutoff}": ndcg / n, "cases": n}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True)
@@ -89,6 +143,9 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--holdout", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--eval-dir", help="validation.txt and test.txt to score at the end (export-sequences.ts)")
+    parser.add_argument("--time-limit", type=float, help="seconds: no epoch starts after this much training")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     args = parser.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -102,6 +159,8 @@ def main():
     device = torch.device(f"cuda:{local}" if cuda else "cpu")
     if cuda:
         torch.cuda.set_device(device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)  # the same initial weights on every rank
 
     sequences, item_ids = read_sequences(args.data, args.items)
@@ -114,7 +173,16 @@ def main():
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, seed=args.seed) if distributed else None
     loader = DataLoader(data, batch_size=args.batch, sampler=sampler, shuffle=sampler is None)
 
+    began = time.time()
+    epochs = 0
     for epoch in range(args.epochs):
+        if args.time_limit is not None:
+            stop = torch.tensor([float(time.time() - began > args.time_limit)], device=device)
+            if distributed:
+                dist.broadcast(stop, 0)  # rank 0's clock decides, so every rank stops together
+            if stop.item():
+                break
+        epochs += 1
         if sampler:
             sampler.set_epoch(epoch)
         trained.train()
@@ -137,15 +205,31 @@ def main():
                   f"({time.time() - start:.1f} s, {world} ranks)", flush=True)
 
     if rank == 0:
+        print(f"trained {epochs} epochs in {time.time() - began:.1f} s", flush=True)
+    metrics = None
+    if rank == 0 and args.eval_dir:
+        ids = {item: n for n, item in enumerate(item_ids, 1)}
+        metrics = {}
+        for split in ("validation", "test"):
+            start = time.time()
+            histories, targets = read_cases(os.path.join(args.eval_dir, f"{split}.txt"), ids)
+            metrics[split] = evaluate(model, histories, targets, args.max_len, device)
+            m = metrics[split]
+            print(f"{split}: HR@10 {m['HR@10']:.4f} NDCG@10 {m['NDCG@10']:.4f} "
+                  f"({m['cases']} cases, {time.time() - start:.1f} s)", flush=True)
+
+    if rank == 0:
         metadata = {
             "layout": "pocketrec",
             "config": json.dumps(model.config),
             "items": json.dumps(item_ids),
             "dataset": args.dataset or os.path.basename(args.data),
             "trainer": json.dumps({"script": "scripts/torch/train_sasrec.py", "ranks": world,
-                                   "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+                                   "epochs": epochs, "batch": args.batch, "lr": args.lr,
                                    "holdout": args.holdout, "seed": args.seed}),
         }
+        if metrics:
+            metadata["metrics"] = json.dumps(metrics)
         save_file(pocketrec_layout(model.cpu()), args.out, metadata)
         print(f"wrote {args.out}: {len(item_ids)} items, {sum(p.numel() for p in model.parameters())} weights")
     if distributed:
