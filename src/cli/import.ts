@@ -11,10 +11,8 @@
  * then records its name (which `distill` and `eval` check), and its item table is put in the
  * data set's numbering by item id, which must be the same set of items as the source's.
  */
-
-import { existsSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { useWasmBackend } from '../kernels/wasm/backend.ts';
 import { IMPORT_FORMATS } from '../model/import/defaults.ts';
@@ -28,12 +26,12 @@ import {
 import { verifyModelStructure } from '../model/package-structure.ts';
 import { variantOf } from '../model/sasrec.ts';
 import { sequentialPackageSpec } from '../model/sequential-package.ts';
-import { MANIFEST_FILE } from '../package/manifest.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { readModelPackage } from '../package/reader.ts';
 import { type ByteSource, readSafetensors } from '../package/safetensors.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import type { EventLogCliOptions } from './options.ts';
+import { checkOutputWritable } from './options.ts';
 import { commandLine, kibText, type Output, printJson } from './output.ts';
 import { trainingData } from './training-data.ts';
 
@@ -67,11 +65,7 @@ export async function importCommand(
       `--layout must be one of ${IMPORT_LAYOUTS.join(', ')}, got "${options.layout}"`,
     );
   }
-  if (!options.force && existsSync(join(options.out, MANIFEST_FILE))) {
-    throw new UsageError(
-      `${options.out} already holds a model package; remove it, or pass --force to write over it`,
-    );
-  }
+  checkOutputWritable(options.out, { force: options.force });
   const layout = options.layout as ImportLayout;
   const where = resolve(file);
   const safetensors = await withFile(where, (source) => readSafetensors(source, where));

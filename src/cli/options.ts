@@ -1,6 +1,6 @@
 /** Parsing of the options several commands share, with errors that name the option. */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   EVENT_TYPES,
   type EventLogOptions,
@@ -47,6 +47,22 @@ export function windowPolicy(value: string): WindowPolicy {
     throw new UsageError(`--windows must be "latest" or "all", got "${value}"`);
   }
   return value;
+}
+
+/**
+ * Refuses an output that holds another package (unless --force). A command that rewrites
+ * `source` may write it in place (as `repack` does); any other package there would be lost.
+ */
+export function checkOutputWritable(
+  out: string,
+  options: { source?: string; force?: boolean },
+): void {
+  const itself = options.source !== undefined && resolve(out) === resolve(options.source);
+  if (!itself && !options.force && existsSync(join(out, 'manifest.json'))) {
+    throw new UsageError(
+      `${out} already holds a model package; remove it, or pass --force to write over it`,
+    );
+  }
 }
 
 /**

@@ -10,9 +10,8 @@
  * carries is replaced. `--out` may be the package itself, which is then replaced whole
  * (as `repack` does), never another package unless `--force`.
  */
-import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { itemCounts } from '../eval/hot-items.ts';
 import { verifyModelStructure } from '../model/package-structure.ts';
@@ -28,7 +27,7 @@ import { type ModelPackage, readModelPackage } from '../package/reader.ts';
 import { repackageSpec } from '../package/repackage.ts';
 import { type BuiltPackage, buildModelPackage, type PackageSpec } from '../package/writer.ts';
 import type { EventLogCliOptions } from './options.ts';
-import { checkPackageFitsData } from './options.ts';
+import { checkOutputWritable, checkPackageFitsData } from './options.ts';
 import { commandLine, type Output, printJson } from './output.ts';
 import { type TrainingData, trainingData } from './training-data.ts';
 
@@ -85,7 +84,10 @@ export async function priorCommand(
   output: Output,
 ): Promise<void> {
   const source = model === undefined ? null : await readSource(model);
-  checkOutput(model, options);
+  checkOutputWritable(options.out, {
+    ...(model === undefined ? {} : { source: model }),
+    force: options.force,
+  });
   const dataset = options.dataset ?? source?.pkg.manifest.training.dataset;
   if (dataset === undefined) {
     throw new UsageError('--dataset is required without a package: whose training split to count');
@@ -130,19 +132,6 @@ function summaryText(model: string | undefined, s: PriorSummary): string {
       ? `a ${POPULARITY_KIND} package of ${s.bytesAfter.toLocaleString('en-US')} bytes`
       : `${model} with a popularity prior, ${s.bytesAfter.toLocaleString('en-US')} bytes (was ${s.bytesBefore.toLocaleString('en-US')})`;
   return `wrote ${s.out}: ${what}; ${s.seenItems} of ${s.items} items occur in the training split of ${s.dataset}, the most ${s.maxCount} times`;
-}
-
-/**
- * Refuses an output that holds another package (unless --force): a package may be replaced
- * by its own copy with a prior, as `repack` replaces it, but another would be lost.
- */
-function checkOutput(model: string | undefined, options: PriorCliOptions): void {
-  const itself = model !== undefined && resolve(options.out) === resolve(model);
-  if (!itself && !options.force && existsSync(join(options.out, MANIFEST_FILE))) {
-    throw new UsageError(
-      `${options.out} already holds a model package; remove it, or pass --force to write over it`,
-    );
-  }
 }
 
 /** A package given on the command line, verified, and what its directory weighs. */

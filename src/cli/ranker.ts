@@ -12,8 +12,7 @@
  * shoppers carry the context of every visit, and its held-out shoppers are the ones the
  * ranker's click data (`<name>-clicks`) never trained on.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+
 import { type DatasetSpec, getDataset } from '../data/datasets.ts';
 import {
   CONTEXT_FIELDS,
@@ -44,13 +43,13 @@ import { CTR_PRUNED_KIND, ctrFromPrunedPackage } from '../model/ctr/pruned-packa
 import { type RankerSpec, rankerItemTable, withRanker } from '../model/ctr/ranker.ts';
 import type { CtrSchema } from '../model/ctr/schema.ts';
 import { verifyModelStructure } from '../model/package-structure.ts';
-import { MANIFEST_FILE } from '../package/manifest.ts';
 import { directorySource, writePackageDirectory } from '../package/node-fs.ts';
 import { notesRecord } from '../package/notes.ts';
 import { type ModelPackage, readModelPackage } from '../package/reader.ts';
 import { repackageSpec } from '../package/repackage.ts';
 import { buildModelPackage } from '../package/writer.ts';
 import { DEFAULT_RANKER } from './defaults.ts';
+import { checkOutputWritable } from './options.ts';
 import { commandLine, type Output, printJson, table } from './output.ts';
 
 export interface RankerCliOptions {
@@ -89,7 +88,7 @@ export async function rankerCommand(
   options: RankerCliOptions,
   output: Output,
 ): Promise<void> {
-  checkOutput(model, options);
+  checkOutputWritable(options.out, { source: model, force: options.force });
   const storefrontOptions = contextStorefrontOptions(options.dataset);
   const candidates = positiveInt(options.candidates, DEFAULT_RANKER.candidates, '--candidates');
   const fixedWeight = options.weight === undefined ? null : nonNegative(options.weight);
@@ -299,15 +298,6 @@ async function readVerified(dir: string): Promise<ModelPackage> {
   const pkg = await readModelPackage(directorySource(dir));
   await verifyModelStructure(pkg);
   return pkg;
-}
-
-function checkOutput(model: string, options: RankerCliOptions): void {
-  const itself = resolve(options.out) === resolve(model);
-  if (!itself && !options.force && existsSync(join(options.out, MANIFEST_FILE))) {
-    throw new UsageError(
-      `${options.out} already holds a model package; remove it, or pass --force to write over it`,
-    );
-  }
 }
 
 function positiveInt(
