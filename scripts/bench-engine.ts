@@ -34,9 +34,14 @@ import type { Page } from 'playwright-core';
 import { createLogger } from 'vite';
 import { umecCutOf } from '../src/cli/report-encoder-cut.ts';
 import { packageFlops } from '../src/model/package-flops.ts';
-import { encoderFlops } from '../src/model/sequential-flops.ts';
+import {
+  BUILT_SCORING,
+  encoderFlops,
+  encodesIncrementally,
+  sequentialFlops,
+} from '../src/model/sequential-flops.ts';
 import { checkSequentialStructure, isSequentialKind } from '../src/model/sequential-structure.ts';
-import { parseManifest } from '../src/package/manifest.ts';
+import { type Manifest, parseManifest } from '../src/package/manifest.ts';
 import { directorySource } from '../src/package/node-fs.ts';
 import { readItemIds } from '../src/package/reader.ts';
 import type { Pattern, PatternArgs } from '../src/pages/bench/engine/main.ts';
@@ -76,7 +81,9 @@ const slowCalls = Number(option('slow-calls', '10'));
 /** The 1M model on SwiftShader takes about 10 s a request. */
 const webgpu1mCalls = Number(option('webgpu-1m-calls', '2'));
 const backends = (option('backends', 'wasm,webgpu,cpu') as string).split(',') as BackendName[];
-const modelKeys = (option('models', 'ml-1m-tt2-r12-fo,ml-1m-tt-r12,ml-1m-teacher,tt-1m') as string)
+const modelKeys = (
+  option('models', 'ml-1m-compact,ml-1m-tt2-r12-fo,ml-1m-tt-r12,ml-1m-teacher,tt-1m') as string
+)
   .split(',')
   .filter((key) => key !== '' && key !== 'none');
 const ctrOption = option('ctr');
@@ -104,6 +111,14 @@ interface ModelSpec {
 }
 
 const MODELS: ModelSpec[] = [
+  {
+    // The compact model (dense d 48, int4 in the package, float32 in the worker).
+    key: 'ml-1m-compact',
+    url: '/models/ml-1m-compact',
+    dir: 'models/ml-1m-compact',
+    baseline: true,
+    ml1m: true,
+  },
   {
     // Positions from the oldest item: the incremental path.
     key: 'ml-1m-tt2-r12-fo',
@@ -136,11 +151,16 @@ const MODELS: ModelSpec[] = [
   { key: 'tt-1m', url: `/${TT_1M_DIR}`, dir: TT_1M_DIR, baseline: false, ml1m: false },
 ];
 
-/** Targets to print next to the figures (WASM, worker-side warm p50 of the shopper pattern). */
+/**
+ * Targets to print next to the figures (WASM, worker-side warm p50 of the shopper pattern;
+ * slideP50Ms: of the slide pattern, a whole window encoded at every request; rtAddsMs: the
+ * round trip's p50 over the worker's).
+ */
 const TARGETS = {
+  'ml-1m-compact': { p50Ms: 0.25, slideP50Ms: 0.5, rtAddsMs: 0.15, speedupVsLayers: 8 },
   'ml-1m-tt2-r12-fo': { p50Ms: 1.5, speedupVsLayers: 5 },
   'ml-1m-tt-r12': { p50Ms: 1.5, speedupVsLayers: 5 },
-  'tt-1m': { p50Ms: 10, maxPeakBytes: 256_000_000 },
+  'tt-1m': { p50Ms: 4, maxPeakBytes: 256_000_000 },
 };
 const DENSE_1M_TABLE_BYTES = 1_000_000 * 64 * 4;
 
@@ -272,10 +292,61 @@ async function workOf(dir: string): Promise<Record<string, number | null>> {
   };
 }
 
+/**
+ * The multiply-adds of one request of each pattern (src/model/sequential-flops.ts, served as
+ * the engine serves the package): 'track', an incremental step at the middle of the window
+ * (its sessions run 1..maxLen events) and the scoring, or the whole window for a model that
+ * cannot step; 'slide', the whole window and the scoring; 'repeat', the scoring alone (the
+ * same window again is not encoded). Null for kinds without products to count.
+ */
+function patternMacs(manifest: Manifest, pattern: Pattern): number | null {
+  if (!isSequentialKind(manifest.kind)) return null;
+  const { config, table } = checkSequentialStructure(manifest);
+  const built =
+    table.kind !== 'dense' && config.numItems + 1 <= DEFAULT_ENGINE_OPTIONS.materialiseRows;
+  const scoring = built ? { scoring: BUILT_SCORING[table.kind] } : {};
+  const whole = { ...scoring, encoding: 'whole-window' as const, length: config.maxLen };
+  if (pattern === 'slide') return sequentialFlops(config, table, whole);
+  if (pattern === 'repeat') {
+    return sequentialFlops(config, table, whole) - encoderFlops(config, whole);
+  }
+  const step = encodesIncrementally(config)
+    ? { ...scoring, encoding: 'incremental' as const, length: Math.ceil(config.maxLen / 2) }
+    : whole;
+  return sequentialFlops(config, table, step);
+}
+
+/** The machine's WASM SIMD rate, measured once on the first page (see simd-rate.ts). */
+let simdMacsPerSecond: number | null = null;
+
+/** A request's arithmetic bound at the measured rate, and a p50's distance from it. */
+function boundFields(macs: number | null, p50: number): Record<string, number | null> {
+  if (macs === null || simdMacsPerSecond === null) return {};
+  const boundMs = (macs / simdMacsPerSecond) * 1000;
+  return { macs, bound_ms: r3(boundMs), p50_over_bound: r3(p50 / boundMs) };
+}
+
+/** A fused row's p50s against the tfjs row of the same backend, model and pattern, run just before. */
+function againstTfjs(model: ModelSpec, backend: string, row: Record<string, unknown>) {
+  const tfjs = rows.find(
+    (r) => r.set === row.set && r.backend === backend && r.model === model.key && r.path === 'tfjs',
+  );
+  if (row.path !== 'fused' || !tfjs) return {};
+  return {
+    tfjs_p50_ms: tfjs.p50_ms,
+    speedup_vs_tfjs: r3((tfjs.p50_ms as number) / (row.p50_ms as number)),
+    rt_speedup_vs_tfjs: r3((tfjs.rt_p50_ms as number) / (row.rt_p50_ms as number)),
+  };
+}
+
 /** A cut model's track p50s over its source's, when the source ran before it on `backend`. */
 function againstSource(model: ModelSpec, backend: string, row: Record<string, unknown>) {
   const source = rows.find(
-    (r) => r.set === 'track' && r.backend === backend && r.model === model.cutFrom,
+    (r) =>
+      r.set === 'track' &&
+      r.backend === backend &&
+      r.model === model.cutFrom &&
+      r.path === row.path,
   );
   if (!model.cutFrom || !source) return {};
   const over = (key: string) => r3((row[key] as number) / (source[key] as number));
@@ -287,21 +358,32 @@ function againstSource(model: ModelSpec, backend: string, row: Record<string, un
   };
 }
 
+/**
+ * How the engine may serve a model on a backend: on WASM a next-item model runs on the
+ * fused kernels by default and on tfjs's ops when asked (both are measured, tfjs first);
+ * elsewhere only tfjs.
+ */
+type EnginePath = 'fused' | 'tfjs';
+
 async function benchModel(
   page: Page,
   backend: BackendName,
   model: ModelSpec,
   n: number,
+  path: EnginePath,
 ): Promise<void> {
   const { source, sessions } = await sessionsFor(model);
   const manifest = JSON.parse(readFileSync(join(projectRoot, model.dir, 'manifest.json'), 'utf8'));
+  const parsedManifest = await parseManifest(
+    readFileSync(join(projectRoot, model.dir, 'manifest.json')),
+  );
   const maxLen = manifest.architecture.maxLen as number;
-  const base = { backend, model: model.key, ...swiftshaderNote(backend) };
+  const base = { backend, model: model.key, path, ...swiftshaderNote(backend) };
   const work = await workOf(model.dir);
   const db = `bench-${backend}-${model.key}-${Date.now()}`;
   // Not the first item of a pattern's first request, which would then find it encoded.
   const firstItem = (sessions.at(-1) as string[])[0] as string;
-  const label = `${backend} ${model.key}`;
+  const label = `${backend} ${model.key} (${path})`;
   // On SwiftShader a second open compiles every shader again (about a minute).
   const reopen = backend !== 'webgpu' || webgpuReopen;
 
@@ -314,6 +396,7 @@ async function benchModel(
         db,
         firstItem,
         reopen,
+        fused: path === 'fused',
       }),
   );
   const loadMemory = opened.memory as MemoryReport;
@@ -364,7 +447,9 @@ async function benchModel(
 
   let checks: Awaited<ReturnType<typeof window.bench.baselineCheck>> | null = null;
   let baselineOpened: Record<string, unknown> | null = null;
-  if (model.baseline) {
+  // The layers baseline runs beside the engine's default path.
+  const withBaseline = model.baseline && (path === 'fused' || backend !== 'wasm');
+  if (withBaseline) {
     baselineOpened = await step(`${label}: layers baseline open`, () =>
       page.evaluate((a) => window.bench.baselineOpen(a), { model: model.url, backend }),
     );
@@ -379,7 +464,7 @@ async function benchModel(
 
   const patternRows: Record<Pattern, Record<string, unknown>> = {} as never;
   for (const pattern of ['track', 'repeat', 'slide'] as const) {
-    const paired = pattern === 'track' && model.baseline;
+    const paired = pattern === 'track' && withBaseline;
     const patternArgs: PatternArgs & { paired: boolean } = {
       pattern,
       sessions,
@@ -414,12 +499,14 @@ async function benchModel(
       p50_ms_whole_window: r3(quantile(whole, 0.5)),
       scoring,
       ...work,
+      ...boundFields(patternMacs(parsedManifest, pattern), quantile(timed.workerMs, 0.5)),
       tf_bytes: memory.numBytes,
       tf_tensors: memory.numTensors,
       peak_bytes: memory.peakBytes,
       ...(await pageHeap(page)),
     };
     if (pattern === 'track') Object.assign(row, againstSource(model, backend, row));
+    Object.assign(row, againstTfjs(model, backend, row));
     if (is1m) {
       Object.assign(row, {
         dense_table_bytes: DENSE_1M_TABLE_BYTES,
@@ -427,12 +514,23 @@ async function benchModel(
       });
     }
     const target = TARGETS[model.key as keyof typeof TARGETS];
-    if (pattern === 'track' && backend === 'wasm' && target) {
+    const defaultPath = path === 'fused' || scoring !== 'fused-wasm';
+    if (pattern === 'track' && backend === 'wasm' && target && defaultPath) {
       row.target_p50_ms = target.p50Ms;
       row.meets_p50_target = (row.p50_ms as number) <= target.p50Ms;
       if ('maxPeakBytes' in target) {
         row.no_256mb_allocation = (memory.peakBytes ?? 0) < target.maxPeakBytes;
       }
+      if ('rtAddsMs' in target) {
+        const adds = (row.rt_p50_ms as number) - (row.p50_ms as number);
+        row.rt_adds_ms = r3(adds);
+        row.target_rt_adds_ms = target.rtAddsMs;
+        row.meets_rt_adds_target = adds <= target.rtAddsMs;
+      }
+    }
+    if (pattern === 'slide' && backend === 'wasm' && target && 'slideP50Ms' in target) {
+      row.target_p50_ms = target.slideP50Ms;
+      row.meets_p50_target = (row.p50_ms as number) <= target.slideP50Ms;
     }
     let baselineRow: Record<string, unknown> | null = null;
     if (timed.baseline) {
@@ -643,6 +741,8 @@ try {
     if (!metaEmitted) {
       metaEmitted = true;
       const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
+      const simd = await page.evaluate(() => window.bench.simdRate());
+      simdMacsPerSecond = simd.macsPerSecond;
       emit({
         set: 'meta',
         browser: `Chromium ${session.browser?.version() ?? '?'}`,
@@ -656,6 +756,8 @@ try {
         server: 'vite dev server (modules unbundled)',
         // Chromium coarsens performance.now() to 100 µs unless the page is isolated.
         timer_resolution_ms: isolated ? 0.005 : 0.1,
+        wasm_simd_macs_per_s: Math.round(simd.macsPerSecond),
+        wasm_simd_rate_of: `the fused kernels' product ${simd.shape}, median of ${simd.runs} batches, on the page's thread`,
         note: 'worker-side times are rec.info().timings.lastWorkerMs; WASM rows are what count',
       });
     }
@@ -666,7 +768,13 @@ try {
           : backend === 'webgpu' && model.key === 'tt-1m'
             ? webgpu1mCalls
             : slowCalls;
-      await benchModel(page, backend, model, n);
+      // tfjs first, so each fused row can set itself against it.
+      const kind = JSON.parse(
+        readFileSync(join(projectRoot, model.dir, 'manifest.json'), 'utf8'),
+      ).kind;
+      const paths: EnginePath[] =
+        backend === 'wasm' && isSequentialKind(kind) ? ['tfjs', 'fused'] : ['tfjs'];
+      for (const path of paths) await benchModel(page, backend, model, n, path);
     }
     if (ctr.length > 0) {
       const n = ctrCalls ? Number(ctrCalls) : backend === 'wasm' ? calls : slowCalls;

@@ -31,7 +31,9 @@ data set (src/eval/evaluate.ts, rank.ts, splits.ts): the query is the state of t
 history other than the target are left out, the rank is the number of the rest scored
 strictly higher than the target (ties in its favour), HR@10 = rank < 10 and NDCG@10 =
 1 / log2(rank + 2) when rank < 10. It prints HR@10 and NDCG@10 of both and stores them in
-the file's __metadata__ ("metrics").
+the file's __metadata__ ("metrics"). With --eval-every N it also scores validation every N
+epochs, keeps the best epoch's weights and stops after --patience scores without a better
+NDCG@10, as `pocketrec train --patience` does.
 """
 import argparse
 import json
@@ -145,6 +147,10 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--eval-dir", help="validation.txt and test.txt to score at the end (export-sequences.ts)")
     parser.add_argument("--time-limit", type=float, help="seconds: no epoch starts after this much training")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="epochs between validation scores (needs --eval-dir); the best epoch's weights are kept")
+    parser.add_argument("--patience", type=int, default=3,
+                        help="validation scores without a better NDCG@10 before training stops (with --eval-every)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     args = parser.parse_args()
 
@@ -173,6 +179,12 @@ def main():
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, seed=args.seed) if distributed else None
     loader = DataLoader(data, batch_size=args.batch, sampler=sampler, shuffle=sampler is None)
 
+    ids = {item: n for n, item in enumerate(item_ids, 1)}
+    checking = rank == 0 and args.eval_dir and args.eval_every > 0
+    if checking:
+        validation = read_cases(os.path.join(args.eval_dir, "validation.txt"), ids)
+    best = {"ndcg": -1.0, "epoch": 0, "state": None, "waited": 0}
+
     began = time.time()
     epochs = 0
     for epoch in range(args.epochs):
@@ -191,9 +203,9 @@ def main():
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             states = trained(x)
-            logits = model.scores(states)[..., 1:]  # row 0 pads
             mask = y != 0
-            loss = torch.nn.functional.cross_entropy(logits[mask], y[mask] - 1)
+            logits = model.scores(states[mask])[..., 1:]  # padded positions score nothing; row 0 pads
+            loss = torch.nn.functional.cross_entropy(logits, y[mask] - 1)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -203,12 +215,28 @@ def main():
         if rank == 0:
             print(f"epoch {epoch + 1}: loss {(total[0] / total[1]).item():.4f} "
                   f"({time.time() - start:.1f} s, {world} ranks)", flush=True)
+        stop = torch.zeros(1, device=device)
+        if checking and (epoch + 1) % args.eval_every == 0:
+            m = evaluate(model, *validation, args.max_len, device)
+            print(f"  validation NDCG@10 {m['NDCG@10']:.4f} HR@10 {m['HR@10']:.4f}", flush=True)
+            if m["NDCG@10"] > best["ndcg"]:
+                best.update(ndcg=m["NDCG@10"], epoch=epoch + 1, waited=0,
+                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
+            else:
+                best["waited"] += 1
+                stop[0] = float(best["waited"] >= args.patience)
+        if distributed:
+            dist.broadcast(stop, 0)
+        if stop.item():
+            break
 
     if rank == 0:
         print(f"trained {epochs} epochs in {time.time() - began:.1f} s", flush=True)
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])  # the best validation epoch, as pocketrec train keeps
+        print(f"kept epoch {best['epoch']} (validation NDCG@10 {best['ndcg']:.4f})", flush=True)
     metrics = None
     if rank == 0 and args.eval_dir:
-        ids = {item: n for n, item in enumerate(item_ids, 1)}
         metrics = {}
         for split in ("validation", "test"):
             start = time.time()
@@ -225,7 +253,7 @@ def main():
             "items": json.dumps(item_ids),
             "dataset": args.dataset or os.path.basename(args.data),
             "trainer": json.dumps({"script": "scripts/torch/train_sasrec.py", "ranks": world,
-                                   "epochs": epochs, "batch": args.batch, "lr": args.lr,
+                                   "epochs": epochs, "kept_epoch": best["epoch"] or epochs, "batch": args.batch, "lr": args.lr,
                                    "holdout": args.holdout, "seed": args.seed}),
         }
         if metrics:

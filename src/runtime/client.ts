@@ -67,6 +67,11 @@ export interface RecommenderOptions {
   incremental?: boolean;
   /** A tensor-train table up to this many rows is built once; above, never (default 100,000). */
   materialiseRows?: number;
+  /**
+   * On the WASM backend, serve a next-item model by the fused WASM SIMD kernels where it
+   * allows them (default true; false: tfjs's ops, the reference path).
+   */
+  fused?: boolean;
   /** A request other than opening the model that takes longer marks the worker dead (default 30 s). */
   callTimeoutMs?: number;
   /** The limit for downloading, verifying and warming up a model (default 5 min). */
@@ -419,6 +424,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         backend,
         incremental: options.incremental ?? true,
         materialiseRows: options.materialiseRows ?? 100_000,
+        fused: options.fused ?? true,
         ...(budget ? { budget } : {}),
         ...(rankerUrl === undefined ? {} : { ranker: rankerUrl }),
         ...(options.databases?.models ? { modelDb: options.databases.models } : {}),

@@ -23,6 +23,8 @@ export interface OpenRequest {
   backend: BackendPreference;
   incremental: boolean;
   materialiseRows: number;
+  /** Use the fused WASM kernels where they apply (EngineOptions.fused); absent: true. */
+  fused?: boolean;
   /**
    * How much of a progressive ctr-pruned package to download (budget.ts, resolved on the
    * page: 'auto' reads the page's navigator); absent: the whole package.

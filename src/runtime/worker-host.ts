@@ -319,6 +319,7 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
       wasmPaths: request.wasmPaths ?? options.wasmPaths,
       incremental: request.incremental,
       materialiseRows: request.materialiseRows,
+      fused: request.fused ?? true,
       onBackendChange: (backend, reason) => emit({ event: 'backend-change', backend, reason }),
     });
     const initMs = performance.now() - initStart;

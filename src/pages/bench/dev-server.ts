@@ -1,8 +1,8 @@
 /**
  * What bench.html needs from the dev and preview servers (a Vite plugin):
  *
- * - Cross-origin isolation (COOP same-origin, COEP require-corp) for bench.html, and
- *   COEP for the workers it starts, so tfjs's WASM backend can load its threaded binary
+ * - Cross-origin isolation (COOP same-origin, COEP require-corp) for bench.html and the
+ *   page of `npm run bench:engine`, and COEP for the workers they start, so tfjs's WASM backend can load its threaded binary
  *   (SharedArrayBuffer) and performance.now() is not coarsened to 0.1 ms. Only this page:
  *   every other page is served as before. `bench.html?isolate=0` turns it off, to measure
  *   WASM without threads.
@@ -12,7 +12,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Connect, Plugin } from 'vite';
 
-const PAGE = '/bench.html';
+/** The isolated pages: bench.html and the page of `npm run bench:engine`. */
+const PAGES = ['/bench.html', '/src/pages/bench/engine/engine.html'];
 
 function pathOf(url: string | undefined): URL | null {
   try {
@@ -28,12 +29,15 @@ export function wantsIsolation(request: Pick<IncomingMessage, 'url' | 'headers'>
   worker: boolean;
 } {
   const url = pathOf(request.url);
-  if (url?.pathname === PAGE) {
+  if (url && PAGES.includes(url.pathname)) {
     return { page: url.searchParams.get('isolate') !== '0', worker: false };
   }
   const referer = pathOf(request.headers.referer);
   const isWorker = ['worker', 'sharedworker'].includes(String(request.headers['sec-fetch-dest']));
-  const fromPage = referer?.pathname === PAGE && referer.searchParams.get('isolate') !== '0';
+  const fromPage =
+    referer !== null &&
+    PAGES.includes(referer.pathname) &&
+    referer.searchParams.get('isolate') !== '0';
   return { page: false, worker: isWorker && fromPage };
 }
 

@@ -17,6 +17,7 @@ const SCORING: Record<RecommenderInfo['scoring'], string> = {
   'jpq-materialised': 'RecJPQ table, built once',
   'jpq-codebooks': 'RecJPQ codebooks, scored per request',
   'qr-materialised': 'quotient-remainder table, built once',
+  'fused-wasm': 'fused WASM SIMD kernels (encoder, scores, top-k)',
   markov: 'Markov transitions',
   popularity: 'training popularity',
   ctr: 'CTR model over fields',

@@ -2,7 +2,9 @@
  * The worker's inference engine: one model on one tfjs backend, served by the scorer of
  * its kind:
  *  - sequential (sequential-dense, -tt, -jpq, -qr): "the best k items after this history",
- *    with the shared SASRec math (sequential-scorer.ts);
+ *    with the shared SASRec math (sequential-scorer.ts); on the WASM backend, where the
+ *    model allows it, by the fused WASM SIMD kernels instead (fused-sequential-scorer.ts:
+ *    the same answers in a few calls, tfjs staying the reference and the fallback);
  *  - markov (sequential-markov): the same question, in plain TypeScript;
  *  - popularity (sequential-popularity): the most popular items, whatever the history;
  *  - ctr (ctr-dense, ctr-pruned): "the click probability of each of these candidates in
@@ -48,6 +50,13 @@ import {
   scoreCtr,
   warmUpRows,
 } from './ctr-scorer.ts';
+import {
+  buildFusedScorer,
+  type FusedSequentialScorer,
+  forgetFused,
+  fusedRefusal,
+  scoreFused,
+} from './fused-sequential-scorer.ts';
 import {
   buildRankerStage,
   type ContextReport,
@@ -102,6 +111,11 @@ export interface EngineOptions {
   incremental: boolean;
   /** A tensor-train table up to this many rows is materialised once; above, never. */
   materialiseRows: number;
+  /**
+   * On the WASM backend, serve a sequential model by the fused WASM SIMD kernels when it
+   * allows them (false: always the tfjs ops, the reference path).
+   */
+  fused?: boolean;
   /** Called when a lost WebGPU device has made the engine move to another backend. */
   onBackendChange?: (backend: ActiveBackend, reason: string) => void;
 }
@@ -110,6 +124,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   backend: 'auto',
   incremental: true,
   materialiseRows: 100_000,
+  fused: true,
 };
 
 export interface Recommendations {
@@ -151,10 +166,10 @@ export interface EngineInfo {
   kind: string;
   numItems: number;
   /**
-   * How a request is scored: a sequential model's full-catalogue path, 'markov',
-   * 'popularity' or 'ctr'.
+   * How a request is scored: a sequential model's full-catalogue path on tfjs, or
+   * 'fused-wasm' (the fused kernels), 'markov', 'popularity' or 'ctr'.
    */
-  scoring: TableScoring['scoring'] | 'markov' | 'popularity' | 'ctr';
+  scoring: TableScoring['scoring'] | 'fused-wasm' | 'markov' | 'popularity' | 'ctr';
   incremental: boolean;
 }
 
@@ -169,7 +184,12 @@ interface PopularityScorer {
 }
 
 /** What a loaded model scores with, by kind. */
-type Scorer = SequentialScorer | MarkovScorer | PopularityScorer | CtrScorer;
+type Scorer =
+  | SequentialScorer
+  | FusedSequentialScorer
+  | MarkovScorer
+  | PopularityScorer
+  | CtrScorer;
 
 const SUPPORTED_KINDS =
   'sequential-dense, sequential-tt, sequential-jpq, sequential-qr, sequential-pruned, sequential-markov, sequential-popularity, ctr-dense and ctr-pruned';
@@ -202,7 +222,8 @@ export interface RankerOpened {
 }
 
 export class Engine {
-  private scorer: Scorer;
+  /** Set by create (and by recover), before any request. */
+  private scorer!: Scorer;
   /** The second stage, when a ranker is open. */
   private ranker: RankerStage | null = null;
   /** Checked before any tensor is built, and kept across backends (it is plain numbers). */
@@ -216,7 +237,6 @@ export class Engine {
     private active: ActiveBackend,
   ) {
     this.prior = emptyHistoryPrior(pkg);
-    this.scorer = this.build();
   }
 
   static async create(pkg: ModelPackage, options: EngineOptions): Promise<Engine> {
@@ -228,6 +248,7 @@ export class Engine {
     }
     const active = await selectBackend(options.backend, options.wasmPaths);
     const engine = new Engine(pkg, options, active);
+    engine.scorer = await engine.build();
     engine.watchDevice();
     return engine;
   }
@@ -242,8 +263,10 @@ export class Engine {
       backend: this.active,
       kind: this.pkg.manifest.kind,
       numItems: this.pkg.manifest.items.count,
-      scoring: scorer.kind === 'sequential' ? scorer.ranking.scoring : scorer.kind,
-      incremental: scorer.kind === 'sequential' && scorer.encoder.incremental,
+      scoring: scoringOf(scorer),
+      incremental:
+        (scorer.kind === 'sequential' && scorer.encoder.incremental) ||
+        (scorer.kind === 'fused-sequential' && scorer.incremental),
     };
   }
 
@@ -265,6 +288,7 @@ export class Engine {
     await this.recommend({ ...base, history: Int32Array.of(a, b), candidates: null });
     await this.recommend({ ...base, history: Int32Array.of(b), candidates: Int32Array.of(a, b) });
     if (this.scorer.kind === 'sequential') this.scorer.encoder.forget();
+    if (this.scorer.kind === 'fused-sequential') forgetFused(this.scorer);
   }
 
   /**
@@ -359,10 +383,22 @@ export class Engine {
     this.release();
   }
 
-  private build(): Scorer {
+  private async build(): Promise<Scorer> {
     const { pkg, options } = this;
     if (isSequentialKind(pkg.manifest.kind)) {
-      return buildSequentialScorer(pkg, options, this.active.name);
+      const scorer = buildSequentialScorer(pkg, options, this.active.name);
+      const fuse =
+        options.fused !== false &&
+        this.active.name === 'wasm' &&
+        scorer.table !== null &&
+        fusedRefusal(scorer.model, true) === null;
+      if (!fuse || !scorer.table) return scorer;
+      // The kernels keep their own copy of the weights: the tensors go once it is made.
+      try {
+        return await buildFusedScorer(scorer.model, scorer.table, options);
+      } finally {
+        releaseSequentialScorer(scorer);
+      }
     }
     if (isCtrKind(pkg.manifest.kind)) return buildCtrScorer(pkg);
     if (pkg.manifest.kind === POPULARITY_KIND) {
@@ -396,6 +432,8 @@ export class Engine {
     switch (scorer.kind) {
       case 'sequential':
         return { ...(await scoreSequential(scorer, query, onEncoded)), reason: 'model' };
+      case 'fused-sequential':
+        return { ...scoreFused(scorer, query, onEncoded), reason: 'model' };
       case 'markov': {
         const ranked = rankScores(scoreMarkov(scorer.model, query.history), query);
         return { ...ranked, reused: 0, reason: 'model' };
@@ -464,10 +502,16 @@ export class Engine {
     tf.removeBackend('webgpu');
     const next = await selectBackend('wasm', this.options.wasmPaths);
     this.active = { ...next, fallbacks: [...this.active.fallbacks, `webgpu: ${reason}`] };
-    this.scorer = this.build();
+    this.scorer = await this.build();
     if (this.ranker) this.ranker = rebuildRankerStage(this.ranker);
     this.options.onBackendChange?.(this.active, reason);
   }
+}
+
+function scoringOf(scorer: Scorer): EngineInfo['scoring'] {
+  if (scorer.kind === 'sequential') return scorer.ranking.scoring;
+  if (scorer.kind === 'fused-sequential') return 'fused-wasm';
+  return scorer.kind;
 }
 
 /**

@@ -25,6 +25,7 @@ import { checkSequentialStructure } from '../../../src/model/sequential-structur
 import type { Manifest } from '../../../src/package/manifest.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { tinyConfig } from '../cli/helpers.ts';
+import { RECBOLE_VARIANT } from './encoder-variants.ts';
 
 beforeAll(async () => {
   await useWasmBackend();
@@ -33,16 +34,7 @@ beforeAll(async () => {
 const BASE: SasrecConfig = { ...tinyConfig(30), maxLen: 8, blocks: 2, heads: 2 };
 
 /** RecBole's SASRec in variant fields. */
-const RECBOLE: SasrecConfig = {
-  ...BASE,
-  norm: 'post',
-  activation: 'gelu-erf',
-  embeddingNorm: true,
-  scaleEmbeddings: false,
-  finalNorm: false,
-  layerNormEps: 1e-12,
-  ffnDim: 24,
-};
+const RECBOLE: SasrecConfig = { ...BASE, ...RECBOLE_VARIANT };
 
 /** pmixer's SASRec.pytorch in variant fields. */
 const PMIXER: SasrecConfig = {

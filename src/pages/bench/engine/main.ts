@@ -7,6 +7,7 @@ import type { RankInput } from '../../../runtime/ctr-request.ts';
 import type { BackendName } from '../../../runtime/engine/backend.ts';
 import type { MemoryReport } from '../../../runtime/protocol.ts';
 import { type RpcClient, rpcClient } from './rpc.ts';
+import { measureSimdRate } from './simd-rate.ts';
 
 export type Pattern = 'track' | 'repeat' | 'slide';
 
@@ -97,10 +98,13 @@ async function open(args: {
   firstItem: string;
   /** Open again from IndexedDB (false: keep the first, network, open). */
   reopen: boolean;
+  /** The fused WASM kernels where they apply (false: tfjs's ops). */
+  fused: boolean;
 }): Promise<Record<string, unknown>> {
   const options = {
     model: args.model,
     backend: args.backend,
+    fused: args.fused,
     debug: true,
     databases: { models: `${args.db}-models`, history: `${args.db}-history` },
   };
@@ -300,6 +304,7 @@ declare global {
       pattern: typeof pattern;
       rank: typeof rank;
       memory: typeof memory;
+      simdRate: typeof measureSimdRate;
       close: typeof close;
       baselineOpen: typeof baselineOpen;
       baselineCheck: typeof baselineCheck;
@@ -313,6 +318,7 @@ window.bench = {
   pattern,
   rank,
   memory,
+  simdRate: measureSimdRate,
   close,
   baselineOpen,
   baselineCheck,

@@ -1,0 +1,460 @@
+// The fused SASRec inference path, in AssemblyScript (compiled to WASM SIMD by
+// scripts/build-kernels.ts; the bytes are committed in ../module.generated.ts and a unit test
+// checks they are this file's). It computes what src/model/sasrec.ts's encode / encodeNext
+// compute for one history, and the item scores and top-k the engine takes after them, over
+// buffers the JavaScript side (../fused-sasrec.ts) laid out once: no allocation, no
+// per-operation dispatch.
+//
+// Every pointer is a byte offset into this module's memory. The model is described by a
+// table of 32-bit words at `desc` (the layout is ../layout.ts's, word for word).
+
+// Model words.
+const DIM: i32 = 0;
+const HEADS: i32 = 1;
+const BLOCKS: i32 = 2;
+const FLAGS: i32 = 3;
+const EPS: i32 = 4; // f32
+const SCALE: i32 = 5; // f32: the attention scores' scale, 1/√(dim/heads)
+const EMBED_SCALE: i32 = 6; // f32: √dim, or 1 when the variant does not scale
+const POSITIONS: i32 = 7;
+const EMB_GAMMA: i32 = 8;
+const EMB_BETA: i32 = 9;
+const FINAL_GAMMA: i32 = 10;
+const FINAL_BETA: i32 = 11;
+const TABLE: i32 = 12;
+const NUM_ROWS: i32 = 13;
+const X: i32 = 14; // [maxLen, dim] the residual stream of the rows being encoded
+const H: i32 = 15; // [maxLen, dim] the normalised rows
+const Q: i32 = 16; // [maxLen, heads·qk]
+const ATT: i32 = 17; // [maxLen, heads·v]
+const INNER: i32 = 18; // [maxLen, ffn]
+const TMP: i32 = 19; // [maxLen, dim]
+const PROBS: i32 = 20; // [maxLen]
+const QUERY: i32 = 21; // [dim] the query after the last call of encodeRows
+const BLOCK0: i32 = 32;
+const BLOCK_WORDS: i32 = 24;
+
+// Block words, from BLOCK0 + b·BLOCK_WORDS.
+const QK: i32 = 0;
+const V: i32 = 1;
+const FFN: i32 = 2;
+const NORM1_GAMMA: i32 = 3;
+const NORM1_BETA: i32 = 4;
+const WQ: i32 = 5;
+const BQ: i32 = 6;
+const WK: i32 = 7;
+const BK: i32 = 8;
+const WV: i32 = 9;
+const BV: i32 = 10;
+const WO: i32 = 11;
+const BO: i32 = 12;
+const NORM2_GAMMA: i32 = 13;
+const NORM2_BETA: i32 = 14;
+const WI: i32 = 15;
+const BI: i32 = 16;
+const WOUT: i32 = 17;
+const BOUT: i32 = 18;
+const KEYS: i32 = 19; // [maxLen, heads·qk]
+const VALUES: i32 = 20; // [maxLen, heads·v]
+
+// FLAGS bits.
+const POST_NORM: i32 = 1;
+const GELU: i32 = 2;
+const EMBEDDING_NORM: i32 = 4;
+const FINAL_NORM: i32 = 8;
+const FROM_LATEST: i32 = 16;
+
+@inline function word(desc: usize, at: i32): i32 {
+  return load<i32>(desc + (<usize>at << 2));
+}
+
+@inline function real(desc: usize, at: i32): f32 {
+  return load<f32>(desc + (<usize>at << 2));
+}
+
+@inline function ptr(desc: usize, at: i32): usize {
+  return <usize>load<i32>(desc + (<usize>at << 2));
+}
+
+@inline function blockWord(desc: usize, b: i32, at: i32): i32 {
+  return word(desc, BLOCK0 + b * BLOCK_WORDS + at);
+}
+
+@inline function blockPtr(desc: usize, b: i32, at: i32): usize {
+  return <usize>blockWord(desc, b, at);
+}
+
+@inline function f4(p: usize): v128 {
+  return v128.load(p);
+}
+
+@inline function sum4(v: v128): f32 {
+  return (
+    f32x4.extract_lane(v, 0) +
+    f32x4.extract_lane(v, 1) +
+    f32x4.extract_lane(v, 2) +
+    f32x4.extract_lane(v, 3)
+  );
+}
+
+/** The end of the module's own static data: the JavaScript side lays its buffers out above. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/**
+ * y[r, :n] = x[r, :m] · w[m, n] + b[n] for r < rows, rows `xStride` / `yStride` floats
+ * apart. Sixteen, then four, output columns at a time stay in registers while the weight
+ * rows stream past; the last n % 4 columns are scalar.
+ */
+export function linear(
+  y: usize,
+  yStride: i32,
+  x: usize,
+  xStride: i32,
+  w: usize,
+  b: usize,
+  rows: i32,
+  m: i32,
+  n: i32,
+): void {
+  const rowBytes = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>(r * xStride)) << 2);
+    const yr = y + ((<usize>(r * yStride)) << 2);
+    let j = 0;
+    for (; j + 16 <= n; j += 16) {
+      const jb = <usize>j << 2;
+      let a0 = f4(b + jb);
+      let a1 = f4(b + jb + 16);
+      let a2 = f4(b + jb + 32);
+      let a3 = f4(b + jb + 48);
+      let wr = w + jb;
+      for (let i = 0; i < m; i++) {
+        const xi = f32x4.splat(load<f32>(xr + (<usize>i << 2)));
+        a0 = f32x4.add(a0, f32x4.mul(xi, f4(wr)));
+        a1 = f32x4.add(a1, f32x4.mul(xi, f4(wr + 16)));
+        a2 = f32x4.add(a2, f32x4.mul(xi, f4(wr + 32)));
+        a3 = f32x4.add(a3, f32x4.mul(xi, f4(wr + 48)));
+        wr += rowBytes;
+      }
+      v128.store(yr + jb, a0);
+      v128.store(yr + jb + 16, a1);
+      v128.store(yr + jb + 32, a2);
+      v128.store(yr + jb + 48, a3);
+    }
+    for (; j + 4 <= n; j += 4) {
+      const jb = <usize>j << 2;
+      let a0 = f4(b + jb);
+      let wr = w + jb;
+      for (let i = 0; i < m; i++) {
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(xr + (<usize>i << 2))), f4(wr)));
+        wr += rowBytes;
+      }
+      v128.store(yr + jb, a0);
+    }
+    for (; j < n; j++) {
+      const jb = <usize>j << 2;
+      let a: f32 = load<f32>(b + jb);
+      let wr = w + jb;
+      for (let i = 0; i < m; i++) {
+        a += load<f32>(xr + (<usize>i << 2)) * load<f32>(wr);
+        wr += rowBytes;
+      }
+      store<f32>(yr + jb, a);
+    }
+  }
+}
+
+/** y[r] = LayerNorm(x[r]) · gamma + beta over n columns, for r < rows (rows n floats apart). */
+export function layerNorm(y: usize, x: usize, gamma: usize, beta: usize, rows: i32, n: i32, eps: f32): void {
+  const inv = <f32>1 / <f32>n;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>(r * n)) << 2);
+    const yr = y + ((<usize>(r * n)) << 2);
+    let mean: f32 = 0;
+    for (let i = 0; i < n; i++) mean += load<f32>(xr + (<usize>i << 2));
+    mean *= inv;
+    let variance: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      const c = load<f32>(xr + (<usize>i << 2)) - mean;
+      variance += c * c;
+    }
+    const scale = <f32>1 / Mathf.sqrt(variance * inv + eps);
+    for (let i = 0; i < n; i++) {
+      const at = <usize>i << 2;
+      store<f32>(yr + at, (load<f32>(xr + at) - mean) * scale * load<f32>(gamma + at) + load<f32>(beta + at));
+    }
+  }
+}
+
+/** x[i] += y[i] for i < count. */
+function addInto(x: usize, y: usize, count: i32): void {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const at = <usize>i << 2;
+    v128.store(x + at, f32x4.add(f4(x + at), f4(y + at)));
+  }
+  for (; i < count; i++) {
+    const at = <usize>i << 2;
+    store<f32>(x + at, load<f32>(x + at) + load<f32>(y + at));
+  }
+}
+
+function relu(x: usize, count: i32): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const at = <usize>i << 2;
+    v128.store(x + at, f32x4.max(f4(x + at), zero));
+  }
+  for (; i < count; i++) {
+    const at = <usize>i << 2;
+    const v = load<f32>(x + at);
+    store<f32>(x + at, v > 0 ? v : 0);
+  }
+}
+
+/**
+ * erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), the formula tfjs's own erf kernels
+ * use, so the fused path's GELU matches the reference to float rounding.
+ */
+function erf(x: f32): f32 {
+  const sign: f32 = x < 0 ? -1 : 1;
+  const a = Mathf.abs(x);
+  const t = <f32>1 / (<f32>1 + <f32>0.3275911 * a);
+  const poly =
+    t *
+    (<f32>0.254829592 +
+      t * (<f32>-0.284496736 + t * (<f32>1.421413741 + t * (<f32>-1.453152027 + t * <f32>1.061405429))));
+  return sign * (<f32>1 - poly * Mathf.exp(-a * a));
+}
+
+/** x·Φ(x) = x/2 · (1 + erf(x/√2)), element by element. */
+function geluErf(x: usize, count: i32): void {
+  for (let i = 0; i < count; i++) {
+    const at = <usize>i << 2;
+    const v = load<f32>(x + at);
+    store<f32>(x + at, v * (erf(v * <f32>0.70710678118654752) + 1) * <f32>0.5);
+  }
+}
+
+/** Σ a[i]·b[i] for i < n. */
+@inline function dot(a: usize, b: usize, n: i32): f32 {
+  let acc0 = f32x4.splat(0);
+  let acc1 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const at = <usize>i << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(f4(a + at), f4(b + at)));
+    acc1 = f32x4.add(acc1, f32x4.mul(f4(a + at + 16), f4(b + at + 16)));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const at = <usize>i << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(f4(a + at), f4(b + at)));
+  }
+  let s = sum4(f32x4.add(acc0, acc1));
+  for (; i < n; i++) {
+    const at = <usize>i << 2;
+    s += load<f32>(a + at) * load<f32>(b + at);
+  }
+  return s;
+}
+
+/**
+ * The attention of the query row at position `at` over keys and values 0..at (causal; the
+ * window holds no padding), every head: out [heads·v].
+ */
+function attendRow(
+  out: usize,
+  q: usize,
+  keys: usize,
+  values: usize,
+  at: i32,
+  heads: i32,
+  qk: i32,
+  v: i32,
+  scale: f32,
+  probs: usize,
+): void {
+  const kw = heads * qk;
+  const vw = heads * v;
+  for (let h = 0; h < heads; h++) {
+    const qh = q + (<usize>(h * qk) << 2);
+    let best: f32 = -Infinity;
+    for (let j = 0; j <= at; j++) {
+      const s = dot(qh, keys + (<usize>(j * kw + h * qk) << 2), qk) * scale;
+      store<f32>(probs + (<usize>j << 2), s);
+      if (s > best) best = s;
+    }
+    let total: f32 = 0;
+    for (let j = 0; j <= at; j++) {
+      const e = Mathf.exp(load<f32>(probs + (<usize>j << 2)) - best);
+      store<f32>(probs + (<usize>j << 2), e);
+      total += e;
+    }
+    const inv = <f32>1 / total;
+    const oh = out + (<usize>(h * v) << 2);
+    for (let c = 0; c < v; c++) store<f32>(oh + (<usize>c << 2), 0);
+    for (let j = 0; j <= at; j++) {
+      const p = load<f32>(probs + (<usize>j << 2)) * inv;
+      const pv = f32x4.splat(p);
+      const vj = values + (<usize>(j * vw + h * v) << 2);
+      let c = 0;
+      for (; c + 4 <= v; c += 4) {
+        const cb = <usize>c << 2;
+        v128.store(oh + cb, f32x4.add(f4(oh + cb), f32x4.mul(pv, f4(vj + cb))));
+      }
+      for (; c < v; c++) {
+        const cb = <usize>c << 2;
+        store<f32>(oh + cb, load<f32>(oh + cb) + p * load<f32>(vj + cb));
+      }
+    }
+  }
+}
+
+/**
+ * Encodes the window's rows from..length-1 (item ids at `items`, i32, oldest first), every
+ * earlier row's keys and values being in the blocks' caches already: their keys and values
+ * join the caches, and the last row's final state is left at QUERY. Positions count from
+ * the oldest item, or from the latest (FROM_LATEST: then `from` is 0, as every row moves).
+ */
+export function encodeRows(desc: usize, items: usize, from: i32, length: i32): void {
+  const d = word(desc, DIM);
+  const heads = word(desc, HEADS);
+  const flags = word(desc, FLAGS);
+  const eps = real(desc, EPS);
+  const post = (flags & POST_NORM) != 0;
+  const rows = length - from;
+  const x = ptr(desc, X);
+  const h = ptr(desc, H);
+  const tmp = ptr(desc, TMP);
+  const dBytes = <usize>d << 2;
+
+  // The embedding: item vector · √d (or 1) + the position's row, then the optional norm.
+  const table = ptr(desc, TABLE);
+  const positions = ptr(desc, POSITIONS);
+  const embedScale = f32x4.splat(real(desc, EMBED_SCALE));
+  const latest = (flags & FROM_LATEST) != 0;
+  for (let r = 0; r < rows; r++) {
+    const i = from + r;
+    const item = table + <usize>load<i32>(items + (<usize>i << 2)) * dBytes;
+    const position = positions + <usize>(latest ? length - 1 - i : i) * dBytes;
+    const xr = x + <usize>r * dBytes;
+    let c = 0;
+    for (; c + 4 <= d; c += 4) {
+      const cb = <usize>c << 2;
+      v128.store(xr + cb, f32x4.add(f32x4.mul(f4(item + cb), embedScale), f4(position + cb)));
+    }
+    for (; c < d; c++) {
+      const cb = <usize>c << 2;
+      store<f32>(xr + cb, load<f32>(item + cb) * real(desc, EMBED_SCALE) + load<f32>(position + cb));
+    }
+  }
+  if ((flags & EMBEDDING_NORM) != 0) {
+    layerNorm(x, x, ptr(desc, EMB_GAMMA), ptr(desc, EMB_BETA), rows, d, eps);
+  }
+
+  const q = ptr(desc, Q);
+  const att = ptr(desc, ATT);
+  const inner = ptr(desc, INNER);
+  const probs = ptr(desc, PROBS);
+  const scale = real(desc, SCALE);
+  const blocks = word(desc, BLOCKS);
+  for (let b = 0; b < blocks; b++) {
+    const qk = blockWord(desc, b, QK);
+    const v = blockWord(desc, b, V);
+    const ffn = blockWord(desc, b, FFN);
+    const kw = heads * qk;
+    const vw = heads * v;
+    const keys = blockPtr(desc, b, KEYS);
+    const values = blockPtr(desc, b, VALUES);
+    // The projections' input: LN(x) before the attention (pre-LN), x itself (post-LN).
+    let input = x;
+    if (!post) {
+      layerNorm(h, x, blockPtr(desc, b, NORM1_GAMMA), blockPtr(desc, b, NORM1_BETA), rows, d, eps);
+      input = h;
+    }
+    linear(q, kw, input, d, blockPtr(desc, b, WQ), blockPtr(desc, b, BQ), rows, d, kw);
+    linear(keys + (<usize>(from * kw) << 2), kw, input, d, blockPtr(desc, b, WK), blockPtr(desc, b, BK), rows, d, kw);
+    linear(values + (<usize>(from * vw) << 2), vw, input, d, blockPtr(desc, b, WV), blockPtr(desc, b, BV), rows, d, vw);
+    for (let r = 0; r < rows; r++) {
+      attendRow(att + (<usize>(r * vw) << 2), q + (<usize>(r * kw) << 2), keys, values, from + r, heads, qk, v, scale, probs);
+    }
+    linear(tmp, d, att, vw, blockPtr(desc, b, WO), blockPtr(desc, b, BO), rows, vw, d);
+    addInto(x, tmp, rows * d);
+    if (post) layerNorm(x, x, blockPtr(desc, b, NORM1_GAMMA), blockPtr(desc, b, NORM1_BETA), rows, d, eps);
+
+    // The feed-forward: x + f(LN(x)) (pre-LN) or LN(x + f(x)) (post-LN).
+    input = x;
+    if (!post) {
+      layerNorm(h, x, blockPtr(desc, b, NORM2_GAMMA), blockPtr(desc, b, NORM2_BETA), rows, d, eps);
+      input = h;
+    }
+    linear(inner, ffn, input, d, blockPtr(desc, b, WI), blockPtr(desc, b, BI), rows, d, ffn);
+    if ((flags & GELU) != 0) geluErf(inner, rows * ffn);
+    else relu(inner, rows * ffn);
+    linear(tmp, d, inner, ffn, blockPtr(desc, b, WOUT), blockPtr(desc, b, BOUT), rows, ffn, d);
+    addInto(x, tmp, rows * d);
+    if (post) layerNorm(x, x, blockPtr(desc, b, NORM2_GAMMA), blockPtr(desc, b, NORM2_BETA), rows, d, eps);
+  }
+
+  const last = x + <usize>(rows - 1) * dBytes;
+  const query = ptr(desc, QUERY);
+  if ((flags & FINAL_NORM) != 0) {
+    layerNorm(query, last, ptr(desc, FINAL_GAMMA), ptr(desc, FINAL_BETA), 1, d, eps);
+  } else {
+    memory.copy(query, last, dBytes);
+  }
+}
+
+/** out[r] = QUERY · table[r] for every row of the table (row 0, the padding row, included). */
+export function scoreAll(desc: usize, out: usize): void {
+  const d = word(desc, DIM);
+  const table = ptr(desc, TABLE);
+  const query = ptr(desc, QUERY);
+  const n = word(desc, NUM_ROWS);
+  const dBytes = <usize>d << 2;
+  for (let r = 0; r < n; r++) {
+    store<f32>(out + (<usize>r << 2), dot(query, table + <usize>r * dBytes, d));
+  }
+}
+
+/** out[i] = QUERY · table[rows[i]] for i < count (rows: i32). */
+export function scoreRows(desc: usize, rows: usize, count: i32, out: usize): void {
+  const d = word(desc, DIM);
+  const table = ptr(desc, TABLE);
+  const query = ptr(desc, QUERY);
+  const dBytes = <usize>d << 2;
+  for (let i = 0; i < count; i++) {
+    const row = <usize>load<i32>(rows + (<usize>i << 2));
+    store<f32>(out + (<usize>i << 2), dot(query, table + row * dBytes, d));
+  }
+}
+
+/**
+ * The best k of scores[from..n), skipping rows whose byte in `skip` is non-zero and
+ * non-finite scores: rows (i32) and their scores best first, ties to the lower row, as
+ * src/runtime/engine/top-k.ts ranks. Returns how many were found (at most k).
+ */
+export function topK(scores: usize, skip: usize, from: i32, n: i32, k: i32, bestRows: usize, bestScores: usize): i32 {
+  if (k <= 0) return 0;
+  let filled = 0;
+  let floor: f32 = -Infinity;
+  for (let row = from; row < n; row++) {
+    const score = load<f32>(scores + (<usize>row << 2));
+    // Strictly better only: an equal score keeps the lower row, seen first, ahead.
+    if (filled == k && !(score > floor)) continue;
+    if (!isFinite(score) || load<u8>(skip + <usize>row) != 0) continue;
+    let at = filled == k ? k - 1 : filled++;
+    while (at > 0 && score > load<f32>(bestScores + (<usize>(at - 1) << 2))) {
+      store<f32>(bestScores + (<usize>at << 2), load<f32>(bestScores + (<usize>(at - 1) << 2)));
+      store<i32>(bestRows + (<usize>at << 2), load<i32>(bestRows + (<usize>(at - 1) << 2)));
+      at--;
+    }
+    store<f32>(bestScores + (<usize>at << 2), score);
+    store<i32>(bestRows + (<usize>at << 2), row);
+    if (filled == k) floor = load<f32>(bestScores + (<usize>(k - 1) << 2));
+  }
+  return filled;
+}

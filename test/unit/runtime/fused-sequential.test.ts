@@ -1,0 +1,190 @@
+// The fused WASM SIMD kernels against the tfjs path they replace, on the same package, for
+// the encoder options a package may carry: RecBole's post-LN, erf GELU, embedding norm, no
+// √d scaling, no final norm and ε 1e-12; blocks narrowed by UMEC to widths that are not
+// multiples of four; two heads; positions from the oldest and from the latest item.
+// (test/unit/runtime/engine.test.ts holds both paths to the Node reference for the
+// default encoder; test/browser/parity.data.test.ts does it on 200 ML-1M sessions.)
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
+import {
+  FusedSasrec,
+  fusedUnsupported,
+} from '../../../src/kernels/wasm/sasrec-fused/fused-sasrec.ts';
+import { denseItemTable } from '../../../src/model/item-table.ts';
+import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
+import type { SequentialModel } from '../../../src/model/sequential.ts';
+import { sequentialPackageSpec } from '../../../src/model/sequential-package.ts';
+import { readModelPackage } from '../../../src/package/reader.ts';
+import { memorySource } from '../../../src/package/source.ts';
+import { buildModelPackage } from '../../../src/package/writer.ts';
+import { seededRandom } from '../../../src/random.ts';
+import { Engine, type RecommendQuery } from '../../../src/runtime/engine/engine.ts';
+import { RECBOLE_VARIANT } from '../model/encoder-variants.ts';
+
+const NUM_ITEMS = 90;
+
+const BASE: SasrecConfig = {
+  numItems: NUM_ITEMS,
+  dim: 16,
+  maxLen: 10,
+  blocks: 2,
+  heads: 2,
+  dropout: 0,
+  positions: 'from-oldest',
+  readout: 'last',
+};
+
+const VARIANTS: [string, Partial<SasrecConfig>][] = [
+  [
+    "RecBole's encoder (post-LN, erf GELU, embedding norm, no scaling, no final norm, ε 1e-12, ffn 24)",
+    RECBOLE_VARIANT,
+  ],
+  [
+    'blocks narrowed to odd widths',
+    {
+      inner: [
+        { qk: 5, v: 7, ffn: 9 },
+        { qk: 8, v: 3, ffn: 13 },
+      ],
+    },
+  ],
+  ['positions from the latest item', { positions: 'from-latest' }],
+  ['one block, one head, d 20', { blocks: 1, heads: 1, dim: 20 }],
+];
+
+/** Initial weights moved off their ones and zeros, so every norm and bias counts. */
+function model(config: SasrecConfig, repeatBonus: number): SequentialModel {
+  const encoder = initEncoderWeights(config, 5);
+  let seed = 40;
+  for (const [name, w] of Object.entries(encoder)) {
+    encoder[name] = tf.tidy(() => w.add(tf.randomNormal(w.shape, 0, 0.2, 'float32', seed++)));
+    w.dispose();
+  }
+  return {
+    config,
+    encoder,
+    items: denseItemTable(tf.randomNormal([NUM_ITEMS + 1, config.dim], 0, 0.5, 'float32', 7)),
+    ...(repeatBonus ? { repeatBonus } : {}),
+  };
+}
+
+function query(history: number[], extra: Partial<RecommendQuery> = {}): RecommendQuery {
+  return {
+    history: Int32Array.from(history),
+    k: 12,
+    exclude: new Int32Array(0),
+    candidates: null,
+    excludeSeen: true,
+    ...extra,
+  };
+}
+
+describe.each(VARIANTS)('fused kernels against tfjs: %s', (_, variant) => {
+  let fused: Engine;
+  let reference: Engine;
+
+  beforeAll(async () => {
+    await useWasmBackend();
+    const config = { ...BASE, ...variant };
+    const spec = await sequentialPackageSpec(model(config, 0.7), {
+      name: 'variant',
+      dataset: 'unit',
+    });
+    const pkg = await readModelPackage(memorySource((await buildModelPackage(spec)).files));
+    fused = await Engine.create(pkg, { backend: 'wasm', incremental: true, materialiseRows: 0 });
+    reference = await Engine.create(pkg, {
+      backend: 'wasm',
+      incremental: true,
+      materialiseRows: 0,
+      fused: false,
+    });
+  });
+
+  afterAll(() => {
+    fused.dispose();
+    reference.dispose();
+  });
+
+  it('runs fused, the reference on tfjs', () => {
+    expect(fused.info().scoring).toBe('fused-wasm');
+    expect(reference.info().scoring).toBe('dense-table');
+    expect(fused.info().incremental).toBe(reference.info().incremental);
+  });
+
+  it('gives the same top-k and scores within 1e-4, event by event and user by user', async () => {
+    const random = seededRandom(3);
+    let worst = 0;
+    let requests = 0;
+    const compare = async (q: RecommendQuery) => {
+      const [got, want] = [await fused.recommend(q), await reference.recommend(q)];
+      expect(got.reused).toBe(want.reused);
+      expect(got.rows.length).toBe(want.rows.length);
+      want.rows.forEach((row, i) => {
+        const diff = Math.abs((got.scores[i] as number) - (want.scores[i] as number));
+        worst = Math.max(worst, diff / Math.max(1, Math.abs(want.scores[i] as number)));
+        // The same item, or a tie within float noise.
+        if (got.rows[i] !== row) expect(diff).toBeLessThan(1e-5);
+      });
+      requests++;
+    };
+    for (let user = 0; user < 4; user++) {
+      const history: number[] = [];
+      // Past maxLen: the window slides and is encoded whole again.
+      for (let n = 0; n < 14; n++) {
+        history.push(1 + Math.floor(random() * NUM_ITEMS));
+        await compare(query(history, { excludeSeen: n % 3 !== 0 }));
+        await compare(query(history, { reuseEncoding: false }));
+      }
+      await compare(query(history, { candidates: Int32Array.of(3, 8, 21, 34, 55, 89), k: 4 }));
+      await compare(query(history, { exclude: Int32Array.of(1, 2, 3, 4, 5), k: NUM_ITEMS }));
+    }
+    expect(requests).toBe(4 * 30);
+    expect(worst).toBeLessThan(1e-4);
+  });
+});
+
+describe('FusedSasrec', () => {
+  it('leaves to tfjs what it does not run, naming it', () => {
+    expect(fusedUnsupported({ ...BASE, readout: 'attention' })).toBe('the attention readout');
+    expect(fusedUnsupported({ ...BASE, positions: 'from-latest', paddingKeys: 'visible' })).toBe(
+      'visible padding keys',
+    );
+    expect(fusedUnsupported({ ...BASE, ...VARIANTS[0]?.[1] })).toBeNull();
+  });
+
+  it('refuses windows and rows outside the model before any kernel runs', async () => {
+    const config = { ...BASE, dim: 8, heads: 1 };
+    const encoder: Record<string, Float32Array> = {};
+    for (const [name, w] of Object.entries(initEncoderWeights(config, 1))) {
+      encoder[name] = w.dataSync() as Float32Array;
+    }
+    const numRows = NUM_ITEMS + 1;
+    const fused = await FusedSasrec.create(config, {
+      encoder,
+      table: new Float32Array(numRows * 8).fill(0.1),
+      numRows,
+    });
+    expect(() => fused.encode(Int32Array.of(1, numRows), 0)).toThrow(/item row 91/);
+    expect(() => fused.encode(new Int32Array(11).fill(1), 0)).toThrow(/window of 11/);
+    expect(() => fused.encode(Int32Array.of(1, 2), 2)).toThrow(/from position 2/);
+    expect(() => fused.scoreRows(Int32Array.of(-1))).toThrow(/row -1/);
+    const query = fused.encode(Int32Array.of(4, 5, 6), 0);
+    expect(query.every(Number.isFinite)).toBe(true);
+    fused.scoreAll();
+    const { rows } = fused.topK(5, [4, 5]);
+    expect(rows.length).toBe(5);
+    expect([...rows].some((r) => r === 4 || r === 5)).toBe(false);
+    await expect(
+      FusedSasrec.create(config, { encoder, table: new Float32Array(10), numRows }),
+    ).rejects.toThrow(/item table has 10 values/);
+    const { positions: _, ...missing } = encoder;
+    await expect(
+      FusedSasrec.create(config, {
+        encoder: missing,
+        table: new Float32Array(numRows * 8),
+        numRows,
+      }),
+    ).rejects.toThrow(/needs weight "positions"/);
+  });
+});
