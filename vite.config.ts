@@ -55,7 +55,16 @@ export default defineConfig({
     },
   },
   // The inference worker is a module worker (it imports the WebGPU backend on demand).
-  worker: { format: 'es', rolldownOptions: { output: { keepNames: true } } },
+  // The engine (tfjs and its backends) is a dynamic import: a model the fused WASM kernels serve
+  // never loads it (src/runtime/engine/open-engine.ts). Rolldown's chunk optimisation would
+  // move the modules its chunks share into the worker's entry, the part every visit loads.
+  worker: {
+    format: 'es',
+    rolldownOptions: {
+      output: { keepNames: true },
+      experimental: { chunkOptimization: false },
+    },
+  },
   // models/ is served as-is next to the pages so a page can fetch /models/<name>/manifest.json.
   publicDir: 'public',
   // Listed so the dev server bundles them before the first page asks: one found later (the

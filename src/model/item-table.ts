@@ -61,12 +61,15 @@ export type ItemTable = ItemTableOps &
     | { readonly kind: 'qr'; readonly tt: null; readonly jpq: null; readonly qr: QrParts }
   );
 
-export const DENSE_TABLE = 'items.table';
-export const ttCoreName = (k: number): string => `items.tt.core${k}`;
-export const JPQ_CODEBOOKS = 'items.jpq.codebooks';
-export const JPQ_CODES = 'items.jpq.codes';
-export const QR_QUOTIENT = 'items.qr.quotient';
-export const QR_REMAINDER = 'items.qr.remainder';
+export * from './item-table-names.ts';
+
+import {
+  DENSE_TABLE,
+  JPQ_CODEBOOKS,
+  QR_QUOTIENT,
+  QR_REMAINDER,
+  ttCoreName,
+} from './item-table-names.ts';
 
 export function denseItemTable(table: tf.Tensor2D): ItemTable {
   const [numRows, dim] = table.shape;

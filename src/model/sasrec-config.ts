@@ -220,3 +220,52 @@ export const READOUTS: readonly Readout[] = ['last', 'attention'];
 
 export type PositionScheme = 'from-oldest' | 'from-latest';
 export const POSITION_SCHEMES: readonly PositionScheme[] = ['from-oldest', 'from-latest'];
+
+/** The LayerNorm on the summed embeddings (EncoderVariant.embeddingNorm). */
+export const EMBEDDING_NORM = 'embedding.norm';
+
+/** Every encoder weight (not the item table) with its shape, in a stable order. */
+export function encoderWeightShapes(config: SasrecConfig): [string, number[]][] {
+  const d = config.dim;
+  const shapes: [string, number[]][] = [['positions', [config.maxLen, d]]];
+  if (config.embeddingNorm) {
+    shapes.push([`${EMBEDDING_NORM}.gamma`, [d]], [`${EMBEDDING_NORM}.beta`, [d]]);
+  }
+  for (let b = 0; b < config.blocks; b++) {
+    const p = `blocks.${b}`;
+    const { qk, v, ffn } = blockWidths(config, b);
+    const h = config.heads;
+    shapes.push(
+      [`${p}.norm1.gamma`, [d]],
+      [`${p}.norm1.beta`, [d]],
+      [`${p}.attention.query.kernel`, [d, h * qk]],
+      [`${p}.attention.query.bias`, [h * qk]],
+      [`${p}.attention.key.kernel`, [d, h * qk]],
+      [`${p}.attention.key.bias`, [h * qk]],
+      [`${p}.attention.value.kernel`, [d, h * v]],
+      [`${p}.attention.value.bias`, [h * v]],
+      [`${p}.attention.output.kernel`, [h * v, d]],
+      [`${p}.attention.output.bias`, [d]],
+      [`${p}.norm2.gamma`, [d]],
+      [`${p}.norm2.beta`, [d]],
+      [`${p}.ffn.inner.kernel`, [d, ffn]],
+      [`${p}.ffn.inner.bias`, [ffn]],
+      [`${p}.ffn.outer.kernel`, [ffn, d]],
+      [`${p}.ffn.outer.bias`, [d]],
+    );
+  }
+  if (config.finalNorm !== false) shapes.push(['norm.gamma', [d]], ['norm.beta', [d]]);
+  if (config.readout === 'attention') {
+    shapes.push(
+      ['readout.item.kernel', [d, d]],
+      ['readout.item.bias', [d]],
+      ['readout.session.kernel', [d, d]],
+      ['readout.score.kernel', [d, 1]],
+    );
+  }
+  return shapes;
+}
+
+export function encoderParamCount(config: SasrecConfig): number {
+  return encoderWeightShapes(config).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
+}

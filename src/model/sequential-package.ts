@@ -43,6 +43,7 @@ import {
   JPQ_CODES_DTYPE,
   JPQ_KEYS,
   QR_KEYS,
+  repeatBonusOf,
   type SequentialItemTable,
 } from './sequential-structure.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
@@ -266,15 +267,4 @@ function itemTableFromPackage(
   }
 }
 
-/** architecture.repeatBonus: absent (packages before it, or never tuned) is 0. */
-export function repeatBonusOf(pkg: ModelPackage): number {
-  const v = pkg.manifest.architecture.repeatBonus ?? 0;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new ModelPackageError(
-      'bad-shape',
-      pkg.manifest.name,
-      `architecture.repeatBonus must be a number >= 0, got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
-}
+export { repeatBonusOf };

@@ -28,7 +28,7 @@ import { PocketrecError } from '../errors.ts';
 import type { ArchitectureValue, Manifest } from '../package/manifest.ts';
 import { type ModelPackage, tensorValues } from '../package/reader.ts';
 import type { PackageSpec } from '../package/writer.ts';
-import { DENSE_TABLE } from './item-table.ts';
+import { DENSE_TABLE } from './item-table-names.ts';
 import {
   checkBitmapWidth,
   checkPrunedFigures,
@@ -46,7 +46,7 @@ import {
   prunedTensorReader,
   tensorTaker,
 } from './pruned-table.ts';
-import { encoderParamCount, type SasrecConfig } from './sasrec.ts';
+import { encoderParamCount, type SasrecConfig } from './sasrec-config.ts';
 
 export const SEQUENTIAL_PRUNED_KIND = 'sequential-pruned';
 export const SEQUENTIAL_PRUNED_LAYOUTS = ['bitmap', 'csr'] as const;

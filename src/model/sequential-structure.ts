@@ -20,6 +20,7 @@
  */
 import { ModelPackageError } from '../package/errors.ts';
 import type { Manifest } from '../package/manifest.ts';
+import type { ModelPackage } from '../package/reader.ts';
 import {
   DENSE_TABLE,
   JPQ_CODEBOOKS,
@@ -27,7 +28,7 @@ import {
   QR_QUOTIENT,
   QR_REMAINDER,
   ttCoreName,
-} from './item-table.ts';
+} from './item-table-names.ts';
 import { type JpqShape, MAX_JPQ_CENTROIDS } from './jpq-codes.ts';
 import { checkPriorEntry, PRIOR_TENSOR } from './popularity.ts';
 import {
@@ -51,13 +52,13 @@ import {
   READOUTS,
   type Readout,
   type SasrecConfig,
-} from './sasrec.ts';
+} from './sasrec-config.ts';
 import {
   checkPrunedItemTable,
   type PrunedItemTable,
   SEQUENTIAL_PRUNED_KIND,
 } from './sequential-pruned.ts';
-import { type TtShape, ttCoreShapes, ttPaddingProblem } from './tt-matrix.ts';
+import { type TtShape, ttCoreShapes, ttPaddingProblem } from './tt-shape.ts';
 import { checkWeightEntry, sameShape } from './weight-entry.ts';
 
 export const SEQUENTIAL_KINDS = [
@@ -492,4 +493,17 @@ function qrTableOf(
     }
   }
   return { kind: 'qr', buckets, operation };
+}
+
+/** architecture.repeatBonus: absent (packages before it, or never tuned) is 0. */
+export function repeatBonusOf(pkg: Pick<ModelPackage, 'manifest'>): number {
+  const v = pkg.manifest.architecture.repeatBonus ?? 0;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new ModelPackageError(
+      'bad-shape',
+      pkg.manifest.name,
+      `architecture.repeatBonus must be a number >= 0, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
 }

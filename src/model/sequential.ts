@@ -6,6 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ItemTable } from './item-table.ts';
 import { encode, padHistories, type SasrecConfig, type Weights } from './sasrec.ts';
+import { windowItems } from './sequential-items.ts';
+
+export { windowItems } from './sequential-items.ts';
 
 export interface SequentialModel {
   config: SasrecConfig;
@@ -69,15 +72,6 @@ export async function scoreHistories(
     row[0] = Number.NEGATIVE_INFINITY;
     return row;
   });
-}
-
-/** The items of the window the encoder sees (the latest maxLen), each once. */
-export function windowItems(history: ArrayLike<number>, maxLen: number): number[] {
-  const items = new Set<number>();
-  for (let i = Math.max(0, history.length - maxLen); i < history.length; i++) {
-    items.add(history[i] as number);
-  }
-  return [...items];
 }
 
 /** scores[item] += bonus, for each item of the history's window. */

@@ -20,13 +20,8 @@
  * version's missing bytes are fetched with a Range request from where the stored ones end.
  */
 import { type DBSchema, type IDBPDatabase, wrap } from 'idb';
-import {
-  CTR_PRUNED_KIND,
-  type PrunedPrefixLayout,
-  prunedPrefixLayout,
-  type RangeSource,
-  readPrunedPrefix,
-} from '../model/ctr/pruned-package.ts';
+import { CTR_PRUNED_KIND } from '../model/ctr/pruned-kind.ts';
+import type { PrunedPrefixLayout, RangeSource } from '../model/ctr/pruned-package.ts';
 import { ModelPackageError } from '../package/errors.ts';
 import {
   type FileEntry,
@@ -452,14 +447,16 @@ async function verifyStoredCopy(
       `stored as version ${stored.version} but the manifest is version ${manifest.manifestSha256}`,
     );
   }
-  const plan = budget ? budgetPlan(manifest, budget, root, warnings) : null;
+  const plan = budget ? await budgetPlan(manifest, budget, root, warnings) : null;
   const copy = { version: stored.version, files: stored.files };
   const range = heldRangeSource(stored.files, locate);
   if (stored.chunks === undefined) {
     if (!plan) return { ...copy, pkg: await readModelPackage(held), prefix: null, enough: true };
+    const { readPrunedPrefix } = await prunedReader();
     const pkg = await readPrunedPrefix(manifest, range, plan.chunks);
     return { ...copy, pkg, prefix: prefixInfo(plan), enough: true };
   }
+  const { prunedPrefixLayout, readPrunedPrefix } = await prunedReader();
   const layout = prunedPrefixLayout(manifest, locate);
   const kept = stored.chunks;
   if (!(typeof kept === 'number' && Number.isSafeInteger(kept) && kept <= layout.chunks)) {
@@ -557,7 +554,9 @@ async function downloadPackage(
   files: Map<string, Uint8Array>;
   prefix: PrefixInfo | null;
 }> {
-  const plan = options.budget ? budgetPlan(remote.manifest, options.budget, root, warnings) : null;
+  const plan = options.budget
+    ? await budgetPlan(remote.manifest, options.budget, root, warnings)
+    : null;
   if (!plan) {
     return { ...(await downloadFiles(root, fetchImpl, remote, options.onProgress)), prefix: null };
   }
@@ -575,6 +574,14 @@ interface PrefixPlan extends PrefixInfo {
   attachments: readonly FileEntry[];
 }
 
+/**
+ * The pruned-package reader, loaded only for a progressive package's prefix: it comes with
+ * the CTR model code (and tfjs), which a next-item model on the fused kernels never needs.
+ */
+function prunedReader() {
+  return import('../model/ctr/pruned-package.ts');
+}
+
 function isProgressive(manifest: Manifest): boolean {
   return manifest.kind === CTR_PRUNED_KIND && manifest.architecture.layout === 'progressive';
 }
@@ -583,12 +590,12 @@ function isProgressive(manifest: Manifest): boolean {
  * What a budget takes of this package: the prefix of as many chunks as fit, or null for the
  * whole package when it is not progressive (with a warning if it is larger than the budget).
  */
-function budgetPlan(
+async function budgetPlan(
   manifest: Manifest,
   budget: DownloadBudget,
   root: string,
   warnings: string[],
-): PrefixPlan | null {
+): Promise<PrefixPlan | null> {
   if (!isProgressive(manifest)) {
     const total = totalFileBytes(manifest);
     if (total > budget.bytes) {
@@ -598,6 +605,7 @@ function budgetPlan(
     }
     return null;
   }
+  const { prunedPrefixLayout } = await prunedReader();
   const layout = prunedPrefixLayout(manifest, (path) => packageFileUrl(root, path));
   return prefixAt(manifest, layout, chunksWithinBudget(layout.bytes, budget, root));
 }
@@ -662,6 +670,7 @@ async function downloadPrefix(
     files.set(path, joinBytes(kept, rest));
   }
   const locate = (path: string) => packageFileUrl(root, path);
+  const { readPrunedPrefix } = await prunedReader();
   const pkg = await readPrunedPrefix(remote.manifest, heldRangeSource(files, locate), plan.chunks);
   return { pkg, version: remote.manifest.manifestSha256, files };
 }

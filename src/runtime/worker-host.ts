@@ -16,12 +16,11 @@
  * (worker-connection.ts).
  */
 
-import * as tf from '@tensorflow/tfjs';
 import type { RankerSpec } from '../model/ctr/ranker.ts';
 import { carriesPrior } from '../model/popularity.ts';
 import type { ModelPackage } from '../package/reader.ts';
-import { destroyWebgpuDevice } from './engine/backend.ts';
-import { Engine } from './engine/engine.ts';
+import type { InferenceEngine } from './engine/inference-engine.ts';
+import { openEngine } from './engine/open-engine.ts';
 import { RuntimeError } from './errors.ts';
 import {
   commitModel,
@@ -182,7 +181,7 @@ function crashIfAsked(debug: BuildDebug | undefined, version: string): Promise<v
 
 export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
   const { emit } = options;
-  let engine: Engine | null = null;
+  let engine: InferenceEngine | null = null;
   let opened: OpenRequest | null = null;
   /** The version the engine was built from. */
   let openedVersion: string | null = null;
@@ -191,7 +190,6 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
   let ranker: OpenRanker | null = null;
   /** The latest recommend or rank, which the debug action 'memory' profiles again. */
   let lastRequest: RecommendRequest | RankRequest | null = null;
-  let peakBytes: number | null = null;
 
   /** The model store's database, fetch, and the budget an update keeps to as the open did. */
   const storeOptions = (request: OpenRequest, budget = true): ModelStoreOptions => ({
@@ -247,7 +245,7 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
    * null when none does (each failure a warning).
    */
   async function attachRanker(
-    target: Engine,
+    target: InferenceEngine,
     candidates: readonly RankerCandidate[],
     request: OpenRequest,
     debug: BuildDebug | undefined,
@@ -314,14 +312,18 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
   ): Promise<OpenResult> {
     await crashIfAsked(debug, prepared.version);
     const initStart = performance.now();
-    const next = await Engine.create(prepared.pkg, {
-      backend: request.backend,
-      wasmPaths: request.wasmPaths ?? options.wasmPaths,
-      incremental: request.incremental,
-      materialiseRows: request.materialiseRows,
-      fused: request.fused ?? true,
-      onBackendChange: (backend, reason) => emit({ event: 'backend-change', backend, reason }),
-    });
+    const next = await openEngine(
+      prepared.pkg,
+      {
+        backend: request.backend,
+        wasmPaths: request.wasmPaths ?? options.wasmPaths,
+        incremental: request.incremental,
+        materialiseRows: request.materialiseRows,
+        fused: request.fused ?? true,
+        onBackendChange: (backend, reason) => emit({ event: 'backend-change', backend, reason }),
+      },
+      { ranker: request.ranker !== undefined },
+    );
     const initMs = performance.now() - initStart;
     const warmStart = performance.now();
     const rankerWarnings: string[] = [];
@@ -475,28 +477,25 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     return { ...unchanged, updated: true, open: openedResult, warnings: [] };
   }
 
-  /** tfjs's bytes now, and the peak of the latest request (recommend or rank) run again. */
+  /** The engine's bytes now, and the peak of the latest request (recommend or rank) run again. */
   async function memory(): Promise<MemoryReport> {
     const live = engine;
     const request = lastRequest;
-    if (live && request) {
-      const profile = await tf.profile(async () => {
-        if (request.type === 'rank') await live.rank(request);
-        else await live.recommend(request);
-      });
-      // -Infinity when no kernel ran (a Markov model).
-      if (Number.isFinite(profile.peakBytes)) {
-        peakBytes = Math.max(peakBytes ?? 0, profile.peakBytes);
-      }
-    }
-    const { numBytes, numTensors } = tf.memory();
-    return { numBytes, numTensors, peakBytes };
+    if (!live) return { numBytes: 0, numTensors: 0, peakBytes: null };
+    return live.memory(
+      request
+        ? () => (request.type === 'rank' ? live.rank(request) : live.recommend(request))
+        : null,
+    );
   }
 
   function debug(request: DebugRequest): Promise<boolean | MemoryReport> {
     switch (request.action) {
       case 'lose-device':
-        return Promise.resolve(destroyWebgpuDevice());
+        // Only an engine on WebGPU has a device to lose (and tfjs loaded).
+        return engine?.backend.name === 'webgpu'
+          ? import('./engine/backend.ts').then((backend) => backend.destroyWebgpuDevice())
+          : Promise.resolve(false);
       case 'memory':
         return memory();
       case 'crash':

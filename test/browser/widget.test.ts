@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -631,6 +632,41 @@ describe('<pocket-recs>, the built widget', () => {
     await page.waitForSelector('body[data-ready="true"]');
     await page.waitForSelector('pocket-recs[state="ready"]');
     expect(await historyOf(page)).toEqual([[first, 'view']]);
+    expect(errors.lines()).toEqual([]);
+  });
+
+  test("a shopper's first visit with the shop's model: the fused kernels, no tfjs, its bytes within 150 KB gzipped", async () => {
+    // The storefront's own model (tensor-train, 3,000 items: built at load in plain
+    // TypeScript) on a fresh profile: the worker serves it on the fused WASM kernels and never
+    // loads tfjs, its WASM binaries or its backends.
+    const model = '/models/storefront-compact';
+    const { page, errors, network } = await openHost(
+      `<pocket-recs model="${model}" catalog="${CATALOG}"></pocket-recs>`,
+    );
+    await page.waitForSelector('pocket-recs[state="ready"]');
+    const shownMs = await page.evaluate(() => performance.now());
+    expect(await page.locator('pocket-recs .card').count()).toBe(6);
+    const code = [
+      ...new Set(
+        network.requests
+          .map((r) => new URL(r.url).pathname)
+          .filter((path) => /\.(js|wasm)$/.test(path)),
+      ),
+    ];
+    expect(code.filter((path) => /tfjs|tensorflow|\.wasm$/.test(path))).toEqual([]);
+    const sizes = await Promise.all(
+      code.map(async (path) => {
+        const bytes = await readFile(join(outDir, path));
+        return { path, bytes: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length };
+      }),
+    );
+    const gzipped = sizes.reduce((sum, f) => sum + f.gzipped, 0);
+    // A figure to read, not a test of speed: this machine is shared (see docs/runtime.md).
+    console.log(
+      `first visit: ${code.length} JavaScript files, ${sizes.reduce((n, f) => n + f.bytes, 0)} bytes, ${gzipped} gzipped; recommendations shown ${shownMs.toFixed(0)} ms after navigation`,
+      JSON.stringify(sizes),
+    );
+    expect(gzipped).toBeLessThanOrEqual(150_000);
     expect(errors.lines()).toEqual([]);
   });
 

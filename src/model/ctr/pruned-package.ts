@@ -93,6 +93,7 @@ import { type CtrPackageMeta, checkMovingVariances, ctrPackageSpec } from './pac
 import { CTR_EMBEDDING, type CtrStructure, ctrStructureOf, ctrWeightShapes } from './structure.ts';
 import { withPackagedVocabulary } from './vocabulary.ts';
 
+export { CTR_PRUNED_KIND } from './pruned-kind.ts';
 // In ../defaults.ts, which the command line's help reads without loading tfjs.
 export {
   DEFAULT_CHUNK_ELEMENTS,
@@ -101,7 +102,8 @@ export {
   type PrunedFillKind,
   type PrunedValueDtype,
 };
-export const CTR_PRUNED_KIND = 'ctr-pruned';
+
+import { CTR_PRUNED_KIND } from './pruned-kind.ts';
 export const PRUNED_LAYOUTS = ['bitmap', 'csr', 'progressive'] as const;
 export type PrunedLayout = (typeof PRUNED_LAYOUTS)[number];
 

@@ -22,6 +22,10 @@
  * final order.
  */
 import * as tf from '@tensorflow/tfjs';
+import {
+  type FusedWeights,
+  fusedUnsupported,
+} from '../../kernels/wasm/sasrec-fused/fused-sasrec.ts';
 import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
 import {
   POPULARITY_KIND,
@@ -35,6 +39,7 @@ import { isSequentialKind } from '../../model/sequential-structure.ts';
 import type { ModelPackage } from '../../package/reader.ts';
 import { RuntimeError } from '../errors.ts';
 import type { ContextValues } from '../local-context.ts';
+import type { MemoryReport } from '../protocol.ts';
 import {
   type ActiveBackend,
   type BackendPreference,
@@ -54,9 +59,9 @@ import {
   buildFusedScorer,
   type FusedSequentialScorer,
   forgetFused,
-  fusedRefusal,
   scoreFused,
 } from './fused-sequential-scorer.ts';
+import type { InferenceEngine } from './inference-engine.ts';
 import {
   buildRankerStage,
   type ContextReport,
@@ -76,7 +81,7 @@ import {
   scoreSequential,
   type TableScoring,
 } from './sequential-scorer.ts';
-import { type Ranked, topK } from './top-k.ts';
+import { rankScoreRow } from './top-k.ts';
 
 export type { ContextReport } from './ranker-stage.ts';
 export type { RecommendQuery } from './sequential-scorer.ts';
@@ -221,7 +226,7 @@ export interface RankerOpened {
   unknownItems: number;
 }
 
-export class Engine {
+export class Engine implements InferenceEngine {
   /** Set by create (and by recover), before any request. */
   private scorer!: Scorer;
   /** The second stage, when a ranker is open. */
@@ -230,6 +235,7 @@ export class Engine {
   private readonly prior: PopularityPrior | null;
   private lost: string | null = null;
   private disposed = false;
+  private peakBytes: number | null = null;
 
   private constructor(
     private readonly pkg: ModelPackage,
@@ -378,6 +384,24 @@ export class Engine {
     return { scores, unknownContext, unknownByCandidate, encodeMs, scoreMs };
   }
 
+  /**
+   * tfjs's tensors and bytes now, and the most bytes it held while running `rerun` (the
+   * latest request) again, the highest so far.
+   */
+  async memory(rerun: (() => Promise<unknown>) | null): Promise<MemoryReport> {
+    if (rerun) {
+      const profile = await tf.profile(async () => {
+        await rerun();
+      });
+      // -Infinity when no kernel ran (a Markov model).
+      if (Number.isFinite(profile.peakBytes)) {
+        this.peakBytes = Math.max(this.peakBytes ?? 0, profile.peakBytes);
+      }
+    }
+    const { numBytes, numTensors } = tf.memory();
+    return { numBytes, numTensors, peakBytes: this.peakBytes };
+  }
+
   dispose(): void {
     this.disposed = true;
     this.release();
@@ -387,15 +411,25 @@ export class Engine {
     const { pkg, options } = this;
     if (isSequentialKind(pkg.manifest.kind)) {
       const scorer = buildSequentialScorer(pkg, options, this.active.name);
+      const { model, table } = scorer;
       const fuse =
         options.fused !== false &&
         this.active.name === 'wasm' &&
-        scorer.table !== null &&
-        fusedRefusal(scorer.model, true) === null;
-      if (!fuse || !scorer.table) return scorer;
+        table !== null &&
+        fusedUnsupported(model.config) === null;
+      if (!fuse || !table) return scorer;
       // The kernels keep their own copy of the weights: the tensors go once it is made.
       try {
-        return await buildFusedScorer(scorer.model, scorer.table, options);
+        const encoder: FusedWeights['encoder'] = {};
+        for (const [name, tensor] of Object.entries(model.encoder)) {
+          encoder[name] = (await tensor.data()) as Float32Array;
+        }
+        const weights = {
+          encoder,
+          table: (await table.data()) as Float32Array,
+          numRows: table.shape[0],
+        };
+        return await buildFusedScorer(model.config, model.repeatBonus ?? 0, weights, options);
       } finally {
         releaseSequentialScorer(scorer);
       }
@@ -427,7 +461,7 @@ export class Engine {
     onEncoded: (ms: number) => void,
   ): Promise<Ranking & { reason: RecommendationReason }> {
     if (query.history.length === 0 && this.prior) {
-      return { ...rankScores(this.prior.scores, query), reused: 0, reason: 'popular' };
+      return { ...rankScoreRow(this.prior.scores, query), reused: 0, reason: 'popular' };
     }
     switch (scorer.kind) {
       case 'sequential':
@@ -435,11 +469,11 @@ export class Engine {
       case 'fused-sequential':
         return { ...scoreFused(scorer, query, onEncoded), reason: 'model' };
       case 'markov': {
-        const ranked = rankScores(scoreMarkov(scorer.model, query.history), query);
+        const ranked = rankScoreRow(scoreMarkov(scorer.model, query.history), query);
         return { ...ranked, reused: 0, reason: 'model' };
       }
       case 'popularity':
-        return { ...rankScores(scorer.prior.scores, query), reused: 0, reason: 'popular' };
+        return { ...rankScoreRow(scorer.prior.scores, query), reused: 0, reason: 'popular' };
       case 'ctr':
         throw new RuntimeError(
           'bad-request',
@@ -512,21 +546,4 @@ function scoringOf(scorer: Scorer): EngineInfo['scoring'] {
   if (scorer.kind === 'sequential') return scorer.ranking.scoring;
   if (scorer.kind === 'fused-sequential') return 'fused-wasm';
   return scorer.kind;
-}
-
-/**
- * The best k of a score row computed in plain TypeScript (a Markov model's, a prior's), with
- * the request's candidates, exclusions and seen items applied.
- */
-function rankScores(scores: Float32Array, query: RecommendQuery): Ranked {
-  const excluded = new Set<number>(query.exclude);
-  if (query.excludeSeen) for (const item of query.history) excluded.add(item);
-  return query.candidates
-    ? topK(
-        Array.from(query.candidates, (row) => scores[row] as number),
-        query.k,
-        excluded,
-        { rows: query.candidates },
-      )
-    : topK(scores, query.k, excluded, { from: 1 });
 }

@@ -12,20 +12,30 @@
  * nothing, a window that extends it costs its new rows only (from-oldest positions), and
  * anything else is encoded whole.
  */
-import type * as tf from '@tensorflow/tfjs';
 import {
   FusedSasrec,
   type FusedWeights,
   fusedUnsupported,
 } from '../../kernels/wasm/sasrec-fused/fused-sasrec.ts';
-import { type SequentialModel, windowItems } from '../../model/sequential.ts';
-import type { Ranking, RecommendQuery } from './sequential-scorer.ts';
-import { nothing } from './sequential-scorer.ts';
-import { topK } from './top-k.ts';
+import { DENSE_TABLE, ttCoreName } from '../../model/item-table-names.ts';
+import { encoderWeightShapes, type SasrecConfig } from '../../model/sasrec-config.ts';
+import { windowItems } from '../../model/sequential-items.ts';
+import { checkSequentialStructure, repeatBonusOf } from '../../model/sequential-structure.ts';
+import { ttMaterialiseRows } from '../../model/tt-materialise.ts';
+import { type ModelPackage, tensorValues } from '../../package/reader.ts';
+import { type Ranked, type ScoreRowQuery, topK } from './top-k.ts';
+
+/** A request's best rows, and the positions reused from the previous request's encoding. */
+export type FusedRanking = Ranked & { reused: number };
+
+/** What scoreFused is asked (the engine's RecommendQuery satisfies it). */
+export interface FusedQuery extends ScoreRowQuery {
+  reuseEncoding?: boolean;
+}
 
 export interface FusedSequentialScorer {
   kind: 'fused-sequential';
-  config: SequentialModel['config'];
+  config: SasrecConfig;
   repeatBonus: number;
   fused: FusedSasrec;
   /** Whether requests may reuse earlier positions (asked for, and the positions allow it). */
@@ -34,45 +44,63 @@ export interface FusedSequentialScorer {
   last: Int32Array | null;
 }
 
-/**
- * Why `model` stays on the tfjs path (its encoder's options, or a table the engine does
- * not build), or null when the fused path serves it.
- */
-export function fusedRefusal(model: SequentialModel, tableBuilt: boolean): string | null {
-  if (!tableBuilt) return `a ${model.items.kind} table scored through its factors`;
-  return fusedUnsupported(model.config);
+/** No items; fresh arrays each time, as the worker transfers (detaches) what it returns. */
+const nothing = (): Ranked => ({ rows: new Int32Array(0), scores: new Float32Array(0) });
+
+/** The fused scorer of a model whose weights and built item table [numRows, dim] are given. */
+export async function buildFusedScorer(
+  config: SasrecConfig,
+  repeatBonus: number,
+  weights: FusedWeights,
+  options: { incremental: boolean },
+): Promise<FusedSequentialScorer> {
+  return {
+    kind: 'fused-sequential',
+    config,
+    repeatBonus,
+    fused: await FusedSasrec.create(config, weights),
+    incremental:
+      options.incremental && config.positions === 'from-oldest' && config.readout === 'last',
+    last: null,
+  };
 }
 
 /**
- * The fused scorer for `model`, whose item table `table` [numRows, dim] is built. Reads
- * the weights back from their tensors once; the caller releases the tensors after.
+ * A package read straight into the fused kernels' weights (each tensor dequantised once, no
+ * tfjs), after the structure checks every loader runs: a dense table as it is, a
+ * tensor-train table of at most `materialiseRows` rows built once (tt-materialise.ts, as the
+ * tfjs engine builds it). Null when the package is not one the fused path serves this way
+ * (a larger tensor-train table, a RecJPQ, quotient-remainder or pruned table, which tfjs
+ * builds or scores through its factors, or an encoder the kernels do not run).
  */
-export async function buildFusedScorer(
-  model: SequentialModel,
-  table: tf.Tensor2D,
-  options: { incremental: boolean },
-): Promise<FusedSequentialScorer> {
-  const encoder: FusedWeights['encoder'] = {};
-  for (const [name, tensor] of Object.entries(model.encoder)) {
-    encoder[name] = (await tensor.data()) as Float32Array;
-  }
-  const [numRows] = table.shape;
-  const fused = await FusedSasrec.create(model.config, {
-    encoder,
-    table: (await table.data()) as Float32Array,
-    numRows,
-  });
-  return {
-    kind: 'fused-sequential',
-    config: model.config,
-    repeatBonus: model.repeatBonus ?? 0,
-    fused,
-    incremental:
-      options.incremental &&
-      model.config.positions === 'from-oldest' &&
-      model.config.readout === 'last',
-    last: null,
+export function fusedModelFromPackage(
+  pkg: ModelPackage,
+  options: { materialiseRows: number },
+): { config: SasrecConfig; repeatBonus: number; weights: FusedWeights } | null {
+  const { kind } = pkg.manifest;
+  if (kind !== 'sequential-dense' && kind !== 'sequential-tt') return null;
+  const { config, table } = checkSequentialStructure(pkg.manifest);
+  const numRows = config.numItems + 1;
+  const builds =
+    table.kind === 'dense' || (table.kind === 'tt' && numRows <= options.materialiseRows);
+  if (!builds || fusedUnsupported(config) !== null) return null;
+  const repeatBonus = repeatBonusOf(pkg);
+  const values = (name: string): Float32Array => {
+    const tensor = pkg.tensors.get(name);
+    if (!tensor) throw new Error(`${pkg.manifest.name}: tensor "${name}" was not read`);
+    return tensorValues(tensor);
   };
+  const encoder: FusedWeights['encoder'] = {};
+  for (const [name] of encoderWeightShapes(config)) encoder[name] = values(name);
+  const rows =
+    table.kind === 'tt'
+      ? ttMaterialiseRows(
+          table.shape.rows.map((_, k) => values(ttCoreName(k))),
+          table.shape,
+          numRows,
+        )
+      : values(DENSE_TABLE);
+  return { config, repeatBonus, weights: { encoder, table: rows, numRows } };
 }
 
 function startsWith(window: Int32Array, prefix: Int32Array): boolean {
@@ -105,9 +133,9 @@ export function forgetFused(scorer: FusedSequentialScorer): void {
  */
 export function scoreFused(
   scorer: FusedSequentialScorer,
-  query: RecommendQuery,
+  query: FusedQuery,
   onEncoded: (ms: number) => void,
-): Ranking {
+): FusedRanking {
   const excluded = new Set<number>(query.exclude);
   if (query.excludeSeen) for (const item of query.history) excluded.add(item);
   if (query.history.length === 0) return { ...nothing(), reused: 0 };

@@ -5,6 +5,19 @@
  * plus the page's own list, so one pass that keeps a sorted run of the best k beats
  * sorting the catalogue, and needs no copy of the scores to mask them.
  */
+/** What a request asks of a score row (the engine's RecommendQuery satisfies it). */
+export interface ScoreRowQuery {
+  /** Internal item ids, oldest first. */
+  history: Int32Array;
+  k: number;
+  /** Rows never to return. */
+  exclude: Int32Array;
+  /** Only these rows may be returned (null: every item). */
+  candidates: Int32Array | null;
+  /** Leave out the items of `history`. */
+  excludeSeen: boolean;
+}
+
 export interface Ranked {
   /** Row indices, best first; ties go to the lower row. */
   rows: Int32Array;
@@ -47,4 +60,21 @@ export function topK(
     }
   }
   return { rows: bestRows.slice(0, filled), scores: bestScores.slice(0, filled) };
+}
+
+/**
+ * The best k of a score row computed in plain TypeScript (a Markov model's, a prior's), with
+ * the request's candidates, exclusions and seen items applied.
+ */
+export function rankScoreRow(scores: Float32Array, query: ScoreRowQuery): Ranked {
+  const excluded = new Set<number>(query.exclude);
+  if (query.excludeSeen) for (const item of query.history) excluded.add(item);
+  return query.candidates
+    ? topK(
+        Array.from(query.candidates, (row) => scores[row] as number),
+        query.k,
+        excluded,
+        { rows: query.candidates },
+      )
+    : topK(scores, query.k, excluded, { from: 1 });
 }

@@ -11,15 +11,17 @@ import {
   FusedSasrec,
   fusedUnsupported,
 } from '../../../src/kernels/wasm/sasrec-fused/fused-sasrec.ts';
-import { denseItemTable } from '../../../src/model/item-table.ts';
+import { denseItemTable, ttItemTable } from '../../../src/model/item-table.ts';
 import { initEncoderWeights, type SasrecConfig } from '../../../src/model/sasrec.ts';
 import type { SequentialModel } from '../../../src/model/sequential.ts';
-import { sequentialPackageSpec } from '../../../src/model/sequential-package.ts';
+import { sequentialPackageSpec, ttArchitecture } from '../../../src/model/sequential-package.ts';
+import { initTtCores } from '../../../src/model/tt-matrix.ts';
 import { readModelPackage } from '../../../src/package/reader.ts';
 import { memorySource } from '../../../src/package/source.ts';
 import { buildModelPackage } from '../../../src/package/writer.ts';
 import { seededRandom } from '../../../src/random.ts';
 import { Engine, type RecommendQuery } from '../../../src/runtime/engine/engine.ts';
+import { openEngine } from '../../../src/runtime/engine/open-engine.ts';
 import { RECBOLE_VARIANT } from '../model/encoder-variants.ts';
 
 const NUM_ITEMS = 90;
@@ -186,5 +188,92 @@ describe('FusedSasrec', () => {
         numRows,
       }),
     ).rejects.toThrow(/needs weight "positions"/);
+  });
+});
+
+describe('openEngine', () => {
+  const dense = async () => {
+    const spec = await sequentialPackageSpec(model(BASE, 0), { name: 'dense', dataset: 'unit' });
+    return readModelPackage(memorySource((await buildModelPackage(spec)).files));
+  };
+  const options = { incremental: true, materialiseRows: 1_000 };
+
+  it('serves a dense model on the fused kernels alone unless asked otherwise', async () => {
+    await useWasmBackend();
+    const pkg = await dense();
+    const cases = [
+      [{ backend: 'auto' }, {}, 'FusedEngine'],
+      [{ backend: 'wasm' }, {}, 'FusedEngine'],
+      [{ backend: 'wasm', fused: false }, {}, 'Engine'],
+      [{ backend: 'cpu' }, {}, 'Engine'],
+      // The ranker is a CTR model: tfjs's engine holds both stages.
+      [{ backend: 'auto' }, { ranker: true }, 'Engine'],
+    ] as const;
+    for (const [asked, wants, engineClass] of cases) {
+      const engine = await openEngine(pkg, { ...options, ...asked }, { ranker: false, ...wants });
+      expect(engine.constructor.name, JSON.stringify([asked, wants])).toBe(engineClass);
+      engine.dispose();
+    }
+  });
+
+  it('answers as the tfjs engine does, an empty history from the prior included', async () => {
+    await useWasmBackend();
+    const pkg = await dense();
+    const fused = await openEngine(pkg, { ...options, backend: 'wasm' }, { ranker: false });
+    const reference = await openEngine(
+      pkg,
+      { ...options, backend: 'wasm', fused: false },
+      { ranker: false },
+    );
+    await fused.warmUp();
+    expect(fused.info()).toMatchObject({ scoring: 'fused-wasm', incremental: true });
+    expect(fused.backend.name).toBe('wasm');
+    for (const history of [[], [4], [4, 9, 13], [4, 9, 13, 2, 88]]) {
+      const q = query(history);
+      const [got, want] = [await fused.recommend(q), await reference.recommend(q)];
+      expect(got.reason).toBe(want.reason);
+      expect([...got.rows]).toEqual([...want.rows]);
+      got.scores.forEach((s, i) => {
+        expect(Math.abs(s - (want.scores[i] as number))).toBeLessThan(1e-4);
+      });
+    }
+    await expect(fused.rank({})).rejects.toThrow(/next-item model/);
+    const memory = await fused.memory(() => fused.recommend(query([4])));
+    expect(memory.numBytes).toBeGreaterThan((NUM_ITEMS + 1) * BASE.dim * 4);
+    fused.dispose();
+    reference.dispose();
+    await expect(fused.recommend(query([1]))).rejects.toThrow(/disposed/);
+  });
+
+  it('builds a small tensor-train table itself, and leaves a larger one to tfjs', async () => {
+    await useWasmBackend();
+    const shape = { rows: [10, 10], cols: [4, 4], rank: 4, stp: 2 };
+    const tt: SequentialModel = {
+      config: BASE,
+      encoder: initEncoderWeights(BASE, 3),
+      items: ttItemTable(initTtCores(shape, { seed: 2, std: 0.4 }), shape, NUM_ITEMS + 1),
+    };
+    const spec = await sequentialPackageSpec(tt, {
+      name: 'tt',
+      dataset: 'unit',
+      architecture: ttArchitecture(shape),
+    });
+    const pkg = await readModelPackage(memorySource((await buildModelPackage(spec)).files));
+    const small = await openEngine(pkg, { ...options, backend: 'auto' }, { ranker: false });
+    const large = await openEngine(
+      pkg,
+      { ...options, backend: 'wasm', materialiseRows: 10 },
+      { ranker: false },
+    );
+    expect(small.constructor.name).toBe('FusedEngine');
+    expect(large.info().scoring).toBe('tt-contracted');
+    const q = query([7, 30, 61]);
+    const [got, want] = [await small.recommend(q), await large.recommend(q)];
+    expect([...got.rows]).toEqual([...want.rows]);
+    got.scores.forEach((s, i) => {
+      expect(Math.abs(s - (want.scores[i] as number))).toBeLessThan(1e-4);
+    });
+    small.dispose();
+    large.dispose();
   });
 });
