@@ -505,7 +505,15 @@ async function benchModel(
       peak_bytes: memory.peakBytes,
       ...(await pageHeap(page)),
     };
-    if (pattern === 'track') Object.assign(row, againstSource(model, backend, row));
+    if (pattern === 'track') {
+      Object.assign(row, againstSource(model, backend, row));
+      // The messaging's own round trip (a worker call that does nothing), in the same run: what
+      // a request's round trip cannot go below, and what it adds beyond that.
+      const echo = await page.evaluate((a) => window.bench.echo(a), { calls: n });
+      const echoP50 = quantile(echo, 0.5);
+      row.echo_rt_p50_ms = r3(echoP50);
+      row.rt_adds_beyond_echo_ms = r3((row.rt_p50_ms as number) - (row.p50_ms as number) - echoP50);
+    }
     Object.assign(row, againstTfjs(model, backend, row));
     if (is1m) {
       Object.assign(row, {

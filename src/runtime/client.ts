@@ -257,6 +257,8 @@ export interface Recommender {
     hangWorker(): Promise<void>;
     /** The worker's tfjs bytes and tensors, and the peak bytes of a recommend. */
     memory(): Promise<MemoryReport>;
+    /** A call the worker answers at once: the messaging's own round trip (benchmarks). */
+    ping(): Promise<boolean>;
     /**
      * Later updates make the worker throw an uncaught error where it would build an
      * engine from this version ('any': any version; null: none), as running out of memory
@@ -623,6 +625,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
               await connection.call({ type: 'debug', action: 'hang' });
             },
             memory: () => connection.call<MemoryReport>({ type: 'debug', action: 'memory' }),
+            ping: () => connection.call<boolean>({ type: 'debug', action: 'ping' }),
             crashWhenBuilding: (version: string | null) => {
               crashBuilding = version ?? undefined;
             },

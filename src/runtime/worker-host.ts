@@ -498,6 +498,8 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
           : Promise.resolve(false);
       case 'memory':
         return memory();
+      case 'ping':
+        return Promise.resolve(true);
       case 'crash':
         // Thrown outside any handler, as a real crash would be: the page sees the worker's
         // `error` event while this call, never answered, is still in flight.

@@ -230,6 +230,18 @@ async function pattern(args: PatternArgs & { paired?: boolean }) {
   };
 }
 
+/** The round trip of `calls` worker calls that do nothing: the messaging's floor. */
+async function echo(args: { calls: number }): Promise<number[]> {
+  const debug = current().debug as NonNullable<Recommender['debug']>;
+  const rtMs: number[] = [];
+  for (let i = -5; i < args.calls; i++) {
+    const started = performance.now();
+    await debug.ping();
+    if (i >= 0) rtMs.push(performance.now() - started);
+  }
+  return rtMs;
+}
+
 function memory(): Promise<MemoryReport> {
   return (current().debug as NonNullable<Recommender['debug']>).memory();
 }
@@ -304,6 +316,7 @@ declare global {
       pattern: typeof pattern;
       rank: typeof rank;
       memory: typeof memory;
+      echo: typeof echo;
       simdRate: typeof measureSimdRate;
       close: typeof close;
       baselineOpen: typeof baselineOpen;
@@ -318,6 +331,7 @@ window.bench = {
   pattern,
   rank,
   memory,
+  echo,
   simdRate: measureSimdRate,
   close,
   baselineOpen,
