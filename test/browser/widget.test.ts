@@ -667,6 +667,12 @@ describe('<pocket-recs>, the built widget', () => {
       JSON.stringify(sizes),
     );
     expect(gzipped).toBeLessThanOrEqual(150_000);
+    // The second visit: the model from IndexedDB, the code from the HTTP cache.
+    await page.reload();
+    await page.waitForSelector('pocket-recs[state="ready"]');
+    const againMs = await page.evaluate(() => performance.now());
+    expect(await page.locator('pocket-recs .card').count()).toBe(6);
+    console.log(`second visit: recommendations shown ${againMs.toFixed(0)} ms after navigation`);
     expect(errors.lines()).toEqual([]);
   });
 

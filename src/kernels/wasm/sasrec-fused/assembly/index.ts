@@ -408,14 +408,54 @@ export function encodeRows(desc: usize, items: usize, from: i32, length: i32): v
   }
 }
 
-/** out[r] = QUERY · table[r] for every row of the table (row 0, the padding row, included). */
+/**
+ * out[r] = QUERY · table[r] for every row of the table (row 0, the padding row, included).
+ * Four rows at a time, so each slice of the query is loaded once for four rows.
+ */
 export function scoreAll(desc: usize, out: usize): void {
   const d = word(desc, DIM);
   const table = ptr(desc, TABLE);
   const query = ptr(desc, QUERY);
   const n = word(desc, NUM_ROWS);
   const dBytes = <usize>d << 2;
-  for (let r = 0; r < n; r++) {
+  let r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const t0 = table + <usize>r * dBytes;
+    const t1 = t0 + dBytes;
+    const t2 = t1 + dBytes;
+    const t3 = t2 + dBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let c = 0;
+    for (; c + 4 <= d; c += 4) {
+      const cb = <usize>c << 2;
+      const q = f4(query + cb);
+      a0 = f32x4.add(a0, f32x4.mul(q, f4(t0 + cb)));
+      a1 = f32x4.add(a1, f32x4.mul(q, f4(t1 + cb)));
+      a2 = f32x4.add(a2, f32x4.mul(q, f4(t2 + cb)));
+      a3 = f32x4.add(a3, f32x4.mul(q, f4(t3 + cb)));
+    }
+    let s0 = sum4(a0);
+    let s1 = sum4(a1);
+    let s2 = sum4(a2);
+    let s3 = sum4(a3);
+    for (; c < d; c++) {
+      const cb = <usize>c << 2;
+      const q = load<f32>(query + cb);
+      s0 += q * load<f32>(t0 + cb);
+      s1 += q * load<f32>(t1 + cb);
+      s2 += q * load<f32>(t2 + cb);
+      s3 += q * load<f32>(t3 + cb);
+    }
+    const o = out + (<usize>r << 2);
+    store<f32>(o, s0);
+    store<f32>(o + 4, s1);
+    store<f32>(o + 8, s2);
+    store<f32>(o + 12, s3);
+  }
+  for (; r < n; r++) {
     store<f32>(out + (<usize>r << 2), dot(query, table + <usize>r * dBytes, d));
   }
 }
