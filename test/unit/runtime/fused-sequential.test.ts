@@ -171,6 +171,13 @@ describe('FusedSasrec', () => {
     expect(() => fused.encode(new Int32Array(11).fill(1), 0)).toThrow(/window of 11/);
     expect(() => fused.encode(Int32Array.of(1, 2), 2)).toThrow(/from position 2/);
     expect(() => fused.scoreRows(Int32Array.of(-1))).toThrow(/row -1/);
+    // More rows than the table (a page may repeat candidates): scored in parts, each as alone.
+    const many = Int32Array.from({ length: 3 * numRows + 5 }, (_, i) => 1 + (i % (numRows - 1)));
+    fused.encode(Int32Array.of(4, 5, 6), 0);
+    const all = fused.scoreRows(many);
+    const one = fused.scoreRows(many.subarray(0, numRows - 1));
+    expect(all.length).toBe(many.length);
+    expect([...all.subarray(2 * (numRows - 1), 3 * (numRows - 1))]).toEqual([...one]);
     const query = fused.encode(Int32Array.of(4, 5, 6), 0);
     expect(query.every(Number.isFinite)).toBe(true);
     fused.scoreAll();

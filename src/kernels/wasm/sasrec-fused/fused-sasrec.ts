@@ -198,11 +198,17 @@ export class FusedSasrec {
     for (const row of rows) {
       if (!(row >= 0 && row < this.numRows)) throw new RangeError(`row ${row} is not in the table`);
     }
-    // The rows go where the skip mask and best rows live: both are free between requests.
-    const at = this.bestRows;
-    new Int32Array(this.memory.buffer, at, rows.length).set(rows);
-    this.kernels.scoreRows(this.desc, at, rows.length, this.scores);
-    return new Float32Array(this.memory.buffer, this.scores, rows.length).slice();
+    // The rows go where the best rows live (free between requests), the scores where scoreAll
+    // writes: each holds numRows values, so a longer list (a page may repeat candidates) goes
+    // through in parts.
+    const out = new Float32Array(rows.length);
+    for (let start = 0; start < rows.length; start += this.numRows) {
+      const part = rows.subarray(start, Math.min(rows.length, start + this.numRows));
+      new Int32Array(this.memory.buffer, this.bestRows, part.length).set(part);
+      this.kernels.scoreRows(this.desc, this.bestRows, part.length, this.scores);
+      out.set(new Float32Array(this.memory.buffer, this.scores, part.length), start);
+    }
+    return out;
   }
 
   /**
