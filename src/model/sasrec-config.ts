@@ -269,3 +269,8 @@ export function encoderWeightShapes(config: SasrecConfig): [string, number[]][] 
 export function encoderParamCount(config: SasrecConfig): number {
   return encoderWeightShapes(config).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
 }
+
+/** Whether the engine can encode this model a step at a time (SessionEncoder.incremental, the fused scorer's). */
+export function encodesIncrementally(config: SasrecConfig): boolean {
+  return config.positions === 'from-oldest' && config.readout === 'last';
+}

@@ -84,7 +84,10 @@
  * the products tfjs runs for one real request (tf.profile of scoreSequential), and the
  * WebGPU kernel's stage against a plain loop over the rows.
  */
-import { blockWidths, type SasrecConfig } from './sasrec.ts';
+import { blockWidths, encodesIncrementally, type SasrecConfig } from './sasrec-config.ts';
+
+export { encodesIncrementally } from './sasrec-config.ts';
+
 import type { SequentialItemTable } from './sequential-structure.ts';
 import { type TtShape, ttCoreShapes } from './tt-matrix.ts';
 
@@ -149,11 +152,6 @@ export interface SequentialFlopsOptions {
 }
 
 const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
-
-/** Whether the engine can encode this model a step at a time (SessionEncoder.incremental). */
-export function encodesIncrementally(config: SasrecConfig): boolean {
-  return config.positions === 'from-oldest' && config.readout === 'last';
-}
 
 /** Products of a LayerNorm over `rows` rows of width d: the squares, rsqrt factor and γ. */
 const layerNormFlops = (rows: number, d: number): number => 3 * rows * d;

@@ -61,7 +61,7 @@ import {
   forgetFused,
   scoreFused,
 } from './fused-sequential-scorer.ts';
-import type { InferenceEngine } from './inference-engine.ts';
+import { type InferenceEngine, warmUpQueries } from './inference-engine.ts';
 import {
   buildRankerStage,
   type ContextReport,
@@ -285,14 +285,7 @@ export class Engine implements InferenceEngine {
       });
       return;
     }
-    const n = this.pkg.manifest.items.count;
-    const a = 1;
-    const b = Math.min(2, n);
-    const none = new Int32Array(0);
-    const base = { k: Math.min(10, n), exclude: none, excludeSeen: true };
-    await this.recommend({ ...base, history: Int32Array.of(a), candidates: null });
-    await this.recommend({ ...base, history: Int32Array.of(a, b), candidates: null });
-    await this.recommend({ ...base, history: Int32Array.of(b), candidates: Int32Array.of(a, b) });
+    for (const query of warmUpQueries(this.pkg.manifest.items.count)) await this.recommend(query);
     if (this.scorer.kind === 'sequential') this.scorer.encoder.forget();
     if (this.scorer.kind === 'fused-sequential') forgetFused(this.scorer);
   }

@@ -27,7 +27,7 @@ import {
   type fusedModelFromPackage,
   scoreFused,
 } from './fused-sequential-scorer.ts';
-import type { InferenceEngine } from './inference-engine.ts';
+import { type InferenceEngine, warmUpQueries } from './inference-engine.ts';
 import { type Ranked, rankScoreRow } from './top-k.ts';
 
 /** The kernels run on the page's CPU in one thread, with WASM SIMD. */
@@ -71,13 +71,7 @@ export class FusedEngine implements InferenceEngine {
 
   /** The paths a request can take, once (as Engine.warmUp), then nothing kept. */
   async warmUp(): Promise<void> {
-    const n = this.pkg.manifest.items.count;
-    const none = new Int32Array(0);
-    const base = { k: Math.min(10, n), exclude: none, excludeSeen: true };
-    const [a, b] = [1, Math.min(2, n)];
-    await this.recommend({ ...base, history: Int32Array.of(a), candidates: null });
-    await this.recommend({ ...base, history: Int32Array.of(a, b), candidates: null });
-    await this.recommend({ ...base, history: Int32Array.of(b), candidates: Int32Array.of(a, b) });
+    for (const query of warmUpQueries(this.pkg.manifest.items.count)) await this.recommend(query);
     forgetFused(this.scorer);
   }
 

@@ -18,12 +18,16 @@ import {
   fusedUnsupported,
 } from '../../kernels/wasm/sasrec-fused/fused-sasrec.ts';
 import { DENSE_TABLE, ttCoreName } from '../../model/item-table-names.ts';
-import { encoderWeightShapes, type SasrecConfig } from '../../model/sasrec-config.ts';
-import { windowItems } from '../../model/sequential-items.ts';
+import {
+  encoderWeightShapes,
+  encodesIncrementally,
+  type SasrecConfig,
+} from '../../model/sasrec-config.ts';
+import { windowItems, windowStartsWith } from '../../model/sequential-items.ts';
 import { checkSequentialStructure, repeatBonusOf } from '../../model/sequential-structure.ts';
 import { ttMaterialiseRows } from '../../model/tt-materialise.ts';
 import { type ModelPackage, tensorValues } from '../../package/reader.ts';
-import { type Ranked, type ScoreRowQuery, topK } from './top-k.ts';
+import { nothing, type Ranked, type ScoreRowQuery, topK } from './top-k.ts';
 
 /** A request's best rows, and the positions reused from the previous request's encoding. */
 export type FusedRanking = Ranked & { reused: number };
@@ -44,9 +48,6 @@ export interface FusedSequentialScorer {
   last: Int32Array | null;
 }
 
-/** No items; fresh arrays each time, as the worker transfers (detaches) what it returns. */
-const nothing = (): Ranked => ({ rows: new Int32Array(0), scores: new Float32Array(0) });
-
 /** The fused scorer of a model whose weights and built item table [numRows, dim] are given. */
 export async function buildFusedScorer(
   config: SasrecConfig,
@@ -59,8 +60,7 @@ export async function buildFusedScorer(
     config,
     repeatBonus,
     fused: await FusedSasrec.create(config, weights),
-    incremental:
-      options.incremental && config.positions === 'from-oldest' && config.readout === 'last',
+    incremental: options.incremental && encodesIncrementally(config),
     last: null,
   };
 }
@@ -103,18 +103,12 @@ export function fusedModelFromPackage(
   return { config, repeatBonus, weights: { encoder, table: rows, numRows } };
 }
 
-function startsWith(window: Int32Array, prefix: Int32Array): boolean {
-  if (prefix.length > window.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (window[i] !== prefix[i]) return false;
-  return true;
-}
-
 /** Encodes the request's window, reusing what the kernels hold; returns the positions reused. */
 function encodeWindow(scorer: FusedSequentialScorer, history: Int32Array, reuse: boolean): number {
   const window = history.slice(Math.max(0, history.length - scorer.config.maxLen));
   const last = reuse ? scorer.last : null;
-  if (last && last.length === window.length && startsWith(window, last)) return window.length;
-  const from = scorer.incremental && last && startsWith(window, last) ? last.length : 0;
+  if (last && last.length === window.length && windowStartsWith(window, last)) return window.length;
+  const from = scorer.incremental && last && windowStartsWith(window, last) ? last.length : 0;
   // Forgotten first: a failed call must not leave a window the kernels no longer hold.
   scorer.last = null;
   scorer.fused.encode(window, from);

@@ -14,6 +14,7 @@ import type {
   Recommendations,
   TwoStageQuery,
 } from './engine.ts';
+import type { RecommendQuery } from './sequential-scorer.ts';
 
 export interface InferenceEngine {
   readonly backend: ActiveBackend;
@@ -26,4 +27,18 @@ export interface InferenceEngine {
   /** What the engine holds, after running `rerun` (the latest request) again when given. */
   memory(rerun: (() => Promise<unknown>) | null): Promise<MemoryReport>;
   dispose(): void;
+}
+
+/**
+ * The requests a warm-up runs, whichever engine: one event, two events (an incremental step),
+ * and a candidate list, so every path of a request has run once.
+ */
+export function warmUpQueries(numItems: number): RecommendQuery[] {
+  const [a, b] = [1, Math.min(2, numItems)];
+  const base = { k: Math.min(10, numItems), exclude: new Int32Array(0), excludeSeen: true };
+  return [
+    { ...base, history: Int32Array.of(a), candidates: null },
+    { ...base, history: Int32Array.of(a, b), candidates: null },
+    { ...base, history: Int32Array.of(b), candidates: Int32Array.of(a, b) },
+  ];
 }

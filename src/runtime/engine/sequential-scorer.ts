@@ -23,7 +23,7 @@ import type { ModelPackage } from '../../package/reader.ts';
 import type { BackendName } from './backend.ts';
 import { blockTopK } from './block-top-k.ts';
 import { SessionEncoder } from './session-encoder.ts';
-import { type Ranked, topK } from './top-k.ts';
+import { nothing, type Ranked, topK } from './top-k.ts';
 
 export interface RecommendQuery {
   /** Internal item ids (1..numItems), oldest first. */
@@ -78,8 +78,7 @@ export interface SequentialOptions {
   materialiseRows: number;
 }
 
-/** No items; fresh arrays each time, as the worker transfers (detaches) what it returns. */
-export const nothing = (): Ranked => ({ rows: new Int32Array(0), scores: new Float32Array(0) });
+export { nothing } from './top-k.ts';
 
 export function buildSequentialScorer(
   pkg: ModelPackage,

@@ -10,8 +10,14 @@
  * time. Every path gives the numbers `encode` gives for the whole window.
  */
 import * as tf from '@tensorflow/tfjs';
-import { encode, encodeNext, type KeyValueCache } from '../../model/sasrec.ts';
+import {
+  encode,
+  encodeNext,
+  encodesIncrementally,
+  type KeyValueCache,
+} from '../../model/sasrec.ts';
 import type { SequentialModel } from '../../model/sequential.ts';
+import { windowStartsWith } from '../../model/sequential-items.ts';
 
 /** Above this many new items one whole-window pass beats row-by-row steps. */
 const MAX_STEPS = 8;
@@ -27,12 +33,6 @@ interface Cached {
   window: Int32Array;
   hidden: tf.Tensor2D;
   cache: KeyValueCache | null;
-}
-
-function startsWith(window: Int32Array, prefix: Int32Array): boolean {
-  if (prefix.length > window.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (window[i] !== prefix[i]) return false;
-  return true;
 }
 
 function keepCache(cache: KeyValueCache): KeyValueCache {
@@ -70,10 +70,7 @@ export class SessionEncoder {
     const table = options.table;
     this.lookup = table ? (ids) => tf.gather(table, ids) : (ids) => model.items.lookup(ids);
     // Appending an item changes an 'attention' readout's weights over every earlier state.
-    this.incremental =
-      options.incremental &&
-      model.config.positions === 'from-oldest' &&
-      model.config.readout === 'last';
+    this.incremental = options.incremental && encodesIncrementally(model.config);
     this.fixedShapes = options.fixedShapes ?? false;
   }
 
@@ -85,14 +82,14 @@ export class SessionEncoder {
     const { maxLen } = this.model.config;
     const window = history.slice(Math.max(0, history.length - maxLen));
     const last = reuse ? this.last : null;
-    if (last && last.window.length === window.length && startsWith(window, last.window)) {
+    if (last && last.window.length === window.length && windowStartsWith(window, last.window)) {
       return { query: last.hidden, reused: window.length };
     }
     const extend =
       this.incremental &&
       last?.cache &&
       window.length - last.window.length <= MAX_STEPS &&
-      startsWith(window, last.window);
+      windowStartsWith(window, last.window);
     const next = extend ? this.extend(last as Cached, window) : this.whole(window);
     this.forget();
     this.last = next;

@@ -18,6 +18,9 @@ export interface ScoreRowQuery {
   excludeSeen: boolean;
 }
 
+/** No items; fresh arrays each time, as the worker transfers (detaches) what it returns. */
+export const nothing = (): Ranked => ({ rows: new Int32Array(0), scores: new Float32Array(0) });
+
 export interface Ranked {
   /** Row indices, best first; ties go to the lower row. */
   rows: Int32Array;

@@ -89,11 +89,15 @@ const DESC_WORDS = BLOCK0 + 64 * BLOCK_WORDS;
 
 let compiled: Promise<WebAssembly.Module> | null = null;
 
+/** The kernels' WASM bytes, decoded from the generated module. */
+export function kernelBytes(): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
+}
+
 /** The kernels compiled once per thread (a few KB; instantiated once per model). */
 function kernelModule(): Promise<WebAssembly.Module> {
   if (!compiled) {
-    const bytes = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
-    compiled = WebAssembly.compile(bytes);
+    compiled = WebAssembly.compile(kernelBytes());
     compiled.catch(() => {
       compiled = null;
     });

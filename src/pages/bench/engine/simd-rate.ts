@@ -5,7 +5,7 @@
  * over enough repetitions that the timer's resolution does not matter. A request's
  * multiply-adds over this rate is the arithmetic bound each engine figure is set against.
  */
-import { WASM_BASE64 } from '../../../kernels/wasm/sasrec-fused/module.generated.ts';
+import { kernelBytes } from '../../../kernels/wasm/sasrec-fused/fused-sasrec.ts';
 
 interface LinearKernel {
   memory: WebAssembly.Memory;
@@ -31,8 +31,7 @@ export interface SimdRate {
 }
 
 export async function measureSimdRate(runs = 15): Promise<SimdRate> {
-  const bytes = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
-  const { instance } = await WebAssembly.instantiate(bytes);
+  const { instance } = await WebAssembly.instantiate(kernelBytes());
   const k = instance.exports as unknown as LinearKernel;
   const [rows, m, n] = [50, 64, 64];
   const base = (k.heapBase() + 15) & ~15;
