@@ -7,6 +7,7 @@ export * from './package/index.ts';
 export { BUDGET_DEFAULTS, type BudgetOption, type PrefixInfo } from './runtime/budget.ts';
 export {
   createRecommender,
+  HISTORY_DEFAULTS,
   type RankedCandidate,
   type RankerInfo,
   type Ranking,
@@ -23,7 +24,7 @@ export type { BackendPreference } from './runtime/engine/backend.ts';
 export type { StageTiming } from './runtime/engine/engine.ts';
 export { type EraseOptions, type EraseResult, eraseLocalData } from './runtime/erase.ts';
 export { RuntimeError, type RuntimeProblem } from './runtime/errors.ts';
-export type { HistoryEvent, TrackInput } from './runtime/history-store.ts';
+export type { HistoryEvent, HistoryWrites, TrackInput } from './runtime/history-store.ts';
 export {
   CONTEXT_LIMITS,
   type ContextValue,

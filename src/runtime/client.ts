@@ -24,6 +24,7 @@ import { RuntimeError } from './errors.ts';
 import {
   type HistoryEvent,
   type HistoryStore,
+  type HistoryWrites,
   openHistoryStore,
   type TrackInput,
 } from './history-store.ts';
@@ -46,6 +47,16 @@ import type {
 } from './protocol.ts';
 import { type Refusal, WorkerConnection } from './worker-connection.ts';
 
+/** RecommenderOptions' history defaults. */
+export const HISTORY_DEFAULTS = {
+  historyCap: 1000,
+  historyWrites: 'write-behind',
+  historyWriteDelayMs: 100,
+} as const satisfies Pick<
+  RecommenderOptions,
+  'historyCap' | 'historyWrites' | 'historyWriteDelayMs'
+>;
+
 export interface RecommenderOptions {
   /** The model package's URL (a directory holding manifest.json). */
   model: string;
@@ -63,6 +74,15 @@ export interface RecommenderOptions {
   user?: string;
   /** Most events kept; the oldest go first (default 1000). */
   historyCap?: number;
+  /**
+   * When a tracked event is in IndexedDB (default 'write-behind': track() resolves at once,
+   * the events of each `historyWriteDelayMs` are written together, at once when the page is
+   * hidden or left, on flush() and on dispose(); a killed tab loses at most those of its last
+   * delay. 'each-event': track() resolves once its event is committed).
+   */
+  historyWrites?: HistoryWrites;
+  /** With 'write-behind', the longest an event waits to be written (default 100 ms). */
+  historyWriteDelayMs?: number;
   /** Reuse the encoding of earlier events between requests (default true). */
   incremental?: boolean;
   /** A tensor-train table up to this many rows is built once; above, never (default 100,000). */
@@ -208,6 +228,10 @@ export interface RecommenderInfo {
     warmupMs: number;
     lastRecommendMs: number | null;
     lastWorkerMs: number | null;
+    /** createRecommender's call to its resolution: the worker's start, the model, the history. */
+    openMs: number;
+    /** createRecommender's call to the first recommend's answer (null before it). */
+    firstAnswerMs: number | null;
   };
   /** The stages that ran in the last recommend (or rank), each one's time inside the worker. */
   stages: StageTiming[];
@@ -227,6 +251,8 @@ export interface RecommenderInfo {
 
 export interface Recommender {
   track(event: TrackInput): Promise<HistoryEvent>;
+  /** Resolves once every event tracked so far is in IndexedDB (see `historyWrites`). */
+  flush(): Promise<void>;
   /** Whether the open model knows this item (track, exclude and candidates accept it). */
   knows(item: string | number): boolean;
   recommend(options?: RecommendOptions): Promise<Recommendation[]>;
@@ -309,6 +335,7 @@ class ItemIndex {
 }
 
 export async function createRecommender(options: RecommenderOptions): Promise<Recommender> {
+  const openStarted = performance.now();
   if (typeof options?.model !== 'string' || options.model === '') {
     throw new RuntimeError('bad-request', 'createRecommender needs { model: <package URL> }');
   }
@@ -417,9 +444,22 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       ? { debug: { crashBuildingVersion: crashBuilding } }
       : {};
 
-  adopt(
-    await connection
-      .call<OpenResult>({
+  const historyCap = options.historyCap ?? HISTORY_DEFAULTS.historyCap;
+  // Read while the worker opens the model: the two wait on different databases.
+  const history = openHistoryStore({
+    isKnownItem: (id) => index.row(id) !== undefined,
+    user: options.user ?? 'default',
+    cap: historyCap,
+    writes: options.historyWrites ?? HISTORY_DEFAULTS.historyWrites,
+    writeDelayMs: options.historyWriteDelayMs ?? HISTORY_DEFAULTS.historyWriteDelayMs,
+    ...(options.databases?.history ? { dbName: options.databases.history } : {}),
+  }).then(async (store) => ({ store, events: await store.events() }));
+  // Settled below, whichever way the model's open goes.
+  history.catch(() => {});
+
+  try {
+    adopt(
+      await connection.call<OpenResult>({
         type: 'open',
         // Absolute, query and fragment as given: the model store keys and resolves it.
         model,
@@ -431,33 +471,52 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         ...(rankerUrl === undefined ? {} : { ranker: rankerUrl }),
         ...(options.databases?.models ? { modelDb: options.databases.models } : {}),
         ...buildDebug(),
-      })
-      .catch((error) => {
-        connection.close();
-        throw error;
       }),
-  );
+    );
+  } catch (error) {
+    connection.close();
+    history.then(({ store }) => store.close()).catch(() => {});
+    throw error;
+  }
 
-  const store: HistoryStore = await openHistoryStore({
-    isKnownItem: (id) => index.row(id) !== undefined,
-    user: options.user ?? 'default',
-    cap: options.historyCap ?? 1000,
-    ...(options.databases?.history ? { dbName: options.databases.history } : {}),
+  const opening = await history.catch((error: unknown) => {
+    connection.close();
+    throw error;
   });
+  const store: HistoryStore = opening.store;
   warnings.push(...store.warnings);
   // A mirror of the stored history, so a request does not wait on IndexedDB.
-  let events = await store.events();
+  let events = opening.events;
   store.onChange((change) => {
     if (change.kind === 'clear') events = [];
-    else events = [...events, change.event].slice(-(options.historyCap ?? 1000));
+    else events = [...events, change.event].slice(-historyCap);
   });
+
+  const openMs = performance.now() - openStarted;
+  let firstAnswerMs: number | null = null;
+  // The same figures in the page's performance timeline (DevTools' Timings track).
+  const measure = (name: string) => {
+    try {
+      performance.measure(name, { start: openStarted });
+    } catch {
+      // A timeline that refuses (an old browser) costs the page nothing.
+    }
+  };
+  measure('pocketrec:open');
+  const answered = () => {
+    if (firstAnswerMs !== null) return;
+    firstAnswerMs = performance.now() - openStarted;
+    measure('pocketrec:first-answer');
+  };
 
   const recommender: Recommender = {
     async track(event) {
       const stored = await store.append(event);
-      events = [...events, stored].slice(-(options.historyCap ?? 1000));
+      events = [...events, stored].slice(-historyCap);
       return stored;
     },
+
+    flush: () => store.flush(),
 
     knows: (item) => index.row(String(item)) !== undefined,
 
@@ -531,6 +590,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
         };
       });
       lastRecommendMs = performance.now() - started;
+      answered();
       return out;
     },
 
@@ -551,6 +611,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       backendNow = { ...backendNow, name: result.backend };
       const ranking = rankedCandidates(request, result);
       lastRecommendMs = performance.now() - started;
+      answered();
       return ranking;
     },
 
@@ -591,6 +652,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
           lastWorkerMs,
           lastEncodeMs,
           lastScoreMs,
+          openMs,
+          firstAnswerMs,
         },
         warnings: [...warnings],
         refused: connection.refused.map((r) => ({ ...r })),

@@ -3,9 +3,16 @@
  * when it cannot (never a failed append because of storage), and a BroadcastChannel so
  * every open tab hears what the others recorded or erased.
  *
- * Each append is one readwrite transaction that adds the event and trims the user's oldest
+ * Each write is one readwrite transaction that adds events and trims the user's oldest
  * events beyond the cap. IndexedDB runs overlapping readwrite transactions one after the
  * other, across tabs too, so tabs appending at the same time lose and duplicate nothing.
+ *
+ * When an event is durable (`writes`): 'each-event' resolves append() once the event's
+ * transaction has committed. 'write-behind' resolves append() at once and writes the events
+ * of the next `writeDelayMs` together in one transaction (relaxed durability: it survives
+ * a crashed tab or browser, not necessarily a power cut), sooner when the page is hidden or
+ * left (`visibilitychange`, `pagehide`), and at once on flush(), events() and close(). A
+ * killed tab loses at most the events of its last `writeDelayMs` plus one transaction.
  */
 import { type DBSchema, type IDBPDatabase, wrap } from 'idb';
 import { RuntimeError } from './errors.ts';
@@ -22,6 +29,9 @@ export interface TrackInput {
   type?: string;
   ts?: number;
 }
+
+/** When append() resolves: after the event's own commit, or at once (see the file comment). */
+export type HistoryWrites = 'each-event' | 'write-behind';
 
 export type HistoryChange = { kind: 'append'; event: HistoryEvent } | { kind: 'clear' };
 
@@ -40,10 +50,20 @@ export interface HistoryStoreOptions {
   channelName?: string | null;
   /** Default Date.now; tests pin the clock. */
   now?: () => number;
+  /** Default 'each-event'; the recommender uses 'write-behind' (its own defaults). */
+  writes?: HistoryWrites;
+  /** With 'write-behind', how long an event may wait to be written (default 100 ms). */
+  writeDelayMs?: number;
 }
 
 export interface HistoryStore {
   append(input: TrackInput): Promise<HistoryEvent>;
+  /**
+   * Resolves once every event appended so far is committed to IndexedDB (or, when history
+   * lives in memory only, at once). Never rejects for storage: a failed write moves history
+   * to memory with its events, and `warnings` says why.
+   */
+  flush(): Promise<void>;
   /** In the order they were recorded, oldest first: the sequence the model reads. */
   events(): Promise<HistoryEvent[]>;
   /** Erases this user's events on this device and tells other tabs, which drop theirs too. */
@@ -58,6 +78,7 @@ export interface HistoryStore {
 
 const DEFAULT_DB_NAME = 'pocketrec-history';
 const DEFAULT_CAP = 1000;
+const DEFAULT_WRITE_DELAY_MS = 100;
 const STORE = 'events';
 const USER_INDEX = 'user';
 /** Older timestamps are unit mistakes (seconds for milliseconds), not real events. */
@@ -169,6 +190,13 @@ export async function openHistoryStore(options: HistoryStoreOptions): Promise<Hi
       `history cap must be a positive integer, got ${show(cap)}`,
     );
   }
+  const writeDelayMs = options.writeDelayMs ?? DEFAULT_WRITE_DELAY_MS;
+  if (!Number.isFinite(writeDelayMs) || writeDelayMs < 0 || writeDelayMs > 60_000) {
+    throw new RuntimeError(
+      'bad-request',
+      `history writeDelayMs must be from 0 to 60000 ms, got ${show(writeDelayMs)}`,
+    );
+  }
   const warnings: string[] = [];
   const factory = options.indexedDB === null ? null : (options.indexedDB ?? globalThis.indexedDB);
   let db: HistoryDatabase | null = null;
@@ -197,6 +225,8 @@ export async function openHistoryStore(options: HistoryStoreOptions): Promise<Hi
     now: options.now ?? Date.now,
     channelName,
     warnings,
+    writes: options.writes ?? 'each-event',
+    writeDelayMs,
   });
 }
 
@@ -210,6 +240,8 @@ interface StoreSetup {
   now: () => number;
   channelName: string | null;
   warnings: string[];
+  writes: HistoryWrites;
+  writeDelayMs: number;
 }
 
 class LocalHistoryStore implements HistoryStore {
@@ -221,6 +253,14 @@ class LocalHistoryStore implements HistoryStore {
   private readonly listeners = new Set<(change: HistoryChange) => void>();
   private readonly warningList: string[];
   private closed = false;
+  /** Write-behind: appended, not yet handed to a transaction. */
+  private pending: HistoryEvent[] = [];
+  private writeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Write-behind transactions not yet settled; each settles without rejecting. */
+  private readonly writing = new Set<Promise<void>>();
+  private readonly leaving = () => {
+    if (!this.closed) this.writePending(true);
+  };
 
   constructor(private readonly setup: StoreSetup) {
     this.warningList = setup.warnings;
@@ -228,6 +268,7 @@ class LocalHistoryStore implements HistoryStore {
     this.memory = setup.db ? null : [];
     if (this.db) this.watchConnection(this.db);
     this.channel = this.openChannel(setup.channelName);
+    if (setup.writes === 'write-behind') this.watchPage('add');
   }
 
   get persistent(): boolean {
@@ -242,6 +283,11 @@ class LocalHistoryStore implements HistoryStore {
     this.assertOpen();
     const event = validateEvent(input, this.setup.isKnownItem, this.setup.now());
     let memory = this.memory;
+    if (memory === null && this.setup.writes === 'write-behind') {
+      this.pending.push(event);
+      this.writeTimer ??= setTimeout(() => void this.flush(), this.setup.writeDelayMs);
+      return event;
+    }
     if (memory === null) {
       try {
         await appendEvent(await this.connection(), this.setup.user, event, this.setup.cap);
@@ -256,8 +302,16 @@ class LocalHistoryStore implements HistoryStore {
     return event;
   }
 
+  async flush(): Promise<void> {
+    this.assertOpen();
+    this.writePending();
+    // Including transactions started before this call: they hold earlier events.
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
+  }
+
   async events(): Promise<HistoryEvent[]> {
     this.assertOpen();
+    await this.flush();
     let memory = this.memory;
     if (memory === null) {
       try {
@@ -271,6 +325,10 @@ class LocalHistoryStore implements HistoryStore {
 
   async clear(): Promise<void> {
     this.assertOpen();
+    this.cancelWrite();
+    this.pending.length = 0;
+    // A transaction already under way would otherwise land its events after the erase.
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
     if (this.memory === null) {
       try {
         await deleteEvents(await this.connection(), this.setup.user);
@@ -303,8 +361,14 @@ class LocalHistoryStore implements HistoryStore {
     };
   }
 
+  /**
+   * Starts writing any pending events first: IndexedDB finishes a connection's transactions
+   * before it closes it, so they are not lost with the store.
+   */
   close(): void {
     if (this.closed) return;
+    this.writePending();
+    this.watchPage('remove');
     this.closed = true;
     this.db?.close();
     this.db = null;
@@ -315,6 +379,54 @@ class LocalHistoryStore implements HistoryStore {
   private assertOpen(): void {
     if (this.closed) throw new RuntimeError('disposed', 'the history store was closed');
   }
+
+  private cancelWrite(): void {
+    if (this.writeTimer !== null) clearTimeout(this.writeTimer);
+    this.writeTimer = null;
+  }
+
+  /**
+   * Hands the pending events to one transaction. It is created now, before any await, when
+   * the connection is open, so a later write (or close) queues behind it in IndexedDB.
+   */
+  private writePending(leaving = false): void {
+    this.cancelWrite();
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const { user, cap } = this.setup;
+    const write = (async () => {
+      try {
+        const db = this.db ?? (await this.connection());
+        await appendEvents(db, user, batch, cap, 'relaxed', leaving);
+        for (const event of batch) this.post({ kind: 'append', event });
+      } catch (error) {
+        const memory = await this.switchToMemory('events could not be saved to IndexedDB', error);
+        // Behind what the switch read back: these events were never committed.
+        memory.push(...batch, ...this.pending.splice(0));
+        if (memory.length > cap) memory.splice(0, memory.length - cap);
+      }
+    })();
+    this.writing.add(write);
+    void write.finally(() => this.writing.delete(write));
+  }
+
+  /** Write-behind: a page that is hidden or left writes what it holds at once. */
+  private watchPage(action: 'add' | 'remove'): void {
+    // A page only: a worker or Node has neither event.
+    if (typeof document === 'undefined' || typeof window === 'undefined') return;
+    if (action === 'add') {
+      window.addEventListener('pagehide', this.leaving);
+      document.addEventListener('visibilitychange', this.onVisibility);
+    } else {
+      window.removeEventListener('pagehide', this.leaving);
+      document.removeEventListener('visibilitychange', this.onVisibility);
+    }
+  }
+
+  private readonly onVisibility = () => {
+    if (document.visibilityState === 'hidden') this.leaving();
+  };
 
   /**
    * The open connection, or a new one when another tab's upgrade made us let go of the
@@ -423,16 +535,41 @@ function changeFrom(data: unknown, user: string): HistoryChange | null {
 // IndexedDB transactions
 
 /** Adds the event and trims the user's oldest beyond `cap`, all in one transaction. */
-async function appendEvent(
+function appendEvent(
   db: HistoryDatabase,
   user: string,
   event: HistoryEvent,
   cap: number,
 ): Promise<void> {
-  const tx = db.transaction(STORE, 'readwrite');
+  return appendEvents(db, user, [event], cap, 'default');
+}
+
+/**
+ * Adds the events in order and trims the user's oldest beyond `cap`, in one transaction.
+ * The transaction and every add are issued before the first await. A write-behind batch
+ * asks for relaxed durability, which skips the flush to disk: it survives a crashed tab or
+ * browser, not a power cut. `leaving`: the page is going away and will run no more of our
+ * code, so the transaction commits right after the adds; the next write trims.
+ */
+async function appendEvents(
+  db: HistoryDatabase,
+  user: string,
+  events: readonly HistoryEvent[],
+  cap: number,
+  durability: IDBTransactionDurability,
+  leaving = false,
+): Promise<void> {
+  const tx = db.transaction(STORE, 'readwrite', { durability });
   const committed = tx.done;
   try {
-    await tx.store.add({ user, ...event });
+    const added = events.map((event) => tx.store.add({ user, ...event }));
+    if (leaving) {
+      tx.commit();
+      await Promise.all(added);
+      await committed;
+      return;
+    }
+    await Promise.all(added);
     const index = tx.store.index(USER_INDEX);
     let excess = (await index.count(user)) - cap;
     // Records under one index key come in primary-key order: oldest recorded first.

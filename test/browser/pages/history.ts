@@ -5,11 +5,18 @@ import {
   type HistoryChange,
   type HistoryEvent,
   type HistoryStore,
+  type HistoryStoreOptions,
   openHistoryStore,
 } from '../../../src/runtime/history-store.ts';
 
 export interface HistoryTab {
-  open(dbName: string): Promise<{ persistent: boolean; warnings: readonly string[] }>;
+  open(
+    dbName: string,
+    options?: Pick<HistoryStoreOptions, 'writes' | 'writeDelayMs'>,
+  ): Promise<{ persistent: boolean; warnings: readonly string[] }>;
+  /** Appends `items` one by one, each awaited. */
+  append(items: string[]): Promise<void>;
+  flush(): Promise<void>;
   /**
    * Waits until every other tab on `barrier` has called this too, then appends `items` one
    * by one, so the tabs' appends overlap in time instead of running one tab after the other.
@@ -51,8 +58,12 @@ function meet(barrier: string, tabs: number): Promise<void> {
 }
 
 const tab: HistoryTab = {
-  async open(dbName) {
-    store = await openHistoryStore({ dbName, isKnownItem: (id) => /^tab-[ab]-\d+$/.test(id) });
+  async open(dbName, options = {}) {
+    store = await openHistoryStore({
+      dbName,
+      isKnownItem: (id) => /^tab-[ab]-\d+$/.test(id),
+      ...options,
+    });
     store.onChange((change) => heard.push(change));
     return { persistent: store.persistent, warnings: store.warnings };
   },
@@ -61,6 +72,10 @@ const tab: HistoryTab = {
     await meet(barrier, tabs);
     for (const item of items) await history.append({ item });
   },
+  async append(items) {
+    for (const item of items) await opened().append({ item });
+  },
+  flush: () => opened().flush(),
   events: () => opened().events(),
   heard: () => [...heard],
   clear: () => opened().clear(),

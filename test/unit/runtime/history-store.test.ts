@@ -381,3 +381,158 @@ describe('memory fallback: storage problems never make an append fail', () => {
     expect(await memoryTab.events()).toEqual([]);
   });
 });
+
+describe("writes: 'write-behind'", () => {
+  /** What another connection (another tab, or this one after a reload) reads back. */
+  async function storedItems(indexedDB: IDBFactory, dbName: string): Promise<string[]> {
+    const reader = await open({ indexedDB, dbName, channelName: null });
+    const seen = items(await reader.events());
+    reader.close();
+    return seen;
+  }
+
+  it('append resolves before the write; the delay writes the batch in one transaction', async () => {
+    const indexedDB = new IDBFactory();
+    const dbName = freshDbName();
+    const store = await open({ indexedDB, dbName, writes: 'write-behind', writeDelayMs: 40 });
+    const add = vi.spyOn(FakeObjectStore.prototype, 'add');
+    const transaction = vi.spyOn(IDBDatabase.prototype, 'transaction');
+    for (const item of ['a', 'b', 'c']) await store.append({ item });
+    expect(add).not.toHaveBeenCalled();
+    expect(await storedItems(indexedDB, dbName)).toEqual([]);
+
+    await vi.waitFor(async () =>
+      expect(await storedItems(indexedDB, dbName)).toEqual(['a', 'b', 'c']),
+    );
+    expect(add).toHaveBeenCalledTimes(3);
+    const writes = transaction.mock.calls.filter(([, mode]) => mode === 'readwrite');
+    expect(writes).toEqual([['events', 'readwrite', { durability: 'relaxed' }]]);
+  });
+
+  it('flush() resolves once everything appended is committed; events() includes pending events', async () => {
+    const indexedDB = new IDBFactory();
+    const dbName = freshDbName();
+    const store = await open({ indexedDB, dbName, writes: 'write-behind', writeDelayMs: 60_000 });
+    await store.append({ item: 'a' });
+    await store.append({ item: 'b' });
+    expect(await storedItems(indexedDB, dbName)).toEqual([]);
+    await store.flush();
+    expect(await storedItems(indexedDB, dbName)).toEqual(['a', 'b']);
+    await store.append({ item: 'c' });
+    expect(items(await store.events())).toEqual(['a', 'b', 'c']);
+    expect(await storedItems(indexedDB, dbName)).toEqual(['a', 'b', 'c']);
+    await store.flush();
+  });
+
+  it('close() writes what is pending; the cap holds across batches', async () => {
+    const indexedDB = new IDBFactory();
+    const dbName = freshDbName();
+    const store = await openHistoryStore({
+      isKnownItem,
+      now: () => NOW,
+      indexedDB,
+      dbName,
+      cap: 4,
+      writes: 'write-behind',
+      writeDelayMs: 60_000,
+    });
+    for (let i = 0; i < 3; i++) await store.append({ item: `item-${i}` });
+    await store.flush();
+    for (let i = 3; i < 6; i++) await store.append({ item: `item-${i}` });
+    store.close();
+    await vi.waitFor(async () =>
+      expect(await storedItems(indexedDB, dbName)).toEqual([
+        'item-2',
+        'item-3',
+        'item-4',
+        'item-5',
+      ]),
+    );
+  });
+
+  it('other tabs hear the events once they are committed', async () => {
+    const indexedDB = new IDBFactory();
+    const dbName = freshDbName();
+    const writer = await open({ indexedDB, dbName, writes: 'write-behind', writeDelayMs: 60_000 });
+    const listener = await open({ indexedDB, dbName });
+    const heard = recorder(listener);
+    await writer.append({ item: 'a' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(heard).toEqual([]);
+    await writer.flush();
+    await vi.waitFor(() =>
+      expect(heard).toEqual([{ kind: 'append', event: { item: 'a', type: 'view', ts: NOW } }]),
+    );
+  });
+
+  it('clear() drops pending events: nothing lands after the erase', async () => {
+    const indexedDB = new IDBFactory();
+    const dbName = freshDbName();
+    const store = await open({ indexedDB, dbName, writes: 'write-behind', writeDelayMs: 10 });
+    await store.append({ item: 'a' });
+    await store.flush();
+    await store.append({ item: 'b' });
+    await store.clear();
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(await store.events()).toEqual([]);
+    expect(await storedItems(indexedDB, dbName)).toEqual([]);
+  });
+
+  it('a failed batch moves history to memory with every event, in order, and a warning', async () => {
+    const indexedDB = new IDBFactory();
+    const dbName = freshDbName();
+    const store = await open({ indexedDB, dbName, writes: 'write-behind', writeDelayMs: 60_000 });
+    await store.append({ item: 'a' });
+    await store.flush();
+    const add = vi.spyOn(FakeObjectStore.prototype, 'add').mockImplementation(() => {
+      throw new DOMException('full', 'QuotaExceededError');
+    });
+    try {
+      await store.append({ item: 'b' });
+      await store.append({ item: 'c' });
+      await store.flush();
+    } finally {
+      add.mockRestore();
+    }
+    expect(store.persistent).toBe(false);
+    expect(store.warnings).toEqual([expect.stringMatching(/QuotaExceededError.*memory only/)]);
+    await store.append({ item: '42' });
+    expect(items(await store.events())).toEqual(['a', 'b', 'c', '42']);
+    expect(await storedItems(indexedDB, dbName)).toEqual(['a']);
+  });
+
+  it('two write-behind connections appending at once: every event once, each tab in its order', async () => {
+    const indexedDB = new IDBFactory();
+    const dbName = freshDbName();
+    const one = await open({ indexedDB, dbName, writes: 'write-behind', writeDelayMs: 1 });
+    const two = await open({ indexedDB, dbName, writes: 'write-behind', writeDelayMs: 3 });
+    const fromOne = Array.from({ length: 100 }, (_, i) => `item-${i}`);
+    const fromTwo = Array.from({ length: 100 }, (_, i) => `item-${100 + i}`);
+    await Promise.all([
+      (async () => {
+        for (const item of fromOne) await one.append({ item });
+      })(),
+      (async () => {
+        for (const item of fromTwo) {
+          await two.append({ item });
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+      })(),
+    ]);
+    await Promise.all([one.flush(), two.flush()]);
+    const seen = await storedItems(indexedDB, dbName);
+    expect(seen).toHaveLength(200);
+    expect(seen.filter((item) => fromOne.includes(item))).toEqual(fromOne);
+    expect(seen.filter((item) => fromTwo.includes(item))).toEqual(fromTwo);
+  });
+
+  it('a write delay outside 0..60000 ms is bad-request', async () => {
+    for (const writeDelayMs of [-1, Number.NaN, 60_001]) {
+      const error = await rejectionOf(
+        openHistoryStore({ isKnownItem, indexedDB: null, writes: 'write-behind', writeDelayMs }),
+      );
+      expect(error.code).toBe('bad-request');
+      expect(error.message).toMatch(/writeDelayMs/);
+    }
+  });
+});
