@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { classNamesThatLast } from './scripts/class-names-that-last.ts';
 import { DATA_DIR_ENV, NO_DATA_DIR } from './src/data/data-dir.ts';
 import { benchPagePlugin } from './src/pages/bench/dev-server.ts';
 import { localDataPlugin } from './src/pages/dev-server/local-data.ts';
@@ -30,7 +31,7 @@ const browserSettings = {
 
 export default defineConfig({
   // Each surface adds its own dev-server or build plugin here (one file per plugin).
-  plugins: [localDataPlugin(), widgetDevEntry(), benchPagePlugin()],
+  plugins: [localDataPlugin(), widgetDevEntry(), benchPagePlugin(), classNamesThatLast()],
   // Built files find each other relative to themselves (the dev server still uses '/'), so
   // dist/ works wherever a shop puts it, e.g. /static/pocketrec/pocketrec-widget.js.
   base: './',
@@ -48,9 +49,6 @@ export default defineConfig({
         // other file is content-hashed and found by the widget relative to itself.
         entryFileNames: (chunk) =>
           chunk.name === 'widget' ? WIDGET_FILE : 'assets/[name]-[hash].js',
-        // Minified classes keep their names: errors crossing the worker boundary are
-        // rebuilt by name (src/runtime/protocol.ts), and pages show `error.name`.
-        keepNames: true,
       },
     },
   },
@@ -58,12 +56,12 @@ export default defineConfig({
   // The engine (tfjs and its backends) is a dynamic import: a model the fused WASM kernels serve
   // never loads it (src/runtime/engine/open-engine.ts). Rolldown's chunk optimisation would
   // move the modules its chunks share into the worker's entry, the part every visit loads.
+  // Errors cross the worker boundary by class name: classNamesThatLast keeps the names (not
+  // keepNames, which breaks tfjs's threaded WASM workers).
   worker: {
     format: 'es',
-    rolldownOptions: {
-      output: { keepNames: true },
-      experimental: { chunkOptimization: false },
-    },
+    plugins: () => [classNamesThatLast()],
+    rolldownOptions: { experimental: { chunkOptimization: false } },
   },
   // models/ is served as-is next to the pages so a page can fetch /models/<name>/manifest.json.
   publicDir: 'public',

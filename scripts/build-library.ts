@@ -23,6 +23,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Plugin } from 'rolldown';
+import { classNamesThatLast } from './class-names-that-last.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -74,27 +75,6 @@ function wasmBesideBundle(): Plugin {
   };
 }
 
-/**
- * Errors are named by their class (src/errors.ts reads `new.target.name`), they cross the
- * worker boundary by that name (src/runtime/protocol.ts) and pages show it. An app that
- * bundles the library minifies it again and renames the classes, so each exported class
- * gets its name as a property, which no minifier touches (what keepNames does, made to last).
- */
-function classNamesThatLast(): Plugin {
-  return {
-    name: 'pocketrec-class-names-that-last',
-    transform(code, id) {
-      if (!id.startsWith(join(root, 'src/')) || !id.endsWith('.ts')) return null;
-      const names = [...code.matchAll(/^export (?:abstract )?class (\w+)/gm)].map((m) => m[1]);
-      if (names.length === 0) return null;
-      const named = names.map(
-        (n) => `Object.defineProperty(${n}, 'name', { value: '${n}', configurable: true });`,
-      );
-      return `${code}\n${named.join('\n')}\n`;
-    },
-  };
-}
-
 async function buildBrowser(outDir: string): Promise<void> {
   const common = {
     platform: 'browser' as const,
@@ -106,8 +86,8 @@ async function buildBrowser(outDir: string): Promise<void> {
     dir: outDir,
     format: 'es' as const,
     minify: true,
-    // Class names survive this minification; classNamesThatLast keeps them through an app's.
-    keepNames: true,
+    // No keepNames (see class-names-that-last.ts): class names last through this
+    // minification and an app's.
     entryFileNames: '[name].js',
     chunkFileNames: 'pocketrec-chunk-[hash].js',
   };

@@ -11,14 +11,15 @@
  * - startRecordingServer(): a second origin on 127.0.0.1 (say, an image host) that records what
  *   it receives: path, query, Referer, Cookie and Origin.
  * - SHOP_CSP: the strict CSP a shop serves the built widget under.
+ * - serveBuilt(): a built dist/ served as a shop would, models beside it.
  *
  * `npm run test:browser` runs scripts/ensure-chromium.js first, which installs the browser.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Browser,
@@ -118,6 +119,75 @@ export async function startServer(overrides: InlineConfig = {}): Promise<TestSer
       closed ??= server.close();
       return closed;
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A built site
+
+export interface BuiltSite {
+  /** Origin of the server, without a trailing slash. */
+  url: string;
+  /** The Content-Security-Policy every response carries. */
+  csp: string;
+  /** Every header the site adds to its responses (the CSP; COOP and COEP when isolated). */
+  headers: Record<string, string>;
+  close(): Promise<void>;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.txt': 'text/plain',
+};
+
+/**
+ * Serves a built dist/ as a shop would: static files with the CSP, and /models/ and /runs/
+ * from the project beside them (packages are not part of the build). `isolated`: every
+ * response also makes the page cross-origin isolated (COOP and COEP), as a shop that wants
+ * SharedArrayBuffer serves its pages.
+ */
+export async function serveBuilt(
+  outDir: string,
+  opts: { csp: string; isolated?: boolean },
+): Promise<BuiltSite> {
+  const { csp } = opts;
+  const headers: Record<string, string> = {
+    'Content-Security-Policy': csp,
+    ...(opts.isolated
+      ? {
+          'Cross-Origin-Opener-Policy': 'same-origin',
+          'Cross-Origin-Embedder-Policy': 'require-corp',
+        }
+      : {}),
+  };
+  const http = createHttpServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    const fromProject = path.startsWith('/models/') || path.startsWith('/runs/');
+    const file = fromProject ? join(projectRoot, path) : join(outDir, path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, {
+        ...headers,
+        'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404, headers);
+      res.end('not found');
+    }
+  });
+  await new Promise<void>((done) => http.listen(0, '127.0.0.1', done));
+  const { port } = http.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    csp,
+    headers,
+    close: () => new Promise((done) => http.close(() => done())),
   };
 }
 

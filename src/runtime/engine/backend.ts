@@ -69,6 +69,12 @@ async function wasmFeatures(): Promise<NonNullable<ActiveBackend['wasm']>> {
 
 async function tryWasm(wasmPaths: WasmPaths): Promise<string | null> {
   try {
+    // tfjs's threaded binary starts its pthread workers from its factory function's source
+    // text (toString()); once a production build has minified that function, it names
+    // variables only the bundle defines and every pthread worker dies ("e is not defined"),
+    // taking this worker with it, on cross-origin isolated pages only. The SIMD binary
+    // without threads works in every build; the fused kernels are single-threaded too.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     await useWasmBackend(wasmPaths);
     return null;
   } catch (error) {
