@@ -7,7 +7,7 @@
  * its rows check that the path runs, their timings mean nothing.
  *
  *   npm run bench:engine -- [--json] [--data-dir <dir>] [--calls 200] [--slow-calls 10]
- *       [--webgpu-1m-calls 2] [--webgpu-reopen] [--backends wasm,webgpu,cpu]
+ *       [--webgpu-1m-calls 2] [--webgpu-reopen] [--backends wasm,webgpu,cpu] [--site dev|built]
  *       [--models ml-1m-tt-r12,ml-1m-teacher,tt-1m,<package dir under the project> | none]
  *       [--ctr <ctr package dir>,... | none] [--ctr-sparsity 0.5,0.8,0.95] [--ctr-calls n]
  *       [--ctr-candidates 100] [--ctr-flops-budget 0.5,0.35,0.2,0.1 | none]
@@ -18,6 +18,8 @@
  * On WebGPU the model is opened once (from the network) unless --webgpu-reopen: on
  * SwiftShader every open compiles the shaders again, about a minute.
  * The generated 1M-item model is written to runs/bench/tt-1m when it is missing.
+ * --site built serves the page from a production build (runs/bench/site) instead of the dev
+ * server's unbundled modules: the opens' figures are then what a shop's visitor gets.
  * CTR rows (scripts/bench-engine-ctr.ts): p50/p95 of rank() over 100 candidates, a dense
  * package against Shaver-pruned ones and against itself cut down to each FLOPs budget (UMEC's
  * magnitude selection, not fine-tuned), each with its ratio to the dense row of the same run
@@ -31,7 +33,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Page } from 'playwright-core';
-import { createLogger } from 'vite';
+import { build, createLogger } from 'vite';
 import { umecCutOf } from '../src/cli/report-encoder-cut.ts';
 import { packageFlops } from '../src/model/package-flops.ts';
 import {
@@ -53,8 +55,10 @@ import {
   type ChromiumSession,
   launchChromium,
   projectRoot,
+  serveBuilt,
   startServer,
 } from '../test/browser/harness.ts';
+import { contentSecurityPolicy } from '../vite.config.ts';
 import {
   benchCtr,
   CTR_CANDIDATES,
@@ -95,6 +99,13 @@ const ctrCalls = option('ctr-calls');
 const ctrCandidates = Number(option('ctr-candidates', String(CTR_CANDIDATES)));
 const dataDirOption = option('data-dir');
 const webgpuReopen = args.includes('--webgpu-reopen');
+const site = option('site', 'dev') as 'dev' | 'built';
+if (site !== 'dev' && site !== 'built') {
+  process.stderr.write(`bench:engine: --site must be dev or built, got ${site}\n`);
+  process.exit(2);
+}
+/** Where --site built writes the build. */
+const BUILT_SITE_DIR = 'runs/bench/site';
 const SEED = 1;
 const STEP_TIMEOUT_MS = 240_000;
 
@@ -318,6 +329,8 @@ function patternMacs(manifest: Manifest, pattern: Pattern): number | null {
 
 /** The machine's WASM SIMD rate, measured once on the first page (see simd-rate.ts). */
 let simdMacsPerSecond: number | null = null;
+/** The p50 round trip of a worker that only echoes (postMessage), measured on the page. */
+let messagingFloorMs: number | null = null;
 
 /** A request's arithmetic bound at the measured rate, and a p50's distance from it. */
 function boundFields(macs: number | null, p50: number): Record<string, number | null> {
@@ -507,12 +520,23 @@ async function benchModel(
     };
     if (pattern === 'track') {
       Object.assign(row, againstSource(model, backend, row));
+      // What the round trip adds, from a run on its own: in the paired run the baseline's
+      // worker has just computed for about 10 ms and the two workers share 2 cores.
+      const alone = paired
+        ? await step(`${label}: ${n} x track, alone (the round trip)`, () =>
+            page.evaluate((a) => window.bench.pattern(a), { ...patternArgs, paired: false }),
+          )
+        : timed;
+      const aloneP50 = quantile(alone.workerMs, 0.5);
+      const aloneRtP50 = quantile(alone.rtMs, 0.5);
+      row.alone_p50_ms = r3(aloneP50);
+      row.alone_rt_p50_ms = r3(aloneRtP50);
       // The messaging's own round trip (a worker call that does nothing), in the same run: what
       // a request's round trip cannot go below, and what it adds beyond that.
       const echo = await page.evaluate((a) => window.bench.echo(a), { calls: n });
       const echoP50 = quantile(echo, 0.5);
       row.echo_rt_p50_ms = r3(echoP50);
-      row.rt_adds_beyond_echo_ms = r3((row.rt_p50_ms as number) - (row.p50_ms as number) - echoP50);
+      row.rt_adds_beyond_echo_ms = r3(aloneRtP50 - aloneP50 - echoP50);
     }
     Object.assign(row, againstTfjs(model, backend, row));
     if (is1m) {
@@ -530,7 +554,7 @@ async function benchModel(
         row.no_256mb_allocation = (memory.peakBytes ?? 0) < target.maxPeakBytes;
       }
       if ('rtAddsMs' in target) {
-        const adds = (row.rt_p50_ms as number) - (row.p50_ms as number);
+        const adds = (row.alone_rt_p50_ms as number) - (row.alone_p50_ms as number);
         row.rt_adds_ms = r3(adds);
         row.target_rt_adds_ms = target.rtAddsMs;
         row.meets_rt_adds_target = adds <= target.rtAddsMs;
@@ -643,6 +667,11 @@ function printTable(): void {
       `${String(r.model).padEnd(16)} p50 ${f(r.p50_ms, 3)} ms vs <= ${r.target_p50_ms} ms: ${r.meets_p50_target ? 'met' : 'MISSED'}${r.no_256mb_allocation === undefined ? '' : `; peak ${mb(r.peak_bytes)} vs the ${mb(r.dense_table_bytes)} dense table: ${r.no_256mb_allocation ? 'no 256 MB allocation' : 'ALLOCATED 256 MB'}`}`,
     );
   }
+  for (const r of rows.filter((x) => x.target_rt_adds_ms !== undefined)) {
+    console.log(
+      `${String(r.model).padEnd(16)} round trip adds ${f(r.rt_adds_ms, 3)} ms (track alone: rt p50 ${f(r.alone_rt_p50_ms, 3)} - worker p50 ${f(r.alone_p50_ms, 3)}; debug.ping(): ${f(r.echo_rt_p50_ms, 3)}; a bare worker's echo: ${f(messagingFloorMs, 3)}) vs <= ${r.target_rt_adds_ms} ms: ${r.meets_rt_adds_target ? 'met' : 'MISSED'}`,
+    );
+  }
   for (const r of rows.filter((x) => x.baseline_agrees !== undefined)) {
     console.log(
       `${String(r.backend).padEnd(8)}layers baseline agrees: ${r.baseline_agrees}; p50 ${f(r.p50_ms, 3)} ms vs pocketrec ${f(r.pocketrec_p50_ms, 3)} ms: speedup ${f(r.speedup_vs_layers)}x (round trip ${f(r.rt_speedup_vs_layers)}x)${r.target_speedup === undefined ? '' : ` vs >= ${r.target_speedup}x: ${r.meets_speedup_target ? 'met' : 'MISSED'}`}`,
@@ -702,29 +731,50 @@ if (ctr.length > 0) {
 const started = performance.now();
 const viteLogger = createLogger('info');
 const toStderr = (msg: string) => log(`vite: ${msg}`);
-const server = await startServer({
-  // Its own dependency cache, so a test run beside it never re-optimises under it; every
-  // dependency bundled up front, and no HMR socket, so no page reloads mid-run.
-  cacheDir: 'node_modules/.vite-bench',
-  logLevel: 'info',
-  customLogger: {
-    ...viteLogger,
-    info: toStderr,
-    warn: toStderr,
-    warnOnce: toStderr,
-    error: toStderr,
-  },
-  server: { ws: false },
-  optimizeDeps: {
-    entries: [ENGINE_PAGE],
-    include: [
-      '@tensorflow/tfjs',
-      '@tensorflow/tfjs-backend-wasm',
-      '@tensorflow/tfjs-backend-webgpu',
-      'idb',
-    ],
-  },
-});
+/** Where the page and the worker's code come from: what each open's rest is made of. */
+async function startSite(): Promise<{ url: string; close(): Promise<void>; note: string }> {
+  if (site === 'built') {
+    // The production bundle, as a shop serves it: one build with the engine page as an entry.
+    const outDir = join(projectRoot, BUILT_SITE_DIR);
+    await build({
+      root: projectRoot,
+      configFile: join(projectRoot, 'vite.config.ts'),
+      logLevel: 'warn',
+      build: {
+        outDir,
+        emptyOutDir: true,
+        rolldownOptions: { input: { 'bench-engine': ENGINE_PAGE } },
+      },
+    });
+    const served = await serveBuilt(outDir, { csp: contentSecurityPolicy, isolated: true });
+    return { ...served, note: `vite build (${BUILT_SITE_DIR}), served as static files` };
+  }
+  const server = await startServer({
+    // Its own dependency cache, so a test run beside it never re-optimises under it; every
+    // dependency bundled up front, and no HMR socket, so no page reloads mid-run.
+    cacheDir: 'node_modules/.vite-bench',
+    logLevel: 'info',
+    customLogger: {
+      ...viteLogger,
+      info: toStderr,
+      warn: toStderr,
+      warnOnce: toStderr,
+      error: toStderr,
+    },
+    server: { ws: false },
+    optimizeDeps: {
+      entries: [ENGINE_PAGE],
+      include: [
+        '@tensorflow/tfjs',
+        '@tensorflow/tfjs-backend-wasm',
+        '@tensorflow/tfjs-backend-webgpu',
+        'idb',
+      ],
+    },
+  });
+  return { ...server, note: 'vite dev server (modules unbundled)' };
+}
+const server = await startSite();
 const browsers: ChromiumSession[] = [];
 try {
   const tfjsVersion = JSON.parse(
@@ -751,6 +801,8 @@ try {
       const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
       const simd = await page.evaluate(() => window.bench.simdRate());
       simdMacsPerSecond = simd.macsPerSecond;
+      const messaging = await page.evaluate((n) => window.bench.messaging(n), calls);
+      messagingFloorMs = messaging.postMessageP50Ms;
       emit({
         set: 'meta',
         browser: `Chromium ${session.browser?.version() ?? '?'}`,
@@ -761,11 +813,14 @@ try {
         calls_webgpu_cpu: slowCalls,
         calls_webgpu_tt_1m: webgpu1mCalls,
         webgpu_reopen: webgpuReopen,
-        server: 'vite dev server (modules unbundled)',
+        server: server.note,
         // Chromium coarsens performance.now() to 100 µs unless the page is isolated.
         timer_resolution_ms: isolated ? 0.005 : 0.1,
         wasm_simd_macs_per_s: Math.round(simd.macsPerSecond),
         wasm_simd_rate_of: `the fused kernels' product ${simd.shape}, median of ${simd.runs} batches, on the page's thread`,
+        // A request's round trip cannot go below these: workers that only echo.
+        bare_worker_echo_p50_ms: r3(messaging.postMessageP50Ms),
+        atomics_echo_p50_ms: r3(messaging.atomicsP50Ms),
         note: 'worker-side times are rec.info().timings.lastWorkerMs; WASM rows are what count',
       });
     }

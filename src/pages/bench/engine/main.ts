@@ -6,6 +6,7 @@ import { createRecommender, type Recommender } from '../../../runtime/client.ts'
 import type { RankInput } from '../../../runtime/ctr-request.ts';
 import type { BackendName } from '../../../runtime/engine/backend.ts';
 import type { MemoryReport } from '../../../runtime/protocol.ts';
+import { measureMessaging } from './messaging.ts';
 import { type RpcClient, rpcClient } from './rpc.ts';
 import { measureSimdRate } from './simd-rate.ts';
 
@@ -318,6 +319,7 @@ declare global {
       memory: typeof memory;
       echo: typeof echo;
       simdRate: typeof measureSimdRate;
+      messaging: typeof measureMessaging;
       close: typeof close;
       baselineOpen: typeof baselineOpen;
       baselineCheck: typeof baselineCheck;
@@ -333,6 +335,7 @@ window.bench = {
   memory,
   echo,
   simdRate: measureSimdRate,
+  messaging: measureMessaging,
   close,
   baselineOpen,
   baselineCheck,
