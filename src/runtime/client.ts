@@ -22,6 +22,7 @@ import { BACKEND_PREFERENCES, type BackendPreference } from './engine/backend-pr
 import type { ContextReport, StageTiming } from './engine/engine.ts';
 import { RuntimeError } from './errors.ts';
 import {
+  type HistoryChange,
   type HistoryEvent,
   type HistoryStore,
   type HistoryWrites,
@@ -453,7 +454,13 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
     writes: options.historyWrites ?? HISTORY_DEFAULTS.historyWrites,
     writeDelayMs: options.historyWriteDelayMs ?? HISTORY_DEFAULTS.historyWriteDelayMs,
     ...(options.databases?.history ? { dbName: options.databases.history } : {}),
-  }).then(async (store) => ({ store, events: await store.events() }));
+  }).then(async (store) => {
+    const stored = await store.events();
+    // Other tabs' changes from here on, kept until the mirror below takes over.
+    const heard: HistoryChange[] = [];
+    const stopHearing = store.onChange((change) => heard.push(change));
+    return { store, stored, heard, stopHearing };
+  });
   // Settled below, whichever way the model's open goes.
   history.catch(() => {});
 
@@ -486,11 +493,14 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   const store: HistoryStore = opening.store;
   warnings.push(...store.warnings);
   // A mirror of the stored history, so a request does not wait on IndexedDB.
-  let events = opening.events;
-  store.onChange((change) => {
+  let events = opening.stored;
+  const hear = (change: HistoryChange) => {
     if (change.kind === 'clear') events = [];
     else events = [...events, change.event].slice(-historyCap);
-  });
+  };
+  opening.heard.forEach(hear);
+  opening.stopHearing();
+  store.onChange(hear);
 
   const openMs = performance.now() - openStarted;
   let firstAnswerMs: number | null = null;
