@@ -308,14 +308,20 @@ async function workOf(dir: string): Promise<Record<string, number | null>> {
  * the engine serves the package): 'track', an incremental step at the middle of the window
  * (its sessions run 1..maxLen events) and the scoring, or the whole window for a model that
  * cannot step; 'slide', the whole window and the scoring; 'repeat', the scoring alone (the
- * same window again is not encoded). Null for kinds without products to count.
+ * same window again is not encoded). A tensor-train table the engine does not build is
+ * scored by the fused kernels' contraction on the fused path ('tt-fused-wasm'), by
+ * ttScoreAll's on tfjs. Null for kinds without products to count.
  */
-function patternMacs(manifest: Manifest, pattern: Pattern): number | null {
+function patternMacs(manifest: Manifest, pattern: Pattern, path: EnginePath): number | null {
   if (!isSequentialKind(manifest.kind)) return null;
   const { config, table } = checkSequentialStructure(manifest);
   const built =
     table.kind !== 'dense' && config.numItems + 1 <= DEFAULT_ENGINE_OPTIONS.materialiseRows;
-  const scoring = built ? { scoring: BUILT_SCORING[table.kind] } : {};
+  const scoring = built
+    ? { scoring: BUILT_SCORING[table.kind] }
+    : table.kind === 'tt' && path === 'fused'
+      ? { scoring: 'tt-fused-wasm' as const }
+      : {};
   const whole = { ...scoring, encoding: 'whole-window' as const, length: config.maxLen };
   if (pattern === 'slide') return sequentialFlops(config, table, whole);
   if (pattern === 'repeat') {
@@ -512,7 +518,7 @@ async function benchModel(
       p50_ms_whole_window: r3(quantile(whole, 0.5)),
       scoring,
       ...work,
-      ...boundFields(patternMacs(parsedManifest, pattern), quantile(timed.workerMs, 0.5)),
+      ...boundFields(patternMacs(parsedManifest, pattern, path), quantile(timed.workerMs, 0.5)),
       tf_bytes: memory.numBytes,
       tf_tensors: memory.numTensors,
       peak_bytes: memory.peakBytes,

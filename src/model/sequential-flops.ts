@@ -61,6 +61,11 @@
  *      plus, when t > 1, the element-wise product by an identity that picks the pairs whose
  *      STP indices agree (stpDiagonal): (d/J_1)·I_1·R products. (tt-matrix.ts's cost note
  *      leaves that one out; tfjs runs it, so it is counted here.)
+ *    - 'tt-fused-wasm': the fused WASM kernels' contraction (src/kernels/wasm/sasrec-fused/
+ *      tensor-train-scoring.ts), which sums the STP index out with the first core. With p =
+ *      R/t, C = J_n/t, J_m = J_2 and I_m = I_2 for 3 cores (1 for 2):
+ *        I_1·C·p·J_m·J_1·t + (3 cores) I_1·C·p·J_m·I_m·p + N_pad·p·C
+ *      (against 'tt-contracted''s N_pad·R·J_n/t = N_pad·p·C·t for the last product).
  *    - 'tt-webgpu-kernel': ttContractQueries down to the second core (tfjs ops), then the
  *      fused WGSL kernel's per-row stage: a J_1·r_1-term dot product for each item row
  *      1..numItems (it skips row 0, the padding rows, and the rows a request excludes; none
@@ -99,6 +104,7 @@ export type SequentialScoring =
   | 'dense-table'
   | 'tt-materialised'
   | 'tt-contracted'
+  | 'tt-fused-wasm'
   | 'tt-webgpu-kernel'
   | 'jpq-materialised'
   | 'jpq-codebooks'
@@ -109,6 +115,7 @@ const SCORING_TABLE = {
   'dense-table': 'dense',
   'tt-materialised': 'tt',
   'tt-contracted': 'tt',
+  'tt-fused-wasm': 'tt',
   'tt-webgpu-kernel': 'tt',
   'jpq-materialised': 'jpq',
   'jpq-codebooks': 'jpq',
@@ -265,6 +272,19 @@ export function ttContractQueriesFlops(shape: TtShape, downTo: number): number {
   return flops;
 }
 
+/** The fused WASM kernels' scoring of a table they do not build (see the header). */
+export function ttFusedScoreFlops(shape: TtShape): number {
+  const cores = ttCores(shape);
+  const first = cores[0] as (typeof cores)[number];
+  const last = cores[cores.length - 1] as (typeof cores)[number];
+  const middle = cores.length === 3 ? (cores[1] as (typeof cores)[number]) : { I: 1, J: 1 };
+  const { p, q: C, t } = last;
+  const padded = cores.reduce((rows, core) => rows * core.I, 1);
+  const throughFirst = first.I * C * p * middle.J * first.J * t;
+  const throughMiddle = cores.length === 3 ? first.I * C * p * middle.J * middle.I * p : 0;
+  return throughFirst + throughMiddle + padded * p * C;
+}
+
 /** The WebGPU path: the trailing cores by tfjs ops, then J_1·r_1 per item row in the kernel. */
 export function ttWebgpuKernelFlops(shape: TtShape, numItems: number): number {
   const first = ttCores(shape)[0] as { q: number };
@@ -290,6 +310,7 @@ export function scoreAllFlops(
     case 'tt':
       if (scoring === 'tt-contracted') return ttScoreAllFlops(table.shape);
       if (scoring === 'tt-webgpu-kernel') return ttWebgpuKernelFlops(table.shape, config.numItems);
+      if (scoring === 'tt-fused-wasm') return ttFusedScoreFlops(table.shape);
       return built;
   }
 }

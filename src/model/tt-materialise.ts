@@ -60,3 +60,25 @@ export function ttMaterialiseRows(
   if (numRows > N) throw new Error(`tensor-train rows ${N} cannot hold ${numRows} table rows`);
   return a.length === numRows * M ? a : a.slice(0, numRows * M);
 }
+
+/**
+ * Row `row` of the table (0 ≤ row < ∏ I_k), the numbers ttMaterialiseRows gives it: the
+ * same products over each core's slice for the row's digit (i_1 the slowest).
+ */
+export function ttMaterialiseRow(
+  cores: readonly Float32Array[],
+  shape: TtShape,
+  row: number,
+): Float32Array {
+  const dims = coreDims(shape);
+  const slices: Float32Array[] = new Array(dims.length);
+  let rest = row;
+  for (let k = dims.length - 1; k >= 0; k--) {
+    const { I, p, q } = dims[k] as (typeof dims)[number];
+    const digit = rest % I;
+    rest = Math.floor(rest / I);
+    slices[k] = (cores[k] as Float32Array).subarray(digit * p * q, (digit + 1) * p * q);
+  }
+  if (rest !== 0 || row < 0) throw new RangeError(`row ${row} is not in the tensor-train table`);
+  return ttMaterialiseRows(slices, { ...shape, rows: shape.rows.map(() => 1) }, 1);
+}

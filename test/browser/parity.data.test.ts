@@ -11,7 +11,8 @@
 // request's encoding (the incremental path) and encoding the whole history afresh. One
 // replay of the session serves both, which halves the IndexedDB writes of the test.
 // The tensor-train student is never materialised here (materialiseRows 0): on WebGPU it
-// is scored by the fused WGSL kernel, elsewhere by contracting the cores.
+// is scored by the fused WGSL kernel, on WASM by the fused WASM kernels through its cores,
+// on the cpu backend by tfjs contracting the cores.
 //
 // Last, a teacher narrowed inside its blocks (SasrecConfig.inner: query/key, value and
 // feed-forward widths cut, the residual stream untouched, as UMEC prunes it), sliced here
@@ -292,7 +293,9 @@ describe.each(MODELS)('parity with Node: %s', (modelDir) => {
       const want = picked.map((s) => reference[s] as Ranked[]);
       expect(answers.backendUsed).toBe(backend);
       if (kind === 'sequential-tt') {
-        expect(answers.scoring).toBe(backend === 'webgpu' ? 'tt-webgpu-kernel' : 'tt-contracted');
+        expect(answers.scoring).toBe(
+          { cpu: 'tt-contracted', wasm: 'fused-wasm', webgpu: 'tt-webgpu-kernel' }[backend],
+        );
       } else {
         // On WASM the dense teacher runs on the fused kernels, tfjs's ops on the Node side.
         expect(answers.scoring).toBe(

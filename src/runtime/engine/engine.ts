@@ -419,7 +419,7 @@ export class Engine implements InferenceEngine {
         }
         const weights = {
           encoder,
-          table: (await table.data()) as Float32Array,
+          table: { kind: 'dense' as const, values: (await table.data()) as Float32Array },
           numRows: table.shape[0],
         };
         return await buildFusedScorer(model.config, model.repeatBonus ?? 0, weights, options);

@@ -5,8 +5,9 @@
  * layer part. It answers what scoreSequential answers on the tfjs path for the same
  * package (the reference; test/unit/runtime/fused-sequential.test.ts and, on 200 ML-1M
  * sessions, test/browser/parity.data.test.ts), and is used on the WASM backend whenever
- * the model allows it (fusedUnsupported) and the item table is built (every table but a
- * large tensor-train or RecJPQ one, which the tfjs path scores through its factors).
+ * the model allows it (fusedUnsupported) and the item table is dense or tensor-train (a
+ * small one built, a large one scored through its cores); RecJPQ, quotient-remainder and
+ * pruned tables stay on tfjs.
  *
  * Like SessionEncoder it keeps the last window it encoded: the same window again costs
  * nothing, a window that extends it costs its new rows only (from-oldest positions), and
@@ -14,6 +15,7 @@
  */
 import {
   FusedSasrec,
+  type FusedTable,
   type FusedWeights,
   fusedUnsupported,
 } from '../../kernels/wasm/sasrec-fused/fused-sasrec.ts';
@@ -69,9 +71,10 @@ export async function buildFusedScorer(
  * A package read straight into the fused kernels' weights (each tensor dequantised once, no
  * tfjs), after the structure checks every loader runs: a dense table as it is, a
  * tensor-train table of at most `materialiseRows` rows built once (tt-materialise.ts, as the
- * tfjs engine builds it). Null when the package is not one the fused path serves this way
- * (a larger tensor-train table, a RecJPQ, quotient-remainder or pruned table, which tfjs
- * builds or scores through its factors, or an encoder the kernels do not run).
+ * tfjs engine builds it), a larger one scored through its cores by the kernels. Null when
+ * the package is not one the fused path serves (a RecJPQ, quotient-remainder or pruned
+ * table, which tfjs builds or scores through its factors, or an encoder the kernels do not
+ * run).
  */
 export function fusedModelFromPackage(
   pkg: ModelPackage,
@@ -81,9 +84,8 @@ export function fusedModelFromPackage(
   if (kind !== 'sequential-dense' && kind !== 'sequential-tt') return null;
   const { config, table } = checkSequentialStructure(pkg.manifest);
   const numRows = config.numItems + 1;
-  const builds =
-    table.kind === 'dense' || (table.kind === 'tt' && numRows <= options.materialiseRows);
-  if (!builds || fusedUnsupported(config) !== null) return null;
+  if (fusedUnsupported(config) !== null) return null;
+  if (table.kind !== 'dense' && table.kind !== 'tt') return null;
   const repeatBonus = repeatBonusOf(pkg);
   const values = (name: string): Float32Array => {
     const tensor = pkg.tensors.get(name);
@@ -92,15 +94,17 @@ export function fusedModelFromPackage(
   };
   const encoder: FusedWeights['encoder'] = {};
   for (const [name] of encoderWeightShapes(config)) encoder[name] = values(name);
-  const rows =
-    table.kind === 'tt'
-      ? ttMaterialiseRows(
-          table.shape.rows.map((_, k) => values(ttCoreName(k))),
-          table.shape,
-          numRows,
-        )
-      : values(DENSE_TABLE);
-  return { config, repeatBonus, weights: { encoder, table: rows, numRows } };
+  let fusedTable: FusedTable;
+  if (table.kind === 'dense') {
+    fusedTable = { kind: 'dense', values: values(DENSE_TABLE) };
+  } else {
+    const cores = table.shape.rows.map((_, k) => values(ttCoreName(k)));
+    fusedTable =
+      numRows <= options.materialiseRows
+        ? { kind: 'dense', values: ttMaterialiseRows(cores, table.shape, numRows) }
+        : { kind: 'tensor-train', cores, shape: table.shape };
+  }
+  return { config, repeatBonus, weights: { encoder, table: fusedTable, numRows } };
 }
 
 /** Encodes the request's window, reusing what the kernels hold; returns the positions reused. */

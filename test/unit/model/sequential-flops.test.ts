@@ -19,8 +19,11 @@ import type { SequentialModel } from '../../../src/model/sequential.ts';
 import {
   encodeStepFlops,
   type SequentialFlopsOptions,
+  scoreAllFlops,
   sequentialFlops,
   ttContractQueriesFlops,
+  ttFusedScoreFlops,
+  ttScoreAllFlops,
   ttWebgpuKernelFlops,
 } from '../../../src/model/sequential-flops.ts';
 import { sequentialPackageSpec, ttArchitecture } from '../../../src/model/sequential-package.ts';
@@ -525,5 +528,22 @@ describe('sequentialFlops', () => {
       sequentialFlops({ ...c, numItems }, { kind: 'qr', ...QR }) - encodeStepFlops(c, 10);
     expect(qr(19)).toBe(20 * 16);
     expect(qr(100_000)).toBe(100_001 * 16);
+  });
+
+  it("'tt-fused-wasm': the kernels' three products, the STP index summed with the first core", () => {
+    // p = R/t = 8, C = J_3/t = 2: through G_1 101·2·8·4·(4·2), through G_2 101·2·8·4·(100·8),
+    // then 16 a padded row.
+    const million: TtShape = { rows: [101, 100, 100], cols: [4, 4, 4], rank: 16, stp: 2 };
+    expect(ttFusedScoreFlops(million)).toBe(51_712 + 5_171_200 + 1_010_000 * 16);
+    expect(ttFusedScoreFlops(million) / ttScoreAllFlops(million)).toBeLessThan(0.51);
+    // Two cores (p 2, C 2): 5·2·2·2·2 through G_1, 20·4 rows.
+    expect(ttFusedScoreFlops(TT2)).toBe(80 + 80);
+    // Plain TT (t 1): the last product is the contracted one's.
+    const c = config();
+    const lastOf = (scoring: 'tt-fused-wasm' | 'tt-contracted') =>
+      scoreAllFlops(c, { kind: 'tt', shape: TT2_PLAIN }, scoring);
+    expect(lastOf('tt-fused-wasm')).toBe(ttFusedScoreFlops(TT2_PLAIN));
+    expect(ttFusedScoreFlops(TT2_PLAIN)).toBe(5 * 2 * 3 * 1 * 4 * 1 + 20 * 3 * 2);
+    expect(lastOf('tt-fused-wasm')).toBeLessThanOrEqual(lastOf('tt-contracted'));
   });
 });

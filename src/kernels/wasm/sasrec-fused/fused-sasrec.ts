@@ -16,7 +16,10 @@ import {
   ENCODER_VARIANT_DEFAULTS,
   type SasrecConfig,
 } from '../../../model/sasrec-config.ts';
+import { ttMaterialiseRow } from '../../../model/tt-materialise.ts';
+import type { TtShape } from '../../../model/tt-shape.ts';
 import { WASM_BASE64 } from './module.generated.ts';
+import { TT_WORDS, writeTensorTrain } from './tensor-train-scoring.ts';
 
 /** The kernels' exports (./assembly/index.ts). */
 interface Kernels {
@@ -25,6 +28,7 @@ interface Kernels {
   encodeRows(desc: number, items: number, from: number, length: number): void;
   scoreAll(desc: number, out: number): void;
   scoreRows(desc: number, rows: number, count: number, out: number): void;
+  ttScoreAll(tt: number, query: number, out: number, numRows: number): void;
   topK(
     scores: number,
     skip: number,
@@ -121,24 +125,27 @@ export function fusedUnsupported(config: SasrecConfig): string | null {
   return null;
 }
 
-/** The weights the fused path reads: the encoder's, named as in the package, and the built table. */
+/**
+ * The item table the kernels read: built ([numRows, dim], row 0 the padding row), or a
+ * tensor-train table's cores as stored, scored through them (tensor-train-scoring.ts) and
+ * whose rows the history needs are built one by one.
+ */
+export type FusedTable =
+  | { kind: 'dense'; values: Float32Array }
+  | { kind: 'tensor-train'; cores: readonly Float32Array[]; shape: TtShape };
+
+/** The weights the fused path reads: the encoder's, named as in the package, and the table. */
 export interface FusedWeights {
   encoder: Record<string, Float32Array>;
-  /** [numRows, dim], row 0 the padding row. */
-  table: Float32Array;
+  table: FusedTable;
+  /** The table's rows, padding row included (a tensor-train table pads past them). */
   numRows: number;
 }
 
 /** One model's kernels, memory and layout. Not thread-safe: one request at a time. */
 export class FusedSasrec {
   private readonly memory: WebAssembly.Memory;
-  private readonly desc: number;
-  private readonly items: number;
-  private readonly scores: number;
-  private readonly skip: number;
-  private readonly bestRows: number;
-  private readonly bestScores: number;
-  private readonly query: number;
+  private readonly layout: Layout;
 
   private constructor(
     private readonly kernels: Kernels,
@@ -147,13 +154,7 @@ export class FusedSasrec {
     layout: Layout,
   ) {
     this.memory = kernels.memory;
-    this.desc = layout.desc;
-    this.items = layout.items;
-    this.scores = layout.scores;
-    this.skip = layout.skip;
-    this.bestRows = layout.bestRows;
-    this.bestScores = layout.bestScores;
-    this.query = layout.query;
+    this.layout = layout;
   }
 
   static async create(config: SasrecConfig, weights: FusedWeights): Promise<FusedSasrec> {
@@ -183,9 +184,22 @@ export class FusedSasrec {
       if (!(item >= 1 && item < this.numRows))
         throw new RangeError(`item row ${item} is not in the table`);
     }
-    new Int32Array(this.memory.buffer, this.items, length).set(window);
-    this.kernels.encodeRows(this.desc, this.items, from, length);
-    return new Float32Array(this.memory.buffer, this.query, dim);
+    const { table } = this.layout;
+    const items = new Int32Array(this.memory.buffer, this.layout.items, length);
+    if (table.kind === 'dense') {
+      items.set(window);
+    } else {
+      // The kernels read the window's rows from a table of maxLen + 1 slots, slot i + 1
+      // holding window[i]: the rows being encoded are built into theirs.
+      const slots = new Float32Array(this.memory.buffer, table.windowRows, (maxLen + 1) * dim);
+      for (let i = 0; i < length; i++) {
+        items[i] = i + 1;
+        if (i >= from)
+          slots.set(ttMaterialiseRow(table.cores, table.shape, window[i] as number), (i + 1) * dim);
+      }
+    }
+    this.kernels.encodeRows(this.layout.desc, this.layout.items, from, length);
+    return this.lastQuery();
   }
 
   /**
@@ -193,8 +207,10 @@ export class FusedSasrec {
    * may change in place (a repeat bonus) before topK; valid until the next call.
    */
   scoreAll(): Float32Array {
-    this.kernels.scoreAll(this.desc, this.scores);
-    return new Float32Array(this.memory.buffer, this.scores, this.numRows);
+    const { desc, table, scores, query } = this.layout;
+    if (table.kind === 'dense') this.kernels.scoreAll(desc, scores);
+    else this.kernels.ttScoreAll(table.desc, query, scores, this.numRows);
+    return new Float32Array(this.memory.buffer, scores, this.numRows);
   }
 
   /** The scores of the given rows (each in 1..numRows-1) against the last query, a copy. */
@@ -202,15 +218,26 @@ export class FusedSasrec {
     for (const row of rows) {
       if (!(row >= 0 && row < this.numRows)) throw new RangeError(`row ${row} is not in the table`);
     }
+    const out = new Float32Array(rows.length);
+    const { desc, table, bestRows, scores } = this.layout;
+    if (table.kind === 'tensor-train') {
+      const query = this.lastQuery();
+      rows.forEach((row, i) => {
+        const values = ttMaterialiseRow(table.cores, table.shape, row);
+        let sum = 0;
+        for (let c = 0; c < values.length; c++) sum += (query[c] as number) * (values[c] as number);
+        out[i] = sum;
+      });
+      return out;
+    }
     // The rows go where the best rows live (free between requests), the scores where scoreAll
     // writes: each holds numRows values, so a longer list (a page may repeat candidates) goes
     // through in parts.
-    const out = new Float32Array(rows.length);
     for (let start = 0; start < rows.length; start += this.numRows) {
       const part = rows.subarray(start, Math.min(rows.length, start + this.numRows));
-      new Int32Array(this.memory.buffer, this.bestRows, part.length).set(part);
-      this.kernels.scoreRows(this.desc, this.bestRows, part.length, this.scores);
-      out.set(new Float32Array(this.memory.buffer, this.scores, part.length), start);
+      new Int32Array(this.memory.buffer, bestRows, part.length).set(part);
+      this.kernels.scoreRows(desc, bestRows, part.length, scores);
+      out.set(new Float32Array(this.memory.buffer, scores, part.length), start);
     }
     return out;
   }
@@ -221,7 +248,8 @@ export class FusedSasrec {
    */
   topK(k: number, skipped: Iterable<number>): { rows: Int32Array; scores: Float32Array } {
     const n = this.numRows;
-    const skip = new Uint8Array(this.memory.buffer, this.skip, n);
+    const { scores, bestRows, bestScores } = this.layout;
+    const skip = new Uint8Array(this.memory.buffer, this.layout.skip, n);
     const marked: number[] = [];
     for (const row of skipped) {
       if (row > 0 && row < n && skip[row] === 0) {
@@ -230,20 +258,17 @@ export class FusedSasrec {
       }
     }
     const want = Math.max(0, Math.min(k, n - 1));
-    const found = this.kernels.topK(
-      this.scores,
-      this.skip,
-      1,
-      n,
-      want,
-      this.bestRows,
-      this.bestScores,
-    );
+    const found = this.kernels.topK(scores, this.layout.skip, 1, n, want, bestRows, bestScores);
     for (const row of marked) skip[row] = 0;
     return {
-      rows: new Int32Array(this.memory.buffer, this.bestRows, found).slice(),
-      scores: new Float32Array(this.memory.buffer, this.bestScores, found).slice(),
+      rows: new Int32Array(this.memory.buffer, bestRows, found).slice(),
+      scores: new Float32Array(this.memory.buffer, bestScores, found).slice(),
     };
+  }
+
+  /** The query the last encode left, a view into the kernels' memory. */
+  private lastQuery(): Float32Array {
+    return new Float32Array(this.memory.buffer, this.layout.query, this.config.dim);
   }
 
   /** Bytes of WASM memory this model holds (weights, caches, buffers). */
@@ -254,6 +279,18 @@ export class FusedSasrec {
 
 interface Layout {
   desc: number;
+  /** Where the kernels read item rows from. */
+  table:
+    | { kind: 'dense' }
+    | {
+        kind: 'tensor-train';
+        /** The scoring's descriptor (tensor-train-scoring.ts). */
+        desc: number;
+        /** The window's rows, maxLen + 1 slots of dim. */
+        windowRows: number;
+        cores: readonly Float32Array[];
+        shape: TtShape;
+      };
   items: number;
   scores: number;
   skip: number;
@@ -304,9 +341,10 @@ function writeModel(kernels: Kernels, config: SasrecConfig, weights: FusedWeight
     }
     return arena.floats(values);
   };
-  if (weights.table.length !== weights.numRows * dim) {
+  const { table } = weights;
+  if (table.kind === 'dense' && table.values.length !== weights.numRows * dim) {
     throw new Error(
-      `the item table has ${weights.table.length} values, not ${weights.numRows} × ${dim}`,
+      `the item table has ${table.values.length} values, not ${weights.numRows} × ${dim}`,
     );
   }
   let flags = 0;
@@ -321,9 +359,17 @@ function writeModel(kernels: Kernels, config: SasrecConfig, weights: FusedWeight
     [WORD.blocks, blocks],
     [WORD.flags, flags],
     [WORD.positions, tensor('positions', maxLen * dim)],
-    [WORD.table, arena.floats(weights.table)],
-    [WORD.numRows, weights.numRows],
   );
+  let tableLayout: Layout['table'] = { kind: 'dense' };
+  let ttWords: { desc: number; words: [number, number][] } | null = null;
+  if (table.kind === 'dense') {
+    words.push([WORD.table, arena.floats(table.values)], [WORD.numRows, weights.numRows]);
+  } else {
+    const windowRows = arena.take((maxLen + 1) * dim * 4);
+    words.push([WORD.table, windowRows], [WORD.numRows, maxLen + 1]);
+    ttWords = writeTensorTrain(arena, table.cores, table.shape);
+    tableLayout = { ...table, desc: ttWords.desc, windowRows };
+  }
   floatsAt.push(
     [WORD.eps, config.layerNormEps ?? ENCODER_VARIANT_DEFAULTS.layerNormEps],
     [WORD.scale, attentionScale(config)],
@@ -391,6 +437,7 @@ function writeModel(kernels: Kernels, config: SasrecConfig, weights: FusedWeight
   const n = weights.numRows;
   const layout: Layout = {
     desc,
+    table: tableLayout,
     query,
     items: arena.take(maxLen * 4),
     scores: arena.take(n * 4),
@@ -399,9 +446,13 @@ function writeModel(kernels: Kernels, config: SasrecConfig, weights: FusedWeight
     bestScores: arena.take(n * 4),
   };
   // Written last: growing the memory above detaches earlier views of it.
-  const table = new Int32Array(kernels.memory.buffer, desc, DESC_WORDS);
+  const integers = new Int32Array(kernels.memory.buffer, desc, DESC_WORDS);
   const reals = new Float32Array(kernels.memory.buffer, desc, DESC_WORDS);
-  for (const [at, value] of words) table[at] = value;
+  for (const [at, value] of words) integers[at] = value;
   for (const [at, value] of floatsAt) reals[at] = value;
+  if (ttWords) {
+    const ttTable = new Int32Array(kernels.memory.buffer, ttWords.desc, TT_WORDS);
+    for (const [at, value] of ttWords.words) ttTable[at] = value;
+  }
   return layout;
 }

@@ -482,6 +482,15 @@ export function topK(scores: usize, skip: usize, from: i32, n: i32, k: i32, best
   let filled = 0;
   let floor: f32 = -Infinity;
   for (let row = from; row < n; row++) {
+    // Once k are held, four rows at a time that none beats are passed over together (a NaN
+    // beats nothing; a row that does, or an infinity, goes through the checks below).
+    if (filled == k) {
+      const bar = f32x4.splat(floor);
+      while (row + 4 <= n && !v128.any_true(f32x4.gt(v128.load(scores + (<usize>row << 2)), bar))) {
+        row += 4;
+      }
+      if (row >= n) break;
+    }
     const score = load<f32>(scores + (<usize>row << 2));
     // Strictly better only: an equal score keeps the lower row, seen first, ahead.
     if (filled == k && !(score > floor)) continue;
@@ -497,4 +506,173 @@ export function topK(scores: usize, skip: usize, from: i32, n: i32, k: i32, best
     if (filled == k) floor = load<f32>(bestScores + (<usize>(k - 1) << 2));
   }
   return filled;
+}
+
+// A tensor-train table's scoring, without building the table (src/model/tt-matrix.ts's
+// ttScoreAll, contracted in a cheaper order). The table is described by words at `tt`
+// (../tensor-train-scoring.ts lays them out). With cores G_1 [I_1, J_1·R], the middle one
+// G_2 [I_2, p, J_2·p] (3 cores only) and the last G_n [I_n, p, C], p = R/t, C = J_n/t, and
+// the STP index s shared by every rank and the last column digit (j_n = c·t + s), a row's
+// score is Σ_{c,q} G_n[i_n, c, q] · V[i_<n, c, q]: the sum over s is taken with the first
+// core, so the last contraction costs p·C per row instead of the table's p·t·C.
+const TT_CORES: i32 = 0; // 2 or 3
+const TT_I1: i32 = 1;
+const TT_IMID: i32 = 2; // I_2 with 3 cores, 1 with 2
+const TT_ILAST: i32 = 3;
+const TT_J1: i32 = 4;
+const TT_JMID: i32 = 5; // J_2 with 3 cores, 1 with 2
+const TT_C: i32 = 6;
+const TT_T: i32 = 7;
+const TT_P: i32 = 8;
+const TT_FIRST: i32 = 9; // G_1 as stored, [I_1, J_1, p, t]
+const TT_MIDDLE: i32 = 10; // K_2 [(c_1, j_2), (i_2, c_2)] = G_2[i_2, c_1, j_2·p + c_2]
+const TT_LAST: i32 = 11; // K_n [(q, c), i_n] = G_n[i_n, c, q]
+const TT_U: i32 = 12; // [I_1, C, p, J_mid]: the query through G_1, s summed
+const TT_V: i32 = 13; // [I_1, C, I_mid·p]: the query through G_1 and G_2 (U with 2 cores)
+
+/**
+ * out[r] = query · E[r] for r < numRows, E the tensor-train table described at `tt`, row 0
+ * included (rows past numRows, the padding of the row factors, are not written).
+ */
+export function ttScoreAll(tt: usize, query: usize, out: usize, numRows: i32): void {
+  ttQueryThroughFirst(tt, query);
+  if (word(tt, TT_CORES) == 3) ttThroughMiddle(tt);
+  ttLastScores(tt, out, numRows);
+}
+
+/** U[i_1, q, c_1, j_m] = Σ_{j_1, s} query[j_1, (j_m, q), s] · G_1[i_1, j_1, c_1, s]. */
+function ttQueryThroughFirst(tt: usize, query: usize): void {
+  const I1 = word(tt, TT_I1);
+  const J1 = word(tt, TT_J1);
+  const Jm = word(tt, TT_JMID);
+  const C = word(tt, TT_C);
+  const t = word(tt, TT_T);
+  const p = word(tt, TT_P);
+  const R = p * t;
+  const jRest = Jm * C * t;
+  const first = ptr(tt, TT_FIRST);
+  const u = ptr(tt, TT_U);
+  for (let i1 = 0; i1 < I1; i1++) {
+    const g = first + (<usize>(i1 * J1 * R) << 2);
+    for (let q = 0; q < C; q++) {
+      for (let c1 = 0; c1 < p; c1++) {
+        for (let jm = 0; jm < Jm; jm++) {
+          const column = (jm * C + q) * t;
+          let sum: f32 = 0;
+          for (let j1 = 0; j1 < J1; j1++) {
+            const qRow = query + (<usize>(j1 * jRest + column) << 2);
+            const gRow = g + (<usize>(j1 * R + c1 * t) << 2);
+            for (let s = 0; s < t; s++) {
+              sum += load<f32>(qRow + (<usize>s << 2)) * load<f32>(gRow + (<usize>s << 2));
+            }
+          }
+          store<f32>(u + (<usize>(((i1 * C + q) * p + c1) * Jm + jm) << 2), sum);
+        }
+      }
+    }
+  }
+}
+
+/** V[i_1, q, (i_2, c_2)] = Σ_{(c_1, j_2)} U[i_1, q, (c_1, j_2)] · K_2[(c_1, j_2), (i_2, c_2)]. */
+function ttThroughMiddle(tt: usize): void {
+  const I1 = word(tt, TT_I1);
+  const C = word(tt, TT_C);
+  const p = word(tt, TT_P);
+  const depth = p * word(tt, TT_JMID);
+  const width = word(tt, TT_IMID) * p;
+  const k2 = ptr(tt, TT_MIDDLE);
+  const u = ptr(tt, TT_U);
+  const v = ptr(tt, TT_V);
+  for (let row = 0; row < I1 * C; row++) {
+    vectorTimesMatrix(u + (<usize>(row * depth) << 2), k2, depth, width, v + (<usize>(row * width) << 2));
+  }
+}
+
+/**
+ * out[:width] = x[:depth] · m[depth, width]: sixteen, then four columns at a time held in
+ * registers while x's entries are splatted, the last width % 4 columns scalar.
+ */
+@inline function vectorTimesMatrix(x: usize, m: usize, depth: i32, width: i32, out: usize): void {
+  const rowBytes = <usize>width << 2;
+  let col = 0;
+  for (; col + 16 <= width; col += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let at = m + (<usize>col << 2);
+    for (let k = 0; k < depth; k++) {
+      const xk = v128.load32_splat(x + (<usize>k << 2));
+      a0 = f32x4.add(a0, f32x4.mul(xk, f4(at)));
+      a1 = f32x4.add(a1, f32x4.mul(xk, f4(at + 16)));
+      a2 = f32x4.add(a2, f32x4.mul(xk, f4(at + 32)));
+      a3 = f32x4.add(a3, f32x4.mul(xk, f4(at + 48)));
+      at += rowBytes;
+    }
+    const o = out + (<usize>col << 2);
+    v128.store(o, a0);
+    v128.store(o + 16, a1);
+    v128.store(o + 32, a2);
+    v128.store(o + 48, a3);
+  }
+  for (; col + 4 <= width; col += 4) {
+    let a = f32x4.splat(0);
+    let at = m + (<usize>col << 2);
+    for (let k = 0; k < depth; k++) {
+      a = f32x4.add(a, f32x4.mul(v128.load32_splat(x + (<usize>k << 2)), f4(at)));
+      at += rowBytes;
+    }
+    v128.store(out + (<usize>col << 2), a);
+  }
+  for (; col < width; col++) {
+    let sum: f32 = 0;
+    for (let k = 0; k < depth; k++) {
+      sum += load<f32>(x + (<usize>k << 2)) * load<f32>(m + (<usize>(k * width + col) << 2));
+    }
+    store<f32>(out + (<usize>col << 2), sum);
+  }
+}
+
+/**
+ * out[(i_1, i_m, i_n)] = Σ_{(q, c)} V[i_1, q, (i_m, c)] · K_n[(q, c), i_n]: for each row
+ * prefix, its p·C entries of V gathered once, then every i_n through vectorTimesMatrix.
+ */
+function ttLastScores(tt: usize, out: usize, numRows: i32): void {
+  const I1 = word(tt, TT_I1);
+  const Im = word(tt, TT_IMID);
+  const In = word(tt, TT_ILAST);
+  const C = word(tt, TT_C);
+  const p = word(tt, TT_P);
+  const depth = C * p;
+  const vWidth = Im * p;
+  const kn = ptr(tt, TT_LAST);
+  const v = word(tt, TT_CORES) == 3 ? ptr(tt, TT_V) : ptr(tt, TT_U);
+  // The gathered entries live just past the last row of the scores' own prefix: a scratch
+  // row of `depth` floats after V.
+  const gathered = v + (<usize>(I1 * C * vWidth) << 2);
+  for (let i1 = 0; i1 < I1; i1++) {
+    for (let im = 0; im < Im; im++) {
+      const base = (i1 * Im + im) * In;
+      if (base >= numRows) return;
+      for (let q = 0; q < C; q++) {
+        memory.copy(
+          gathered + (<usize>(q * p) << 2),
+          v + (<usize>((i1 * C + q) * vWidth + im * p) << 2),
+          <usize>p << 2,
+        );
+      }
+      if (base + In <= numRows) {
+        vectorTimesMatrix(gathered, kn, depth, In, out + (<usize>base << 2));
+      } else {
+        // The last prefix: only the rows below numRows.
+        for (let i = 0; i < numRows - base; i++) {
+          let sum: f32 = 0;
+          for (let k = 0; k < depth; k++) {
+            sum += load<f32>(gathered + (<usize>k << 2)) * load<f32>(kn + (<usize>(k * In + i) << 2));
+          }
+          store<f32>(out + (<usize>(base + i) << 2), sum);
+        }
+      }
+    }
+  }
 }
