@@ -53,7 +53,8 @@
  *      once at load (it does so for a table of at most EngineOptions.materialiseRows rows,
  *      100,000 by default); building it is not part of a request.
  *    - 'tt-contracted' (the default for a tensor-train table: the contraction the TT model is
- *      about, and what the engine runs on WASM/CPU for a table it does not build): ttScoreAll,
+ *      about, and what tfjs runs for a table the engine does not build: the cpu backend, or
+ *      WASM with the fused kernels off): ttScoreAll,
  *      the query contracted into the cores first to last, never building the table. Its
  *      products, R the rank, t the STP factor, N_pad = ∏ I_k:
  *        2 cores: I_1·R·d + N_pad·R·J_2/t

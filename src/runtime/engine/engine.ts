@@ -23,9 +23,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
+  type FusedTable,
   type FusedWeights,
   fusedUnsupported,
 } from '../../kernels/wasm/sasrec-fused/fused-sasrec.ts';
+import type { ItemTable } from '../../model/item-table.ts';
 import { type MarkovModel, markovFromPackage, scoreMarkov } from '../../model/markov.ts';
 import {
   POPULARITY_KIND,
@@ -408,20 +410,16 @@ export class Engine implements InferenceEngine {
       const fuse =
         options.fused !== false &&
         this.active.name === 'wasm' &&
-        table !== null &&
         fusedUnsupported(model.config) === null;
-      if (!fuse || !table) return scorer;
+      const fusedTable = fuse ? await fusedTableOf(table, model.items) : null;
+      if (!fusedTable) return scorer;
       // The kernels keep their own copy of the weights: the tensors go once it is made.
       try {
         const encoder: FusedWeights['encoder'] = {};
         for (const [name, tensor] of Object.entries(model.encoder)) {
           encoder[name] = (await tensor.data()) as Float32Array;
         }
-        const weights = {
-          encoder,
-          table: { kind: 'dense' as const, values: (await table.data()) as Float32Array },
-          numRows: table.shape[0],
-        };
+        const weights = { encoder, table: fusedTable, numRows: model.items.numRows };
         return await buildFusedScorer(model.config, model.repeatBonus ?? 0, weights, options);
       } finally {
         releaseSequentialScorer(scorer);
@@ -539,4 +537,20 @@ function scoringOf(scorer: Scorer): EngineInfo['scoring'] {
   if (scorer.kind === 'sequential') return scorer.ranking.scoring;
   if (scorer.kind === 'fused-sequential') return 'fused-wasm';
   return scorer.kind;
+}
+
+/**
+ * The table the fused kernels read for a sequential scorer: the table it built, or a
+ * tensor-train table's cores (scored through them); null for a table the kernels do not
+ * score (RecJPQ's codebooks).
+ */
+async function fusedTableOf(
+  built: tf.Tensor2D | null,
+  items: ItemTable,
+): Promise<FusedTable | null> {
+  if (built) return { kind: 'dense', values: (await built.data()) as Float32Array };
+  if (items.kind !== 'tt') return null;
+  const { cores, shape } = items.tt;
+  const values = await Promise.all(cores.map(async (core) => (await core.data()) as Float32Array));
+  return { kind: 'tensor-train', cores: values, shape };
 }

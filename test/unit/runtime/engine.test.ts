@@ -136,13 +136,14 @@ describe.each([
     it('selects the backend asked for, and the fused kernels where they apply', () => {
       expect(tf.getBackend()).toBe(backend);
       expect(engines[0]?.backend.name).toBe(backend);
-      // The fused WASM kernels serve every built table on WASM; the attention readout stays on tfjs.
+      // The fused WASM kernels serve every built table on WASM, and a tensor-train table
+      // through its cores; the attention readout stays on tfjs.
       const fused = backend === 'wasm' && readout === 'last';
       expect(engines[0]?.info().scoring).toBe(
         fused ? 'fused-wasm' : tt ? 'tt-materialised' : 'dense-table',
       );
       expect(engines[2]?.info().scoring).toBe(
-        fused && !tt ? 'fused-wasm' : tt ? 'tt-contracted' : 'dense-table',
+        fused ? 'fused-wasm' : tt ? 'tt-contracted' : 'dense-table',
       );
     });
 
