@@ -19,7 +19,7 @@ import {
 import { ttMaterialiseRow } from '../../../model/tt-materialise.ts';
 import type { TtShape } from '../../../model/tt-shape.ts';
 import { WASM_BASE64 } from './module.generated.ts';
-import { TT_WORDS, writeTensorTrain } from './tensor-train-scoring.ts';
+import { TT_WORDS, WindowRowSlots, writeTensorTrain } from './tensor-train-scoring.ts';
 
 /** The kernels' exports (./assembly/index.ts). */
 interface Kernels {
@@ -189,14 +189,12 @@ export class FusedSasrec {
     if (table.kind === 'dense') {
       items.set(window);
     } else {
-      // The kernels read the window's rows from a table of maxLen + 1 slots, slot i + 1
-      // holding window[i]: the rows being encoded are built into theirs.
+      // The kernels read the window's rows from a table of maxLen + 1 slots, each row built
+      // from the cores into its slot once and kept while the windows hold it.
       const slots = new Float32Array(this.memory.buffer, table.windowRows, (maxLen + 1) * dim);
-      for (let i = 0; i < length; i++) {
-        items[i] = i + 1;
-        if (i >= from)
-          slots.set(ttMaterialiseRow(table.cores, table.shape, window[i] as number), (i + 1) * dim);
-      }
+      table.slots.assign(window, items, (row, slot) => {
+        slots.set(ttMaterialiseRow(table.cores, table.shape, row), slot * dim);
+      });
     }
     this.kernels.encodeRows(this.layout.desc, this.layout.items, from, length);
     return this.lastQuery();
@@ -288,6 +286,7 @@ interface Layout {
         desc: number;
         /** The window's rows, maxLen + 1 slots of dim. */
         windowRows: number;
+        slots: WindowRowSlots;
         cores: readonly Float32Array[];
         shape: TtShape;
       };
@@ -368,7 +367,12 @@ function writeModel(kernels: Kernels, config: SasrecConfig, weights: FusedWeight
     const windowRows = arena.take((maxLen + 1) * dim * 4);
     words.push([WORD.table, windowRows], [WORD.numRows, maxLen + 1]);
     ttWords = writeTensorTrain(arena, table.cores, table.shape);
-    tableLayout = { ...table, desc: ttWords.desc, windowRows };
+    tableLayout = {
+      ...table,
+      desc: ttWords.desc,
+      windowRows,
+      slots: new WindowRowSlots(maxLen),
+    };
   }
   floatsAt.push(
     [WORD.eps, config.layerNormEps ?? ENCODER_VARIANT_DEFAULTS.layerNormEps],

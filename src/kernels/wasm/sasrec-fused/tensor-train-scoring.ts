@@ -117,3 +117,49 @@ export function writeTensorTrain(
   }
   return { desc, words };
 }
+
+/**
+ * Which of the kernels' row slots (1..capacity; 0 is the padding row) holds each row of the
+ * window, for a table the kernels read the window's rows from: a row the previous window
+ * held keeps its slot, so a window that slid by one event builds one row, not all of them.
+ */
+export class WindowRowSlots {
+  /** Item row → slot, for the last window assigned. */
+  private held = new Map<number, number>();
+
+  constructor(private readonly capacity: number) {}
+
+  /**
+   * Writes each window position's slot into `slotOf`, calling `build(row, slot)` for every
+   * row not held yet. The window has at most `capacity` positions.
+   */
+  assign(window: Int32Array, slotOf: Int32Array, build: (row: number, slot: number) => void): void {
+    if (window.length > this.capacity) {
+      throw new RangeError(`window of ${window.length} rows, ${this.capacity} slots`);
+    }
+    const next = new Map<number, number>();
+    const used = new Uint8Array(this.capacity + 1);
+    for (const row of window) {
+      const slot = this.held.get(row);
+      if (slot !== undefined && !next.has(row)) {
+        next.set(row, slot);
+        used[slot] = 1;
+      }
+    }
+    // Forgotten first: a build that throws must not leave slots named for rows they lost.
+    this.held = new Map();
+    let free = 1;
+    window.forEach((row, i) => {
+      let slot = next.get(row);
+      if (slot === undefined) {
+        while (used[free]) free++;
+        slot = free;
+        used[slot] = 1;
+        next.set(row, slot);
+        build(row, slot);
+      }
+      slotOf[i] = slot;
+    });
+    this.held = next;
+  }
+}
