@@ -240,6 +240,20 @@ describe('FusedSasrec', () => {
         numRows,
       }),
     ).rejects.toThrow(/item table has 10 values/);
+    const shape = { rows: [10, 10], cols: [2, 4], rank: 4, stp: 2 };
+    const cores = initTtCores(shape, { seed: 1, std: 0.3 }).map(
+      (c) => c.dataSync() as Float32Array,
+    );
+    const tensorTrain = (tableCores: Float32Array[], rows: number) =>
+      FusedSasrec.create(config, {
+        encoder,
+        table: { kind: 'tensor-train', cores: tableCores, shape },
+        numRows: rows,
+      });
+    await expect(
+      tensorTrain([cores[0] as Float32Array, new Float32Array(3)], numRows),
+    ).rejects.toThrow(/tensor-train core 1 has 3 values/);
+    await expect(tensorTrain(cores, 101)).rejects.toThrow(/10x10 cannot hold 101 table rows/);
     const { positions: _, ...missing } = encoder;
     await expect(
       FusedSasrec.create(config, {

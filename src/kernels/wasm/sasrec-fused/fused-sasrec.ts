@@ -366,7 +366,7 @@ function writeModel(kernels: Kernels, config: SasrecConfig, weights: FusedWeight
   } else {
     const windowRows = arena.take((maxLen + 1) * dim * 4);
     words.push([WORD.table, windowRows], [WORD.numRows, maxLen + 1]);
-    ttWords = writeTensorTrain(arena, table.cores, table.shape);
+    ttWords = writeTensorTrain(arena, table.cores, table.shape, weights.numRows);
     tableLayout = {
       ...table,
       desc: ttWords.desc,

@@ -56,16 +56,27 @@ function ttScoringDims(shape: TtShape) {
 }
 
 /**
- * Lays the table out in the kernels' memory and returns the address of its descriptor.
- * `cores` as stored in the package: [I_k, p_k, q_k] each, row-major.
+ * Lays the table out in the kernels' memory and returns the address of its descriptor and
+ * the words to write there once the memory has stopped growing. `cores` as stored in the
+ * package: [I_k, p_k, q_k] each, row-major; `numRows` the table's rows, at most ∏ I_k.
  */
 export function writeTensorTrain(
   arena: KernelArena,
   cores: readonly Float32Array[],
   shape: TtShape,
+  numRows: number,
 ): { desc: number; words: [number, number][] } {
   const d = ttScoringDims(shape);
   const { I1, Imid, In, Jmid, p, C } = d;
+  coreDims(shape).forEach(({ I, p: coreP, q }, k) => {
+    const length = cores[k]?.length;
+    if (length !== I * coreP * q) {
+      throw new Error(`tensor-train core ${k} has ${length} values, not ${I} × ${coreP} × ${q}`);
+    }
+  });
+  if (numRows > I1 * Imid * In) {
+    throw new Error(`tensor-train rows ${shape.rows.join('x')} cannot hold ${numRows} table rows`);
+  }
   const desc = arena.take(TT_WORDS * 4);
   const words: [number, number][] = [
     [TT_WORD.cores, d.cores],
