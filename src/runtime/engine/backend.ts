@@ -53,6 +53,8 @@ async function tryWebgpu(): Promise<string | null> {
   // Asked here, before tfjs does, so a null adapter is named rather than a failed init.
   if (!(await gpu.requestAdapter())) return 'WebGPU has no adapter on this device';
   await import('@tensorflow/tfjs-backend-webgpu');
+  // The module registers itself only where it judges WebGPU usable; setBackend would throw.
+  if (!tf.findBackendFactory('webgpu')) return 'the tfjs WebGPU backend did not register';
   if (!(await tf.setBackend('webgpu'))) return 'the tfjs WebGPU backend failed to initialise';
   // Small ops would otherwise run on the CPU and copy back and forth every request.
   tf.env().set('WEBGPU_CPU_FORWARD', false);

@@ -5,7 +5,7 @@
 // (test/unit/runtime/engine.test.ts holds both paths to the Node reference for the
 // default encoder; test/browser/parity.data.test.ts does it on 200 ML-1M sessions.)
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useWasmBackend } from '../../../src/kernels/wasm/backend.ts';
 import {
   FusedSasrec,
@@ -338,5 +338,30 @@ describe('openEngine', () => {
     });
     small.dispose();
     large.dispose();
+  });
+
+  it("'auto' leaves a table scored through its cores to WebGPU when it has an adapter", async () => {
+    await useWasmBackend();
+    const pkg = await ttPackage({ rows: [10, 10], cols: [4, 4], rank: 4, stp: 2 });
+    const auto = { ...options, backend: 'auto', materialiseRows: 10 } as const;
+    try {
+      vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => null } });
+      const noAdapter = await openEngine(pkg, auto, { ranker: false });
+      expect(noAdapter.constructor.name).toBe('FusedEngine');
+      noAdapter.dispose();
+      // An adapter: the tfjs engine, which tries WebGPU first (Node has none to give it, so
+      // it lands on WASM here, where it scores the cores with the same kernels).
+      vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => ({}) } });
+      const withAdapter = await openEngine(pkg, auto, { ranker: false });
+      expect(withAdapter.constructor.name).toBe('Engine');
+      withAdapter.dispose();
+      // A built table stays on the kernels whatever the GPU.
+      const built = await openEngine(pkg, { ...auto, materialiseRows: 1_000 }, { ranker: false });
+      expect(built.constructor.name).toBe('FusedEngine');
+      built.dispose();
+    } finally {
+      vi.unstubAllGlobals();
+      await useWasmBackend();
+    }
   });
 });
