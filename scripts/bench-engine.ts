@@ -647,13 +647,13 @@ function printTable(): void {
   );
   for (const r of rows.filter((x) => ['track', 'repeat', 'slide'].includes(x.set as string))) {
     console.log(
-      `${String(r.backend).padEnd(8)}${String(r.model).padEnd(30)}${String(r.set).padEnd(8)}${f(r.calls, 0).padStart(6)}${f(r.p50_ms, 3).padStart(9)}${f(r.p95_ms, 3).padStart(9)}${f(r.rt_p50_ms, 3).padStart(9)}${f(r.rt_p95_ms, 3).padStart(9)}${f(r.calls_reusing_encoding, 0).padStart(8)}  ${mb(r.peak_bytes)}${r.note ? `  (${r.note})` : ''}`,
+      `${String(r.backend).padEnd(8)}${modelLabel(r).padEnd(30)}${String(r.set).padEnd(8)}${f(r.calls, 0).padStart(6)}${f(r.p50_ms, 3).padStart(9)}${f(r.p95_ms, 3).padStart(9)}${f(r.rt_p50_ms, 3).padStart(9)}${f(r.rt_p95_ms, 3).padStart(9)}${f(r.calls_reusing_encoding, 0).padStart(8)}  ${mb(r.peak_bytes)}${r.note ? `  (${r.note})` : ''}`,
     );
   }
   console.log("\nThe engine's own split of the track pattern (worker p50 ms)");
   for (const r of rows.filter((x) => x.set === 'track' && x.encode_p50_ms !== undefined)) {
     console.log(
-      `${String(r.backend).padEnd(8)}${String(r.model).padEnd(16)} encode ${f(r.encode_p50_ms, 3)}  score + top-k ${f(r.score_p50_ms, 3)}`,
+      `${String(r.backend).padEnd(8)}${modelLabel(r).padEnd(22)} encode ${f(r.encode_p50_ms, 3)}  score + top-k ${f(r.score_p50_ms, 3)}`,
     );
   }
   const cuts = rows.filter((x) => x.set === 'track' && x.p50_vs_source !== undefined);
@@ -670,12 +670,12 @@ function printTable(): void {
   console.log('\nTargets (WASM, worker-side warm p50 of the track pattern)');
   for (const r of rows.filter((x) => x.target_p50_ms !== undefined)) {
     console.log(
-      `${String(r.model).padEnd(16)} p50 ${f(r.p50_ms, 3)} ms vs <= ${r.target_p50_ms} ms: ${r.meets_p50_target ? 'met' : 'MISSED'}${r.no_256mb_allocation === undefined ? '' : `; peak ${mb(r.peak_bytes)} vs the ${mb(r.dense_table_bytes)} dense table: ${r.no_256mb_allocation ? 'no 256 MB allocation' : 'ALLOCATED 256 MB'}`}`,
+      `${modelLabel(r).padEnd(22)} p50 ${f(r.p50_ms, 3)} ms vs <= ${r.target_p50_ms} ms: ${r.meets_p50_target ? 'met' : 'MISSED'}${r.no_256mb_allocation === undefined ? '' : `; peak ${mb(r.peak_bytes)} vs the ${mb(r.dense_table_bytes)} dense table: ${r.no_256mb_allocation ? 'no 256 MB allocation' : 'ALLOCATED 256 MB'}`}`,
     );
   }
   for (const r of rows.filter((x) => x.target_rt_adds_ms !== undefined)) {
     console.log(
-      `${String(r.model).padEnd(16)} round trip adds ${f(r.rt_adds_ms, 3)} ms (track alone: rt p50 ${f(r.alone_rt_p50_ms, 3)} - worker p50 ${f(r.alone_p50_ms, 3)}; debug.ping(): ${f(r.echo_rt_p50_ms, 3)}; a bare worker's echo: ${f(messagingFloorMs, 3)}) vs <= ${r.target_rt_adds_ms} ms: ${r.meets_rt_adds_target ? 'met' : 'MISSED'}`,
+      `${modelLabel(r).padEnd(22)} round trip adds ${f(r.rt_adds_ms, 3)} ms (track alone: rt p50 ${f(r.alone_rt_p50_ms, 3)} - worker p50 ${f(r.alone_p50_ms, 3)}; debug.ping(): ${f(r.echo_rt_p50_ms, 3)}; a bare worker's echo: ${f(messagingFloorMs, 3)}) vs <= ${r.target_rt_adds_ms} ms: ${r.meets_rt_adds_target ? 'met' : 'MISSED'}`,
     );
   }
   for (const r of rows.filter((x) => x.baseline_agrees !== undefined)) {
@@ -686,6 +686,11 @@ function printTable(): void {
 }
 
 // ---------------------------------------------------------------------------------------
+
+/** A row's model, with the path it ran on where a backend runs both (WASM: tfjs, fused). */
+function modelLabel(r: Record<string, unknown>): string {
+  return r.path === undefined ? String(r.model) : `${String(r.model)} [${String(r.path)}]`;
+}
 
 /** A named model, or any package directory under the project root (the server's root). */
 function modelSpec(key: string): ModelSpec {
