@@ -3,7 +3,8 @@
 // profile, and the history read back. With write-behind (the recommender's default) the events
 // flushed before the kill, and those older than the write delay, must all be there; of those
 // tracked just before the kill, a prefix survives (never a hole, never a duplicate). With
-// 'each-event', every event whose append resolved must be there.
+// 'each-event', every event whose append resolved must be there. Leaving the page writes
+// what is pending in one transaction, which lands whole or not at all.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { HistoryEvent } from '../../src/runtime/history-store.ts';
@@ -118,16 +119,39 @@ describe('history after the browser is killed', () => {
     expect(await survivors(dbName)).toEqual(tracked);
   });
 
-  test('write-behind: leaving the page writes what is pending (pagehide)', async () => {
+  // Leaving the page starts one transaction with what is pending, which the page can no
+  // longer wait on; IndexedDB aborts a departed document's unfinished transactions, so it
+  // lands whole or not at all (in Chromium here it was lost in about 1 run of 5 beside a
+  // training, still unwritten 10 s later). Another tab watches for it, then the browser is
+  // killed: what was committed before survives, and of the leaving write all or nothing.
+  test('write-behind: leaving the page writes what is pending in one transaction, or none', async () => {
     const dbName = `durability-pagehide-${Date.now()}`;
     const { session, page } = await startBrowser();
     const tab = tabOf(page);
     await tab.open(dbName, { writes: 'write-behind', writeDelayMs: 60_000 });
-    const tracked = itemsOf('tab-a', 0, 10);
-    await tab.append(tracked);
+    const written = itemsOf('tab-a', 0, 10);
+    await tab.append(written);
+    await tab.flush();
+    const pending = itemsOf('tab-a', 10, 20);
+    await tab.append(pending);
+    const left = Date.now();
     await page.goto('about:blank');
-    await page.waitForTimeout(500);
+    const watcher = await session.newPage();
+    await watcher.goto(server.url + PAGE);
+    await watcher.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    await tabOf(watcher).open(dbName);
+    const tracked = [...written, ...pending];
+    let seen: string[] = [];
+    do {
+      seen = (await tabOf(watcher).events()).map((e) => e.item);
+    } while (seen.length < tracked.length && Date.now() - left < 3_000);
+    const watched = Date.now() - left;
     await killBrowser(session);
-    expect(await survivors(dbName)).toEqual(tracked);
+    const survived = await survivors(dbName);
+    console.log(
+      `[durability] leaving: ${survived.length - written.length} of the ${pending.length} pending events survived (seen by another tab ${watched} ms after leaving: ${seen.length - written.length})`,
+    );
+    expect([written, tracked]).toContainEqual(survived);
+    expect(survived.length).toBeGreaterThanOrEqual(seen.length);
   });
 });
