@@ -4,7 +4,7 @@
 # quantisation-aware training (the recipe of pipeline-ml1m-distilled.sh), stored as int4 and
 # evaluated on test and validation beside the teacher (docs/scale-out.md, "Its distilled
 # student and the frontier"). Needs Debian's python3-torch. Every step skips what is already
-# there; the student checkpoints each epoch, so rerunning resumes it.
+# there; the teacher and the student checkpoint each epoch, so rerunning resumes them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-runs/torch-ml1m/data}
@@ -25,7 +25,7 @@ if [ ! -f "$OUT/teacher.safetensors" ]; then
     --data "../../$DATA/sequences.txt" --items "../../$DATA/items.txt" \
     --dataset ml-1m --eval-dir "../../$DATA" --dim 64 --max-len 50 --epochs 60 \
     --batch 32 --eval-every 3 --patience 2 --threads "$PY_THREADS" --time-limit 5400 \
-    --out "../../$OUT/teacher.safetensors")
+    --checkpoint "../../$OUT/teacher.checkpoint" --out "../../$OUT/teacher.safetensors")
 fi
 [ -f "$OUT/teacher/manifest.json" ] ||
   npx pocketrec import --layout pocketrec "$OUT/teacher.safetensors" --dataset ml-1m --out "$OUT/teacher"

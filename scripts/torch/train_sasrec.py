@@ -34,6 +34,11 @@ strictly higher than the target (ties in its favour), HR@10 = rank < 10 and NDCG
 the file's __metadata__ ("metrics"). With --eval-every N it also scores validation every N
 epochs, keeps the best epoch's weights and stops after --patience scores without a better
 NDCG@10, as `pocketrec train --patience` does.
+
+--checkpoint FILE: after every epoch rank 0 writes the model, the optimiser, the random
+state, the best epoch so far and the training time spent to FILE (on a file system every
+rank sees); run the same command again and it resumes after the last finished epoch, with
+--time-limit counting the time already spent.
 """
 import argparse
 import json
@@ -128,6 +133,14 @@ def evaluate(model, histories, targets, max_len, device, batch=256, cutoff=10):
     return {f"HR@{cutoff}": hr / n, f"NDCG@{cutoff}": ndcg / n, "cases": n}
 
 
+def save_checkpoint(path, model, optimizer, best, epoch, spent, finished, cuda, device):
+    """Written aside then renamed, so a kill mid-write leaves the previous epoch's file."""
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state(device) if cuda else None,
+                "best": best, "epoch": epoch, "spent": spent, "finished": finished}, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True)
@@ -152,6 +165,7 @@ def main():
     parser.add_argument("--patience", type=int, default=3,
                         help="validation scores without a better NDCG@10 before training stops (with --eval-every)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
+    parser.add_argument("--checkpoint", help="written after every epoch; rerunning with it resumes the training")
     args = parser.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -185,9 +199,21 @@ def main():
         validation = read_cases(os.path.join(args.eval_dir, "validation.txt"), ids)
     best = {"ndcg": -1.0, "epoch": 0, "state": None, "waited": 0}
 
-    began = time.time()
-    epochs = 0
-    for epoch in range(args.epochs):
+    first, spent, finished = 0, 0.0, False
+    if args.checkpoint and os.path.exists(args.checkpoint):
+        saved = torch.load(args.checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng"])
+        if cuda and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        best, first, spent, finished = saved["best"], saved["epoch"], saved["spent"], saved["finished"]
+        if rank == 0:
+            print(f"resumed from {args.checkpoint} after epoch {first} ({spent:.1f} s of training)", flush=True)
+
+    began = time.time() - spent
+    epochs = first
+    for epoch in range(first, args.epochs if not finished else first):
         if args.time_limit is not None:
             stop = torch.tensor([float(time.time() - began > args.time_limit)], device=device)
             if distributed:
@@ -227,6 +253,9 @@ def main():
                 stop[0] = float(best["waited"] >= args.patience)
         if distributed:
             dist.broadcast(stop, 0)
+        if rank == 0 and args.checkpoint:
+            save_checkpoint(args.checkpoint, model, optimizer, best, epoch + 1, time.time() - began,
+                            bool(stop.item()), cuda, device)
         if stop.item():
             break
 
