@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 23's whole path on ML-1M, on this CPU: a teacher trained by scripts/torch/train_sasrec.py
 # (PyTorch, the scale-out side), imported, then a d 32 student distilled from it with int4
-# quantisation-aware training (the recipe of pipeline-ml1m-distilled.sh), stored as int4 and
-# evaluated on test and validation beside the teacher (docs/scale-out.md, "Its distilled
+# quantisation-aware training (the recipe of pipeline-ml1m-distilled.sh), and the same d 32
+# QAT recipe without a teacher as the control, stored as int4 and evaluated on test and
+# validation beside the teacher (docs/scale-out.md, "Its distilled
 # student and the frontier"). Needs Debian's python3-torch. Every step skips what is already
 # there; the teacher and the student checkpoint each epoch, so rerunning resumes them.
 set -euo pipefail
@@ -32,12 +33,18 @@ fi
 evaluate "$OUT/teacher" "$OUT/teacher.test.json" test
 evaluate "$OUT/teacher" "$OUT/teacher.validation.json" validation
 
-student="$OUT/student-d32-kd0.5-qat-int4"
+# The student (pipeline-ml1m-distilled.sh names it d32-kd0.5-qat-int4), and its control: the
+# same recipe without the teacher (pipeline-ml1m-dense.sh's d32-qat-int4).
+student="$OUT/d32-kd0.5-qat-int4"
+control=runs/ml1m-dense/d32-qat-int4
 OUT="$OUT" TEACHER="$OUT/teacher" DIMS=32 KD_ALPHA=0.5 QAT=int4 THREADS="$STUDENT_THREADS" \
   scripts/pipeline-ml1m-distilled.sh
-[ -f "$student-int4/manifest.json" ] ||
-  npx pocketrec quantize "$student" --dataset ml-1m --dtype int4 --out "$student-int4" --json > "$student-int4.json"
-for package in "$student" "$student-int4"; do
-  evaluate "$package" "$package.test.json" test
-  evaluate "$package" "$package.validation.json" validation
+OUT=runs/ml1m-dense DIMS=32 QAT=int4 THREADS="$STUDENT_THREADS" scripts/pipeline-ml1m-dense.sh
+for trained in "$student" "$control"; do
+  [ -f "$trained-int4/manifest.json" ] ||
+    npx pocketrec quantize "$trained" --dataset ml-1m --dtype int4 --out "$trained-int4" --json > "$trained-int4.json"
+  for package in "$trained" "$trained-int4"; do
+    evaluate "$package" "$package.test.json" test
+    evaluate "$package" "$package.validation.json" validation
+  done
 done
