@@ -213,7 +213,8 @@ def main():
 
     began = time.time() - spent
     epochs = first
-    for epoch in range(first, args.epochs if not finished else first):
+    last = first if finished else args.epochs  # a finished run resumes straight to its output
+    for epoch in range(first, last):
         if args.time_limit is not None:
             stop = torch.tensor([float(time.time() - began > args.time_limit)], device=device)
             if distributed:

@@ -136,9 +136,11 @@ describe('history after the browser is killed', () => {
     await tabOf(watcher).open(dbName);
     const committed = async (count: number) => {
       const since = Date.now();
-      let seen: string[];
-      do seen = (await tabOf(watcher).events()).map((e) => e.item);
-      while (seen.length < count && Date.now() - since < 3_000);
+      let seen = (await tabOf(watcher).events()).map((e) => e.item);
+      while (seen.length < count && Date.now() - since < 3_000) {
+        await watcher.waitForTimeout(20); // leaves the two cores to the commit it waits on
+        seen = (await tabOf(watcher).events()).map((e) => e.item);
+      }
       return seen;
     };
 
