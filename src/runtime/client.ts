@@ -29,6 +29,7 @@ import {
   openHistoryStore,
   type TrackInput,
 } from './history-store.ts';
+import { HistoryMirror } from './history-sync.ts';
 import {
   type ContextValues,
   checkContext,
@@ -42,6 +43,7 @@ import type {
   OpenResult,
   RankerSummary,
   RankResult,
+  RecommendRequest,
   RecommendResult,
   UpdateResult,
   WorkerEvent,
@@ -376,9 +378,13 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   let stages: StageTiming[] = [];
   const stats = { requests: 0, reusedPositions: 0 };
 
+  /** Set once the history is read, after the first open. */
+  let mirror: HistoryMirror | null = null;
   const adopt = (result: OpenResult) => {
     opened = result;
-    index = new ItemIndex(result.model.itemIds, result.model.numItems);
+    const next = new ItemIndex(result.model.itemIds, result.model.numItems);
+    index = next;
+    mirror?.reindex((item) => next.row(item));
     const { name, adapter, wasm } = result.engine.backend;
     backendNow = { name, adapter, wasm };
     for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
@@ -492,11 +498,33 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   });
   const store: HistoryStore = opening.store;
   warnings.push(...store.warnings);
-  // A mirror of the stored history, so a request does not wait on IndexedDB.
-  let events = opening.stored;
+  // A mirror of the stored history, so a request does not wait on IndexedDB, and sends the
+  // worker only what changed since the last (history-sync.ts).
+  const mirrored = new HistoryMirror(opening.stored, historyCap, (item) => index.row(item));
+  // adopt() reindexes it from here on (a new model, a new worker).
+  mirror = mirrored;
   const hear = (change: HistoryChange) => {
-    if (change.kind === 'clear') events = [];
-    else events = [...events, change.event].slice(-historyCap);
+    if (change.kind === 'clear') mirrored.clear();
+    else mirrored.append(change.event);
+  };
+  /**
+   * A recommend with the history's changes since the worker's copy; a worker that does not
+   * hold that copy (a new one after a crash) is sent the whole history once more.
+   */
+  const recommendWithHistory = async (
+    body: Omit<RecommendRequest, 'history'>,
+  ): Promise<RecommendResult> => {
+    const send = () =>
+      connection.call<RecommendResult>({ ...body, history: mirrored.next() }).catch((error) => {
+        mirrored.lost();
+        throw error;
+      });
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof RuntimeError && error.code === 'history-out-of-sync')) throw error;
+      return send();
+    }
   };
   opening.heard.forEach(hear);
   opening.stopHearing();
@@ -522,7 +550,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
   const recommender: Recommender = {
     async track(event) {
       const stored = await store.append(event);
-      events = [...events, stored].slice(-historyCap);
+      mirrored.append(stored);
       return stored;
     },
 
@@ -547,13 +575,6 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
           `explain must be true or false, got ${JSON.stringify(request.explain)}`,
         );
       }
-      const history = Int32Array.from(
-        events.flatMap((e) => {
-          const row = index.row(e.item);
-          // Events of items a newer model dropped stay stored but cannot be encoded.
-          return row === undefined ? [] : [row];
-        }),
-      );
       const exclude = index.rowsOf(request.exclude ?? [], 'exclude');
       const candidates = request.candidates
         ? index.rowsOf(request.candidates, 'candidates').sort()
@@ -562,9 +583,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
       const context: ContextValues | null = opened.ranker
         ? mergeContext(localContext(), request.context)
         : null;
-      const result = await connection.call<RecommendResult>({
+      const result = await recommendWithHistory({
         type: 'recommend',
-        history,
         k,
         exclude,
         candidates,
@@ -629,7 +649,7 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
 
     async clear() {
       await store.clear();
-      events = [];
+      mirrored.clear();
     },
 
     info() {

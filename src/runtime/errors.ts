@@ -44,7 +44,12 @@ export type RuntimeProblem =
    */
   | 'not-a-ranker'
   /** The recommender was disposed. */
-  | 'disposed';
+  | 'disposed'
+  /**
+   * Between the page and its worker only (history-sync.ts): the worker does not hold the
+   * history copy a request's changes apply to; the page sends the whole history again.
+   */
+  | 'history-out-of-sync';
 
 export class RuntimeError extends PocketrecError {
   declare readonly code: RuntimeProblem;

@@ -14,6 +14,7 @@ import type { CtrFieldValues } from './ctr-request.ts';
 import type { ActiveBackend, BackendPreference } from './engine/backend.ts';
 import type { ContextReport, EngineInfo, RankedPlace, StageTiming } from './engine/engine.ts';
 import { RuntimeError, type RuntimeProblem } from './errors.ts';
+import type { HistoryUpdate } from './history-sync.ts';
 import type { ContextValues } from './local-context.ts';
 
 export interface OpenRequest {
@@ -84,7 +85,8 @@ export interface UpdateResult {
 
 export interface RecommendRequest {
   type: 'recommend';
-  history: Int32Array;
+  /** What changed in the history since the worker's copy, or all of it (history-sync.ts). */
+  history: HistoryUpdate;
   k: number;
   exclude: Int32Array;
   candidates: Int32Array | null;

@@ -19,9 +19,11 @@
 import type { RankerSpec } from '../model/ctr/ranker.ts';
 import { carriesPrior } from '../model/popularity.ts';
 import type { ModelPackage } from '../package/reader.ts';
+import type { TwoStageQuery } from './engine/engine.ts';
 import type { InferenceEngine } from './engine/inference-engine.ts';
 import { openEngine } from './engine/open-engine.ts';
 import { RuntimeError } from './errors.ts';
+import { HistoryCopy } from './history-sync.ts';
 import {
   commitModel,
   type ModelStoreOptions,
@@ -189,7 +191,12 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
   let openedResult: OpenResult | null = null;
   let ranker: OpenRanker | null = null;
   /** The latest recommend or rank, which the debug action 'memory' profiles again. */
-  let lastRequest: RecommendRequest | RankRequest | null = null;
+  let lastRequest:
+    | { type: 'recommend'; query: TwoStageQuery }
+    | { type: 'rank'; request: RankRequest }
+    | null = null;
+  /** The rows of the history the page last sent (history-sync.ts). */
+  let history = new HistoryCopy();
 
   /** The model store's database, fetch, and the budget an update keeps to as the open did. */
   const storeOptions = (request: OpenRequest, budget = true): ModelStoreOptions => ({
@@ -343,6 +350,8 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     // The old engine (and its ranker) served until this one was ready.
     engine?.dispose();
     engine = next;
+    // The copy's rows are the old model's: the page sends the history whole to this one.
+    history = new HistoryCopy();
     opened = request;
     openedVersion = prepared.version;
     ranker = attached;
@@ -368,8 +377,9 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
   async function recommend(request: RecommendRequest): Promise<RecommendResult> {
     if (!engine) throw new RuntimeError('model-unavailable', 'no model is open in the worker');
     const started = performance.now();
-    const result = await engine.recommend(request);
-    lastRequest = request;
+    const query: TwoStageQuery = { ...request, history: history.apply(request.history) };
+    const result = await engine.recommend(query);
+    lastRequest = { type: 'recommend', query };
     return {
       rows: result.rows,
       scores: result.scores,
@@ -389,7 +399,7 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     if (!engine) throw new RuntimeError('model-unavailable', 'no model is open in the worker');
     const started = performance.now();
     const result = await engine.rank(request);
-    lastRequest = request;
+    lastRequest = { type: 'rank', request };
     return { ...result, ms: performance.now() - started, backend: engine.backend.name };
   }
 
@@ -484,7 +494,8 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     if (!live) return { numBytes: 0, numTensors: 0, peakBytes: null };
     return live.memory(
       request
-        ? () => (request.type === 'rank' ? live.rank(request) : live.recommend(request))
+        ? () =>
+            request.type === 'rank' ? live.rank(request.request) : live.recommend(request.query)
         : null,
     );
   }
