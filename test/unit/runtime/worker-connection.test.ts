@@ -146,6 +146,7 @@ class FakeWorker {
         });
       default:
         if (message.action === 'crash') return this.crash();
+        if (message.action === 'hang') return;
         return this.reply(message.id, `served by ${this.serving}`);
     }
   }
@@ -171,12 +172,12 @@ class FakeWorker {
   }
 }
 
-function connect(world: World, overrides: { openTimeoutMs?: number } = {}) {
+function connect(world: World, overrides: { openTimeoutMs?: number; callTimeoutMs?: number } = {}) {
   const restarts: unknown[] = [];
   const refusals: Refusal[] = [];
   const connection = new WorkerConnection({
     spawn: world.spawn,
-    callTimeoutMs: 1_000,
+    callTimeoutMs: overrides.callTimeoutMs ?? 1_000,
     openTimeoutMs: overrides.openTimeoutMs ?? 1_000,
     onEvent: () => {},
     onRestart: (result) => restarts.push(result),
@@ -336,6 +337,28 @@ describe('WorkerConnection: a crash while loading a model', () => {
     expect(again.code).toBe('model-refused');
     expect(world.spawned).toBe(2);
     expect(connection.refused.map((r) => r.version)).toEqual(['A']);
+  });
+  it('a call times out at its own limit, whatever the calls before it were given', async () => {
+    const world = new World();
+    const { connection, open } = connect(world, { openTimeoutMs: 10_000, callTimeoutMs: 100 });
+    await open();
+    const ping = () => connection.call<string>({ type: 'debug', action: 'ping' });
+    // Answered calls, one posted while the open's limit was the nearest, one after a pause.
+    expect(await ping()).toBe('served by A');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(await ping()).toBe('served by A');
+
+    const started = performance.now();
+    const error = await rejectionOf(connection.call({ type: 'debug', action: 'hang' }));
+    const waited = performance.now() - started;
+
+    expect(error.code).toBe('timeout');
+    expect(error.message).toContain('within 100 ms');
+    expect(waited).toBeGreaterThanOrEqual(99);
+    expect(waited).toBeLessThan(1_000);
+    // The hung worker was replaced, the model opened again on the new one.
+    expect(await ping()).toBe('served by A');
+    expect(world.spawned).toBe(2);
   });
 });
 
