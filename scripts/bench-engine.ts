@@ -17,6 +17,8 @@
  * (--webgpu-1m-calls for the 1M model on WebGPU, about 10 s a request on SwiftShader).
  * On WebGPU the model is opened once (from the network) unless --webgpu-reopen: on
  * SwiftShader every open compiles the shaders again, about a minute.
+ * On WebGPU a row first times the floor under any WebGPU request on that adapter (upload, one
+ * workgroup, read back; src/pages/bench/engine/webgpu-floor.ts).
  * The generated 1M-item model is written to runs/bench/tt-1m when it is missing.
  * --site built serves the page from a production build (runs/bench/site) instead of the dev
  * server's unbundled modules: the opens' figures are then what a shop's visitor gets.
@@ -287,8 +289,9 @@ function timingFields(t: Timed): Record<string, number | null> {
   };
 }
 
-const swiftshaderNote = (backend: string) =>
-  backend === 'webgpu' ? { note: 'swiftshader: correctness only' } : {};
+/** SwiftShader's WebGPU is the CPU: its rows say the path runs, their times mean nothing. */
+const swiftshaderNote = (adapter: unknown) =>
+  /swiftshader/i.test(String(adapter)) ? { note: 'swiftshader: correctness only' } : {};
 
 /** A sequence package's FLOPs: the whole request's, its ratio to the uncut model's, the encoder's. */
 async function workOf(dir: string): Promise<Record<string, number | null>> {
@@ -397,7 +400,7 @@ async function benchModel(
     readFileSync(join(projectRoot, model.dir, 'manifest.json')),
   );
   const maxLen = manifest.architecture.maxLen as number;
-  const base = { backend, model: model.key, path, ...swiftshaderNote(backend) };
+  const base: Record<string, unknown> = { backend, model: model.key, path };
   const work = await workOf(model.dir);
   const db = `bench-${backend}-${model.key}-${Date.now()}`;
   // Not the first item of a pattern's first request, which would then find it encoded.
@@ -418,6 +421,7 @@ async function benchModel(
         fused: path === 'fused',
       }),
   );
+  Object.assign(base, swiftshaderNote(opened.adapter));
   const loadMemory = opened.memory as MemoryReport;
   const scoring = opened.scoring as string;
   const is1m = model.key === 'tt-1m';
@@ -650,6 +654,11 @@ function printTable(): void {
       `${String(r.backend).padEnd(8)}${modelLabel(r).padEnd(30)}${String(r.set).padEnd(8)}${f(r.calls, 0).padStart(6)}${f(r.p50_ms, 3).padStart(9)}${f(r.p95_ms, 3).padStart(9)}${f(r.rt_p50_ms, 3).padStart(9)}${f(r.rt_p95_ms, 3).padStart(9)}${f(r.calls_reusing_encoding, 0).padStart(8)}  ${mb(r.peak_bytes)}${r.note ? `  (${r.note})` : ''}`,
     );
   }
+  for (const r of rows.filter((x) => x.set === 'webgpu-floor')) {
+    console.log(
+      `\nWebGPU floor (${r.adapter}): upload, one workgroup, read back, p50 ${f(r.p50_ms, 3)} ms, p95 ${f(r.p95_ms, 3)} ms over ${r.calls} calls`,
+    );
+  }
   console.log("\nThe engine's own split of the track pattern (worker p50 ms)");
   for (const r of rows.filter((x) => x.set === 'track' && x.encode_p50_ms !== undefined)) {
     console.log(
@@ -833,6 +842,20 @@ try {
         bare_worker_echo_p50_ms: r3(messaging.postMessageP50Ms),
         atomics_echo_p50_ms: r3(messaging.atomicsP50Ms),
         note: 'worker-side times are rec.info().timings.lastWorkerMs; WASM rows are what count',
+      });
+    }
+    if (backend === 'webgpu') {
+      // What no WebGPU request can go below on this adapter, beside its rows.
+      const floor = await page.evaluate((n) => window.bench.webgpuFloor(n), calls);
+      emit({
+        set: 'webgpu-floor',
+        backend,
+        request: 'upload 256 B, one workgroup, read back 80 B: one command encoder, in a worker',
+        adapter: floor.adapter,
+        ...swiftshaderNote(floor.adapter),
+        calls: floor.calls,
+        p50_ms: r3(floor.p50Ms),
+        p95_ms: r3(floor.p95Ms),
       });
     }
     for (const model of models) {

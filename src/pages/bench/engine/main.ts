@@ -9,6 +9,7 @@ import type { MemoryReport } from '../../../runtime/protocol.ts';
 import { measureMessaging } from './messaging.ts';
 import { type RpcClient, rpcClient } from './rpc.ts';
 import { measureSimdRate } from './simd-rate.ts';
+import { measureWebgpuFloor } from './webgpu-floor.ts';
 
 export type Pattern = 'track' | 'repeat' | 'slide';
 
@@ -320,6 +321,7 @@ declare global {
       echo: typeof echo;
       simdRate: typeof measureSimdRate;
       messaging: typeof measureMessaging;
+      webgpuFloor: typeof measureWebgpuFloor;
       close: typeof close;
       baselineOpen: typeof baselineOpen;
       baselineCheck: typeof baselineCheck;
@@ -336,6 +338,7 @@ window.bench = {
   echo,
   simdRate: measureSimdRate,
   messaging: measureMessaging,
+  webgpuFloor: measureWebgpuFloor,
   close,
   baselineOpen,
   baselineCheck,
