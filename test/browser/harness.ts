@@ -56,8 +56,18 @@ export const BASE_CHROMIUM_ARGS: readonly string[] = [
 /** Without this flag navigator.gpu.requestAdapter() resolves null on this machine. */
 export const WEBGPU_ARGS: readonly string[] = ['--enable-unsafe-webgpu'];
 
+/**
+ * The flags a launch gets: the base ones, WebGPU's when asked, `extraArgs`, then
+ * $POCKETREC_CHROMIUM_ARGS (space-separated): a machine with a real GPU needs Vulkan flags.
+ */
 export function chromiumArgs(opts: { webgpu?: boolean; extraArgs?: readonly string[] } = {}) {
-  return [...BASE_CHROMIUM_ARGS, ...(opts.webgpu ? WEBGPU_ARGS : []), ...(opts.extraArgs ?? [])];
+  const envArgs = (process.env.POCKETREC_CHROMIUM_ARGS ?? '').split(' ').filter((a) => a !== '');
+  return [
+    ...BASE_CHROMIUM_ARGS,
+    ...(opts.webgpu ? WEBGPU_ARGS : []),
+    ...(opts.extraArgs ?? []),
+    ...envArgs,
+  ];
 }
 
 /**
@@ -203,7 +213,7 @@ export interface LaunchOptions {
    * gets a fresh temporary profile that Playwright deletes on close.
    */
   userDataDir?: string;
-  /** More Chromium flags. */
+  /** More Chromium flags ($POCKETREC_CHROMIUM_ARGS, space-separated, go after them). */
   extraArgs?: readonly string[];
 }
 
