@@ -20,6 +20,7 @@ import { type BudgetOption, resolveBudget } from './budget.ts';
 import { type CtrFieldValues, checkRankShape, type RankInput } from './ctr-request.ts';
 import { BACKEND_PREFERENCES, type BackendPreference } from './engine/backend-preference.ts';
 import type { ContextReport, StageTiming } from './engine/engine.ts';
+import type { WebgpuCalls } from './engine/webgpu-calls.ts';
 import { RuntimeError } from './errors.ts';
 import {
   type HistoryChange,
@@ -288,6 +289,11 @@ export interface Recommender {
     memory(): Promise<MemoryReport>;
     /** A call the worker answers at once: the messaging's own round trip (benchmarks). */
     ping(): Promise<boolean>;
+    /**
+     * What the worker asked of the GPU since the last call (submits, maps, bytes mapped;
+     * engine/webgpu-calls.ts); the first call starts counting. Null without WebGPU.
+     */
+    webgpuCalls(): Promise<WebgpuCalls | null>;
     /**
      * Later updates make the worker throw an uncaught error where it would build an
      * engine from this version ('any': any version; null: none), as running out of memory
@@ -719,6 +725,8 @@ export async function createRecommender(options: RecommenderOptions): Promise<Re
             },
             memory: () => connection.call<MemoryReport>({ type: 'debug', action: 'memory' }),
             ping: () => connection.call<boolean>({ type: 'debug', action: 'ping' }),
+            webgpuCalls: () =>
+              connection.call<WebgpuCalls | null>({ type: 'debug', action: 'webgpu-calls' }),
             crashWhenBuilding: (version: string | null) => {
               crashBuilding = version ?? undefined;
             },

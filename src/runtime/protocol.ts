@@ -123,7 +123,7 @@ export interface RankResult {
 /** Test aids: what a driver reset or a crashed worker would do; and the worker's tfjs memory. */
 export interface DebugRequest {
   type: 'debug';
-  action: 'lose-device' | 'crash' | 'hang' | 'memory' | 'ping';
+  action: 'lose-device' | 'crash' | 'hang' | 'memory' | 'ping' | 'webgpu-calls';
 }
 
 /** The answer to the debug action 'memory': the worker's tfjs bytes (tf.memory()). */

@@ -22,6 +22,7 @@ import type { ModelPackage } from '../package/reader.ts';
 import type { TwoStageQuery } from './engine/engine.ts';
 import type { InferenceEngine } from './engine/inference-engine.ts';
 import { openEngine } from './engine/open-engine.ts';
+import { takeWebgpuCalls, type WebgpuCalls } from './engine/webgpu-calls.ts';
 import { RuntimeError } from './errors.ts';
 import { HistoryCopy } from './history-sync.ts';
 import {
@@ -500,7 +501,7 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     );
   }
 
-  function debug(request: DebugRequest): Promise<boolean | MemoryReport> {
+  function debug(request: DebugRequest): Promise<boolean | MemoryReport | WebgpuCalls | null> {
     switch (request.action) {
       case 'lose-device':
         // Only an engine on WebGPU has a device to lose (and tfjs loaded).
@@ -511,6 +512,8 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
         return memory();
       case 'ping':
         return Promise.resolve(true);
+      case 'webgpu-calls':
+        return Promise.resolve(takeWebgpuCalls());
       case 'crash':
         // Thrown outside any handler, as a real crash would be: the page sees the worker's
         // `error` event while this call, never answered, is still in flight.

@@ -13,7 +13,9 @@
  *    scoring through its factors would save no products (src/model/sequential-flops.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ttScoreTopK } from '../../kernels/webgpu/tt-score-topk/register.ts';
+import { denseScoreTopKPacked } from '../../kernels/webgpu/dense-score-topk/register.ts';
+import { readPackedCandidates } from '../../kernels/webgpu/top-k-selection/run.ts';
+import { ttScoreTopKPacked } from '../../kernels/webgpu/tt-score-topk/register.ts';
 import type { ItemTable, TtParts } from '../../model/item-table.ts';
 import { type SequentialModel, windowItems } from '../../model/sequential.ts';
 import { BUILT_SCORING } from '../../model/sequential-flops.ts';
@@ -47,6 +49,8 @@ export type TableScoring =
   | {
       scoring: 'dense-table' | 'tt-materialised' | 'jpq-materialised' | 'qr-materialised';
       tableT: tf.Tensor2D;
+      /** On WebGPU: scores and top-k in one WGSL kernel, only the k read back. */
+      gpuTopK: boolean;
     }
   /**
    * `paddingMask`: 0 for the rows that are items, -Infinity for row 0 and the rows that
@@ -112,7 +116,7 @@ function tableScoring(
 ): TableScoring {
   if (table) {
     const tableT = tf.tidy(() => table.transpose() as tf.Tensor2D);
-    return { scoring: BUILT_SCORING[items.kind], tableT };
+    return { scoring: BUILT_SCORING[items.kind], tableT, gpuTopK: backend === 'webgpu' };
   }
   if (items.kind === 'jpq') return { scoring: 'jpq-codebooks' };
   if (items.kind !== 'tt') throw new Error(`a ${items.kind} item table is always built`);
@@ -210,8 +214,12 @@ async function rankAll(
   const { ranking } = scorer;
   const numRows = scorer.model.items.numRows;
   switch (ranking.scoring) {
-    case 'tt-webgpu-kernel':
-      return kernelTopK(ranking.tt, numRows, q, k, excluded);
+    case 'tt-webgpu-kernel': {
+      const { cores, shape } = ranking.tt;
+      return gpuTopK(numRows, k, excluded, (kept, exclude) =>
+        ttScoreTopKPacked([...cores], shape, numRows, q, kept, exclude),
+      );
+    }
     case 'tt-contracted':
       return contractedTopK(ranking.tt, ranking.paddingMask, numRows, q, k, excluded);
     case 'jpq-codebooks': {
@@ -221,6 +229,11 @@ async function rankAll(
       return topK(values, k, excluded, { from: 1 });
     }
     default: {
+      if (ranking.gpuTopK) {
+        return gpuTopK(numRows, k, excluded, (kept, exclude) =>
+          denseScoreTopKPacked(ranking.tableT, numRows, q, kept, exclude),
+        );
+      }
       const scores = tf.tidy(() => tf.matMul(q, ranking.tableT));
       const values = (await scores.data()) as Float32Array;
       scores.dispose();
@@ -229,28 +242,24 @@ async function rankAll(
   }
 }
 
-/** Scores and top-k in the fused WGSL kernel: no per-item score ever leaves the GPU. */
-async function kernelTopK(
-  { cores, shape }: TtParts,
+/**
+ * Scores and top-k in a WGSL kernel (`select` runs it for k and the sorted exclusions): no
+ * per-item score leaves the GPU, and the packed best k are the request's one read.
+ */
+async function gpuTopK(
   numRows: number,
-  q: tf.Tensor2D,
   k: number,
   excluded: ReadonlySet<number>,
+  select: (k: number, exclude: Int32Array) => tf.Tensor1D,
 ): Promise<Ranked> {
   const exclude = itemRowsOf(excluded, numRows);
   const available = numRows - 1 - exclude.length;
   if (available <= 0) return nothing();
-  const { values, indices } = ttScoreTopK(
-    [...cores],
-    shape,
-    numRows,
-    q,
-    Math.min(k, available),
-    exclude,
-  );
-  const [scores, rows] = await Promise.all([values.data(), indices.data()]);
-  tf.dispose([values, indices]);
-  return { rows: rows as Int32Array, scores: scores as Float32Array };
+  const packed = select(Math.min(k, available), exclude);
+  const bits = (await packed.data()) as Int32Array;
+  const candidates = readPackedCandidates(bits.subarray(0, packed.size));
+  packed.dispose();
+  return candidates;
 }
 
 /**

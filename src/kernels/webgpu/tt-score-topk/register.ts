@@ -9,30 +9,30 @@
  * d = 64, against 256 MB for the table). The kernel then runs, in order:
  *   1. TtScoreTopKProgram: the last, per-row stage, fused with each workgroup's top k;
  *   2. CandidateMergeProgram (when there is more than one workgroup): the final top k;
- *   3. PackedCandidatesUnpackProgram twice: scores (float32) and rows (int32).
+ *   3. PackedCandidatesUnpackProgram twice: scores (float32) and rows (int32); or nothing, for
+ *      ttScoreTopKPacked, whose caller reads the packed pairs back in one map.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { type TtShape, ttContractQueries, ttCoreShapes } from '../../../model/tt-matrix.ts';
-import {
-  CandidateMergeProgram,
-  MAX_TOP_K,
-  PackedCandidatesUnpackProgram,
-  scoringLayout,
-  TtScoreTopKProgram,
-} from './program.ts';
+import { MAX_TOP_K, scoringLayout } from '../top-k-selection/program.ts';
+import { checkSelection, finishSelection, requireWebgpu } from '../top-k-selection/run.ts';
+import { TtScoreTopKProgram } from './program.ts';
 
 export const TT_SCORE_TOP_K = 'PocketrecTtScoreTopK';
 
 /**
  * Inputs: firstCore float32 [I_1, 1, K], contractedQuery float32 [K, R] with I_1 R the padded
  * row count, exclude int32 [E] sorted ascending ([-1] for none). Attributes: numRows (rows at or
- * past it are padding), k. Outputs: values float32 [k] and indices int32 [k], best first, ties
- * to the lower row; row 0, rows >= numRows and excluded rows are never returned.
+ * past it are padding), k, unpack. Outputs: values float32 [k] and indices int32 [k], best
+ * first, ties to the lower row; row 0, rows >= numRows and excluded rows are never returned.
+ * With unpack false, the one output int32 [k * 2] holds them as (score bits, row) pairs.
  */
 interface TtScoreTopKAttrs {
   numRows: number;
   k: number;
+  /** false: one output, the packed int32 [k * 2] (score bits, row) pairs, read in one go. */
+  unpack: boolean;
 }
 
 const ttScoreTopKKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
@@ -41,7 +41,7 @@ const ttScoreTopKKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     'firstCore' | 'contractedQuery' | 'exclude',
     tf.TensorInfo
   >;
-  const { numRows, k } = attrs as unknown as TtScoreTopKAttrs;
+  const { numRows, k, unpack } = attrs as unknown as TtScoreTopKAttrs;
   if (firstCore === undefined || contractedQuery === undefined || exclude === undefined) {
     throw new Error(`${TT_SCORE_TOP_K} needs inputs firstCore, contractedQuery and exclude`);
   }
@@ -82,27 +82,7 @@ const ttScoreTopKKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       { type: 'int32', data: [layout.passes] },
     ],
   );
-  let best = candidates;
-  if (layout.workgroups > 1) {
-    best = webgpu.runWebGPUProgram(new CandidateMergeProgram(k), [candidates], 'int32', [
-      { type: 'int32', data: [layout.workgroups] },
-      { type: 'int32', data: [k] },
-      { type: 'int32', data: [CandidateMergeProgram.passes(layout.workgroups, k)] },
-    ]);
-    webgpu.disposeData(candidates.dataId);
-  }
-  const values = webgpu.runWebGPUProgram(
-    new PackedCandidatesUnpackProgram(k, 'scores'),
-    [best],
-    'float32',
-  );
-  const indices = webgpu.runWebGPUProgram(
-    new PackedCandidatesUnpackProgram(k, 'rows'),
-    [best],
-    'int32',
-  );
-  webgpu.disposeData(best.dataId);
-  return [values, indices];
+  return finishSelection(webgpu, candidates, layout, k, unpack);
 };
 
 /** Registers PocketrecTtScoreTopK for the 'webgpu' backend; idempotent. */
@@ -134,16 +114,6 @@ function contractQueryIntoTrailingCores(
   });
 }
 
-/** Distinct entries of a sorted list in [1, numRows): the rows exclusion really removes. */
-function excludedTableRows(exclude: Int32Array, numRows: number): number {
-  let count = 0;
-  for (let i = 0; i < exclude.length; i++) {
-    const row = exclude[i] as number;
-    if (row >= 1 && row < numRows && (i === 0 || exclude[i - 1] !== row)) count++;
-  }
-  return count;
-}
-
 /**
  * The k best rows of the tensor-train table for one query, on the WebGPU backend.
  *
@@ -162,13 +132,36 @@ export function ttScoreTopK(
   k: number,
   exclude: Int32Array /* sorted ascending */,
 ): { values: tf.Tensor1D; indices: tf.Tensor1D } {
-  const backendName = tf.getBackend();
-  if (backendName !== 'webgpu') {
-    throw new Error(
-      `ttScoreTopK runs only on the 'webgpu' backend (the current one is '${backendName}'); ` +
-        `use ttScoreAll with tf.topk elsewhere`,
-    );
-  }
+  const [values, indices] = runTtScoreTopK(cores, shape, numRows, query, k, exclude, true);
+  return { values: values as tf.Tensor1D, indices: indices as tf.Tensor1D };
+}
+
+/**
+ * ttScoreTopK's answer as one int32 tensor [k * 2] of (score bits, row) pairs, best first, so
+ * a request reads it back in one map (readPackedCandidates in ../top-k-selection/run.ts
+ * decodes it) rather than two.
+ */
+export function ttScoreTopKPacked(
+  cores: tf.Tensor[],
+  shape: TtShape,
+  numRows: number,
+  query: tf.Tensor2D /* [1, d] */,
+  k: number,
+  exclude: Int32Array /* sorted ascending */,
+): tf.Tensor1D {
+  return runTtScoreTopK(cores, shape, numRows, query, k, exclude, false)[0] as tf.Tensor1D;
+}
+
+function runTtScoreTopK(
+  cores: tf.Tensor[],
+  shape: TtShape,
+  numRows: number,
+  query: tf.Tensor2D,
+  k: number,
+  exclude: Int32Array,
+  unpack: boolean,
+): tf.Tensor1D[] {
+  requireWebgpu('ttScoreTopK', 'use ttScoreAll with tf.topk elsewhere');
   const coreShapes = ttCoreShapes(shape);
   if (cores.length !== coreShapes.length) {
     throw new Error(`ttScoreTopK: ${coreShapes.length} cores expected, ${cores.length} given`);
@@ -184,34 +177,19 @@ export function ttScoreTopK(
     throw new Error(`ttScoreTopK: the query must be [1, ${dim}], not [${query.shape}]`);
   }
   const paddedRows = shape.rows.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(numRows) || numRows < 1 || numRows > paddedRows) {
-    throw new Error(`ttScoreTopK: numRows ${numRows} is not in [1, ${paddedRows}]`);
-  }
-  if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) {
-    throw new Error(`ttScoreTopK: k must be an integer in [1, ${MAX_TOP_K}], not ${k}`);
-  }
-  for (let i = 1; i < exclude.length; i++) {
-    if ((exclude[i] as number) < (exclude[i - 1] as number)) {
-      throw new Error('ttScoreTopK: exclude must be sorted ascending');
-    }
-  }
-  const available = numRows - 1 - excludedTableRows(exclude, numRows);
-  if (k > available) {
-    throw new Error(`ttScoreTopK: k ${k} is more than the ${available} rows that can be returned`);
-  }
+  checkSelection('ttScoreTopK', numRows, paddedRows, k, exclude);
 
   registerTtScoreTopK();
   return tf.tidy(() => {
     const contractedQuery = contractQueryIntoTrailingCores(cores, shape, query.toFloat());
     // A storage binding cannot be empty, and -1 matches no row.
     const excludeRows = tf.tensor1d(exclude.length > 0 ? exclude : [-1], 'int32');
-    const [values, indices] = tf
+    return tf
       .engine()
       .runKernel(
         TT_SCORE_TOP_K,
         { firstCore: (cores[0] as tf.Tensor).toFloat(), contractedQuery, exclude: excludeRows },
-        { numRows, k },
-      ) as [tf.Tensor1D, tf.Tensor1D];
-    return { values, indices };
+        { numRows, k, unpack },
+      ) as tf.Tensor1D[];
   });
 }
