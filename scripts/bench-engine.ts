@@ -289,6 +289,20 @@ function timingFields(t: Timed): Record<string, number | null> {
   };
 }
 
+/** What each request of a pattern asked of the GPU (WebGPU rows; nothing where no GPU work). */
+function gpuPerRequest(
+  gpu: { dispatches: number; submits: number; maps: number; mappedBytes: number } | null,
+  requests: number,
+): Record<string, number> {
+  if (!gpu || gpu.dispatches === 0 || requests === 0) return {};
+  return {
+    gpu_dispatches_per_request: r3(gpu.dispatches / requests) as number,
+    gpu_submits_per_request: r3(gpu.submits / requests) as number,
+    gpu_maps_per_request: r3(gpu.maps / requests) as number,
+    gpu_mapped_bytes_per_request: r3(gpu.mappedBytes / requests) as number,
+  };
+}
+
 /** SwiftShader's WebGPU is the CPU: its rows say the path runs, their times mean nothing. */
 const swiftshaderNote = (adapter: unknown) =>
   /swiftshader/i.test(String(adapter)) ? { note: 'swiftshader: correctness only' } : {};
@@ -523,6 +537,7 @@ async function benchModel(
       scoring,
       ...work,
       ...boundFields(patternMacs(parsedManifest, pattern, path), quantile(timed.workerMs, 0.5)),
+      ...gpuPerRequest(timed.gpu, timed.workerMs.length),
       tf_bytes: memory.numBytes,
       tf_tensors: memory.numTensors,
       peak_bytes: memory.peakBytes,
@@ -657,6 +672,11 @@ function printTable(): void {
   for (const r of rows.filter((x) => x.set === 'webgpu-floor')) {
     console.log(
       `\nWebGPU floor (${r.adapter}): upload, one workgroup, read back, p50 ${f(r.p50_ms, 3)} ms, p95 ${f(r.p95_ms, 3)} ms over ${r.calls} calls`,
+    );
+  }
+  for (const r of rows.filter((x) => x.gpu_dispatches_per_request !== undefined)) {
+    console.log(
+      `GPU per request, ${String(r.backend)} ${modelLabel(r)} ${r.set}: ${r.gpu_dispatches_per_request} dispatches, ${r.gpu_submits_per_request} submits, ${r.gpu_maps_per_request} maps of ${r.gpu_mapped_bytes_per_request} bytes`,
     );
   }
   console.log("\nThe engine's own split of the track pattern (worker p50 ms)");

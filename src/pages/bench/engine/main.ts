@@ -198,6 +198,9 @@ async function pattern(args: PatternArgs & { paired?: boolean }) {
   const baselineWorkerMs: number[] = [];
   const baselineRtMs: number[] = [];
   let last: Int32Array = new Int32Array(0);
+  const debug = r.debug as NonNullable<Recommender['debug']>;
+  // From here, what the requests ask of the GPU (null without WebGPU in the worker).
+  await debug.webgpuCalls();
   for (const step of steps(args)) {
     if (step.reset) {
       await r.clear();
@@ -221,8 +224,10 @@ async function pattern(args: PatternArgs & { paired?: boolean }) {
       baselineWorkerMs.push(result.ms);
     }
   }
+  const gpu = await debug.webgpuCalls();
   const baselineMemory = b ? await b.rpc.call<MemoryReport>('memory', { history: last }) : null;
   return {
+    gpu,
     workerMs,
     encodeMs,
     scoreMs,
