@@ -326,19 +326,26 @@ async function workOf(dir: string): Promise<Record<string, number | null>> {
  * (its sessions run 1..maxLen events) and the scoring, or the whole window for a model that
  * cannot step; 'slide', the whole window and the scoring; 'repeat', the scoring alone (the
  * same window again is not encoded). A tensor-train table the engine does not build is
- * scored by the fused kernels' contraction on the fused path ('tt-fused-wasm'), by
- * ttScoreAll's on tfjs. Null for kinds without products to count.
+ * scored by the fused kernels' contraction on the fused path on WASM ('tt-fused-wasm'), by
+ * the WGSL kernel on WebGPU ('tt-webgpu-kernel'), by ttScoreAll's on tfjs. Null for kinds without products to count.
  */
-function patternMacs(manifest: Manifest, pattern: Pattern, path: EnginePath): number | null {
+function patternMacs(
+  manifest: Manifest,
+  pattern: Pattern,
+  path: EnginePath,
+  backend: BackendName,
+): number | null {
   if (!isSequentialKind(manifest.kind)) return null;
   const { config, table } = checkSequentialStructure(manifest);
   const built =
     table.kind !== 'dense' && config.numItems + 1 <= DEFAULT_ENGINE_OPTIONS.materialiseRows;
   const scoring = built
     ? { scoring: BUILT_SCORING[table.kind] }
-    : table.kind === 'tt' && path === 'fused'
+    : table.kind === 'tt' && path === 'fused' && backend === 'wasm'
       ? { scoring: 'tt-fused-wasm' as const }
-      : {};
+      : table.kind === 'tt' && backend === 'webgpu'
+        ? { scoring: 'tt-webgpu-kernel' as const }
+        : {};
   const whole = { ...scoring, encoding: 'whole-window' as const, length: config.maxLen };
   if (pattern === 'slide') return sequentialFlops(config, table, whole);
   if (pattern === 'repeat') {
@@ -396,8 +403,9 @@ function againstSource(model: ModelSpec, backend: string, row: Record<string, un
 
 /**
  * How the engine may serve a model on a backend: on WASM a next-item model runs on the
- * fused kernels by default and on tfjs's ops when asked (both are measured, tfjs first);
- * elsewhere only tfjs.
+ * fused kernels by default and on tfjs's ops when asked; on WebGPU the fused kernels encode
+ * and the table is scored on the GPU by default, or all of it on tfjs's ops (both measured,
+ * tfjs first); on the CPU backend only tfjs.
  */
 type EnginePath = 'fused' | 'tfjs';
 
@@ -485,7 +493,7 @@ async function benchModel(
   let checks: Awaited<ReturnType<typeof window.bench.baselineCheck>> | null = null;
   let baselineOpened: Record<string, unknown> | null = null;
   // The layers baseline runs beside the engine's default path.
-  const withBaseline = model.baseline && (path === 'fused' || backend !== 'wasm');
+  const withBaseline = model.baseline && (path === 'fused' || backend === 'cpu');
   if (withBaseline) {
     baselineOpened = await step(`${label}: layers baseline open`, () =>
       page.evaluate((a) => window.bench.baselineOpen(a), { model: model.url, backend }),
@@ -536,7 +544,10 @@ async function benchModel(
       p50_ms_whole_window: r3(quantile(whole, 0.5)),
       scoring,
       ...work,
-      ...boundFields(patternMacs(parsedManifest, pattern, path), quantile(timed.workerMs, 0.5)),
+      ...boundFields(
+        patternMacs(parsedManifest, pattern, path, backend),
+        quantile(timed.workerMs, 0.5),
+      ),
       ...gpuPerRequest(timed.gpu, timed.workerMs.length),
       tf_bytes: memory.numBytes,
       tf_tensors: memory.numTensors,
@@ -890,7 +901,7 @@ try {
         readFileSync(join(projectRoot, model.dir, 'manifest.json'), 'utf8'),
       ).kind;
       const paths: EnginePath[] =
-        backend === 'wasm' && isSequentialKind(kind) ? ['tfjs', 'fused'] : ['tfjs'];
+        backend !== 'cpu' && isSequentialKind(kind) ? ['tfjs', 'fused'] : ['tfjs'];
       for (const path of paths) await benchModel(page, backend, model, n, path);
     }
     if (ctr.length > 0) {

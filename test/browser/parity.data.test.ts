@@ -10,9 +10,10 @@
 // After each of a session's last events the page asks twice: reusing the previous
 // request's encoding (the incremental path) and encoding the whole history afresh. One
 // replay of the session serves both, which halves the IndexedDB writes of the test.
-// The tensor-train student is never materialised here (materialiseRows 0): on WebGPU it
-// is scored by the fused WGSL kernel, on WASM by the fused WASM kernels through its cores,
-// on the cpu backend by tfjs contracting the cores.
+// The tensor-train student is never materialised here (materialiseRows 0): on WebGPU the
+// fused WASM kernels encode and its table is scored by the fused WGSL kernel (as the dense
+// teacher's, by its own), on WASM by the fused WASM kernels through its cores, on the cpu
+// backend by tfjs contracting the cores.
 //
 // Last, a teacher narrowed inside its blocks (SasrecConfig.inner: query/key, value and
 // feed-forward widths cut, the residual stream untouched, as UMEC prunes it), sliced here
@@ -294,12 +295,12 @@ describe.each(MODELS)('parity with Node: %s', (modelDir) => {
       expect(answers.backendUsed).toBe(backend);
       if (kind === 'sequential-tt') {
         expect(answers.scoring).toBe(
-          { cpu: 'tt-contracted', wasm: 'fused-wasm', webgpu: 'tt-webgpu-kernel' }[backend],
+          { cpu: 'tt-contracted', wasm: 'fused-wasm', webgpu: 'fused-wasm+webgpu' }[backend],
         );
       } else {
         // On WASM the dense teacher runs on the fused kernels, tfjs's ops on the Node side.
         expect(answers.scoring).toBe(
-          { cpu: 'dense-table', wasm: 'fused-wasm', webgpu: 'dense-table' }[backend],
+          { cpu: 'dense-table', wasm: 'fused-wasm', webgpu: 'fused-wasm+webgpu' }[backend],
         );
       }
       // Earlier positions are reused exactly where the positions allow it.

@@ -25,29 +25,35 @@ afterAll(async () => {
 });
 
 describe('a request on WebGPU', () => {
-  // A built (dense) table and an unbuilt tensor-train one: each scored and ranked in its WGSL
-  // kernel, against the same requests on WASM.
+  // A built (dense) table and an unbuilt tensor-train one, each scored and ranked in its WGSL
+  // kernel, the encoder on tfjs's ops (fused: false) or in the fused WASM kernels (the
+  // default), against the same requests on WASM.
   test.each([
-    ['/models/ml-1m-compact', 100_000, 'dense-table'],
-    ['/models/ml-1m-tt-r12', 1, 'tt-webgpu-kernel'],
+    // tfjs's ops: 123 and 138 dispatches a request here, left unbounded.
+    ['/models/ml-1m-compact', 100_000, 'dense-table', false, null],
+    ['/models/ml-1m-tt-r12', 1, 'tt-webgpu-kernel', false, null],
+    // The kernel and the merge; the tensor-train query's contraction before them.
+    ['/models/ml-1m-compact', 100_000, 'fused-wasm+webgpu', true, 2],
+    ['/models/ml-1m-tt-r12', 1, 'fused-wasm+webgpu', true, 16],
   ])(
-    '%s (materialiseRows %d): one submit, one map of the top k',
-    async (model, materialiseRows, scoring) => {
+    '%s (materialiseRows %d, %s): one submit, one map of the top k',
+    async (model, materialiseRows, scoring, fused, dispatchesAtMost) => {
       const page = await session.newPage();
       const errors = collectErrors(page);
       await page.goto(server.url + PAGE);
       await page.waitForSelector('body[data-ready="true"]');
       const outcome = await page.evaluate(
-        async ({ model, materialiseRows }) => {
+        async ({ model, materialiseRows, fused }) => {
           const open = (backend: 'webgpu' | 'wasm') =>
             window.pocketrec.createRecommender({
               model,
               backend,
               materialiseRows,
+              fused,
               debug: true,
               databases: {
-                history: `gpu-calls-${backend}-${materialiseRows}`,
-                models: `gpu-calls-models-${backend}-${materialiseRows}`,
+                history: `gpu-calls-${backend}-${materialiseRows}-${fused}`,
+                models: `gpu-calls-models-${backend}-${materialiseRows}-${fused}`,
               },
             });
           const [gpu, wasm] = [await open('webgpu'), await open('wasm')];
@@ -72,7 +78,7 @@ describe('a request on WebGPU', () => {
           wasm.dispose();
           return { steps, backend: info.backend, scoring: info.scoring };
         },
-        { model, materialiseRows },
+        { model, materialiseRows, fused },
       );
       expect(errors.lines()).toEqual([]);
       expect(outcome.backend).toBe('webgpu');
@@ -81,6 +87,8 @@ describe('a request on WebGPU', () => {
         // A request's dispatches in one command buffer, and one read: 10 scores and 10 rows.
         expect(calls).toMatchObject({ submits: 1, commandBuffers: 1, maps: 1, mappedBytes: 80 });
         expect(calls?.dispatches).toBeGreaterThan(1);
+        if (dispatchesAtMost !== null)
+          expect(calls?.dispatches).toBeLessThanOrEqual(dispatchesAtMost);
         expect(onGpu.map((r) => r.item)).toEqual(onWasm.map((r) => r.item));
         onGpu.forEach((r, i) => {
           const expected = (onWasm[i] as { score: number }).score;

@@ -18,6 +18,7 @@ const SCORING: Record<RecommenderInfo['scoring'], string> = {
   'jpq-codebooks': 'RecJPQ codebooks, scored per request',
   'qr-materialised': 'quotient-remainder table, built once',
   'fused-wasm': 'fused WASM SIMD kernels (encoder, scores, top-k)',
+  'fused-wasm+webgpu': 'fused WASM encoder; scores and top-k in one WebGPU kernel',
   markov: 'Markov transitions',
   popularity: 'training popularity',
   ctr: 'CTR model over fields',

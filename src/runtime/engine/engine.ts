@@ -57,6 +57,7 @@ import {
   scoreCtr,
   warmUpRows,
 } from './ctr-scorer.ts';
+import { type FusedGpuScorer, scoreFusedOnGpu } from './fused-gpu-scorer.ts';
 import {
   buildFusedScorer,
   type FusedSequentialScorer,
@@ -174,9 +175,16 @@ export interface EngineInfo {
   numItems: number;
   /**
    * How a request is scored: a sequential model's full-catalogue path on tfjs, or
-   * 'fused-wasm' (the fused kernels), 'markov', 'popularity' or 'ctr'.
+   * 'fused-wasm' (the fused kernels), 'fused-wasm+webgpu' (the kernels encode, the table is
+   * scored on the GPU: fused-gpu-scorer.ts), 'markov', 'popularity' or 'ctr'.
    */
-  scoring: TableScoring['scoring'] | 'fused-wasm' | 'markov' | 'popularity' | 'ctr';
+  scoring:
+    | TableScoring['scoring']
+    | 'fused-wasm'
+    | 'fused-wasm+webgpu'
+    | 'markov'
+    | 'popularity'
+    | 'ctr';
   incremental: boolean;
 }
 
@@ -194,6 +202,7 @@ interface PopularityScorer {
 type Scorer =
   | SequentialScorer
   | FusedSequentialScorer
+  | FusedGpuScorer
   | MarkovScorer
   | PopularityScorer
   | CtrScorer;
@@ -274,7 +283,8 @@ export class Engine implements InferenceEngine {
       scoring: scoringOf(scorer),
       incremental:
         (scorer.kind === 'sequential' && scorer.encoder.incremental) ||
-        (scorer.kind === 'fused-sequential' && scorer.incremental),
+        (scorer.kind === 'fused-sequential' && scorer.incremental) ||
+        (scorer.kind === 'fused-encoder-gpu-table' && scorer.fused.incremental),
     };
   }
 
@@ -290,6 +300,7 @@ export class Engine implements InferenceEngine {
     for (const query of warmUpQueries(this.pkg.manifest.items.count)) await this.recommend(query);
     if (this.scorer.kind === 'sequential') this.scorer.encoder.forget();
     if (this.scorer.kind === 'fused-sequential') forgetFused(this.scorer);
+    if (this.scorer.kind === 'fused-encoder-gpu-table') forgetFused(this.scorer.fused);
   }
 
   /**
@@ -406,24 +417,23 @@ export class Engine implements InferenceEngine {
     const { pkg, options } = this;
     if (isSequentialKind(pkg.manifest.kind)) {
       const scorer = buildSequentialScorer(pkg, options, this.active.name);
-      const { model, table } = scorer;
+      const backend = this.active.name;
       const fuse =
         options.fused !== false &&
-        this.active.name === 'wasm' &&
-        fusedUnsupported(model.config) === null;
-      const fusedTable = fuse ? await fusedTableOf(table, model.items) : null;
-      if (!fusedTable) return scorer;
-      // The kernels keep their own copy of the weights: the tensors go once it is made.
+        (backend === 'wasm' || backend === 'webgpu') &&
+        fusedUnsupported(scorer.model.config) === null;
+      let fused: FusedSequentialScorer | null = null;
       try {
-        const encoder: FusedWeights['encoder'] = {};
-        for (const [name, tensor] of Object.entries(model.encoder)) {
-          encoder[name] = (await tensor.data()) as Float32Array;
-        }
-        const weights = { encoder, table: fusedTable, numRows: model.items.numRows };
-        return await buildFusedScorer(model.config, model.repeatBonus ?? 0, weights, options);
-      } finally {
+        fused = fuse ? await fusedScorerOf(scorer, options) : null;
+      } catch (error) {
         releaseSequentialScorer(scorer);
+        throw error;
       }
+      if (!fused) return scorer;
+      // On WebGPU the table stays there to be ranked; on WASM the kernels hold all of it.
+      if (backend === 'webgpu') return { kind: 'fused-encoder-gpu-table', fused, table: scorer };
+      releaseSequentialScorer(scorer);
+      return fused;
     }
     if (isCtrKind(pkg.manifest.kind)) return buildCtrScorer(pkg);
     if (pkg.manifest.kind === POPULARITY_KIND) {
@@ -435,6 +445,7 @@ export class Engine implements InferenceEngine {
   private release(): void {
     const { scorer, ranker } = this;
     if (scorer.kind === 'sequential') releaseSequentialScorer(scorer);
+    else if (scorer.kind === 'fused-encoder-gpu-table') releaseSequentialScorer(scorer.table);
     else if (scorer.kind === 'ctr') releaseCtrScorer(scorer);
     if (ranker) releaseRankerStage(ranker);
     this.ranker = null;
@@ -459,6 +470,8 @@ export class Engine implements InferenceEngine {
         return { ...(await scoreSequential(scorer, query, onEncoded)), reason: 'model' };
       case 'fused-sequential':
         return { ...scoreFused(scorer, query, onEncoded), reason: 'model' };
+      case 'fused-encoder-gpu-table':
+        return { ...(await scoreFusedOnGpu(scorer, query, onEncoded)), reason: 'model' };
       case 'markov': {
         const ranked = rankScoreRow(scoreMarkov(scorer.model, query.history), query);
         return { ...ranked, reused: 0, reason: 'model' };
@@ -536,7 +549,27 @@ export class Engine implements InferenceEngine {
 function scoringOf(scorer: Scorer): EngineInfo['scoring'] {
   if (scorer.kind === 'sequential') return scorer.ranking.scoring;
   if (scorer.kind === 'fused-sequential') return 'fused-wasm';
+  if (scorer.kind === 'fused-encoder-gpu-table') return 'fused-wasm+webgpu';
   return scorer.kind;
+}
+
+/**
+ * The fused kernels' scorer for a tfjs one, from its encoder's weights and its table (the
+ * tensors stay the caller's); null where the kernels cannot read the table.
+ */
+async function fusedScorerOf(
+  scorer: SequentialScorer,
+  options: EngineOptions,
+): Promise<FusedSequentialScorer | null> {
+  const { model, table } = scorer;
+  const fusedTable = await fusedTableOf(table, model.items);
+  if (!fusedTable) return null;
+  const encoder: FusedWeights['encoder'] = {};
+  for (const [name, tensor] of Object.entries(model.encoder)) {
+    encoder[name] = (await tensor.data()) as Float32Array;
+  }
+  const weights = { encoder, table: fusedTable, numRows: model.items.numRows };
+  return buildFusedScorer(model.config, model.repeatBonus ?? 0, weights, options);
 }
 
 /**

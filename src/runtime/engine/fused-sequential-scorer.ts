@@ -134,29 +134,62 @@ export function scoreFused(
   query: FusedQuery,
   onEncoded: (ms: number) => void,
 ): FusedRanking {
-  const excluded = new Set<number>(query.exclude);
-  if (query.excludeSeen) for (const item of query.history) excluded.add(item);
-  if (query.history.length === 0) return { ...nothing(), reused: 0 };
-  const encodeStart = performance.now();
-  const reused = encodeWindow(scorer, query.history, query.reuseEncoding ?? true);
-  onEncoded(performance.now() - encodeStart);
+  const started = encodeRequest(scorer, query, onEncoded);
+  if (!started) return { ...nothing(), reused: 0 };
+  const { excluded, reused } = started;
   const { fused, repeatBonus } = scorer;
-  const repeats =
-    repeatBonus > 0
-      ? windowItems(query.history, scorer.config.maxLen).filter(
-          (row) => row > 0 && row < fused.numRows && !excluded.has(row),
-        )
-      : [];
+  const repeats = repeatsToLift(scorer, query.history, excluded);
   if (query.candidates) {
-    const rows = query.candidates;
-    const values = fused.scoreRows(rows);
-    const lifted = new Set(repeats);
-    for (let i = 0; i < rows.length; i++) {
-      if (lifted.has(rows[i] as number)) values[i] = (values[i] as number) + repeatBonus;
-    }
-    return { ...topK(values, query.k, excluded, { rows }), reused };
+    return { ...rankFusedCandidates(scorer, query.candidates, repeats, query.k, excluded), reused };
   }
   const scores = fused.scoreAll();
   for (const row of repeats) scores[row] = (scores[row] as number) + repeatBonus;
   return { ...fused.topK(query.k, excluded), reused };
+}
+
+/**
+ * A request's start on the kernels: the rows it may not return (the excluded, and the seen
+ * when asked), and its window encoded; null for an empty history, which has no window.
+ */
+export function encodeRequest(
+  scorer: FusedSequentialScorer,
+  query: FusedQuery,
+  onEncoded: (ms: number) => void,
+): { excluded: Set<number>; reused: number } | null {
+  if (query.history.length === 0) return null;
+  const excluded = new Set<number>(query.exclude);
+  if (query.excludeSeen) for (const item of query.history) excluded.add(item);
+  const encodeStart = performance.now();
+  const reused = encodeWindow(scorer, query.history, query.reuseEncoding ?? true);
+  onEncoded(performance.now() - encodeStart);
+  return { excluded, reused };
+}
+
+/** The window's items the model's repeat bonus lifts (none without one), less the excluded. */
+export function repeatsToLift(
+  scorer: FusedSequentialScorer,
+  history: Int32Array,
+  excluded: ReadonlySet<number>,
+): number[] {
+  if (scorer.repeatBonus <= 0) return [];
+  const { numRows } = scorer.fused;
+  return windowItems(history, scorer.config.maxLen).filter(
+    (row) => row > 0 && row < numRows && !excluded.has(row),
+  );
+}
+
+/** A request for given candidates: their scores against the last query, repeats lifted. */
+export function rankFusedCandidates(
+  scorer: FusedSequentialScorer,
+  rows: Int32Array,
+  repeats: readonly number[],
+  k: number,
+  excluded: ReadonlySet<number>,
+): Ranked {
+  const values = scorer.fused.scoreRows(rows);
+  const lifted = new Set(repeats);
+  for (let i = 0; i < rows.length; i++) {
+    if (lifted.has(rows[i] as number)) values[i] = (values[i] as number) + scorer.repeatBonus;
+  }
+  return topK(values, k, excluded, { rows });
 }

@@ -205,7 +205,7 @@ async function scoreRows(
 }
 
 /** The best k of the whole catalogue, on whichever path the table and backend allow. */
-async function rankAll(
+export async function rankAll(
   scorer: SequentialScorer,
   q: tf.Tensor2D,
   k: number,
@@ -288,7 +288,7 @@ async function contractedTopK(
 }
 
 /** The best k of two rankings of disjoint rows: best score first, ties to the lower row. */
-function mergeRanked(a: Ranked, b: Ranked, k: number): Ranked {
+export function mergeRanked(a: Ranked, b: Ranked, k: number): Ranked {
   const all = [
     ...Array.from(a.rows, (row, i) => ({ row, score: a.scores[i] as number })),
     ...Array.from(b.rows, (row, i) => ({ row, score: b.scores[i] as number })),

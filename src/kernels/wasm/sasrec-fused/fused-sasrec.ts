@@ -265,7 +265,7 @@ export class FusedSasrec {
   }
 
   /** The query the last encode left, a view into the kernels' memory. */
-  private lastQuery(): Float32Array {
+  lastQuery(): Float32Array {
     return new Float32Array(this.memory.buffer, this.layout.query, this.config.dim);
   }
 
