@@ -116,7 +116,10 @@ function tableScoring(
 ): TableScoring {
   if (table) {
     const tableT = tf.tidy(() => table.transpose() as tf.Tensor2D);
-    return { scoring: BUILT_SCORING[items.kind], tableT, gpuTopK: backend === 'webgpu' };
+    // The kernel runs only on tfjs's WebGPU backend itself (sequential-flops.test.ts builds
+    // the WebGPU encoder on WASM to count its products; there the product stays tfjs's).
+    const gpuTopK = backend === 'webgpu' && tf.getBackend() === 'webgpu';
+    return { scoring: BUILT_SCORING[items.kind], tableT, gpuTopK };
   }
   if (items.kind === 'jpq') return { scoring: 'jpq-codebooks' };
   if (items.kind !== 'tt') throw new Error(`a ${items.kind} item table is always built`);
