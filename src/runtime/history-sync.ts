@@ -54,21 +54,26 @@ export class HistoryMirror {
       this.rows.push(row);
       this.appended.push(row);
     }
-    if (this.events.length > this.cap) {
-      const oldest = this.events.shift() as HistoryEvent;
-      if (this.rowOf(oldest.item) !== undefined) {
-        this.rows.shift();
-        this.dropped++;
-      }
+    const oldest = this.events.length > this.cap ? this.events.shift() : undefined;
+    if (oldest && this.rowOf(oldest.item) !== undefined) {
+      this.rows.shift();
+      this.dropped++;
     }
-    // Past this, the whole history is as cheap to send as the changes.
-    if (this.appended.length > this.cap) this.synced = false;
+    // Changes the worker will not be sent (it gets the whole history next) are not kept;
+    // past the cap, the whole history is as cheap to send as the changes.
+    if (!this.synced || this.appended.length > this.cap) this.forgetChanges();
+  }
+
+  private forgetChanges(): void {
+    this.synced = false;
+    this.appended = [];
+    this.dropped = 0;
   }
 
   clear(): void {
     this.events = [];
     this.rows = [];
-    this.synced = false;
+    this.forgetChanges();
   }
 
   /** A new model: its rows for the same events; the worker's copy is of the old ones. */
@@ -78,7 +83,7 @@ export class HistoryMirror {
       const row = rowOf(e.item);
       return row === undefined ? [] : [row];
     });
-    this.synced = false;
+    this.forgetChanges();
   }
 
   /** The update the next request carries; from here the worker is taken to hold it. */
@@ -104,7 +109,7 @@ export class HistoryMirror {
 
   /** The request carrying the last update failed: the next one sends the whole history. */
   lost(): void {
-    this.synced = false;
+    this.forgetChanges();
   }
 }
 
