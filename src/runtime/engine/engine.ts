@@ -4,7 +4,9 @@
  *  - sequential (sequential-dense, -tt, -jpq, -qr): "the best k items after this history",
  *    with the shared SASRec math (sequential-scorer.ts); on the WASM backend, where the
  *    model allows it, by the fused WASM SIMD kernels instead (fused-sequential-scorer.ts:
- *    the same answers in a few calls, tfjs staying the reference and the fallback);
+ *    the same answers in a few calls, tfjs staying the reference and the fallback); on
+ *    WebGPU, where the model allows it, the kernels encode and the GPU scores the table
+ *    (fused-gpu-scorer.ts);
  *  - markov (sequential-markov): the same question, in plain TypeScript;
  *  - popularity (sequential-popularity): the most popular items, whatever the history;
  *  - ctr (ctr-dense, ctr-pruned): "the click probability of each of these candidates in
