@@ -7,8 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { scoringLayout } from '../top-k-selection/program.ts';
-import { checkSelection, finishSelection, requireWebgpu } from '../top-k-selection/run.ts';
+import { checkSelection, requireWebgpu, selectScoredRows } from '../top-k-selection/run.ts';
 import { DenseScoreTopKProgram } from './program.ts';
 
 export const DENSE_SCORE_TOP_K = 'PocketrecDenseScoreTopK';
@@ -29,18 +28,14 @@ const denseScoreTopKKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   if (query === undefined || tableT === undefined || exclude === undefined) {
     throw new Error(`${DENSE_SCORE_TOP_K} needs inputs query, tableT and exclude`);
   }
-  const layout = scoringLayout(numRows);
-  const candidates = webgpu.runWebGPUProgram(
-    new DenseScoreTopKProgram(layout, k),
+  return selectScoredRows(
+    webgpu,
+    (layout) => new DenseScoreTopKProgram(layout, k),
     [query, tableT, exclude],
-    'int32',
-    [
-      { type: 'int32', data: [numRows] },
-      { type: 'int32', data: [k] },
-      { type: 'int32', data: [layout.passes] },
-    ],
+    numRows,
+    k,
+    false,
   );
-  return finishSelection(webgpu, candidates, layout, k, false);
 };
 
 /** Registers PocketrecDenseScoreTopK for the 'webgpu' backend; idempotent. */

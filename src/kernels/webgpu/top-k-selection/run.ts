@@ -1,7 +1,7 @@
 /**
- * What every scoring kernel does after its own program (./program.ts): merges the workgroups'
- * lists into the final top k, then unpacks it into scores and rows, or leaves it packed for
- * one read back (readPackedCandidates decodes it on the CPU).
+ * How every scoring kernel runs (./program.ts): its ScoredRowsProgram over the rows, the merge
+ * of the workgroups' lists into the final top k, then the list unpacked into scores and rows,
+ * or left packed for one read back (readPackedCandidates decodes it on the CPU).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -9,15 +9,35 @@ import {
   CandidateMergeProgram,
   MAX_TOP_K,
   PackedCandidatesUnpackProgram,
+  type ScoredRowsProgram,
   type ScoringLayout,
+  scoringLayout,
 } from './program.ts';
 
 /**
- * `candidates`: a scoring program's output, `layout.workgroups` lists of k. Returns [scores
- * float32 [k], rows int32 [k]], or with `unpack` false [packed int32 [k * 2]]; disposes what
- * it no longer needs.
+ * Runs the scoring program `program` makes for the rows' layout over `inputs`, with the
+ * uniforms every ScoredRowsProgram declares, then the merge. Returns [scores float32 [k], rows
+ * int32 [k]], or with `unpack` false [packed int32 [k * 2]].
  */
-export function finishSelection(
+export function selectScoredRows(
+  webgpu: WebGPUBackend,
+  program: (layout: ScoringLayout) => ScoredRowsProgram,
+  inputs: tf.TensorInfo[],
+  numRows: number,
+  k: number,
+  unpack: boolean,
+): tf.TensorInfo[] {
+  const layout = scoringLayout(numRows);
+  const candidates = webgpu.runWebGPUProgram(program(layout), inputs, 'int32', [
+    { type: 'int32', data: [numRows] },
+    { type: 'int32', data: [k] },
+    { type: 'int32', data: [layout.passes] },
+  ]);
+  return finishSelection(webgpu, candidates, layout, k, unpack);
+}
+
+/** `candidates`: `layout.workgroups` lists of k; disposes what it no longer needs. */
+function finishSelection(
   webgpu: WebGPUBackend,
   candidates: tf.TensorInfo,
   layout: ScoringLayout,

@@ -15,8 +15,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { type TtShape, ttContractQueries, ttCoreShapes } from '../../../model/tt-matrix.ts';
-import { MAX_TOP_K, scoringLayout } from '../top-k-selection/program.ts';
-import { checkSelection, finishSelection, requireWebgpu } from '../top-k-selection/run.ts';
+import { MAX_TOP_K } from '../top-k-selection/program.ts';
+import { checkSelection, requireWebgpu, selectScoredRows } from '../top-k-selection/run.ts';
 import { TtScoreTopKProgram } from './program.ts';
 
 export const TT_SCORE_TOP_K = 'PocketrecTtScoreTopK';
@@ -71,18 +71,14 @@ const ttScoreTopKKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     throw new Error(`${TT_SCORE_TOP_K}: k ${k} is not in [1, ${MAX_TOP_K}]`);
   }
 
-  const layout = scoringLayout(numRows);
-  const candidates = webgpu.runWebGPUProgram(
-    new TtScoreTopKProgram(layout, k),
+  return selectScoredRows(
+    webgpu,
+    (layout) => new TtScoreTopKProgram(layout, k),
     [firstCore, contractedQuery, exclude],
-    'int32',
-    [
-      { type: 'int32', data: [numRows] },
-      { type: 'int32', data: [k] },
-      { type: 'int32', data: [layout.passes] },
-    ],
+    numRows,
+    k,
+    unpack,
   );
-  return finishSelection(webgpu, candidates, layout, k, unpack);
 };
 
 /** Registers PocketrecTtScoreTopK for the 'webgpu' backend; idempotent. */
